@@ -1,0 +1,70 @@
+"""The ``ort-wrapper`` command: one ``main_<verb>.py`` module per verb, discovered by name.
+
+Each verb module defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``, and imports its heavy dependencies inside ``run`` so that
+``ort-wrapper --help`` stays fast. Exit codes: 0 ok, 1 failure, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from ..errors import OrtWrapperError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _verbs() -> dict[str, object]:
+    names = sorted(
+        info.name.removeprefix("main_")
+        for info in pkgutil.iter_modules(__path__)
+        if info.name.startswith("main_")
+    )
+    return {n.replace("_", "-"): importlib.import_module(f"{__name__}.main_{n}") for n in names}
+
+
+def _parser(verbs: dict[str, object]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ort-wrapper",
+        description="Build, package, load and validate ONNX Runtime distributions.",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs and tracebacks")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for name, module in verbs.items():
+        verb = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        verb.add_argument(
+            "--verbose",
+            "-v",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="debug logs and tracebacks",
+        )
+        module.add_arguments(verb)
+        verb.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _parser(_verbs()).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="ort-wrapper: %(levelname)s: %(message)s",
+    )
+    try:
+        return int(args._run(args))
+    except OrtWrapperError as exc:
+        if args.verbose:
+            raise
+        print(f"ort-wrapper {args.verb}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"ort-wrapper {args.verb}: interrupted", file=sys.stderr)
+        return 130

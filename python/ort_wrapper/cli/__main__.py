@@ -1,0 +1,7 @@
+"""``python -m ort_wrapper.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

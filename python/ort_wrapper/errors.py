@@ -1,0 +1,51 @@
+"""The exception hierarchy: every deliberate error here derives from OrtWrapperError."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BuildError",
+    "BundleError",
+    "ElfError",
+    "InitError",
+    "InputError",
+    "ModelLoadError",
+    "OrtWrapperError",
+    "ProviderUnavailableError",
+    "VariantError",
+]
+
+
+class OrtWrapperError(Exception):
+    """Base class of every error ort_wrapper raises deliberately."""
+
+
+class InitError(OrtWrapperError):
+    """The distribution could not be located, validated or loaded."""
+
+
+class ModelLoadError(OrtWrapperError):
+    """A model (path or bytes) could not be read or parsed by ONNX Runtime."""
+
+
+class InputError(OrtWrapperError):
+    """Feeds do not fit the model's input signature."""
+
+
+class ProviderUnavailableError(OrtWrapperError):
+    """A required execution provider is not actually in use, with the reason."""
+
+
+class ElfError(OrtWrapperError):
+    """A file is not a readable ELF object of the expected kind."""
+
+
+class VariantError(OrtWrapperError):
+    """The variant matrix (pkgs/variants.json) is malformed or names an unknown variant."""
+
+
+class BuildError(OrtWrapperError):
+    """A build, finalize or link-flags step failed."""
+
+
+class BundleError(OrtWrapperError):
+    """A bundle or wheel could not be made or verified."""

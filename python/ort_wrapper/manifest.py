@@ -1,0 +1,220 @@
+"""``share/ort-wrapper/manifest.json``: what a distribution says about itself.
+
+Written by ``finalize`` (build) and ``bundle``; read by ``init()``, ``check`` and ``doctor``.
+Paths inside are relative to the distribution's root (the prefix). Reading validates every
+field and names the file and key at fault, so a lying or broken manifest is a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InitError
+
+__all__ = [
+    "MANIFEST_RELPATH",
+    "FileEntry",
+    "Manifest",
+    "RuntimeLoadedEntry",
+    "load_manifest",
+    "parse_manifest",
+    "sha256_file",
+    "write_json_atomic",
+]
+
+MANIFEST_RELPATH = Path("share/ort-wrapper/manifest.json")
+SCHEMA = 1
+FILE_KINDS = ("shared", "archive", "header", "python", "pkgconfig", "data")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of the distribution."""
+
+    path: str  # relative to the root
+    kind: str  # one of FILE_KINDS
+    sha256: str
+    role: str = ""  # free text: core, provider, dependency, abseil, ...
+
+
+@dataclass(frozen=True)
+class RuntimeLoadedEntry:
+    """A library that ONNX Runtime dlopens at run time (not in any DT_NEEDED)."""
+
+    library: str  # relative path inside the distribution
+    provider: str
+    loaded_by: str  # relative path of the library that loads it
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A distribution's self-description (schema 1)."""
+
+    version: str
+    variant: str
+    link_mode: str  # "static" or "shared"
+    providers: tuple[str, ...]
+    files: tuple[FileEntry, ...]
+    link_flags: tuple[str, ...] = ()  # '${prefix}' stands for the root
+    runtime_loaded: tuple[RuntimeLoadedEntry, ...] = ()
+    preload: tuple[str, ...] = ()  # shared libraries to load first, dependencies first
+    python_path: str | None = None  # directory holding the ``onnxruntime`` package
+    include_dir: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # source, patches, abseil, bundle ...
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (camelCase keys, as Nix and other readers see it)."""
+        return {
+            "schema": SCHEMA,
+            "name": "onnxruntime",
+            "version": self.version,
+            "variant": self.variant,
+            "linkMode": self.link_mode,
+            "providers": list(self.providers),
+            "files": [asdict(f) for f in self.files],
+            "linkFlags": list(self.link_flags),
+            "runtimeLoaded": [
+                {"library": r.library, "provider": r.provider, "loadedBy": r.loaded_by}
+                for r in self.runtime_loaded
+            ],
+            "preload": list(self.preload),
+            "pythonPath": self.python_path,
+            "includeDir": self.include_dir,
+            **({"extra": dict(self.extra)} if self.extra else {}),
+        }
+
+    def files_of_kind(self, kind: str) -> tuple[FileEntry, ...]:
+        """Entries of one kind, in manifest order."""
+        return tuple(f for f in self.files if f.kind == kind)
+
+    def write(self, root: Path) -> Path:
+        """Write atomically to ``root/share/ort-wrapper/manifest.json``."""
+        return write_json_atomic(root / MANIFEST_RELPATH, self.to_json())
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _req(where: str, data: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in data:
+        raise InitError(f"{where}: missing key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind):
+        expected = (
+            kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        )
+        raise InitError(f"{where}: key {key!r} must be {expected}, got {type(value).__name__}")
+    return value
+
+
+def _strings(where: str, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    values = data.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InitError(f"{where}: key {key!r} must be a list of strings")
+    return tuple(values)
+
+
+def parse_manifest(data: Any, where: str) -> Manifest:
+    """Validate the JSON form of a manifest; ``where`` names it in errors."""
+    if not isinstance(data, dict):
+        raise InitError(f"{where}: expected a JSON object")
+    if _req(where, data, "schema", int) != SCHEMA:
+        raise InitError(
+            f"{where}: unsupported schema {data['schema']} (this reader knows {SCHEMA})"
+        )
+    link_mode = _req(where, data, "linkMode", str)
+    if link_mode not in ("static", "shared"):
+        raise InitError(f"{where}: linkMode must be 'static' or 'shared', got {link_mode!r}")
+    files = []
+    for i, entry in enumerate(_req(where, data, "files", list)):
+        at = f"{where}: files[{i}]"
+        if not isinstance(entry, dict):
+            raise InitError(f"{at}: expected an object")
+        kind = _req(at, entry, "kind", str)
+        if kind not in FILE_KINDS:
+            raise InitError(f"{at}: kind must be one of {FILE_KINDS}, got {kind!r}")
+        files.append(
+            FileEntry(
+                _req(at, entry, "path", str),
+                kind,
+                _req(at, entry, "sha256", str),
+                entry.get("role", ""),
+            )
+        )
+    loaded = []
+    for i, entry in enumerate(data.get("runtimeLoaded", [])):
+        at = f"{where}: runtimeLoaded[{i}]"
+        if not isinstance(entry, dict):
+            raise InitError(f"{at}: expected an object")
+        loaded.append(
+            RuntimeLoadedEntry(
+                _req(at, entry, "library", str),
+                _req(at, entry, "provider", str),
+                _req(at, entry, "loadedBy", str),
+            )
+        )
+    python_path = data.get("pythonPath")
+    include_dir = data.get("includeDir")
+    for key, value in (("pythonPath", python_path), ("includeDir", include_dir)):
+        if value is not None and not isinstance(value, str):
+            raise InitError(f"{where}: key {key!r} must be a string or null")
+    extra = data.get("extra", {})
+    if not isinstance(extra, dict):
+        raise InitError(f"{where}: key 'extra' must be an object")
+    return Manifest(
+        version=_req(where, data, "version", str),
+        variant=_req(where, data, "variant", str),
+        link_mode=link_mode,
+        providers=_strings(where, data, "providers"),
+        files=tuple(files),
+        link_flags=_strings(where, data, "linkFlags"),
+        runtime_loaded=tuple(loaded),
+        preload=_strings(where, data, "preload"),
+        python_path=python_path,
+        include_dir=include_dir,
+        extra=extra,
+    )
+
+
+def load_manifest(root: Path) -> Manifest:
+    """Read and validate ``root``'s manifest; InitError names the file and the problem."""
+    path = root / MANIFEST_RELPATH
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InitError(f"{root} is not a distribution: {MANIFEST_RELPATH} is missing") from None
+    except OSError as exc:
+        raise InitError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InitError(f"{path} is not valid JSON: {exc}") from None
+    return parse_manifest(data, str(path))

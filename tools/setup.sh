@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up a development environment in .venv: the ort-wrapper package (editable) with its
+# test extras, and the Debian packages the tests use. Safe to run again: it only adds what
+# is missing. Used by run.sh and test.sh; nothing else needs to be installed by hand.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+apt_packages=(patchelf binutils)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.ort-wrapper-setup
+if [ ! -f "$stamp" ] || [ python/pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing ort-wrapper (editable) with its test dependencies"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e "python[test]"
+  touch "$stamp"
+fi
