@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-apt_packages=(patchelf binutils)
+apt_packages=(patchelf binutils nix-bin debootstrap)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -26,6 +26,6 @@ stamp=.venv/.ort-wrapper-setup
 if [ ! -f "$stamp" ] || [ python/pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing ort-wrapper (editable) with its test dependencies"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e "python[test]"
+  .venv/bin/python -m pip install -q --config-settings editable_mode=compat -e "python[test]"
   touch "$stamp"
 fi

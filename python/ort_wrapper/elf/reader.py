@@ -1,0 +1,113 @@
+"""One ELF file's facts (dynamic section and symbol versions), read with pyelftools."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import ElfError
+
+__all__ = ["ElfInfo", "host_machine", "is_elf", "read_elf"]
+
+log = logging.getLogger(__name__)
+
+ELF_MAGIC = b"\x7fELF"
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    """What the dynamic loader sees in one ELF file."""
+
+    path: Path
+    elf_class: int  # 32 or 64
+    machine: str  # pyelftools' e_machine name, e.g. "EM_X86_64"
+    elf_type: str  # "ET_DYN", "ET_EXEC", "ET_REL"
+    soname: str | None
+    needed: tuple[str, ...]
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    version_needs: Mapping[str, tuple[str, ...]]  # needed file -> version names (GLIBC_2.27, ...)
+    version_defs: tuple[str, ...]  # version names this file defines (e.g. VERS_1.23.2)
+
+    @property
+    def arch(self) -> str:
+        """A short architecture label for messages, e.g. 'x86_64 (64-bit)'."""
+        name = self.machine.removeprefix("EM_").lower()
+        return f"{name} ({self.elf_class}-bit)"
+
+
+def is_elf(path: Path) -> bool:
+    """True when ``path`` is a regular file that starts with the ELF magic."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(p for p in value.split(":") if p)
+
+
+def read_elf(path: Path | str) -> ElfInfo:
+    """Read ``path``'s dynamic section and version sections; ElfError when it is not ELF."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
+
+    path = Path(path)
+    if not path.is_file():
+        raise ElfError(f"{path}: no such file")
+    if not is_elf(path):
+        raise ElfError(f"{path}: not an ELF file (expected a shared library or executable)")
+    soname, needed, rpath, runpath = None, [], (), ()
+    needs: dict[str, tuple[str, ...]] = {}
+    defs: list[str] = []
+    try:
+        with open(path, "rb") as fh:
+            elf = ELFFile(fh)
+            for section in elf.iter_sections():
+                if isinstance(section, DynamicSection):
+                    for tag in section.iter_tags():
+                        kind = tag.entry.d_tag
+                        if kind == "DT_NEEDED":
+                            needed.append(tag.needed)
+                        elif kind == "DT_SONAME":
+                            soname = tag.soname
+                        elif kind == "DT_RPATH":
+                            rpath = _split(tag.rpath)
+                        elif kind == "DT_RUNPATH":
+                            runpath = _split(tag.runpath)
+                elif isinstance(section, GNUVerNeedSection):
+                    for verneed, aux in section.iter_versions():
+                        needs[verneed.name] = tuple(a.name for a in aux)
+                elif isinstance(section, GNUVerDefSection):
+                    for verdef, aux in section.iter_versions():
+                        if not verdef["vd_flags"] & 0x1:  # skip VER_FLG_BASE (the file name)
+                            defs.extend(a.name for a in list(aux)[:1])
+            return ElfInfo(
+                path=path,
+                elf_class=elf.elfclass,
+                machine=elf["e_machine"],
+                elf_type=elf["e_type"],
+                soname=soname,
+                needed=tuple(needed),
+                rpath=rpath,
+                runpath=runpath,
+                version_needs=needs,
+                version_defs=tuple(defs),
+            )
+    except (ELFError, ValueError, KeyError, OSError) as exc:
+        raise ElfError(f"{path}: malformed ELF file ({exc})") from None
+
+
+@lru_cache(maxsize=1)
+def host_machine() -> tuple[str, int]:
+    """The (e_machine, class) of this Python interpreter, i.e. of the host process."""
+    info = read_elf(Path(sys.executable).resolve())
+    return info.machine, info.elf_class

@@ -1,0 +1,125 @@
+"""Why an execution provider is or is not usable: the one implementation behind strict sessions,
+``ort-wrapper check``'s providers section and ``ort-wrapper doctor``.
+
+A provider is usable when it is compiled in, its library (if ORT dlopens one) is present with
+every soname of its closure resolvable (from the search path or already loaded in this process),
+and the device it drives is present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..elf.resolve import Closure, resolve_closure
+from .catalog import SonameSource, provider_spec, shared_bridge, soname_source
+from .gpu import nvidia_driver
+from .procmaps import loaded_libraries
+
+__all__ = ["MissingLibrary", "ProviderStatus", "provider_status"]
+
+
+@dataclass(frozen=True)
+class MissingLibrary:
+    """A soname the provider needs that the dynamic loader would not find."""
+
+    soname: str
+    needed_by: tuple[str, ...]
+    source: SonameSource
+
+    def describe(self) -> str:
+        """'libcublasLt.so.12 (needed by X; pip install ...)'."""
+        return f"{self.soname} (needed by {', '.join(self.needed_by)}; fix: {self.source.fix})"
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """Everything known about one provider without creating a session."""
+
+    name: str
+    compiled_in: bool
+    library: Path | None = None
+    library_present: bool = True
+    closure: Closure | None = None
+    missing: tuple[MissingLibrary, ...] = ()
+    device_problem: str | None = None
+    available: tuple[str, ...] = ()
+
+    @property
+    def loadable(self) -> bool:
+        """True when nothing this module can see stops the provider from loading and running."""
+        return (
+            self.compiled_in
+            and self.library_present
+            and not self.missing
+            and self.device_problem is None
+        )
+
+    def reason(self) -> str:
+        """Why the provider cannot be used; empty when no reason is visible from outside ORT."""
+        if not self.compiled_in:
+            return (
+                f"{self.name} is not compiled into this ONNX Runtime "
+                f"(compiled in: {', '.join(self.available) or 'nothing'})"
+            )
+        if not self.library_present:
+            return f"{self.name}'s library {self.library} is missing from the distribution"
+        if self.missing:
+            lib = self.library.name if self.library else self.name
+            missing = "; ".join(m.describe() for m in self.missing)
+            return f"{lib} cannot be loaded: missing {missing}"
+        if self.device_problem:
+            return f"{self.name} has no device: {self.device_problem}"
+        return ""
+
+
+def _find_library(name: str, library_dirs: Iterable[Path]) -> Path | None:
+    for directory in library_dirs:
+        if (directory / name).exists():
+            return directory / name
+    return None
+
+
+def provider_status(
+    name: str,
+    *,
+    available: Sequence[str],
+    library_dirs: Sequence[Path],
+    search_dirs: Sequence[Path] = (),
+    ld_library_path: str | None = None,
+) -> ProviderStatus:
+    """Diagnose provider ``name`` (ORT spelling) of a distribution.
+
+    ``available`` is what the distribution reports as compiled in; ``library_dirs`` are where
+    its provider libraries live; ``search_dirs`` are searched after LD_LIBRARY_PATH.
+    """
+    available = tuple(available)
+    if name not in available:
+        return ProviderStatus(name, False, available=available)
+    spec = provider_spec(name)
+    if spec is None or spec.library is None:
+        return ProviderStatus(name, True, available=available)
+    library = _find_library(spec.library, library_dirs)
+    if library is None:
+        where = Path(library_dirs[0]) / spec.library if library_dirs else Path(spec.library)
+        return ProviderStatus(name, True, where, False, available=available)
+    closure = resolve_closure(library, search_dirs=search_dirs, ld_library_path=ld_library_path)
+    loaded = {p.name for p in loaded_libraries()}
+    missing = [
+        MissingLibrary(lib.soname, lib.needed_by, soname_source(lib.soname))
+        for lib in closure.missing
+        if lib.soname not in loaded
+    ]
+    if _find_library(shared_bridge(), library_dirs) is None:
+        missing.append(
+            MissingLibrary(shared_bridge(), (library.name,), soname_source(shared_bridge()))
+        )
+    device_problem = None
+    if spec.device == "nvidia":
+        driver = nvidia_driver()
+        if not driver.found or driver.error:
+            device_problem = driver.summary
+    return ProviderStatus(
+        name, True, library, True, closure, tuple(missing), device_problem, available
+    )

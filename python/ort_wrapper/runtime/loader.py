@@ -1,0 +1,141 @@
+"""``init()``: load one ONNX Runtime into this process, once, safely from any thread.
+
+Idempotent (every later call returns the same RuntimeInfo), thread-safe (one lock around the
+first load) and retryable (a failure raises InitError and leaves sys.path and sys.modules as they
+were, so the next call tries again).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import InitError
+from .distribution import Distribution, locate
+from .procmaps import loaded_libraries
+
+__all__ = ["RuntimeInfo", "init", "onnxruntime_module"]
+
+_lock = threading.Lock()
+_info: RuntimeInfo | None = None
+_ORT_LIB_PREFIXES = ("libonnxruntime", "onnxruntime_pybind11_state")
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """The loaded runtime: its version, where it came from, what it offers."""
+
+    version: str
+    distribution: Distribution
+    available_providers: tuple[str, ...]  # compiled in (not necessarily usable)
+    library_paths: tuple[Path, ...]  # ONNX Runtime's shared objects mapped in this process
+
+
+def _ort_libraries() -> tuple[Path, ...]:
+    return tuple(p for p in loaded_libraries() if p.name.startswith(_ORT_LIB_PREFIXES))
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _preload(dist: Distribution) -> None:
+    for path in dist.preload:
+        try:
+            ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+        except OSError as exc:
+            raise InitError(f"cannot load {path} from {dist.describe()}: {exc}") from None
+
+
+def _forget_modules(before: set[str]) -> None:
+    for name in [n for n in sys.modules if n not in before]:
+        if name == "onnxruntime" or name.startswith("onnxruntime."):
+            del sys.modules[name]
+
+
+def _import(dist: Distribution) -> ModuleType:
+    python_path = dist.python_path
+    assert python_path is not None  # locate() rejects distributions without a module
+    existing = sys.modules.get("onnxruntime")
+    if existing is not None:
+        where = Path(existing.__file__ or "").parent
+        if not _within(where, python_path):
+            raise InitError(
+                f"onnxruntime is already imported from {where}; cannot also load "
+                f"{dist.describe()} in this process (two ONNX Runtimes in one process). "
+                "Call ort_wrapper.init() before anything imports onnxruntime, or use a new process."
+            )
+        return existing
+    before = set(sys.modules)
+    added = str(python_path) not in sys.path
+    if added:
+        sys.path.insert(0, str(python_path))
+    try:
+        module = importlib.import_module("onnxruntime")
+        where = Path(module.__file__ or "").parent
+        if not _within(where, python_path):
+            raise InitError(f"importing onnxruntime gave {where}, expected it under {python_path}")
+        return module
+    except Exception as exc:
+        _forget_modules(before)
+        if added:
+            sys.path.remove(str(python_path))
+        if isinstance(exc, InitError):
+            raise
+        raise InitError(f"cannot import onnxruntime from {dist.describe()}: {exc}") from exc
+
+
+def _load(dist: Distribution) -> RuntimeInfo:
+    _preload(dist)
+    ort = _import(dist)
+    version = getattr(ort, "__version__", "unknown")
+    if dist.version is not None and version != dist.version:
+        raise InitError(
+            f"{dist.describe()} declares ONNX Runtime {dist.version}, "
+            f"but its module reports {version}"
+        )
+    return RuntimeInfo(
+        version=version,
+        distribution=dist,
+        available_providers=tuple(ort.get_available_providers()),
+        library_paths=_ort_libraries(),
+    )
+
+
+def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
+    """Load ONNX Runtime once and describe it (see the module docstring).
+
+    ``distribution``: a prefix holding ``share/ort-wrapper/manifest.json``; default
+    ``ORT_WRAPPER_DIST``, then ``ORT_LIB_LOCATION``, then a carried bundle, then the installed
+    ``onnxruntime`` module. Asking for a different distribution after one is loaded raises
+    InitError: a process holds one ONNX Runtime.
+    """
+    global _info
+    info = _info
+    if info is not None and distribution is None:
+        return info
+    with _lock:
+        if _info is not None:
+            if distribution is None:
+                return _info
+            wanted = locate(distribution)
+            if wanted.root.resolve() != _info.distribution.root.resolve():
+                raise InitError(
+                    f"ONNX Runtime is already loaded from {_info.distribution.describe()}; "
+                    f"a process holds one runtime: load {wanted.root} in a new process"
+                )
+            return _info
+        _info = _load(locate(distribution))
+        return _info
+
+
+def onnxruntime_module() -> ModuleType:
+    """The ``onnxruntime`` module of the initialised runtime (initialising if needed)."""
+    init()
+    return sys.modules["onnxruntime"]

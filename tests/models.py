@@ -1,0 +1,67 @@
+"""Small ONNX models built at test time with onnx.helper (never downloaded)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+__all__ = ["add_model", "identity_chain_model", "matmul_model", "save"]
+
+# ONNX Runtime 1.23 reads IR version <= 11; pin what these models declare.
+IR_VERSION = 10
+OPSET = 17
+
+
+def _model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def add_model(
+    shape: tuple[int | str, ...] = (2, 3), elem: int = TensorProto.FLOAT
+) -> onnx.ModelProto:
+    """Z = X + Y, the one-op model used for overhead measurements."""
+    x = helper.make_tensor_value_info("X", elem, list(shape))
+    y = helper.make_tensor_value_info("Y", elem, list(shape))
+    z = helper.make_tensor_value_info("Z", elem, list(shape))
+    return _model(
+        helper.make_graph([helper.make_node("Add", ["X", "Y"], ["Z"])], "add", [x, y], [z])
+    )
+
+
+def matmul_model(n: int = 64, seed: int = 0) -> onnx.ModelProto:
+    """Y = relu(X @ W + B) with a fixed random W and B: one input, one output."""
+    rng = np.random.default_rng(seed)
+    w = helper.make_tensor(
+        "W", TensorProto.FLOAT, [n, n], rng.standard_normal((n, n)).astype(np.float32).ravel()
+    )
+    b = helper.make_tensor("B", TensorProto.FLOAT, [n], rng.standard_normal(n).astype(np.float32))
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", n])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", n])
+    nodes = [
+        helper.make_node("MatMul", ["X", "W"], ["XW"]),
+        helper.make_node("Add", ["XW", "B"], ["XWB"]),
+        helper.make_node("Relu", ["XWB"], ["Y"]),
+    ]
+    return _model(helper.make_graph(nodes, "mlp", [x], [y], initializer=[w, b]))
+
+
+def identity_chain_model(length: int = 3) -> onnx.ModelProto:
+    """A chain of Identity nodes over a float vector: one input, one output."""
+    names = ["X"] + [f"T{i}" for i in range(1, length)] + ["Y"]
+    nodes = [helper.make_node("Identity", [a], [b]) for a, b in pairwise(names)]
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])
+    return _model(helper.make_graph(nodes, "chain", [x], [y]))
+
+
+def save(model: onnx.ModelProto, path: Path) -> Path:
+    """Serialise a model to ``path`` and return the path."""
+    path.write_bytes(model.SerializeToString())
+    return path

@@ -1,0 +1,91 @@
+# STAND-IN for the nixpkgs `lib` (tests only; see ../README.md).
+# Only the functions this repository's Nix code calls, with nixpkgs' names, argument order and
+# results (e.g. `cmakeBool "X" true` gives "-DX:BOOL=TRUE" as in nixpkgs' lib/strings.nix).
+let
+  inherit (builtins)
+    attrNames
+    concatStringsSep
+    elem
+    filter
+    foldl'
+    listToAttrs
+    map
+    ;
+
+  cmakeOptionType =
+    type: feature: value:
+    "-D${feature}:${toUpper type}=${value}";
+
+  toUpper = s: builtins.replaceStrings lowerChars upperChars s;
+  lowerChars = [ "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o" "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" ];
+  upperChars = [ "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O" "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" ];
+
+  nameValuePair = name: value: { inherit name value; };
+  mapAttrsToList = f: attrs: map (name: f name attrs.${name}) (attrNames attrs);
+in
+rec {
+  inherit nameValuePair mapAttrsToList toUpper;
+
+  fix =
+    f:
+    let
+      x = f x;
+    in
+    x;
+  extends =
+    overlay: f: final:
+    let
+      prev = f final;
+    in
+    prev // overlay final prev;
+
+  genAttrs = names: f: listToAttrs (map (n: nameValuePair n (f n)) names);
+  mapAttrs = builtins.mapAttrs;
+  mapAttrs' = f: attrs: listToAttrs (mapAttrsToList f attrs);
+  filterAttrs =
+    pred: attrs:
+    listToAttrs (
+      map (n: nameValuePair n attrs.${n}) (filter (n: pred n attrs.${n}) (attrNames attrs))
+    );
+  concatMapAttrs = f: attrs: foldl' (acc: a: acc // a) { } (mapAttrsToList f attrs);
+
+  optional = cond: x: if cond then [ x ] else [ ];
+  optionals = cond: xs: if cond then xs else [ ];
+  optionalString = cond: s: if cond then s else "";
+  optionalAttrs = cond: attrs: if cond then attrs else { };
+  concatStringsSep = concatStringsSep;
+  concatMapStringsSep = sep: f: xs: concatStringsSep sep (map f xs);
+  hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
+  removePrefix =
+    prefix: s:
+    if hasPrefix prefix s then
+      builtins.substring (builtins.stringLength prefix) (builtins.stringLength s) s
+    else
+      s;
+
+  cmakeBool =
+    condition: flag:
+    assert builtins.isString condition;
+    assert builtins.isBool flag;
+    cmakeOptionType "bool" condition (toUpper (if flag then "true" else "false"));
+  cmakeFeature =
+    feature: value:
+    assert builtins.isString feature;
+    assert builtins.isString value;
+    cmakeOptionType "string" feature value;
+
+  getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
+  getBin = drv: drv;
+  makeBinPath = xs: concatStringsSep ":" (map (x: "${x}/bin") xs);
+  makeLibraryPath = xs: concatStringsSep ":" (map (x: "${x}/lib") xs);
+
+  importJSON = path: builtins.fromJSON (builtins.readFile path);
+  importTOML = path: builtins.fromTOML (builtins.readFile path);
+
+  meta.availableOn = platform: pkg: elem platform.system (pkg.meta.platforms or [ platform.system ]);
+
+  licenses = genAttrs [ "mit" "unfree" ] (shortName: {
+    inherit shortName;
+    free = shortName != "unfree";
+  });
+}
