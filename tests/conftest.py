@@ -22,3 +22,40 @@ def add_model_path(tmp_path: Path) -> Path:
 def mlp_model_path(tmp_path: Path) -> Path:
     """A one-input MatMul+Add+Relu model (input X [batch, 64]; output Y)."""
     return models.save(models.matmul_model(), tmp_path / "mlp.onnx")
+
+
+def _make_wheel_prefix(root: Path, version: str | None = None) -> Path:
+    """Copy the installed onnxruntime package into ``root/python`` and describe it with a manifest
+    (the shape of a bundle, made by hand). ``version`` overrides the declared ORT version."""
+    import shutil
+
+    import onnxruntime
+
+    from ort_wrapper.manifest import FileEntry, Manifest, sha256_file
+
+    package = Path(onnxruntime.__file__).parent
+    shutil.copytree(
+        package, root / "python" / "onnxruntime", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    libs = sorted((root / "python" / "onnxruntime" / "capi").glob("*.so*"))
+    Manifest(
+        version=version or onnxruntime.__version__,
+        variant="pypi-cpu",
+        link_mode="shared",
+        providers=tuple(onnxruntime.get_available_providers()),
+        files=tuple(FileEntry(str(p.relative_to(root)), "shared", sha256_file(p)) for p in libs),
+        python_path="python",
+    ).write(root)
+    return root
+
+
+@pytest.fixture
+def wheel_prefix(tmp_path: Path) -> Path:
+    """A prefix distribution (manifest + python/onnxruntime) copied from the installed wheel."""
+    return _make_wheel_prefix(tmp_path / "dist")
+
+
+@pytest.fixture
+def make_wheel_prefix():
+    """Factory form of ``wheel_prefix``: make_wheel_prefix(root, version=None)."""
+    return _make_wheel_prefix

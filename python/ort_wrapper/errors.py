@@ -8,6 +8,7 @@ __all__ = [
     "ElfError",
     "InitError",
     "InputError",
+    "LabEnvironmentError",
     "ModelLoadError",
     "OrtWrapperError",
     "ProviderUnavailableError",
@@ -32,7 +33,14 @@ class InputError(OrtWrapperError):
 
 
 class ProviderUnavailableError(OrtWrapperError):
-    """A required execution provider is not actually in use, with the reason."""
+    """A required execution provider is not actually in use, with the reason.
+
+    ``fallbacks`` holds one ``Fallback(provider, reason)`` per provider that is not in use.
+    """
+
+    def __init__(self, message: str, fallbacks: tuple = ()) -> None:
+        super().__init__(message)
+        self.fallbacks = fallbacks
 
 
 class ElfError(OrtWrapperError):
@@ -49,3 +57,8 @@ class BuildError(OrtWrapperError):
 
 class BundleError(OrtWrapperError):
     """A bundle or wheel could not be made or verified."""
+
+
+class LabEnvironmentError(BuildError):
+    """The native build lab's environment failed (mirror unreachable, a Debian package broken),
+    as opposed to a failure of this project's own steps."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,11 @@ from ..elf.reader import host_machine, is_elf, read_elf
 from ..errors import ElfError, InitError
 from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
 
-__all__ = ["CARRIED_BUNDLE", "Distribution", "ENV_VARS", "locate"]
+__all__ = ["CARRIED_BUNDLE", "ENV_VARS", "Distribution", "locate"]
 
 ENV_VARS = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION")
+# ORT release builds version their exports VERS_<release>; other nodes (VERS_1.0) are not releases.
+_RELEASE_NODE = re.compile(r"^VERS_(\d+\.\d+\.\d+)$")
 CARRIED_BUNDLE = Path(__file__).resolve().parent.parent / "_bundle"
 
 
@@ -96,9 +99,10 @@ def _validate_library(root: Path, relpath: str, manifest: Manifest) -> None:
         expected = f"{machine.removeprefix('EM_').lower()} ({elf_class}-bit)"
         raise InitError(f"{where} is built for {info.arch}, expected {expected} for this host")
     for name in info.version_defs:
-        if name.startswith("VERS_") and name[5:] != manifest.version:
+        release = _RELEASE_NODE.match(name)
+        if release and release.group(1) != manifest.version:
             raise InitError(
-                f"{where} is ONNX Runtime {name[5:]} (it defines {name}), "
+                f"{where} is ONNX Runtime {release.group(1)} (it defines {name}), "
                 f"expected {manifest.version} as the manifest says"
             )
 

@@ -310,12 +310,14 @@ class SessionBuilder:
         if fallbacks and self._strict:
             raise ProviderUnavailableError(
                 f"{self._label}: requested provider(s) not in use: "
-                + "; ".join(f"{f.provider}: {f.reason}" for f in fallbacks)
+                + "; ".join(f"{f.provider}: {f.reason}" for f in fallbacks),
+                fallbacks,
             )
         if self._gpu == "require" and not used.intersection(gpu_providers()):
             raise ProviderUnavailableError(
                 f"{self._label}: no GPU provider in use: "
-                + "; ".join(f"{f.provider}: {f.reason}" for f in fallbacks if f.provider != _CPU)
+                + "; ".join(f"{f.provider}: {f.reason}" for f in fallbacks if f.provider != _CPU),
+                fallbacks,
             )
         if fallbacks:
             log.warning(

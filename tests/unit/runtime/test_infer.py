@@ -1,0 +1,97 @@
+"""infer(): one-shot runs over a bounded LRU of sessions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ort_wrapper as ow
+from ort_wrapper.runtime import infer as infer_module
+
+import models
+
+X = np.ones((2, 3), np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    ow.infer.cache_clear()
+    yield
+    ow.infer.cache_clear()
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    seen: list[object] = []
+    original = infer_module._build
+
+    def counting(model, providers, options):
+        seen.append(model)
+        return original(model, providers, options)
+
+    monkeypatch.setattr(infer_module, "_build", counting)
+    return seen
+
+
+def test_a_loop_builds_one_session(add_model_path: Path, builds: list[object]) -> None:
+    for _ in range(20):
+        out = ow.infer(add_model_path, {"X": X, "Y": X})
+    np.testing.assert_array_equal(out["Z"], X + X)
+    assert len(builds) == 1
+
+
+def test_bytes_are_keyed_by_content(builds: list[object]) -> None:
+    data = models.add_model().SerializeToString()
+    ow.infer(data, {"X": X, "Y": X})
+    ow.infer(bytes(bytearray(data)), {"X": X, "Y": X})
+    assert len(builds) == 1
+
+
+def test_a_changed_file_is_reloaded(tmp_path: Path, builds: list[object]) -> None:
+    path = models.save(models.add_model(), tmp_path / "m.onnx")
+    ow.infer(path, {"X": X, "Y": X})
+    models.save(models.add_model(shape=(1, 3)), path)
+    os.utime(path, ns=(1, 1))
+    out = ow.infer(path, {"X": X[:1], "Y": X[:1]})
+    assert out["Z"].shape == (1, 3) and len(builds) == 2
+
+
+def test_options_and_providers_are_part_of_the_key(add_model_path: Path, builds: list) -> None:
+    ow.infer(add_model_path, {"X": X, "Y": X})
+    ow.infer(add_model_path, {"X": X, "Y": X}, providers="cpu")
+    ow.infer(add_model_path, {"X": X, "Y": X}, intra_op_threads=1)
+    ow.infer(add_model_path, {"X": X, "Y": X}, intra_op_threads=1)
+    assert len(builds) == 3
+
+
+def test_the_cache_is_bounded(tmp_path: Path) -> None:
+    for i in range(infer_module.CACHE_SIZE + 5):
+        path = models.save(models.add_model(), tmp_path / f"m{i}.onnx")
+        ow.infer(path, {"X": X, "Y": X})
+    assert ow.infer.cache_info() == {
+        "size": infer_module.CACHE_SIZE,
+        "max": infer_module.CACHE_SIZE,
+    }
+
+
+def test_a_session_is_used_as_is(add_model_path: Path, builds: list) -> None:
+    session = ow.SessionBuilder.from_file(add_model_path).build()
+    np.testing.assert_array_equal(ow.infer(session, {"X": X, "Y": X})["Z"], X + X)
+    assert builds == []
+
+
+def test_bad_model_argument_and_option() -> None:
+    with pytest.raises(ow.ModelLoadError, match="takes a model path, bytes or a Session, got int"):
+        ow.infer(3, {})
+    with pytest.raises(TypeError, match="unknown option 'threads'"):
+        ow.infer(models.add_model().SerializeToString(), {}, threads=2)
+
+
+def test_errors_pass_through_typed(tmp_path: Path) -> None:
+    with pytest.raises(ow.ModelLoadError, match="no such file"):
+        ow.infer(tmp_path / "missing.onnx", {})
+    with pytest.raises(ow.InputError, match="missing input"):
+        ow.infer(models.add_model().SerializeToString(), {"X": X})

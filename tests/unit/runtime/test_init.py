@@ -1,0 +1,258 @@
+"""init(): locating, validating and loading a distribution, once per process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.manifest import MANIFEST_RELPATH
+
+from helpers import run_fresh
+
+
+def _manifest(prefix: Path) -> dict:
+    return json.loads((prefix / MANIFEST_RELPATH).read_text())
+
+
+def _rewrite(prefix: Path, **changes: object) -> None:
+    data = _manifest(prefix)
+    data.update(changes)
+    (prefix / MANIFEST_RELPATH).write_text(json.dumps(data))
+
+
+def test_sixteen_threads_initialise_once_and_share_one_info() -> None:
+    result = run_fresh("""
+        import threading, ort_wrapper
+        from ort_wrapper.runtime import loader
+        calls = []
+        original = loader._load
+        def counting(dist):
+            calls.append(dist)
+            return original(dist)
+        loader._load = counting
+        barrier = threading.Barrier(16)
+        infos = []
+        def worker():
+            barrier.wait()
+            infos.append(ort_wrapper.init())
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        [t.start() for t in threads]; [t.join() for t in threads]
+        assert len(infos) == 16 and len({id(i) for i in infos}) == 1, infos
+        print(len(calls), infos[0].version)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1.23.2"]
+
+
+def test_default_is_the_installed_module_and_reports_what_it_loaded() -> None:
+    result = run_fresh("""
+        import ort_wrapper
+        info = ort_wrapper.init()
+        cpu = "CPUExecutionProvider" in info.available_providers
+        print(info.distribution.kind, info.version, cpu)
+        print(all("onnxruntime" in str(p) for p in info.library_paths), len(info.library_paths) > 0)
+        assert ort_wrapper.ort.__version__ == info.version and ort_wrapper.np.__name__ == "numpy"
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["module", "1.23.2", "True", "True", "True"]
+
+
+def test_prefix_distribution_loads_from_its_own_files(wheel_prefix: Path) -> None:
+    result = run_fresh(
+        """
+        import os, ort_wrapper
+        info = ort_wrapper.init()
+        root = os.environ["ORT_WRAPPER_DIST"]
+        assert info.distribution.kind == "prefix" and info.distribution.origin == "ORT_WRAPPER_DIST"
+        assert ort_wrapper.ort.__file__.startswith(root), ort_wrapper.ort.__file__
+        assert info.library_paths and all(str(p).startswith(root) for p in info.library_paths)
+        print("ok")
+        """,
+        env={"ORT_WRAPPER_DIST": str(wheel_prefix), "LD_LIBRARY_PATH": None},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_ort_lib_location_is_honoured_after_ort_wrapper_dist(wheel_prefix: Path) -> None:
+    result = run_fresh(
+        "import ort_wrapper; print(ort_wrapper.init().distribution.origin)",
+        env={"ORT_LIB_LOCATION": str(wheel_prefix)},
+    )
+    assert result.stdout.strip() == "ORT_LIB_LOCATION", result.stderr
+
+
+def _init_error(target: str, env: dict | None = None) -> str:
+    result = run_fresh(
+        f"""
+        import ort_wrapper
+        try:
+            ort_wrapper.init({target})
+        except ort_wrapper.InitError as exc:
+            print("InitError:", exc)
+        """,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("InitError:"), result.stdout + result.stderr
+    return result.stdout
+
+
+def test_garbage_path_names_the_path_and_what_was_expected(tmp_path: Path) -> None:
+    out = _init_error(repr(str(tmp_path / "nowhere")))
+    assert "nowhere: no such directory (expected a distribution prefix)" in out
+    out = _init_error("", env={"ORT_WRAPPER_DIST": "/etc/passwd"})
+    assert "ORT_WRAPPER_DIST=/etc/passwd is a file, expected a distribution directory" in out
+
+
+def test_directory_without_manifest_is_not_a_distribution(tmp_path: Path) -> None:
+    out = _init_error(repr(str(tmp_path)))
+    assert f"{tmp_path} is not a distribution: {MANIFEST_RELPATH} is missing" in out
+
+
+def test_non_elf_library_is_named(wheel_prefix: Path) -> None:
+    lib = next((wheel_prefix / "python/onnxruntime/capi").glob("libonnxruntime.so.*"))
+    lib.write_text("not a library\n")
+    out = _init_error(repr(str(wheel_prefix)))
+    assert lib.name in out and "not an ELF file" in out
+
+
+def test_wrong_architecture_library_is_named(wheel_prefix: Path) -> None:
+    lib = next((wheel_prefix / "python/onnxruntime/capi").glob("libonnxruntime.so.*"))
+    data = bytearray(lib.read_bytes())
+    data[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
+    lib.write_bytes(bytes(data))
+    out = _init_error(repr(str(wheel_prefix)))
+    assert lib.name in out and "built for aarch64 (64-bit), expected x86_64 (64-bit)" in out
+
+
+def test_wrong_version_library_is_named(tmp_path: Path, make_wheel_prefix) -> None:
+    prefix = make_wheel_prefix(tmp_path / "dist", version="1.22.0")
+    out = _init_error(repr(str(prefix)))
+    assert "libonnxruntime.so.1.23.2" in out
+    assert "is ONNX Runtime 1.23.2 (it defines VERS_1.23.2), expected 1.22.0" in out
+
+
+def test_manifest_naming_a_missing_library(wheel_prefix: Path) -> None:
+    data = _manifest(wheel_prefix)
+    data["files"].append({"path": "lib/libgone.so", "kind": "shared", "sha256": "0" * 64})
+    (wheel_prefix / MANIFEST_RELPATH).write_text(json.dumps(data))
+    out = _init_error(repr(str(wheel_prefix)))
+    assert "lib/libgone.so (listed in share/ort-wrapper/manifest.json) is missing" in out
+
+
+def test_manifest_that_does_not_parse(wheel_prefix: Path) -> None:
+    (wheel_prefix / MANIFEST_RELPATH).write_text("{ not json")
+    assert "is not valid JSON" in _init_error(repr(str(wheel_prefix)))
+    _rewrite_raw = {"schema": 1, "version": "1.23.2"}
+    (wheel_prefix / MANIFEST_RELPATH).write_text(json.dumps(_rewrite_raw))
+    assert "missing key 'linkMode'" in _init_error(repr(str(wheel_prefix)))
+
+
+def test_static_c_distribution_says_what_can_use_it(wheel_prefix: Path) -> None:
+    _rewrite(wheel_prefix, linkMode="static", pythonPath=None, files=[])
+    out = _init_error(repr(str(wheel_prefix)))
+    assert "carries no Python module" in out
+    assert "ort-wrapper link-flags" in out and "ort-wrapper check" in out
+
+
+def test_failed_init_is_retryable_and_leaves_nothing_half_set(wheel_prefix: Path) -> None:
+    lib = next((wheel_prefix / "python/onnxruntime/capi").glob("libonnxruntime.so.*"))
+    saved = lib.with_name("saved-copy")
+    lib.rename(saved)
+    result = run_fresh(
+        f"""
+        import sys, os, ort_wrapper
+        path_before = list(sys.path)
+        try:
+            ort_wrapper.init({str(wheel_prefix)!r})
+            raise SystemExit("expected InitError")
+        except ort_wrapper.InitError as exc:
+            print("first:", "is missing" in str(exc))
+        assert sys.path == path_before and "onnxruntime" not in sys.modules
+        os.rename({str(saved)!r}, {str(lib)!r})  # the user fixes the distribution
+        info = ort_wrapper.init({str(wheel_prefix)!r})
+        print("second:", info.distribution.kind, ort_wrapper.init() is info)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["first:", "True", "second:", "prefix", "True"]
+
+
+def test_a_failed_import_is_rolled_back(wheel_prefix: Path) -> None:
+    init_py = wheel_prefix / "python/onnxruntime/__init__.py"
+    good = init_py.read_text()
+    init_py.write_text("raise ImportError('broken on purpose')\n")
+    result = run_fresh(
+        f"""
+        import sys, pathlib, ort_wrapper
+        before = list(sys.path)
+        try:
+            ort_wrapper.init({str(wheel_prefix)!r})
+        except ort_wrapper.InitError as exc:
+            print("broken on purpose" in str(exc))
+        assert sys.path == before and "onnxruntime" not in sys.modules
+        pathlib.Path({str(init_py)!r}).write_text({good!r})
+        print(ort_wrapper.init({str(wheel_prefix)!r}).distribution.kind)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "prefix"]
+
+
+def test_second_distribution_in_one_process_is_refused(wheel_prefix: Path) -> None:
+    result = run_fresh(
+        f"""
+        import ort_wrapper
+        ort_wrapper.init()
+        try:
+            ort_wrapper.init({str(wheel_prefix)!r})
+        except ort_wrapper.InitError as exc:
+            print("refused:", "a process holds one runtime" in str(exc))
+        """
+    )
+    assert result.stdout.split() == ["refused:", "True"], result.stderr
+
+
+def test_onnxruntime_imported_elsewhere_first_is_a_mixed_runtime_error(wheel_prefix: Path) -> None:
+    result = run_fresh(
+        f"""
+        import onnxruntime, ort_wrapper
+        try:
+            ort_wrapper.init({str(wheel_prefix)!r})
+        except ort_wrapper.InitError as exc:
+            print("mixed:", "already imported" in str(exc))
+        """
+    )
+    assert result.stdout.split() == ["mixed:", "True"], result.stderr
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "onnxruntime",
+        "ort_wrapper.build",
+        "ort_wrapper.bundle",
+        "ort_wrapper.check",
+        "elftools",
+        "numpy",
+    ],
+)
+def test_import_stays_light(module: str) -> None:
+    result = run_fresh(f"import sys, ort_wrapper; print({module!r} in sys.modules)")
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_copied_prefix_is_left_untouched_by_init(wheel_prefix: Path) -> None:
+    before = {p: p.read_bytes() for p in wheel_prefix.rglob("*") if p.is_file()}
+    run_fresh(f"import ort_wrapper; ort_wrapper.init({str(wheel_prefix)!r})")
+    after = {
+        p: p.read_bytes()
+        for p in wheel_prefix.rglob("*")
+        if p.is_file() and "__pycache__" not in str(p)
+    }
+    assert {p: v for p, v in before.items() if "__pycache__" not in str(p)} == after
+    shutil.rmtree(wheel_prefix)
