@@ -1,12 +1,15 @@
 """``infer()``: one-shot inference with a bounded LRU of sessions.
 
-Sessions are keyed by model identity (path + size + mtime + inode, or a hash of the bytes) and
-the options, so a loop of ``infer`` calls builds each session once.
+Sessions are keyed by the model and the options. A path model is keyed by the path and checked
+on every call against the file's identity (inode, device, size, mtime), so an edited file is
+reloaded; a bytes model is keyed by its content (Python hashes bytes once per object and compares
+contents on a hash match), and the cache holds a reference to it. The hit path takes no lock:
+CPython's OrderedDict lookups and moves are atomic, and only misses (which build a session)
+lock, so a loop of ``infer`` calls costs one dict lookup and one ``stat`` on top of the run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -19,37 +22,48 @@ from .session import Session, SessionBuilder
 __all__ = ["infer"]
 
 CACHE_SIZE = 8
-_cache: OrderedDict[Hashable, Session] = OrderedDict()
+_Identity = tuple[int, int, int, int] | None
+_cache: OrderedDict[Hashable, tuple[Session, _Identity]] = OrderedDict()
 _lock = threading.Lock()
 
 
 def _freeze(value: Any) -> Hashable:
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return frozenset((k, _freeze(v)) for k, v in value.items())
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     return value
 
 
-def _model_key(model: Any) -> Hashable:
-    if isinstance(model, bytes | bytearray | memoryview):
-        return ("bytes", len(model), hashlib.blake2b(model, digest_size=16).digest())
-    if isinstance(model, str | os.PathLike):
-        path = os.path.abspath(model)
-        try:
-            st = os.stat(path)
-        except OSError:
-            return ("path", path)  # the build step reports the precise error
-        return ("path", path, st.st_size, st.st_mtime_ns, st.st_ino)
-    raise ModelLoadError(
-        f"infer() takes a model path, bytes or a Session, got {type(model).__name__}"
+def _identity(model: Any) -> _Identity:
+    if isinstance(model, bytes):
+        return None
+    try:
+        st = os.stat(model)
+    except OSError:
+        return (-1, -1, -1, -1)  # the build step reports the precise error
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+
+
+def _normalise(model: Any, providers: Any, options: dict[str, Any]) -> tuple[Any, Hashable]:
+    if isinstance(model, bytearray | memoryview):
+        model = bytes(model)
+    elif not isinstance(model, bytes | str | os.PathLike):
+        raise ModelLoadError(
+            f"infer() takes a model path, bytes or a Session, got {type(model).__name__}"
+        )
+    # The same shape as the hit path's key, so a hashable call finds this entry directly.
+    return model, (
+        model,
+        _freeze(providers),
+        frozenset((k, _freeze(v)) for k, v in options.items()) or None,
     )
 
 
 def _build(model: Any, providers: Sequence[Any] | None, options: dict[str, Any]) -> Session:
     builder = (
         SessionBuilder.from_bytes(model)
-        if isinstance(model, bytes | bytearray | memoryview)
+        if isinstance(model, bytes)
         else SessionBuilder.from_file(model)
     )
     if providers is not None:
@@ -62,6 +76,23 @@ def _build(model: Any, providers: Sequence[Any] | None, options: dict[str, Any])
     return builder.build()
 
 
+def _miss(model: Any, inputs: Any, providers: Any, options: dict[str, Any]) -> dict[str, Any]:
+    model, key = _normalise(model, providers, options)
+    if isinstance(providers, str):
+        providers = (providers,)
+    with _lock:
+        entry = _cache.get(key)
+        identity = _identity(model)
+        if entry is None or entry[1] != identity:
+            entry = (_build(model, providers, dict(options)), identity)
+            _cache[key] = entry
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        else:
+            _cache.move_to_end(key)
+    return entry[0].run(inputs)
+
+
 def infer(
     model: Any, inputs: Any, providers: str | Sequence[Any] | None = None, **options: Any
 ) -> dict[str, Any]:
@@ -72,19 +103,19 @@ def infer(
     """
     if isinstance(model, Session):
         return model.run(inputs)
-    if isinstance(providers, str):
-        providers = (providers,)
-    key = (_model_key(model), _freeze(providers), _freeze(options))
-    with _lock:
-        session = _cache.get(key)
-        if session is not None:
-            _cache.move_to_end(key)
-    if session is None:
-        session = _build(model, providers, dict(options))
-        with _lock:
-            _cache[key] = session
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+    key = (model, providers, frozenset(options.items()) or None)
+    try:
+        session, identity = _cache[key]
+        _cache.move_to_end(key)
+    except (KeyError, TypeError):  # a miss, or an argument that needs normalising
+        return _miss(model, inputs, providers, options)
+    if identity is not None:  # a path: one stat, inlined (this is the hot path)
+        try:
+            st = os.stat(model)
+        except OSError:
+            return _miss(model, inputs, providers, options)
+        if (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) != identity:
+            return _miss(model, inputs, providers, options)
     return session.run(inputs)
 
 
@@ -96,8 +127,7 @@ def cache_clear() -> None:
 
 def cache_info() -> dict[str, int]:
     """Current size and bound of the session cache."""
-    with _lock:
-        return {"size": len(_cache), "max": CACHE_SIZE}
+    return {"size": len(_cache), "max": CACHE_SIZE}
 
 
 infer.cache_clear = cache_clear  # type: ignore[attr-defined]

@@ -104,7 +104,7 @@ class Session:
         except Exception as exc:
             self._raise_problems(feeds)
             raise OrtWrapperError(f"ONNX Runtime failed running {self.label}: {exc}") from None
-        return dict(zip(self._output_names, values, strict=True))
+        return dict(zip(self._output_names, values))  # noqa: B905 (one value per name, always)
 
     def _as_dict(self, feeds: Any) -> dict[str, Any]:
         if isinstance(feeds, Mapping):

@@ -1,0 +1,94 @@
+"""ort-wrapper info / run: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from helpers import REPO
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ort_wrapper.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "python")},
+        check=False,
+    )
+
+
+def test_info_json_reports_usable_providers() -> None:
+    result = _cli("info", "--json")
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["version"] == "1.23.2"
+    assert facts["providers"]["CPUExecutionProvider"] == {"usable": True}
+    assert facts["distribution"]["kind"] == "module"
+    assert any("onnxruntime" in p for p in facts["library_paths"])
+
+
+def test_info_text() -> None:
+    result = _cli("info")
+    assert result.returncode == 0
+    assert "ONNX Runtime 1.23.2" in result.stdout
+    assert "CPUExecutionProvider" in result.stdout and "usable" in result.stdout
+
+
+def test_run_writes_outputs(tmp_path: Path, add_model_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.full((2, 3), 2, np.float32))
+    result = _cli(
+        "run",
+        str(add_model_path),
+        "-i",
+        f"X={tmp_path / 'x.npy'}",
+        "-i",
+        f"Y={tmp_path / 'x.npy'}",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "Z.npy"), np.full((2, 3), 4))
+
+
+def test_run_prints_a_summary_without_output_dir(tmp_path: Path, add_model_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
+    result = _cli(
+        "run", str(add_model_path), "-i", f"X={tmp_path / 'x.npy'}", "-i", f"Y={tmp_path / 'x.npy'}"
+    )
+    assert result.returncode == 0
+    assert "Z: float32 [2, 3]" in result.stdout
+
+
+def test_failures_are_one_line_with_exit_1(tmp_path: Path, add_model_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
+    result = _cli("run", str(add_model_path), "-i", f"X={tmp_path / 'x.npy'}")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"ort-wrapper run: error: {add_model_path}: missing input(s) 'Y'. "
+        "Expected inputs: X: tensor(float) [2, 3], Y: tensor(float) [2, 3]"
+    ]
+    result = _cli("run", str(tmp_path / "missing.onnx"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    result = _cli("run", str(add_model_path), "-i", f"X={tmp_path / 'nope.npy'}")
+    assert (
+        result.returncode == 1
+        and "input 'X': " in result.stderr
+        and "no such file" in result.stderr
+    )
+
+
+def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
+    result = _cli("run", str(tmp_path / "missing.onnx"), "--verbose")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_usage_errors_exit_2(add_model_path: Path) -> None:
+    assert _cli("run", str(add_model_path), "-i", "X").returncode == 2
+    assert _cli("no-such-verb").returncode == 2
+    assert _cli().returncode == 2

