@@ -46,7 +46,11 @@ def _within(path: Path, root: Path) -> bool:
 
 
 def _preload(dist: Distribution) -> None:
-    for path in dist.preload:
+    if not dist.preload:
+        return
+    from ..elf.order import dependency_order
+
+    for path in dependency_order(dist.preload):
         try:
             ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
         except OSError as exc:
