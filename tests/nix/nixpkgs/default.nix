@@ -36,7 +36,6 @@ let
     "meta"
     "passthru"
     "env"
-    "__structuredAttrs"
   ];
 
   toEnv =
@@ -46,8 +45,8 @@ let
     else
       value;
 
-  mkDerivationWith =
-    drvSystem: fpargs:
+  mkDerivation =
+    fpargs:
     let
       attrs = lib.fix (final: if builtins.isFunction fpargs then fpargs final else fpargs);
       name = attrs.name or "${attrs.pname}-${attrs.version}";
@@ -57,7 +56,7 @@ let
         // (attrs.env or { })
         // {
           inherit name;
-          system = drvSystem;
+          inherit system;
           builder = "/bin/sh";
           args = refuse;
         }
@@ -65,8 +64,6 @@ let
     in
     assert checkMeta name meta;
     drv // (attrs.passthru or { }) // { inherit meta; passthru = attrs.passthru or { }; };
-
-  mkDerivation = mkDerivationWith system;
 
   standIn =
     name: extra:
@@ -103,10 +100,11 @@ let
         };
       }
     );
+  # Fake hashes, distinct per source so that each has its own store path.
   withSrc =
     name: src:
     standIn name {
-      passthru.src = fetcher src;
+      passthru.src = fetcher ({ name = "${name}-source"; } // src);
     };
 
   python3Packages = simple [
@@ -159,8 +157,13 @@ let
     inherit lib python3 python3Packages;
     stdenv = {
       inherit hostPlatform mkDerivation;
-      buildPlatform = hostPlatform;
     };
+    callPackage =
+      fn: args:
+      let
+        f = if builtins.isFunction fn then fn else import fn;
+      in
+      f (builtins.intersectAttrs (builtins.functionArgs f) final // args);
     fetchFromGitHub = fetcher;
     fetchpatch = fetcher;
     applyPatches =
@@ -204,19 +207,19 @@ let
       owner = "abseil";
       repo = "abseil-cpp";
       tag = "20240722.0";
-      hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+      hash = "sha256-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=";
     };
     flatbuffers_23 = withSrc "flatbuffers" {
       owner = "google";
       repo = "flatbuffers";
       tag = "v23.5.26";
-      hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+      hash = "sha256-CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCA=";
     };
     re2 = withSrc "re2" {
       owner = "google";
       repo = "re2";
       tag = "2024-07-02";
-      hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+      hash = "sha256-DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDA=";
     };
     protobuf = standIn "protobuf" { meta.mainProgram = "protoc"; };
     nixfmt = standIn "nixfmt" { meta.mainProgram = "nixfmt"; };
@@ -231,9 +234,14 @@ let
         "libcufft"
         "libcusparse"
         "cudnn"
-        "cudnn-frontend"
       ]
       // {
+        cudnn-frontend = withSrc "cudnn-frontend" {
+          owner = "NVIDIA";
+          repo = "cudnn-frontend";
+          tag = "v1.12.0";
+          hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        };
         backendStdenv = final.stdenv;
         flags.cmakeCudaArchitecturesString = "stand-in-cuda-architectures";
       };
@@ -249,10 +257,9 @@ let
     "nlohmann_json"
     "microsoft-gsl"
     "zlib"
-    "libpng"
     "cpuinfo"
-    "makeWrapper"
     "autoAddDriverRunpath"
+    "ruff"
   ];
 in
 lib.fix (builtins.foldl' (f: overlay: lib.extends overlay f) base overlays)

@@ -7,7 +7,6 @@ let
     concatStringsSep
     elem
     filter
-    foldl'
     listToAttrs
     map
     ;
@@ -24,7 +23,7 @@ let
   mapAttrsToList = f: attrs: map (name: f name attrs.${name}) (attrNames attrs);
 in
 rec {
-  inherit nameValuePair mapAttrsToList toUpper;
+  inherit nameValuePair mapAttrsToList;
 
   fix =
     f:
@@ -47,13 +46,10 @@ rec {
     listToAttrs (
       map (n: nameValuePair n attrs.${n}) (filter (n: pred n attrs.${n}) (attrNames attrs))
     );
-  concatMapAttrs = f: attrs: foldl' (acc: a: acc // a) { } (mapAttrsToList f attrs);
 
-  optional = cond: x: if cond then [ x ] else [ ];
   optionals = cond: xs: if cond then xs else [ ];
   optionalString = cond: s: if cond then s else "";
   optionalAttrs = cond: attrs: if cond then attrs else { };
-  concatStringsSep = concatStringsSep;
   concatMapStringsSep = sep: f: xs: concatStringsSep sep (map f xs);
   hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
   removePrefix =
@@ -75,9 +71,8 @@ rec {
     cmakeOptionType "string" feature value;
 
   getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
-  getBin = drv: drv;
+  getLib = drv: drv;
   makeBinPath = xs: concatStringsSep ":" (map (x: "${x}/bin") xs);
-  makeLibraryPath = xs: concatStringsSep ":" (map (x: "${x}/lib") xs);
 
   importJSON = path: builtins.fromJSON (builtins.readFile path);
   importTOML = path: builtins.fromTOML (builtins.readFile path);

@@ -1,0 +1,60 @@
+# Everything the flake exposes for one package set, derived from ./variants.json: the variants
+# available on this system, their ort-wrapper packages, apps, checks and development shells.
+# Used by the overlay (`pkgs.ortBuilder`) and by `lib.mkOnnxruntime`.
+{ pkgs }:
+let
+  inherit (pkgs) lib;
+  matrix = import ./matrix.nix { inherit lib; };
+  inherit (pkgs.stdenv) hostPlatform;
+  variants = matrix.variantsFor hostPlatform.system;
+  defaultVariant = if hostPlatform.isDarwin then "coreml" else "cpu";
+
+  deps = pkgs.callPackage ./deps.nix { };
+  ortWrapperTool = pkgs.callPackage ./ort-wrapper.nix { };
+
+  # The variant constructor: one variant of the matrix as a distribution.
+  mkOnnxruntime =
+    variantName:
+    let
+      built = pkgs.callPackage ./onnxruntime.nix {
+        inherit
+          matrix
+          deps
+          ortWrapperTool
+          variantName
+          ;
+      };
+    in
+    if matrix.variants.${variantName}.linkMode == "shared" then
+      pkgs.callPackage ./bundle.nix {
+        inherit matrix ortWrapperTool;
+        unbundled = built;
+      }
+    else
+      built;
+
+  dists = lib.mapAttrs (name: _: mkOnnxruntime name) variants;
+  wrappers = lib.mapAttrs (_: dist: pkgs.callPackage ./ort-wrapper.nix { inherit dist; }) dists;
+  harness = lib.mapAttrs (_: wrapper: pkgs.callPackage ./harness.nix { inherit wrapper; }) wrappers;
+  stable = lib.filterAttrs (_: v: !v.experimental) variants;
+  shells = lib.mapAttrs (name: _: pkgs.callPackage ./shells.nix { dist = dists.${name}; }) stable;
+in
+{
+  inherit matrix mkOnnxruntime;
+
+  packages =
+    lib.mapAttrs' (name: lib.nameValuePair (matrix.packageName name)) dists
+    // lib.mapAttrs' (name: lib.nameValuePair (matrix.wrapperName name)) wrappers
+    // {
+      default = dists.${defaultVariant};
+    };
+
+  apps = lib.mapAttrs' (name: h: lib.nameValuePair (matrix.wrapperName name) h.app) harness;
+
+  # The harness against every non-experimental variant this system builds.
+  checks = lib.mapAttrs' (name: _: lib.nameValuePair "harness-${name}" harness.${name}.check) stable;
+
+  devShells = shells // {
+    default = shells.${defaultVariant};
+  };
+}

@@ -1,0 +1,133 @@
+# What ORT 1.23.2's CMake would download, supplied from the store instead: source trees for
+# FETCHCONTENT_SOURCE_DIR_* (with FETCHCONTENT_FULLY_DISCONNECTED in variants.json), and the
+# upstream fixes every variant applies. Versions follow ORT v1.23.2's cmake/deps.txt as packaged
+# by nixpkgs; hashes are fixed-output hashes, so a wrong one fails the fetch, never the build.
+{
+  lib,
+  fetchFromGitHub,
+  fetchpatch,
+  applyPatches,
+  abseil-cpp_202407,
+  flatbuffers_23,
+  re2,
+  protobuf,
+  cudaPackages,
+}:
+let
+  mp11 = fetchFromGitHub {
+    name = "mp11-src";
+    owner = "boostorg";
+    repo = "mp11";
+    tag = "boost-1.82.0";
+    hash = "sha256-cLPvjkf2Au+B19PJNrUkTW/VPxybi1MpPxnIl4oo4/o=";
+  };
+  safeint = fetchFromGitHub {
+    name = "safeint-src";
+    owner = "dcleblanc";
+    repo = "safeint";
+    tag = "3.0.28";
+    hash = "sha256-pjwjrqq6dfiVsXIhbBtbolhiysiFlFTnx5XcX77f+C0=";
+  };
+  dlpack = fetchFromGitHub {
+    name = "dlpack-src";
+    owner = "dmlc";
+    repo = "dlpack";
+    rev = "5c210da409e7f1e51ddf445134a4376fdbd70d7d";
+    hash = "sha256-YqgzCyNywixebpHGx16tUuczmFS5pjCz5WjR89mv9eI=";
+  };
+  # ONNX v1.18.0 (ORT 1.23's ONNX) with two upstream ONNX fixes needed by current compilers.
+  onnx = applyPatches {
+    name = "onnx-src";
+    src = fetchFromGitHub {
+      owner = "onnx";
+      repo = "onnx";
+      tag = "v1.18.0";
+      hash = "sha256-UhtF+CWuyv5/Pq/5agLL4Y95YNP63W2BraprhRqJOag=";
+    };
+    patches = [
+      (fetchpatch {
+        url = "https://github.com/onnx/onnx/commit/595a069aaac07586f111681245bc808ee63551f8.patch";
+        includes = [ "onnx/defs/schema.h" ];
+        hash = "sha256-FFAJuJse4nmNT3ixvEdlqzbr3edY46SqEFv7z/oo6m0=";
+      })
+      (fetchpatch {
+        url = "https://github.com/onnx/onnx/commit/6769c41ad64ebca0358da8c7211d2c6d0e627b2b.patch";
+        hash = "sha256-VlTHs0om20kTNvSVQaasSsa5JROliQy4k9BECTsBtbU=";
+      })
+    ];
+  };
+  cutlass = fetchFromGitHub {
+    name = "cutlass-src";
+    owner = "NVIDIA";
+    repo = "cutlass";
+    tag = "v3.9.2";
+    hash = "sha256-teziPNA9csYvhkG5t2ht8W8x5+1YGGbHm8VKx4JoxgI=";
+  };
+  # CoreML execution provider (aarch64-darwin): coremltools 7.1 for the model protos and
+  # MILBlob, and fp16 (with psimd) as pinned in ORT's cmake/deps.txt.
+  coremltools = fetchFromGitHub {
+    name = "coremltools-src";
+    owner = "apple";
+    repo = "coremltools";
+    tag = "7.1";
+    hash = "sha256-kajQFHpl+4UK6fp+rM8TP0GiqIFYXPVFc2x1p19rBSw=";
+  };
+  fp16 = fetchFromGitHub {
+    name = "fp16-src";
+    owner = "Maratyszcza";
+    repo = "FP16";
+    rev = "0a92994d729ff76a58f692d3028ca1b64b145d91";
+    hash = "sha256-m2d9bqZoGWzuUPGkd29MsrdscnJRtuIkLIMp3fMmtRY=";
+  };
+  psimd = fetchFromGitHub {
+    name = "psimd-src";
+    owner = "Maratyszcza";
+    repo = "psimd";
+    rev = "072586a71b55b7f8c584153d223e95687148a900";
+    hash = "sha256-lV+VZi2b4SQlRYrhKx9Dxc6HlDEFz3newvcBjTekupo=";
+  };
+in
+{
+  cmakeFlags = [
+    (lib.cmakeFeature "FETCHCONTENT_TRY_FIND_PACKAGE_MODE" "ALWAYS")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_ABSEIL_CPP" "${abseil-cpp_202407.src}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_DLPACK" "${dlpack}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_FLATBUFFERS" "${flatbuffers_23.src}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_MP11" "${mp11}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_ONNX" "${onnx}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_RE2" "${re2.src}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_SAFEINT" "${safeint}")
+    (lib.cmakeFeature "ONNX_CUSTOM_PROTOC_EXECUTABLE" (lib.getExe protobuf))
+  ];
+
+  cudaCmakeFlags = [
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_CUTLASS" "${cutlass}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_CUDNN_FRONTEND" "${cudaPackages.cudnn-frontend.src}")
+    (lib.cmakeFeature "onnxruntime_CUDNN_HOME" "${cudaPackages.cudnn}")
+    (lib.cmakeFeature "CMAKE_CUDA_ARCHITECTURES" cudaPackages.flags.cmakeCudaArchitecturesString)
+    (lib.cmakeFeature "onnxruntime_NVCC_THREADS" "1")
+  ];
+
+  coremlCmakeFlags = [
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_COREMLTOOLS" "${coremltools}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_FP16" "${fp16}")
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_PSIMD" "${psimd}")
+    # fp16 and psimd declare cmake_minimum_required < 3.5, which CMake 4 refuses.
+    (lib.cmakeFeature "CMAKE_POLICY_VERSION_MINIMUM" "3.5")
+  ];
+
+  # Upstream ORT commits after v1.23.2, needed with GCC 15 (missing <cstdint>) and with its
+  # stricter maybe-uninitialized / range-loop-construct warnings under ORT's -Werror.
+  upstreamPatches = [
+    (fetchpatch {
+      name = "ort-upstream-d6e712c5-gcc15-cstdint.patch";
+      url = "https://github.com/microsoft/onnxruntime/commit/d6e712c5b7b6260a61e54d1fe40107cf5366ee77.patch";
+      hash = "sha256-FSuPybX8f2VoxvLhcYx4rdChaiK8bSUDR32sN3Efwfc=";
+    })
+    (fetchpatch {
+      name = "ort-upstream-8ebd0bf1-warnings.patch";
+      url = "https://github.com/microsoft/onnxruntime/commit/8ebd0bf1cf02414584d15d7244b07fa97d65ba02.patch";
+      hash = "sha256-vX+kaFiNdmqWI91JELcLpoaVIHBb5EPbI7rCAMYAx04=";
+    })
+  ];
+}

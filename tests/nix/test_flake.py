@@ -1,0 +1,431 @@
+"""The flake, evaluated by real Nix against the stand-in nixpkgs in tests/nix/nixpkgs.
+
+Nothing is built or fetched: every input is overridden with a local path. Expectations are
+derived from pkgs/variants.json (the one variant matrix), so a derivation whose CMake flags,
+patch series, outputs or platforms drift from the matrix fails here; a few literal anchors
+guard the matrix itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.nix
+
+ROOT = Path(__file__).resolve().parents[2]
+STAND_IN = Path(__file__).resolve().parent / "nixpkgs"
+MATRIX = json.loads((ROOT / "pkgs" / "variants.json").read_text())
+# The flake's source: what pkgs/*.nix read. Copied so that evaluation sees the working tree
+# (a git flake would see only committed files) without the virtual environment.
+FLAKE_PARTS = ("flake.nix", "flake.lock", "pkgs", "patches", "python")
+NIX_CONFIG = "\n".join(
+    (
+        "experimental-features = nix-command flakes",
+        "build-users-group =",
+        "sandbox = false",
+        "substituters =",
+        "warn-dirty = false",
+    )
+)
+
+
+def _nix_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ, NIX_CONFIG=NIX_CONFIG, HOME=str(tmp / "home"))
+    if not os.access("/nix/store", os.W_OK):
+        env["NIX_CONFIG"] += f"\nstore = {tmp / 'nix-root'}"
+    return env
+
+
+class Nix:
+    """Runs nix against a copy of the flake with every input pointed at the stand-in."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.env = _nix_env(tmp)
+        self.flake = tmp / "flake"
+        self.stand_in = tmp / "nixpkgs"
+        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+        for part in FLAKE_PARTS:
+            src, dst = ROOT / part, self.flake / part
+            if src.is_dir() and not dst.exists():
+                shutil.copytree(src, dst, symlinks=True, ignore=ignore)
+            elif src.is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        shutil.copytree(STAND_IN, self.stand_in)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["nix", *args], env=self.env, capture_output=True, text=True, check=False
+        )
+        if check and done.returncode:
+            raise AssertionError(f"nix {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+        return done
+
+    def flake_cmd(self, verb: str, *args: str, check: bool = True):
+        return self.run(
+            *verb.split(),
+            f"path:{self.flake}",
+            "--override-input",
+            "nixpkgs",
+            f"path:{self.stand_in}",
+            *args,
+            check=check,
+        )
+
+    def eval_json(self, attr: str, apply: str | None = None) -> Any:
+        args = ["eval", "--json", f"path:{self.flake}#{attr}"]
+        args += ["--override-input", "nixpkgs", f"path:{self.stand_in}"]
+        if apply:
+            args += ["--apply", apply]
+        return json.loads(self.run(*args).stdout)
+
+    def derivation(self, drv_path: str) -> dict[str, Any]:
+        return json.loads(self.run("show-derivation", drv_path).stdout)[drv_path]
+
+
+@pytest.fixture(scope="module")
+def nix(tmp_path_factory: pytest.TempPathFactory) -> Nix:
+    if shutil.which("nix") is None:
+        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
+    return Nix(tmp_path_factory.mktemp("nix-eval"))
+
+
+# What each package is, per system, in one evaluation: drvPath, meta, the variant, the raw
+# build under a bundle and the distribution a wrapper points at.
+PACKAGES = """
+builtins.mapAttrs (_: builtins.mapAttrs (_: p: {
+  drvPath = p.drvPath;
+  out = p.outPath;
+  platforms = p.meta.platforms or null;
+  description = p.meta.description or "";
+  variantName = p.variantName or null;
+  unbundled = if p ? unbundled then p.unbundled.drvPath else null;
+  dist = if p ? dist then p.dist.outPath else null;
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def summary(nix: Nix) -> dict[str, Any]:
+    """{system: {"packages": ..., "apps": ..., "devShells": ..., "checks": ...}}."""
+    packages = nix.eval_json("packages", apply=PACKAGES.strip())
+    app = "a: { inherit (a) type program; }"
+    apps = nix.eval_json("apps", apply=f"builtins.mapAttrs (_: builtins.mapAttrs (_: {app}))")
+    drvs = "builtins.mapAttrs (_: builtins.mapAttrs (_: d: d.drvPath))"
+    shells, checks = nix.eval_json("devShells", apply=drvs), nix.eval_json("checks", apply=drvs)
+    return {
+        system: {
+            "packages": packages[system],
+            "apps": apps[system],
+            "devShells": shells[system],
+            "checks": checks[system],
+        }
+        for system in packages
+    }
+
+
+def _systems() -> list[str]:
+    seen: list[str] = []
+    for variant in MATRIX["variants"].values():
+        seen += [s for s in variant["platforms"] if s not in seen]
+    return seen
+
+
+def _variants_on(system: str) -> dict[str, dict[str, Any]]:
+    return {n: v for n, v in MATRIX["variants"].items() if system in v["platforms"]}
+
+
+def _wrapper_name(variant: str) -> str:
+    return "ort-wrapper" if variant == "cpu" else f"ort-wrapper-{variant}"
+
+
+def _cmake_flags(env: dict[str, str]) -> dict[str, str]:
+    """-DNAME:TYPE=VALUE flags as {NAME: VALUE}, booleans as ON/OFF."""
+    flags = {}
+    for flag in env["cmakeFlags"].split():
+        match = re.fullmatch(r"-D([A-Za-z0-9_]+):(BOOL|STRING)=(.*)", flag)
+        if match:
+            name, kind, value = match.groups()
+            flags[name] = {"TRUE": "ON", "FALSE": "OFF"}[value] if kind == "BOOL" else value
+    return flags
+
+
+def _expected_flags(variant: str) -> dict[str, str]:
+    merged = {**MATRIX["commonCmakeFlags"], **MATRIX["variants"][variant]["cmakeFlags"]}
+    return {k: ("ON" if v else "OFF") if isinstance(v, bool) else v for k, v in merged.items()}
+
+
+def _ort_derivation(nix: Nix, summary: dict[str, Any], system: str, variant: str):
+    """The derivation that runs CMake for a variant (under the bundle for shared variants)."""
+    package = summary[system]["packages"][f"onnxruntime-{variant}"]
+    return nix.derivation(package["unbundled"] or package["drvPath"])
+
+
+def _store_name(path: str) -> str:
+    """/nix/store/<hash>-name -> name."""
+    return Path(path).name.split("-", 1)[1]
+
+
+def test_every_nix_file_parses(nix: Nix) -> None:
+    files = [ROOT / "flake.nix", *sorted((ROOT / "pkgs").glob("*.nix"))]
+    files += sorted((ROOT / "tests" / "nix").rglob("*.nix"))
+    assert len(files) > 10
+    for path in files:
+        done = subprocess.run(
+            ["nix-instantiate", "--parse", str(path)],
+            env=nix.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{path.relative_to(ROOT)}: {done.stderr}"
+
+
+def test_flake_check_no_build_passes(nix: Nix) -> None:
+    done = nix.flake_cmd("flake check", "--no-build")
+    assert "error" not in done.stderr.lower()
+
+
+def test_flake_show_lists_every_output_the_matrix_implies(nix: Nix) -> None:
+    shown = json.loads(nix.flake_cmd("flake show", "--json").stdout)
+    assert set(shown["packages"]) == set(_systems()) == {"x86_64-linux", "aarch64-darwin"}
+    for system in _systems():
+        variants = _variants_on(system)
+        expected = {f"onnxruntime-{n}" for n in variants} | {_wrapper_name(n) for n in variants}
+        assert set(shown["packages"][system]) == expected | {"default"}
+        assert set(shown["apps"][system]) == {_wrapper_name(n) for n in variants}
+        stable = {n for n, v in variants.items() if not v["experimental"]}
+        assert set(shown["devShells"][system]) == stable | {"default"}
+        assert set(shown["checks"][system]) == {f"harness-{n}" for n in stable}
+        assert shown["formatter"][system]["type"] == "derivation"
+    # The issue's list, literally.
+    linux = shown["packages"]["x86_64-linux"]
+    for name in ("onnxruntime-cpu", "onnxruntime-cuda-dyn", "onnxruntime-cuda", "ort-wrapper"):
+        assert name in linux
+    assert "onnxruntime-coreml" in shown["packages"]["aarch64-darwin"]
+    assert "onnxruntime-coreml" not in linux
+    assert {"cpu", "cuda-dyn", "default"} <= set(shown["devShells"]["x86_64-linux"])
+    assert "default" in shown["overlays"]
+    assert "lib" in shown
+
+
+def test_cmake_flags_follow_the_matrix(nix: Nix, summary: dict[str, Any]) -> None:
+    for system in _systems():
+        for variant in _variants_on(system):
+            flags = _cmake_flags(_ort_derivation(nix, summary, system, variant)["env"])
+            expected = _expected_flags(variant)
+            assert {k: flags.get(k) for k in expected} == expected, (system, variant)
+            cuda = MATRIX["variants"][variant]["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
+            assert ("onnxruntime_CUDNN_HOME" in flags) == cuda, (system, variant)
+            assert flags["FETCHCONTENT_FULLY_DISCONNECTED"] == "ON"
+            for dep in ("ABSEIL_CPP", "FLATBUFFERS", "ONNX", "RE2", "MP11", "SAFEINT", "DLPACK"):
+                assert flags[f"FETCHCONTENT_SOURCE_DIR_{dep}"].startswith("/nix/store/")
+    # Literal anchors, in case the matrix itself drifts.
+    cpu = _cmake_flags(_ort_derivation(nix, summary, "x86_64-linux", "cpu")["env"])
+    assert cpu["onnxruntime_BUILD_SHARED_LIB"] == "OFF"
+    assert "onnxruntime_USE_CUDA" not in cpu
+    dyn = _cmake_flags(_ort_derivation(nix, summary, "x86_64-linux", "cuda-dyn")["env"])
+    assert dyn["onnxruntime_USE_CUDA"] == "ON"
+    assert dyn["onnxruntime_BUILD_SHARED_LIB"] == "ON"
+    static_cuda = _cmake_flags(_ort_derivation(nix, summary, "x86_64-linux", "cuda")["env"])
+    assert static_cuda["onnxruntime_BUILD_SHARED_LIB"] == "OFF"
+    assert static_cuda["onnxruntime_USE_CUDA"] == "ON"
+    coreml = _cmake_flags(_ort_derivation(nix, summary, "aarch64-darwin", "coreml")["env"])
+    assert coreml["onnxruntime_USE_COREML"] == "ON"
+    assert coreml["FETCHCONTENT_SOURCE_DIR_COREMLTOOLS"].startswith("/nix/store/")
+
+
+def test_patch_series_follows_the_matrix(nix: Nix, summary: dict[str, Any]) -> None:
+    listed = (ROOT / "patches" / "README.md").read_text()
+    for system in _systems():
+        for variant, spec in _variants_on(system).items():
+            env = _ort_derivation(nix, summary, system, variant)["env"]
+            names = [_store_name(p) for p in env["patches"].split()]
+            # Upstream fixes first (fetched), then this repository's series, in matrix order.
+            local = [n for n in names if not n.startswith("ort-upstream-")]
+            assert local == spec["patches"], (system, variant)
+            for name in spec["patches"]:
+                assert (ROOT / "patches" / name).is_file(), name
+                assert name in listed, f"patches/README.md does not list {name}"
+    # The static CUDA variant carries the SIOF series; the others do not.
+    assert MATRIX["variants"]["cuda"]["patches"]
+    assert not set(MATRIX["variants"]["cuda"]["patches"]) & set(
+        MATRIX["variants"]["cpu"]["patches"]
+    )
+
+
+def test_every_patch_file_is_in_some_series_and_has_a_header() -> None:
+    used = {p for v in MATRIX["variants"].values() for p in v["patches"]}
+    files = {p.name for p in (ROOT / "patches").glob("*.patch")}
+    assert files == used
+    for name in files:
+        text = (ROOT / "patches" / name).read_text()
+        header = text.split("\n--- a/", 1)[0]
+        for field in ("What:", "Why:", "Variants:", "Verified:"):
+            assert field in header, f"{name}: header lacks {field!r}"
+        assert re.search(r"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", text, re.M), name
+
+
+def test_source_is_pinned_by_the_matrix_hash(nix: Nix, summary: dict[str, Any]) -> None:
+    ort = MATRIX["ort"]
+    algo, b64 = ort["hash"].split("-", 1)
+    for system in _systems():
+        for variant in _variants_on(system):
+            drv = _ort_derivation(nix, summary, system, variant)
+            assert drv["env"]["version"] == ort["version"]
+            src = nix.eval_json(
+                f"packages.{system}.onnxruntime-{variant}",
+                apply="p: (p.unbundled or p).src.drvPath",
+            )
+            out = nix.derivation(src)["outputs"]["out"]
+            assert out["hashAlgo"] == f"r:{algo}"
+            assert out["hash"] == base64.b64decode(b64).hex()
+
+
+def test_post_install_is_the_python_finalize_step(nix: Nix, summary: dict[str, Any]) -> None:
+    for system in _systems():
+        for variant in _variants_on(system):
+            env = _ort_derivation(nix, summary, system, variant)["env"]
+            command = " ".join(env["postInstall"].replace("\\\n", " ").split())
+            assert command.startswith(
+                f'ort-wrapper finalize "$out" --build-dir "$PWD" --variant {variant} '
+                f"--source-hash {MATRIX['ort']['hash']} "
+            )
+            recorded = re.findall(r"--patches-applied (\S+)", command)
+            applied = [_store_name(p) for p in env["patches"].split()]
+            assert recorded == applied, (system, variant)
+            tools = [_store_name(p) for p in env["nativeBuildInputs"].split()]
+            assert any(t.startswith("ort-wrapper-") for t in tools), tools
+
+
+def test_outputs_meta_and_wrappers(nix: Nix, summary: dict[str, Any]) -> None:
+    for system in _systems():
+        packages = summary[system]["packages"]
+        for variant, spec in _variants_on(system).items():
+            dist = packages[f"onnxruntime-{variant}"]
+            assert dist["platforms"] == spec["platforms"]
+            assert dist["variantName"] == variant
+            assert ("EXPERIMENTAL" in dist["description"]) == spec["experimental"]
+            assert nix.derivation(dist["drvPath"])["outputs"].keys() == {"out"}
+            wrapper = packages[_wrapper_name(variant)]
+            assert wrapper["dist"] == dist["out"]
+            env = nix.derivation(wrapper["drvPath"])["env"]
+            assert f"ORT_WRAPPER_DIST {dist['out']}" in env["makeWrapperArgs"]
+        default = "coreml" if system.endswith("darwin") else "cpu"
+        assert packages["default"]["drvPath"] == packages[f"onnxruntime-{default}"]["drvPath"]
+
+
+def test_shared_variants_are_bundled_with_the_packaging_step(
+    nix: Nix, summary: dict[str, Any]
+) -> None:
+    for system in _systems():
+        for variant, spec in _variants_on(system).items():
+            package = summary[system]["packages"][f"onnxruntime-{variant}"]
+            assert (package["unbundled"] is not None) == (spec["linkMode"] == "shared")
+            if package["unbundled"] is None:
+                continue
+            unbundled_out = nix.derivation(package["unbundled"])["outputs"]["out"]["path"]
+            command = nix.derivation(package["drvPath"])["env"]["buildCommand"]
+            assert f'ort-wrapper bundle {unbundled_out} --out "$out"' in command
+            if spec["cmakeFlags"].get("onnxruntime_USE_CUDA"):
+                dirs = re.findall(r"--search-dir (\S+)", command)
+                names = {_store_name(d.removesuffix("/lib")) for d in dirs}
+                assert {n.split("-stand-in")[0] for n in names} >= {
+                    "cuda_cudart",
+                    "libcublas",
+                    "cudnn",
+                }
+
+
+def test_apps_run_the_harness_without_ld_library_path(nix: Nix, summary: dict[str, Any]) -> None:
+    for system in _systems():
+        packages = summary[system]["packages"]
+        for variant in _variants_on(system):
+            app = summary[system]["apps"][_wrapper_name(variant)]
+            assert app["type"] == "app"
+            assert app["program"].endswith(f"/bin/ort-wrapper-check-{variant}")
+            script = nix.derivation(
+                nix.eval_json(
+                    f"apps.{system}.{_wrapper_name(variant)}",
+                    apply="a: builtins.unsafeDiscardStringContext "
+                    "(builtins.head (builtins.attrNames "
+                    "(builtins.getContext a.program)))",
+                )
+            )["env"]["text"]
+            dist = packages[f"onnxruntime-{variant}"]["out"]
+            assert f"ort-wrapper check --dist {dist}" in script
+            assert "LD_LIBRARY_PATH" not in script
+
+
+def test_dev_shells_point_at_their_variant(nix: Nix, summary: dict[str, Any]) -> None:
+    for system in _systems():
+        packages = summary[system]["packages"]
+        shells = summary[system]["devShells"]
+        for name, drv_path in shells.items():
+            variant = name if name != "default" else ("coreml" if "darwin" in system else "cpu")
+            env = nix.derivation(drv_path)["env"]
+            dist = packages[f"onnxruntime-{variant}"]["out"]
+            assert env["ORT_WRAPPER_DIST"] == dist
+            assert env["ORT_LIB_LOCATION"] == dist
+            tools = {_store_name(p).split("-stand-in")[0] for p in env["nativeBuildInputs"].split()}
+            assert {"cmake", "ninja", "patchelf", "auditwheel"} <= tools
+
+
+def test_the_flake_reads_the_matrix_rather_than_a_copy(nix: Nix, tmp_path: Path) -> None:
+    """Change variants.json in a copy of the flake: the evaluated flags change with it."""
+    changed = json.loads(json.dumps(MATRIX))
+    changed["variants"]["cpu"]["cmakeFlags"]["onnxruntime_PROBE_FLAG"] = "probe"
+    copy = Nix(tmp_path)
+    (copy.flake / "pkgs" / "variants.json").write_text(json.dumps(changed))
+    drv = copy.eval_json("packages.x86_64-linux.onnxruntime-cpu.drvPath")
+    flags = _cmake_flags(copy.derivation(drv)["env"])
+    assert flags["onnxruntime_PROBE_FLAG"] == "probe"
+
+
+def test_a_variant_is_refused_on_a_platform_the_matrix_leaves_out(nix: Nix) -> None:
+    done = nix.run(
+        "eval",
+        "--raw",
+        "--impure",
+        "--expr",
+        f'let f = builtins.getFlake "path:{nix.flake}"; '
+        f'pkgs = import {nix.stand_in} {{ system = "x86_64-linux"; }}; '
+        'in (f.lib.mkOnnxruntime pkgs "coreml").drvPath',
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "not available on the requested hostPlatform" in done.stderr
+
+
+def test_flake_lock_pins_a_real_nixpkgs_revision() -> None:
+    lock = json.loads((ROOT / "flake.lock").read_text())
+    assert lock["version"] == 7
+    root = lock["nodes"][lock["root"]]
+    assert set(root["inputs"]) == {"nixpkgs"}
+    node = lock["nodes"][root["inputs"]["nixpkgs"]]
+    locked = node["locked"]
+    assert locked["type"] == "github"
+    assert (locked["owner"], locked["repo"]) == ("NixOS", "nixpkgs")
+    assert re.fullmatch(r"[0-9a-f]{40}", locked["rev"])
+    assert re.fullmatch(r"sha256-[A-Za-z0-9+/]{43}=", locked["narHash"])
+    assert len(base64.b64decode(locked["narHash"].removeprefix("sha256-"))) == 32
+    assert isinstance(locked["lastModified"], int)
+    assert node["original"]["type"] == "github"
+
+
+def test_workflow_checks_the_flake_and_builds_cpu() -> None:
+    workflows = list((ROOT / ".github" / "workflows").glob("*.yml"))
+    text = "\n".join(p.read_text() for p in workflows)
+    assert "cachix/install-nix-action" in text
+    assert "nix flake check" in text
+    assert re.search(r"nix build .*\.#onnxruntime-cpu", text)
