@@ -18,7 +18,7 @@ from pathlib import Path
 from .policy import host_category
 from .reader import read_elf
 
-__all__ = ["Closure", "ResolvedLibrary", "find_system_library", "resolve_closure"]
+__all__ = ["Closure", "ResolvedLibrary", "conf_dirs", "find_system_library", "resolve_closure"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class Closure:
 
 
 @lru_cache(maxsize=1)
-def _conf_dirs() -> tuple[str, ...]:
+def conf_dirs() -> tuple[str, ...]:
+    """The directories /etc/ld.so.conf (and its includes) lists, parsed once."""
     from auditwheel.lddtree import parse_ld_so_conf
 
     conf = "/etc/ld.so.conf"
@@ -83,7 +84,7 @@ def _origin_expand(entries: Iterable[str], origin: Path) -> tuple[str, ...]:
 
 def find_system_library(soname: str) -> Path | None:
     """Find ``soname`` in ld.so.conf's directories and the default ones (the ld.so cache's view)."""
-    for directory in (*_conf_dirs(), *DEFAULT_DIRS):
+    for directory in (*conf_dirs(), *DEFAULT_DIRS):
         candidate = Path(directory) / soname
         if candidate.exists():
             return candidate
@@ -108,14 +109,14 @@ def resolve_closure(
     root = read_elf(path)  # typed error for non-ELF input
     env = _env_dirs(ld_library_path)
     extra = tuple(os.path.normpath(str(d)) for d in search_dirs)
-    ldpaths = {"conf": list(_conf_dirs()), "env": [*env, *extra], "interp": list(DEFAULT_DIRS)}
+    ldpaths = {"conf": list(conf_dirs()), "env": [*env, *extra], "interp": list(DEFAULT_DIRS)}
     tree = ldd(path, ldpaths=ldpaths)
     sources = [
         ("rpath", _origin_expand(root.rpath, path.parent)),
         ("runpath", _origin_expand(root.runpath, path.parent)),
         ("LD_LIBRARY_PATH", env),
         ("search-dir", extra),
-        ("ld.so.conf", _conf_dirs()),
+        ("ld.so.conf", conf_dirs()),
         ("default", DEFAULT_DIRS),
     ]
     needed_by: dict[str, list[str]] = {}

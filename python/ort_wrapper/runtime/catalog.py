@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ __all__ = [
     "ProviderSpec",
     "SonameSource",
     "gpu_providers",
+    "known_sonames",
     "provider_spec",
     "provider_specs",
     "resolve_provider_name",
@@ -32,6 +33,7 @@ class ProviderSpec:
     aliases: tuple[str, ...]
     library: str | None
     device: str | None
+    built_for: Mapping[str, str] = field(default_factory=dict)  # component -> soname needed
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,40 @@ class SonameSource:
     soname: str
     pypi: str | None = None
     range: str | None = None
-    nix: str | None = None
-    system: str | None = None
+    nix: str | None = None  # nixpkgs attribute
+    system: str | None = None  # a note for host-only libraries
+    flake: str | None = None  # the package of this flake that carries the library
+    debian: str | None = None  # the Debian package (trixie non-free)
+
+    @property
+    def requirement(self) -> str | None:
+        """The PyPI requirement, e.g. 'nvidia-cublas-cu12>=12,<13'; None when not on PyPI."""
+        return f"{self.pypi}{self.range or ''}" if self.pypi else None
 
     @property
     def fix(self) -> str:
         """One concrete way to get the library."""
         if self.pypi:
-            return f"pip install '{self.pypi}{self.range or ''}'"
+            return f"pip install '{self.requirement}'"
         if self.system:
             return self.system
         if self.nix:
             return f"nix: add {self.nix}"
         return f"install the package that ships {self.soname}"
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        """Every known way to get the library, one command or note each (PyPI first)."""
+        out = [f"pip install '{self.requirement}'"] if self.pypi else []
+        if self.flake:
+            out.append(f"nix build .#{self.flake} (bundles it)")
+        if self.nix:
+            out.append(f"nixpkgs {self.nix}")
+        if self.debian:
+            out.append(f"apt install {self.debian} (Debian trixie)")
+        if self.system:
+            out.append(self.system)
+        return tuple(out) or (self.fix,)
 
 
 @lru_cache(maxsize=2)
@@ -66,7 +89,9 @@ def provider_specs() -> Mapping[str, ProviderSpec]:
     """Every known provider by its ONNX Runtime name."""
     raw = _load("providers.json")["providers"]
     return {
-        name: ProviderSpec(name, tuple(e["aliases"]), e["library"], e["device"])
+        name: ProviderSpec(
+            name, tuple(e["aliases"]), e["library"], e["device"], dict(e.get("builtFor", {}))
+        )
         for name, e in raw.items()
     }
 
@@ -93,7 +118,7 @@ def provider_spec(name: str) -> ProviderSpec | None:
 
 
 def gpu_providers(platform: str | None = None) -> tuple[str, ...]:
-    """The platform's GPU providers in preference order (CUDA/TensorRT on Linux, CoreML on macOS)."""
+    """The platform's GPU providers, preferred first (TensorRT/CUDA on Linux, CoreML on macOS)."""
     key = "darwin" if (platform or sys.platform) == "darwin" else "linux"
     return tuple(_load("providers.json")["gpu"][key])
 
@@ -107,3 +132,8 @@ def soname_source(soname: str) -> SonameSource:
     """Where ``soname`` comes from (an empty record when this project does not know)."""
     entry = _load("sonames.json")["libraries"].get(soname, {})
     return SonameSource(soname, **entry)
+
+
+def known_sonames() -> tuple[str, ...]:
+    """Every soname data/sonames.json knows."""
+    return tuple(_load("sonames.json")["libraries"])

@@ -73,6 +73,38 @@ class ProviderStatus:
             return f"{self.name} has no device: {self.device_problem}"
         return ""
 
+    def fix(self) -> str:
+        """One command (or note) that supplies what :meth:`reason` names; empty when nothing."""
+        if not self.compiled_in:
+            return f"use an ONNX Runtime build that includes {self.name}"
+        if not self.library_present:
+            return f"reinstall the distribution: {self.library} belongs to it"
+        if self.missing:
+            return _install_command(tuple(m.source for m in self.missing))
+        if self.device_problem:
+            return soname_source("libcuda.so.1").system or "install the device's driver"
+        return ""
+
+
+def _install_command(sources: Sequence[SonameSource]) -> str:
+    """pip for what PyPI ships (one command, then preload), the flake and notes for the rest."""
+    requirements = list(dict.fromkeys(s.requirement for s in sources if s.requirement))
+    notes = list(dict.fromkeys(s.fix for s in sources if not s.requirement))
+    parts = []
+    if requirements:
+        quoted = " ".join(f"'{r}'" for r in requirements)
+        load = (
+            "call onnxruntime.preload_dlls() before the first session, or put their "
+            "site-packages/nvidia/*/lib on LD_LIBRARY_PATH"
+            if any(r.startswith("nvidia-") for r in requirements)
+            else "put their lib directory on LD_LIBRARY_PATH"
+        )
+        parts.append(f"pip install {quoted}, then {load}")
+    flakes = {s.flake for s in sources}
+    if len(flakes) == 1 and None not in flakes:
+        parts.append(f"or use this flake's bundled build: nix build .#{flakes.pop()}")
+    return "; ".join(parts + notes)
+
 
 def _find_library(name: str, library_dirs: Iterable[Path]) -> Path | None:
     for directory in library_dirs:

@@ -1,0 +1,53 @@
+"""``ort-wrapper doctor [--dist PATH] [--json [FILE]]``: diagnose without a model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = (
+    "explain which ONNX Runtime this environment loads and why each execution provider is or "
+    "is not usable (no model needed)"
+)
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--dist and --json."""
+    parser.add_argument(
+        "--dist",
+        metavar="PATH",
+        help="diagnose this distribution prefix instead of the one init() would choose",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="the report as JSON: on stdout instead of the table (no FILE), or written to FILE "
+        "while the table still prints",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; 0 when nothing is an error, 1 otherwise, 2 when FILE is unwritable."""
+    from ..doctor import diagnose
+    from ..doctor.render import render_text
+    from ..manifest import write_json_atomic
+
+    report = diagnose(args.dist)
+    if args.json == "-":
+        json.dump(report.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return report.exit_code
+    if args.json:
+        try:
+            write_json_atomic(Path(args.json), report.to_json())
+        except OSError as exc:
+            print(f"ort-wrapper doctor: cannot write {args.json}: {exc}", file=sys.stderr)
+            return 2
+    sys.stdout.write(render_text(report))
+    return report.exit_code

@@ -1,0 +1,330 @@
+"""Which ONNX Runtime distributions are installed or pointed to, and which one init() would use.
+
+Reads files only (package metadata, RECORD lists, ``capi/build_and_package_info.py``, manifests):
+importing the wrong ``onnxruntime`` is part of what is being diagnosed.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import importlib.metadata
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from ..errors import InitError
+from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution, locate
+from .findings import Finding
+
+__all__ = [
+    "InstalledDistribution",
+    "distribution_findings",
+    "installed_onnxruntime",
+    "on_disk_owners",
+    "package_info",
+    "shared_files",
+]
+
+log = logging.getLogger(__name__)
+
+_SECTION = "distributions"
+_INFO_FILE = Path("capi/build_and_package_info.py")
+
+
+@dataclass(frozen=True)
+class InstalledDistribution:
+    """An installed ``onnxruntime*`` Python distribution (wheel) and the files it owns."""
+
+    name: str  # normalised: onnxruntime, onnxruntime-gpu, ...
+    version: str
+    location: Path  # the site-packages directory it is installed in
+    files: frozenset[str]  # RECORD paths under ``location`` (no metadata, caches or scripts)
+    hashes: Mapping[str, str] = field(default_factory=dict)  # path -> RECORD "sha256=..."
+
+    def label(self) -> str:
+        """'onnxruntime-gpu 1.23.2'."""
+        return f"{self.name} {self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (files counted, not listed)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "location": str(self.location),
+            "files": len(self.files),
+        }
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _owned(dist: importlib.metadata.Distribution) -> dict[str, str]:
+    out = {}
+    for entry in dist.files or ():
+        text = entry.as_posix()
+        if text.startswith("..") or "__pycache__" in entry.parts:
+            continue
+        if entry.parts and entry.parts[0].endswith((".dist-info", ".egg-info")):
+            continue
+        out[text] = f"{entry.hash.mode}={entry.hash.value}" if entry.hash else ""
+    return out
+
+
+def _record_hash(path: Path) -> str | None:
+    """A file's hash in RECORD's form (sha256=urlsafe-base64, unpadded)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def on_disk_owners(a: InstalledDistribution, b: InstalledDistribution) -> dict[str, int]:
+    """For the shared files whose RECORD hashes differ: how many on disk match each package
+    (and 'neither'): whose files the import would really get."""
+    counts = {a.name: 0, b.name: 0, "neither": 0}
+    for relpath in sorted(shared_files(a, b)):
+        ha, hb = a.hashes.get(relpath), b.hashes.get(relpath)
+        if not ha or not hb or ha == hb:
+            continue
+        actual = _record_hash(a.location / relpath)
+        counts[a.name if actual == ha else b.name if actual == hb else "neither"] += 1
+    return counts
+
+
+def installed_onnxruntime(
+    paths: Sequence[str] | None = None,
+) -> tuple[InstalledDistribution, ...]:
+    """Every ``onnxruntime*`` distribution on ``paths`` (default ``sys.path``), each once."""
+    found: dict[tuple[str, Path], InstalledDistribution] = {}
+    kwargs = {} if paths is None else {"path": list(paths)}
+    for dist in importlib.metadata.distributions(**kwargs):
+        name = _normalise(dist.metadata["Name"] or "")
+        if not name.startswith("onnxruntime"):
+            continue
+        location = Path(str(dist.locate_file(""))).resolve()
+        key = (name, location)
+        if key not in found:
+            owned = _owned(dist)
+            found[key] = InstalledDistribution(
+                name, dist.version, location, frozenset(owned), owned
+            )
+    return tuple(found.values())
+
+
+def shared_files(a: InstalledDistribution, b: InstalledDistribution) -> frozenset[str]:
+    """Files both distributions own (empty unless they share a site-packages directory)."""
+    return a.files & b.files if a.location == b.location else frozenset()
+
+
+def package_info(module_root: Path) -> dict[str, str]:
+    """``onnxruntime/capi/build_and_package_info.py`` as data (package_name, __version__,
+    cuda_version, ...): which wheel wrote the files on disk, read without importing them."""
+    path = module_root / _INFO_FILE
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError, ValueError) as exc:
+        log.debug("no package info in %s: %s", path, exc)
+        return {}
+    info: dict[str, str] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            info[node.targets[0].id] = node.value.value
+    return info
+
+
+def _telling(relpath: str) -> tuple[int, str]:
+    """Sort key: the files a user recognises first (__init__.py, then shared objects)."""
+    name = relpath.rsplit("/", 1)[-1]
+    rank = 0 if relpath.count("/") == 1 and name == "__init__.py" else 1 if ".so" in name else 2
+    return rank, relpath
+
+
+def _to_keep(
+    a: InstalledDistribution, b: InstalledDistribution, winner: str
+) -> InstalledDistribution:
+    """The package to reinstall: the plain CPU ``onnxruntime`` usually arrives as another
+    package's dependency, so keep the specialised one; otherwise the one whose files won."""
+    if b.name == "onnxruntime":
+        return a
+    if a.name == "onnxruntime":
+        return b
+    return a if winner == a.name else b
+
+
+def _conflict_findings(installed: Iterable[InstalledDistribution]) -> list[Finding]:
+    findings = []
+    for a, b in combinations(installed, 2):
+        common = shared_files(a, b)
+        if not common:
+            continue
+        example = ", ".join(sorted(common, key=_telling)[:2])
+        owners = on_disk_owners(a, b)
+        mixed = ", ".join(f"{n} {c}" for n, c in owners.items() if c)
+        where = f"; of the files that differ, on disk: {mixed}" if mixed else ""
+        winner = max((a.name, b.name), key=lambda n: owners[n])
+        keep = _to_keep(a, b, winner)
+        if sum(1 for count in owners.values() if count) == 1 and owners[winner]:
+            where += f" (import onnxruntime gets {winner}'s build)"
+        elif mixed:
+            where += " (a mix of builds: importing it may fail or behave unpredictably)"
+        findings.append(
+            Finding(
+                _SECTION,
+                "dist.conflict",
+                "error",
+                f"{a.label()} and {b.label()} are both installed in {a.location} and own the "
+                f"same {len(common)} files ({example}, ...){where}",
+                f"pip uninstall -y {a.name} {b.name} && pip install {keep.name}=={keep.version} "
+                "(uninstalling only one deletes files the other needs; if a dependency pulls "
+                "the other back, install that dependency with --no-deps)",
+            )
+        )
+    return findings
+
+
+def _version_findings(installed: Iterable[InstalledDistribution], expected: str) -> list[Finding]:
+    return [
+        Finding(
+            _SECTION,
+            "dist.version",
+            "warning",
+            f"{d.label()} in {d.location}: this toolkit builds and tests ONNX Runtime {expected}",
+            f"pip install {d.name}=={expected}",
+        )
+        for d in installed
+        if d.version != expected
+    ]
+
+
+def _env_findings(chosen_by: str | None) -> tuple[list[Finding], dict[str, Any]]:
+    findings = []
+    env = {var: os.environ.get(var) for var in ENV_VARS}
+    bundle = CARRIED_BUNDLE if CARRIED_BUNDLE.exists() else None
+    pointers = [(var, f"{var}={value}") for var, value in env.items() if value]
+    if bundle is not None:
+        pointers.append(("carried bundle", f"a carried bundle at {bundle}"))
+    for name, what in pointers:
+        if name == chosen_by:
+            fact = f"{what} decides which distribution init() uses"
+            findings.append(Finding(_SECTION, "dist.env", "ok", fact))
+        elif chosen_by == "--dist":
+            fact = f"{what} is what init() without an argument would use; --dist overrides it here"
+            findings.append(Finding(_SECTION, "dist.env", "ok", fact))
+        elif chosen_by is not None:
+            findings.append(
+                Finding(
+                    _SECTION,
+                    "dist.env",
+                    "warning",
+                    f"{what} is ignored: {chosen_by} comes first",
+                    "remove one of them, so that what init() loads is what you meant",
+                )
+            )
+    details = {"environment": env, "carriedBundle": str(bundle) if bundle else None}
+    return findings, details
+
+
+def _owner(root: Path, installed: Iterable[InstalledDistribution]) -> list[str]:
+    relative = "onnxruntime/__init__.py"
+    return [
+        d.name for d in installed if d.location == root.parent.resolve() and relative in d.files
+    ]
+
+
+def _selected_findings(
+    dist: Distribution, expected: str, installed: Sequence[InstalledDistribution]
+) -> tuple[list[Finding], dict[str, Any]]:
+    details: dict[str, Any] = {
+        "kind": dist.kind,
+        "root": str(dist.root),
+        "origin": dist.origin,
+        "libraryDirs": [str(d) for d in dist.library_dirs],
+    }
+    if dist.kind == "module":
+        info = package_info(dist.root)
+        version = info.get("__version__")
+        owners = _owner(dist.root, installed)
+        wrote = info.get("package_name")
+        details.update(version=version, owners=owners, packageOnDisk=wrote, buildInfo=info)
+        by = f"files from {wrote}" if wrote else "no package info"
+        label = f"{', '.join(owners) or 'no installed package'} ({by})"
+    else:
+        assert dist.manifest is not None
+        version = dist.manifest.version
+        details.update(version=version, variant=dist.manifest.variant)
+        label = f"variant {dist.manifest.variant}, {dist.manifest.link_mode}"
+    fact = f"init() would use {dist.root} ({dist.origin}): ONNX Runtime {version}, {label}"
+    findings = [Finding(_SECTION, "dist.selected", "ok", fact)]
+    if version != expected:
+        fix = (
+            f"pip install {(details.get('owners') or ['onnxruntime'])[0]}=={expected}"
+            if dist.kind == "module"
+            else f"point {dist.origin} at an ONNX Runtime {expected} distribution"
+        )
+        findings.append(
+            Finding(
+                _SECTION,
+                "dist.version",
+                "error",
+                f"the distribution init() would use is ONNX Runtime {version or 'unknown'}, "
+                f"this toolkit builds and tests {expected}",
+                fix,
+            )
+        )
+    return findings, details
+
+
+def _unusable(exc: InitError, given: str | None, expected: str) -> Finding:
+    chosen = "--dist" if given else next((v for v in ENV_VARS if os.environ.get(v)), None)
+    if chosen:
+        fix = f"fix {chosen} (a directory holding share/ort-wrapper/manifest.json) or unset it"
+    else:
+        fix = f"pip install onnxruntime=={expected} (or set ORT_WRAPPER_DIST to a distribution)"
+    return Finding(_SECTION, "dist.unusable", "error", str(exc), fix)
+
+
+def distribution_findings(
+    given: str | None, expected: str
+) -> tuple[list[Finding], dict[str, Any], Distribution | None]:
+    """Findings about installed and pointed-to distributions, their details, and the
+    distribution init() would use (None when it cannot choose one)."""
+    installed = installed_onnxruntime()
+    findings: list[Finding] = []
+    details: dict[str, Any] = {
+        "expectedVersion": expected,
+        "installed": [d.to_json() for d in installed],
+    }
+    try:
+        selected: Distribution | None = locate(given)
+    except InitError as exc:
+        selected = None
+        findings.append(_unusable(exc, given, expected))
+    chosen_by = "--dist" if given else (selected.origin if selected else None)
+    env_findings, env_details = _env_findings(chosen_by)
+    details.update(env_details)
+    if selected is not None:
+        selected_findings, details["selected"] = _selected_findings(selected, expected, installed)
+        findings += selected_findings
+    findings += env_findings
+    findings += _conflict_findings(installed)
+    owners = set(details.get("selected", {}).get("owners", ()))
+    findings += _version_findings([d for d in installed if d.name not in owners], expected)
+    return findings, details, selected

@@ -1,0 +1,215 @@
+"""Host facts that decide whether the libraries load: glibc and libstdc++ versions against what
+the distribution's libraries require, the NVIDIA driver, and the CUDA libraries installed
+against what each provider was built for (``builtFor`` in data/providers.json)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..elf.reader import ElfInfo, is_elf, read_elf
+from ..elf.versions import check_versions, host_versions, max_required
+from ..errors import ElfError
+from ..runtime.catalog import provider_spec, soname_source
+from ..runtime.diagnose import ProviderStatus
+from ..runtime.gpu import find_cuda_libraries, nvidia_driver
+from .findings import Finding
+
+__all__ = [
+    "cuda_findings",
+    "distribution_elves",
+    "driver_findings",
+    "host_findings",
+    "version_findings",
+]
+
+log = logging.getLogger(__name__)
+
+_SECTION = "host"
+_CODES = {"GLIBC": "host.glibc", "GLIBCXX": "host.libstdcxx", "CXXABI": "host.libstdcxx"}
+_FIXES = {
+    "host.glibc": "run on a host (or container) with a newer glibc, or use this flake's build "
+    "(nix build .#onnxruntime-cpu), which brings its own glibc",
+    "host.libstdcxx": "put a newer libstdc++.so.6 first on LD_LIBRARY_PATH (from a newer GCC), "
+    "or use this flake's build (nix build .#onnxruntime-cpu)",
+}
+
+
+def distribution_elves(library_dirs: Iterable[Path]) -> tuple[ElfInfo, ...]:
+    """The ELF shared objects in the distribution's library directories."""
+    infos = []
+    for directory in library_dirs:
+        for path in sorted(directory.glob("*.so*")):
+            if path.is_file() and is_elf(path):
+                try:
+                    infos.append(read_elf(path))
+                except ElfError as exc:
+                    log.debug("skipping %s: %s", path, exc)
+    return tuple(infos)
+
+
+def version_findings(
+    infos: Sequence[ElfInfo], provided: Mapping[str, str] | None = None
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """One finding per GLIBC / GLIBCXX / CXXABI family the libraries need, against the host's
+    versions (or ``provided``, e.g. a deployment target's)."""
+    findings, details = [], []
+    for check in check_versions(infos, provided):
+        code = _CODES[check.family]
+        needers = [
+            i.path.name for i in infos if max_required([i]).get(check.family) == check.required
+        ]
+        details.append(
+            {"family": check.family, "required": check.required, "host": check.provided,
+             "requiredBy": needers, "ok": check.ok}
+        )  # fmt: skip
+        if check.ok:
+            fact = (
+                f"{check.family}: the libraries need {check.required} at most, "
+                f"the host has {check.provided}"
+            )
+            findings.append(Finding(_SECTION, code, "ok", fact))
+        else:
+            findings.append(
+                Finding(
+                    _SECTION,
+                    code,
+                    "error",
+                    f"{', '.join(needers[:3])} need {check.required}, the host has "
+                    f"{check.provided or 'none'}: the loader will refuse them",
+                    _FIXES[code],
+                )
+            )
+    return findings, details
+
+
+def _major(version: str | None) -> int | None:
+    try:
+        return int(version.split(".")[0]) if version else None
+    except ValueError:
+        return None
+
+
+def driver_findings(statuses: Sequence[ProviderStatus]) -> tuple[list[Finding], dict[str, Any]]:
+    """The NVIDIA driver, an error when an NVIDIA provider is compiled in and it cannot serve."""
+    driver = nvidia_driver()
+    details = {
+        "found": driver.found,
+        "path": driver.path,
+        "cudaVersion": driver.version,
+        "deviceCount": driver.device_count,
+        "error": driver.error,
+    }
+    users = [
+        s.name
+        for s in statuses
+        if s.compiled_in and (spec := provider_spec(s.name)) and spec.device == "nvidia"
+    ]
+    driver_source = soname_source("libcuda.so.1")
+    fix = f"{driver_source.system} (Debian: apt install {driver_source.debian})"
+    if driver.found and driver.error is None:
+        findings = [Finding(_SECTION, "host.driver", "ok", driver.summary)]
+        needs = [
+            (name, soname)
+            for name in users
+            for component, soname in provider_spec(name).built_for.items()  # type: ignore[union-attr]
+            if component == "CUDA runtime"
+        ]
+        for name, soname in needs:
+            wanted = _major(soname.rsplit(".so.", 1)[1])
+            have = _major(driver.version)
+            if wanted and have and have < wanted:
+                findings.append(
+                    Finding(
+                        _SECTION,
+                        "host.driver",
+                        "error",
+                        f"the driver supports CUDA {driver.version}; {name} needs CUDA {wanted}",
+                        "install a newer NVIDIA driver",
+                    )
+                )
+        return findings, details
+    if not users:
+        fact = f"{driver.summary} (not needed: no NVIDIA provider is compiled in)"
+        return [Finding(_SECTION, "host.driver", "ok", fact)], details
+    return [
+        Finding(
+            _SECTION, "host.driver", "error", f"{driver.summary}; needed by {', '.join(users)}", fix
+        )
+    ], details
+
+
+def cuda_findings(
+    statuses: Sequence[ProviderStatus],
+    build_info: Mapping[str, str] | None = None,
+    dirs: Sequence[tuple[str, Path]] | None = None,
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """For each component a compiled-in provider was built for (CUDA runtime 12, cuDNN 9, ...):
+    the copies found on this host (or in the labelled ``dirs``), and whether one has the soname
+    the provider needs."""
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for status in statuses:
+        spec = provider_spec(status.name)
+        if status.compiled_in and spec is not None:
+            for component, soname in spec.built_for.items():
+                wanted.setdefault((component, soname), []).append(status.name)
+    built_with = (build_info or {}).get("cuda_version")
+    findings, details = [], []
+    for (component, soname), users in wanted.items():
+        stem = soname.rsplit(".", 1)[0]
+        found = find_cuda_libraries(stem, dirs)
+        details.append(
+            {"component": component, "needs": soname, "neededBy": users,
+             "found": [{"soname": f.soname, "version": f.version, "path": str(f.path),
+                        "from": f.origin} for f in found]}
+        )  # fmt: skip
+        matching = [f for f in found if f.soname == soname]
+        who = ", ".join(users)
+        built = (
+            f" (this package was built with CUDA {built_with})"
+            if built_with and component == "CUDA runtime"
+            else ""
+        )
+        if matching:
+            first = matching[0]
+            fact = (
+                f"{component}: {soname} ({first.version}) at {first.path} ({first.origin}), "
+                f"as {who} needs"
+            )
+            findings.append(Finding(_SECTION, "host.cuda-runtime", "ok", fact))
+            continue
+        others = ", ".join(f"{f.soname} at {f.path.parent} ({f.origin})" for f in found)
+        have = f"only {others} found" if found else "none found"
+        findings.append(
+            Finding(
+                _SECTION,
+                "host.cuda-runtime",
+                "warning",
+                f"{component}: {who} needs {soname}{built}; {have}"
+                + (" (another major version cannot stand in)" if found else ""),
+                soname_source(soname).fix,
+            )
+        )
+    return findings, details
+
+
+def host_findings(
+    library_dirs: Sequence[Path],
+    statuses: Sequence[ProviderStatus],
+    build_info: Mapping[str, str] | None = None,
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Every host finding for a distribution whose libraries live in ``library_dirs``."""
+    version_list, versions = version_findings(distribution_elves(library_dirs))
+    driver_list, driver = driver_findings(statuses)
+    cuda_list, cuda = cuda_findings(statuses, build_info)
+    details = {
+        "hostVersions": dict(host_versions()),
+        "versions": versions,
+        "driver": driver,
+        "cuda": cuda,
+        "ldLibraryPath": os.environ.get("LD_LIBRARY_PATH"),
+    }
+    return version_list + driver_list + cuda_list, details

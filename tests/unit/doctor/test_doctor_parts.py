@@ -1,0 +1,192 @@
+"""The doctor's parts against real files: the repository venv's onnxruntime wheel, copies of its
+libraries, and child processes that map them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.doctor.distributions import (
+    InstalledDistribution,
+    installed_onnxruntime,
+    package_info,
+    shared_files,
+)
+from ort_wrapper.doctor.host import cuda_findings, distribution_elves, version_findings
+from ort_wrapper.doctor.process import duplicate_libraries, family, process_findings
+from ort_wrapper.doctor.providers import CompiledIn, compiled_in, core_library, provider_findings
+from ort_wrapper.matrix import load_matrix
+from ort_wrapper.runtime.diagnose import ProviderStatus
+from ort_wrapper.runtime.distribution import Distribution
+from ort_wrapper.runtime.gpu import find_cuda_libraries
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def module_dist() -> Distribution:
+    """The repository venv's onnxruntime wheel (CPU), found without importing it."""
+    spec = importlib.util.find_spec("onnxruntime")
+    assert spec is not None and spec.submodule_search_locations
+    return Distribution("module", Path(spec.submodule_search_locations[0]), "installed module")
+
+
+def test_package_info_says_which_wheel_wrote_the_files_without_importing(module_dist):
+    info = package_info(module_dist.root)
+    assert info["package_name"] == "onnxruntime"
+    assert info["__version__"] == load_matrix().ort_version
+    assert package_info(module_dist.root / "nowhere") == {}
+
+
+def test_the_installed_cpu_wheel_is_found_with_its_record(module_dist):
+    found = [d for d in installed_onnxruntime() if d.name == "onnxruntime"]
+    assert len(found) == 1
+    dist = found[0]
+    assert dist.version == load_matrix().ort_version
+    assert dist.location == module_dist.root.parent.resolve()
+    assert "onnxruntime/__init__.py" in dist.files
+    assert not any(f.endswith(".dist-info/RECORD") for f in dist.files)
+
+
+def test_shared_files_only_count_within_one_site_packages():
+    a = InstalledDistribution("onnxruntime", "1", Path("/s"), frozenset({"x/a.py", "x/b.so"}))
+    b = InstalledDistribution("onnxruntime-gpu", "1", Path("/s"), frozenset({"x/a.py"}))
+    elsewhere = InstalledDistribution("onnxruntime-gpu", "1", Path("/t"), frozenset({"x/a.py"}))
+    assert shared_files(a, b) == {"x/a.py"}
+    assert shared_files(a, elsewhere) == frozenset()
+
+
+def test_compiled_in_providers_come_from_a_child_process(module_dist):
+    compiled = compiled_in(module_dist)
+    assert compiled.source == "child process", compiled.error
+    assert compiled.version == load_matrix().ort_version
+    assert "CPUExecutionProvider" in compiled.providers
+
+
+def test_a_broken_module_is_reported_with_the_import_error_and_file_fallback(tmp_path):
+    package = tmp_path / "onnxruntime"
+    (package / "capi").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('libfoo.so.1: cannot open')\n")
+    compiled = compiled_in(Distribution("module", package, "installed module"))
+    assert compiled.source == "library files"
+    assert compiled.error == "ImportError: libfoo.so.1: cannot open"
+    assert compiled.providers == ("CPUExecutionProvider",)
+
+
+def test_glibc_and_libstdcxx_requirements_of_the_wheel(module_dist):
+    infos = distribution_elves(module_dist.library_dirs)
+    assert core_library(module_dist) in {i.path for i in infos}
+    findings, details = version_findings(infos)
+    by_family = {d["family"]: d for d in details}
+    assert by_family["GLIBC"]["required"] == "GLIBC_2.27"
+    assert {f.severity for f in findings} == {"ok"}
+    old_host = {"GLIBC": "GLIBC_2.17", "GLIBCXX": "GLIBCXX_3.4.19", "CXXABI": "CXXABI_1.3.7"}
+    findings, _ = version_findings(infos, provided=old_host)
+    errors = {f.code for f in findings if f.severity == "error"}
+    assert errors == {"host.glibc", "host.libstdcxx"}
+    glibc = next(f for f in findings if f.code == "host.glibc")
+    assert "need GLIBC_2.27, the host has GLIBC_2.17" in glibc.fact
+    assert "nix build .#onnxruntime-cpu" in glibc.fix
+
+
+def _fake_cuda_dir(tmp_path: Path, *sonames: str) -> Path:
+    """Copies of a real ELF library under CUDA file names."""
+    source = next(Path("/lib/x86_64-linux-gnu").glob("libz.so.1*"), None) or Path(sys.executable)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for soname in sonames:
+        real = tmp_path / f"{soname}.0.1"
+        shutil.copy(source, real)
+        (tmp_path / soname).symlink_to(real.name)
+    return tmp_path
+
+
+def test_cuda_libraries_are_found_with_their_version(tmp_path):
+    directory = _fake_cuda_dir(tmp_path, "libcudart.so.13", "libcudart.so.12")
+    found = find_cuda_libraries("libcudart.so", [("CUDA toolkit", directory)])
+    assert sorted((f.soname, f.version, f.major) for f in found) == [
+        ("libcudart.so.12", "12.0.1", "12"),
+        ("libcudart.so.13", "13.0.1", "13"),
+    ]
+
+
+def test_a_cuda_runtime_of_another_major_version_is_called_out(tmp_path):
+    directory = _fake_cuda_dir(tmp_path, "libcudart.so.13")
+    cuda = ProviderStatus("CUDAExecutionProvider", True)
+    toolkit = [("CUDA toolkit", directory)]
+    findings, details = cuda_findings([cuda], {"cuda_version": "12.2"}, toolkit)
+    assert [f["soname"] for f in details[0]["found"]] == ["libcudart.so.13"]
+    runtime = next(f for f in findings if "CUDA runtime" in f.fact)
+    assert runtime.severity == "warning"
+    assert "needs libcudart.so.12 (this package was built with CUDA 12.2)" in runtime.fact
+    assert "only libcudart.so.13" in runtime.fact
+    assert runtime.fix == "pip install 'nvidia-cuda-runtime-cu12>=12,<13'"
+    (directory / "libcudart.so.12").symlink_to("libcudart.so.13.0.1")
+    findings, _ = cuda_findings([cuda], None, [("CUDA toolkit", directory)])
+    assert next(f for f in findings if "CUDA runtime" in f.fact).severity == "ok"
+    assert cuda_findings([ProviderStatus("CPUExecutionProvider", True)]) == ([], [])
+
+
+def test_duplicate_families_are_grouped_by_real_file(tmp_path):
+    a = _fake_cuda_dir(tmp_path / "a", "libcudart.so.12") / "libcudart.so.12"
+    b = _fake_cuda_dir(tmp_path / "b", "libcudart.so.12") / "libcudart.so.12"
+    assert family("/x/libcublasLt.so.12") == "libcublasLt"
+    assert duplicate_libraries([a, b, Path("/lib/libz.so.1")]) == {"libcudart": (a, b)}
+    assert duplicate_libraries([a, a.resolve()]) == {}
+
+
+_CHILD = """
+import ctypes, json, sys
+for path in sys.argv[1:]:
+    ctypes.CDLL(path)
+from ort_wrapper.doctor.process import process_findings
+findings, details = process_findings()
+print(json.dumps([f.to_json() for f in findings]))
+"""
+
+
+def _in_child(*libraries: Path) -> list[dict[str, str]]:
+    env = {"PYTHONPATH": str(REPO / "python"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, *map(str, libraries)],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_two_onnxruntime_libraries_in_one_process_is_an_error(tmp_path, module_dist):
+    core = core_library(module_dist)
+    assert core is not None
+    copy = tmp_path / core.name
+    shutil.copy(core, copy)
+    one = _in_child(core)
+    assert [(f["code"], f["severity"]) for f in one] == [("process.onnxruntime", "ok")]
+    assert str(core) in one[0]["fact"]
+    two = _in_child(core, copy)
+    duplicate = [f for f in two if f["code"] == "process.duplicate"]
+    assert len(duplicate) == 1 and duplicate[0]["severity"] == "error"
+    assert str(copy) in duplicate[0]["fact"] and str(core) in duplicate[0]["fact"]
+
+
+def test_nothing_loaded_reads_as_ok():
+    findings, details = process_findings(paths=[])
+    assert [(f.code, f.severity) for f in findings] == [("process.onnxruntime", "ok")]
+    assert details == {"loaded": [], "duplicates": {}}
+
+
+def test_a_provider_library_that_is_not_elf_is_an_error_finding_not_a_crash(tmp_path):
+    capi = tmp_path / "onnxruntime" / "capi"
+    capi.mkdir(parents=True)
+    (capi / "libonnxruntime_providers_cuda.so").write_text("truncated download\n")
+    dist = Distribution("module", tmp_path / "onnxruntime", "installed module")
+    compiled = CompiledIn(("CUDAExecutionProvider", "CPUExecutionProvider"), "manifest")
+    findings, details, statuses = provider_findings(dist, compiled)
+    (bad,) = [f for f in findings if f.code == "provider.unusable"]
+    assert bad.severity == "error" and "not an ELF file" in bad.fact
+    assert [s.name for s in statuses] == ["CPUExecutionProvider"]
+    assert details["core"] is None

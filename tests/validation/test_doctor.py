@@ -1,0 +1,117 @@
+"""``ort-wrapper doctor`` end to end in the repository venv (the CPU wheel, onnxruntime 1.23.2
+alone): all clear, JSON to stdout or a file, and the findings for what users get wrong with
+the distribution variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.matrix import load_matrix
+
+REPO = Path(__file__).resolve().parents[2]
+_CLEARED = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION", "LD_LIBRARY_PATH", "ORT_WRAPPER_VARIANTS")
+
+
+def doctor(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``ort-wrapper doctor`` in a child with LD_LIBRARY_PATH and the ORT variables unset
+    (as ``print_debug_info()`` cannot cope with), plus ``env``."""
+    full = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    full["PYTHONPATH"] = str(REPO / "python")
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "ort_wrapper.cli", "doctor", *args],
+        capture_output=True, text=True, env=full, timeout=300, cwd=REPO,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cpu_report() -> dict:
+    proc = doctor("--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_the_cpu_wheel_alone_is_all_clear(cpu_report):
+    assert cpu_report["exitCode"] == 0
+    assert cpu_report["summary"]["error"] == 0 and cpu_report["summary"]["warning"] == 0
+    codes = {f["code"] for f in cpu_report["findings"]}
+    assert {"dist.selected", "core.closure", "provider.builtin", "host.glibc"} <= codes
+    assert "dist.conflict" not in codes and "provider.unusable" not in codes
+
+
+def test_it_names_the_distribution_init_would_use_without_importing_it(cpu_report):
+    dists = cpu_report["distributions"]
+    expected = load_matrix().ort_version
+    assert [(d["name"], d["version"]) for d in dists["installed"]] == [("onnxruntime", expected)]
+    selected = dists["selected"]
+    assert selected["origin"] == "installed module" and selected["version"] == expected
+    assert selected["owners"] == ["onnxruntime"] and selected["packageOnDisk"] == "onnxruntime"
+    providers = cpu_report["providers"]
+    assert providers["learntFrom"] == "child process"
+    assert "CPUExecutionProvider" in providers["compiledIn"]
+    assert cpu_report["process"]["loaded"] == []  # doctor itself never loads a runtime
+
+
+def test_it_reports_the_host_versions_against_the_wheel(cpu_report):
+    versions = {v["family"]: v for v in cpu_report["host"]["versions"]}
+    assert versions["GLIBC"]["required"] == "GLIBC_2.27" and versions["GLIBC"]["ok"]
+    assert versions["GLIBCXX"]["required"] == "GLIBCXX_3.4.22"
+    assert "libonnxruntime.so.1.23.2" in versions["GLIBC"]["requiredBy"]
+    assert cpu_report["host"]["ldLibraryPath"] is None
+
+
+def test_the_table_and_a_json_file(tmp_path):
+    out = tmp_path / "doctor.json"
+    proc = doctor("--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "0 error: nothing is an error" in proc.stdout
+    assert "init() would use" in proc.stdout and "CPUExecutionProvider" in proc.stdout
+    assert json.loads(out.read_text())["exitCode"] == 0
+
+
+def test_an_unwritable_json_file_is_a_usage_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    proc = doctor("--json", str(tmp_path / "file" / "x.json"))
+    assert proc.returncode == 2
+    assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_bad_variable_is_an_error_finding_that_names_it(tmp_path):
+    proc = doctor("--json", ORT_WRAPPER_DIST=str(tmp_path / "missing"))
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    (unusable,) = [f for f in report["findings"] if f["code"] == "dist.unusable"]
+    assert unusable["severity"] == "error"
+    assert f"ORT_WRAPPER_DIST={tmp_path / 'missing'}: no such directory" in unusable["fact"]
+    assert unusable["fix"].startswith("fix ORT_WRAPPER_DIST")
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_missing_dist_argument_is_an_error_finding(tmp_path):
+    proc = doctor("--dist", str(tmp_path))
+    assert proc.returncode == 1
+    assert "is not a distribution" in proc.stdout and "fix --dist" in proc.stdout
+
+
+def test_another_ort_version_than_the_matrix_pins_is_an_error(tmp_path):
+    matrix = json.loads(load_matrix().path.read_text())
+    matrix["ort"]["version"] = "1.22.0"
+    pinned = tmp_path / "variants.json"
+    pinned.write_text(json.dumps(matrix))
+    proc = doctor("--json", ORT_WRAPPER_VARIANTS=str(pinned))
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    (version,) = [f for f in report["findings"] if f["code"] == "dist.version"]
+    assert version["severity"] == "error" and "builds and tests 1.22.0" in version["fact"]
+    assert version["fix"] == "pip install onnxruntime==1.22.0"
+
+
+def test_usage_errors_exit_2():
+    proc = doctor("--no-such-option")
+    assert proc.returncode == 2 and "usage:" in proc.stderr

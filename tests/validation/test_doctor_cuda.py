@@ -1,0 +1,149 @@
+"""``ort-wrapper doctor`` against the real onnxruntime-gpu 1.23.2 wheel (slow tier: the wheel and
+the nvidia-* CUDA wheels are downloaded once, see tests/support/cuda_envs.py).
+
+On a host without CUDA 12 libraries the wheel still lists CUDAExecutionProvider as available and
+a session silently runs on CPU; doctor must say why, naming each missing soname and the
+package that provides it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ort_wrapper.runtime.gpu import nvidia_driver
+
+from support.cuda_envs import REPO, both_venv, gpu_venv, nvidia_libs, run_python
+
+pytestmark = pytest.mark.slow
+
+# What libonnxruntime_providers_cuda.so (1.23.2) needs beyond glibc/libstdc++, and the
+# PyPI package of each (docs/doctor.md, FACTS.md).
+CUDA_NEEDS = {
+    "libcublasLt.so.12": "nvidia-cublas-cu12>=12,<13",
+    "libcublas.so.12": "nvidia-cublas-cu12>=12,<13",
+    "libcurand.so.10": "nvidia-curand-cu12>=10,<11",
+    "libcufft.so.11": "nvidia-cufft-cu12>=11,<12",
+    "libcudart.so.12": "nvidia-cuda-runtime-cu12>=12,<13",
+    "libcudnn.so.9": "nvidia-cudnn-cu12>=9,<10",
+}
+_CLEAN = {"ORT_WRAPPER_DIST": None, "ORT_LIB_LOCATION": None, "LD_LIBRARY_PATH": None}
+
+
+def doctor_json(python, **env) -> tuple[int, dict]:
+    proc = run_python(python, ["-m", "ort_wrapper.cli", "doctor", "--json"], {**_CLEAN, **env})
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def by_code(report: dict, code: str) -> list[dict]:
+    return [f for f in report["findings"] if f["code"] == code]
+
+
+def provider(report: dict, name: str) -> dict:
+    (status,) = [p for p in report["providers"]["providers"] if p["name"] == name]
+    return status
+
+
+@pytest.fixture(scope="module")
+def gpu_report() -> tuple[int, dict]:
+    return doctor_json(gpu_venv())
+
+
+def test_the_gpu_wheel_without_cuda_12_reports_the_cuda_provider_unusable(gpu_report):
+    code, report = gpu_report
+    assert code == 1
+    assert report["distributions"]["selected"]["packageOnDisk"] == "onnxruntime-gpu"
+    assert "CUDAExecutionProvider" in report["providers"]["compiledIn"]
+    cuda = provider(report, "CUDAExecutionProvider")
+    assert not cuda["loadable"]
+    assert cuda["library"].endswith("onnxruntime/capi/libonnxruntime_providers_cuda.so")
+    missing = {m["soname"]: m["pypi"] for m in cuda["missing"]}
+    assert missing == CUDA_NEEDS
+    for entry in cuda["missing"]:
+        assert entry["neededBy"] == ["libonnxruntime_providers_cuda.so"]
+        assert "nix build .#onnxruntime-cuda-dyn (bundles it)" in entry["hints"]
+    closure = {c["soname"]: c for c in cuda["closure"]}
+    assert closure["libcublasLt.so.12"]["path"] is None
+    assert closure["libc.so.6"]["from"].endswith("(host glibc)")
+    (finding,) = [f for f in by_code(report, "provider.unusable") if "CUDAExecution" in f["fact"]]
+    assert finding["severity"] == "error"
+    assert "missing libcublasLt.so.12, libcublas.so.12" in finding["fact"]
+    assert finding["fix"].startswith("pip install 'nvidia-cublas-cu12>=12,<13'")
+    assert all(f"'{req}'" in finding["fix"] for req in CUDA_NEEDS.values())
+
+
+def test_the_gpu_wheel_report_says_whether_there_is_a_driver(gpu_report):
+    _, report = gpu_report
+    driver = nvidia_driver()
+    (finding,) = by_code(report, "host.driver")
+    assert report["host"]["driver"]["found"] == driver.found
+    if not driver.found:  # this project's CI hosts: no NVIDIA driver
+        assert finding["severity"] == "error"
+        assert finding["fact"].startswith("no NVIDIA driver: libcuda.so.1 cannot be loaded")
+        assert "needed by TensorrtExecutionProvider, CUDAExecutionProvider" in finding["fact"]
+        cuda = provider(report, "CUDAExecutionProvider")
+        assert cuda["deviceProblem"].startswith("no NVIDIA driver")
+
+
+def test_the_gpu_wheel_report_compares_cuda_runtimes_with_what_it_was_built_for(gpu_report):
+    _, report = gpu_report
+    runtime = [c for c in report["host"]["cuda"] if c["component"] == "CUDA runtime"]
+    assert runtime[0]["needs"] == "libcudart.so.12"
+    (finding,) = [f for f in by_code(report, "host.cuda-runtime") if "CUDA runtime" in f["fact"]]
+    assert "(this package was built with CUDA 12.2)" in finding["fact"]
+    found12 = [f for f in runtime[0]["found"] if f["soname"] == "libcudart.so.12"]
+    assert finding["severity"] == ("ok" if found12 else "warning")
+
+
+def test_both_wheels_installed_is_a_conflict():
+    code, report = doctor_json(both_venv())
+    assert code == 1
+    names = sorted(d["name"] for d in report["distributions"]["installed"])
+    assert names == ["onnxruntime", "onnxruntime-gpu"]
+    (conflict,) = by_code(report, "dist.conflict")
+    assert conflict["severity"] == "error"
+    assert "onnxruntime 1.23.2" in conflict["fact"] and "onnxruntime-gpu 1.23.2" in conflict["fact"]
+    assert "own the same" in conflict["fact"] and "onnxruntime/__init__.py" in conflict["fact"]
+    assert conflict["fix"].startswith("pip uninstall -y ")
+    assert "&& pip install onnxruntime-gpu==1.23.2 (" in conflict["fix"]  # the specialised one
+    on_disk = report["distributions"]["selected"]["packageOnDisk"]
+    assert f"on disk: {on_disk} " in conflict["fact"]
+    assert f"import onnxruntime gets {on_disk}'s build" in conflict["fact"]
+    assert sorted(report["distributions"]["selected"]["owners"]) == names
+
+
+def test_with_the_nvidia_wheels_on_the_library_path_only_the_driver_can_be_missing():
+    libs = nvidia_libs()
+    dirs = sorted(str(p) for p in (libs / "nvidia").glob("*/lib"))
+    code, report = doctor_json(gpu_venv(), LD_LIBRARY_PATH=os.pathsep.join(dirs))
+    cuda = provider(report, "CUDAExecutionProvider")
+    assert cuda["missing"] == []
+    closure = {c["soname"]: c for c in cuda["closure"]}
+    for soname in CUDA_NEEDS:
+        assert closure[soname]["from"] == "LD_LIBRARY_PATH"
+        assert closure[soname]["path"].startswith(str(libs / "nvidia"))
+    runtime = [f for f in by_code(report, "host.cuda-runtime") if "CUDA runtime" in f["fact"]]
+    assert runtime[0]["severity"] == "ok" and "libcudart.so.12 (12." in runtime[0]["fact"]
+    driver = nvidia_driver()
+    assert cuda["loadable"] == (driver.found and driver.error is None)
+    assert code == report["exitCode"] == (1 if report["summary"]["error"] else 0)
+
+
+def test_nvidia_wheels_on_sys_path_but_not_preloaded_are_named():
+    libs = nvidia_libs()
+    repo_python = str(REPO / "python")
+    _, report = doctor_json(gpu_venv(), PYTHONPATH=os.pathsep.join([str(libs), repo_python]))
+    cuda = provider(report, "CUDAExecutionProvider")
+    assert cuda["missing"] == []
+    closure = {c["soname"]: c for c in cuda["closure"]}
+    assert closure["libcudnn.so.9"]["from"] == "nvidia-cudnn-cu12 wheel (not on the loader's path)"
+    finding = next(
+        f for f in report["findings"]
+        if f["code"] in ("provider.unusable", "provider.needs-preload")
+        and f["fact"].startswith("CUDAExecutionProvider")
+    )  # fmt: skip
+    assert "libcublasLt.so.12" in finding["fact"] and "nvidia-* wheels" in finding["fact"]
+    if finding["code"] == "provider.needs-preload":
+        assert "onnxruntime.preload_dlls()" in finding["fix"]
