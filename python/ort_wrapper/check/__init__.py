@@ -1,0 +1,33 @@
+"""``ort_wrapper.check``: prove a distribution is worth shipping.
+
+Five sections, each a function that returns a ``Section`` of checks: ``linking`` (every shared
+object resolves and runs on this host; the C API answers), ``providers`` (compiled in versus
+actually usable), ``quality`` (ONNX backend conformance against a committed baseline, and
+cross-provider agreement), ``determinism`` and ``stability``. ``run_check`` runs them on any
+distribution (the installed onnxruntime wheel, a prefix with a manifest, a bundle) and never
+raises for bad input: a broken distribution is a failed check with its reason.
+"""
+
+from __future__ import annotations
+
+from .options import SECTIONS, CheckOptions
+from .report import FAIL, INFO, PASS, SKIP, Check, Report, Section, Table, render_text
+from .run import run_check
+from .target import Target, resolve_target
+
+__all__ = [
+    "FAIL",
+    "INFO",
+    "PASS",
+    "SECTIONS",
+    "SKIP",
+    "Check",
+    "CheckOptions",
+    "Report",
+    "Section",
+    "Table",
+    "Target",
+    "render_text",
+    "resolve_target",
+    "run_check",
+]

@@ -1,0 +1,105 @@
+"""Committed baselines of known conformance failures, keyed by ORT version, onnx version and
+provider, so the quality check fails on a regression and reports an improvement, never a known gap.
+
+A baseline file (``baselines/ort-<v>-onnx-<v>-<provider>.json``) lists every case that does not
+pass and how it fails; every other case of its suites is expected to pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..manifest import write_json_atomic
+from .cases import PASSED, CaseResult
+
+__all__ = [
+    "BASELINE_DIR",
+    "Baseline",
+    "Comparison",
+    "baseline_path",
+    "compare",
+    "load_baseline",
+    "write_baseline",
+]
+
+log = logging.getLogger(__name__)
+
+BASELINE_DIR = Path(__file__).resolve().parent / "baselines"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Known non-passing cases of one (ORT, onnx, provider) combination."""
+
+    ort: str
+    onnx: str
+    provider: str
+    cases: int
+    known: Mapping[str, str]  # case id -> "fail" or "error"
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Results against a baseline."""
+
+    regressions: tuple[CaseResult, ...] = ()  # expected to pass, did not
+    improvements: tuple[str, ...] = ()  # known to fail, now pass
+    changed: tuple[str, ...] = field(default_factory=tuple)  # fail <-> error among known ones
+
+
+def baseline_path(ort: str, onnx: str, provider: str, directory: Path | None = None) -> Path:
+    """Where the baseline of this combination lives."""
+    return (directory or BASELINE_DIR) / f"ort-{ort}-onnx-{onnx}-{provider}.json"
+
+
+def load_baseline(
+    ort: str, onnx: str, provider: str, directory: Path | None = None
+) -> Baseline | None:
+    """The matching baseline, or None when none is committed."""
+    path = baseline_path(ort, onnx, provider, directory)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable baseline %s: %s", path, exc)
+        return None
+    return Baseline(data["ort"], data["onnx"], data["provider"], data["cases"], data["known"], path)
+
+
+def write_baseline(
+    ort: str, onnx: str, provider: str, results: Iterable[CaseResult], directory: Path | None = None
+) -> Path:
+    """Record ``results`` as the baseline of this combination."""
+    results = list(results)
+    known = {r.case: r.status for r in sorted(results, key=lambda r: r.case) if r.status != PASSED}
+    data = {
+        "comment": "Cases that do not pass; regenerate with "
+        "`ort-wrapper check --only quality --write-baseline`.",
+        "ort": ort,
+        "onnx": onnx,
+        "provider": provider,
+        "cases": len(results),
+        "counts": {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error")},
+        "known": known,
+    }
+    return write_json_atomic(baseline_path(ort, onnx, provider, directory), data)
+
+
+def compare(results: Iterable[CaseResult], baseline: Baseline) -> Comparison:
+    """Regressions, improvements and changes of failure kind against ``baseline``."""
+    regressions, improvements, changed = [], [], []
+    for result in results:
+        known = baseline.known.get(result.case)
+        if known is None and result.status != PASSED:
+            regressions.append(result)
+        elif known is not None and result.status == PASSED:
+            improvements.append(result.case)
+        elif known is not None and known != result.status:
+            changed.append(f"{result.case}: {known} -> {result.status}")
+    return Comparison(tuple(regressions), tuple(improvements), tuple(changed))

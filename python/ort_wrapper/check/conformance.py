@@ -1,0 +1,232 @@
+"""The quality section: ONNX backend conformance against a committed baseline, and every usable
+non-CPU compute provider against CPU on the same cases."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..progress import Progress
+from ..runtime.catalog import provider_spec
+from ..runtime.loader import init, onnxruntime_module
+from .baselines import compare, load_baseline, write_baseline
+from .cases import (
+    ERRORED,
+    FAILED,
+    PASSED,
+    SUITES,
+    BackendCase,
+    CaseResult,
+    backend_cases,
+    backend_data_problem,
+    run_case,
+)
+from .report import FAIL, INFO, PASS, SKIP, Check, Section, Table
+
+__all__ = ["compute_providers", "quality_section", "run_cases"]
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+LISTED = 15  # cases named in a table before "... and N more"
+
+
+def run_cases(
+    cases: Sequence[BackendCase], provider: str, *, keep_outputs: bool = False, quiet: bool = False
+) -> tuple[CaseResult, ...]:
+    """Run ``cases`` on ``provider``, with progress on stderr. Lowers ONNX Runtime's default
+    log level to errors-only-fatal for this process: many cases warn by design."""
+    onnxruntime_module().set_default_logger_severity(4)
+    results = []
+    with Progress(f"conformance on {provider}", len(cases), quiet=quiet) as progress:
+        for case in cases:
+            results.append(run_case(case, provider, keep_outputs))
+            progress.advance()
+    return tuple(results)
+
+
+def compute_providers(usable: Sequence[str]) -> tuple[str, ...]:
+    """Usable providers that execute ONNX operators on a device other than the CPU EP (Azure,
+    which calls remote endpoints, has neither a library nor a device and is left out)."""
+    out = []
+    for name in usable:
+        spec = provider_spec(name)
+        if name != CPU and spec is not None and (spec.library or spec.device):
+            out.append(name)
+    return tuple(out)
+
+
+def _counts(results: Sequence[CaseResult]) -> dict[str, int]:
+    counter = Counter(r.status for r in results)
+    return {s: counter.get(s, 0) for s in (PASSED, FAILED, ERRORED)}
+
+
+def _listing(title: str, items: Sequence[tuple[str, ...]], columns: tuple[str, ...]) -> Table:
+    rows = list(items[:LISTED])
+    if len(items) > LISTED:
+        rows.append(
+            (
+                f"... and {len(items) - LISTED} more (see the JSON report)",
+                *("",) * (len(columns) - 1),
+            )
+        )
+    return Table(title, columns, tuple(rows))
+
+
+def _conformance_check(
+    results: Sequence[CaseResult],
+    provider: str,
+    onnx_version: str,
+    ort_version: str,
+    baseline_dir: Path | None,
+) -> tuple[Check, list[Table]]:
+    counts = _counts(results)
+    summary = (
+        f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error of {len(results)}"
+    )
+    data: dict[str, object] = {
+        "provider": provider,
+        "counts": counts,
+        "cases": len(results),
+        "onnx": onnx_version,
+    }
+    baseline = load_baseline(ort_version, onnx_version, provider, baseline_dir)
+    name = f"conformance on {provider}"
+    if baseline is None:
+        data["baseline"] = None
+        data["results"] = {r.case: r.status for r in results if r.status != PASSED}
+        detail = (
+            f"{summary}; no baseline for ORT {ort_version} / onnx {onnx_version} / {provider}: "
+            "counts reported, nothing compared"
+        )
+        return Check(name, INFO, detail, data), []
+    diff = compare(results, baseline)
+    data.update(
+        baseline=str(baseline.path),
+        regressions={r.case: f"{r.status}: {r.message}" for r in diff.regressions},
+        improvements=list(diff.improvements),
+        changed=list(diff.changed),
+    )
+    tables = []
+    if diff.regressions:
+        tables.append(
+            _listing(
+                f"regressions on {provider}",
+                [(r.case, r.status, r.message) for r in diff.regressions],
+                ("case", "now", "message"),
+            )
+        )
+    if diff.improvements:
+        tables.append(
+            _listing(
+                f"improvements on {provider} (known failures that now pass)",
+                [(c,) for c in diff.improvements],
+                ("case",),
+            )
+        )
+    detail = (
+        f"{summary}; against {baseline.path.name if baseline.path else 'baseline'}: "
+        f"{len(diff.regressions)} regressions, {len(diff.improvements)} improvements"
+    )
+    return Check(name, FAIL if diff.regressions else PASS, detail, data), tables
+
+
+def _cross_check(
+    cases: Sequence[BackendCase], cpu: Sequence[CaseResult], provider: str, quiet: bool
+) -> Check:
+    from onnx.backend.test.runner import Runner
+
+    other = run_cases(cases, provider, keep_outputs=True, quiet=quiet)
+    differing, compared = [], 0
+    for case, a, b in zip(cases, cpu, other, strict=True):
+        if a.outputs is None or b.outputs is None:
+            continue
+        compared += 1
+        try:
+            for x, y in zip(a.outputs, b.outputs, strict=True):
+                Runner.assert_similar_outputs(list(x), list(y), rtol=case.rtol, atol=case.atol)
+        except (AssertionError, TypeError) as exc:
+            differing.append(f"{case.id}: {str(exc).strip().splitlines()[0][:200]}")
+    data = {"compared": compared, "differing": differing, "counts": _counts(other)}
+    detail = (
+        f"{compared} cases passing on both compared, "
+        f"{len(differing)} differ beyond onnx's tolerances"
+    )
+    return Check(f"{provider} vs CPU", FAIL if differing else PASS, detail, data)
+
+
+def quality_section(
+    usable: Sequence[str],
+    *,
+    suites: Sequence[str] = SUITES,
+    baseline_dir: Path | None = None,
+    write_baselines: bool = False,
+    quiet: bool = False,
+) -> Section:
+    """Run the quality section in this process (the runtime ``init()`` loads)."""
+    start = time.monotonic()
+    problem = backend_data_problem()
+    if problem:
+        return Section(
+            "quality",
+            (Check("ONNX backend test data", FAIL, problem),),
+            seconds=time.monotonic() - start,
+        )
+    import onnx
+
+    checks, tables = [], []
+    ort_version = init().version
+    cases = backend_cases(suites)
+    try:
+        import ml_dtypes  # noqa: F401
+    except ImportError:
+        checks.append(
+            Check(
+                "ml_dtypes",
+                INFO,
+                "ml_dtypes is not installed: bfloat16/float8 cases error at the feed step",
+            )
+        )
+    cross = compute_providers(usable)
+    cpu = run_cases(cases, CPU, keep_outputs=bool(cross), quiet=quiet)
+    check, extra = _conformance_check(cpu, CPU, onnx.__version__, ort_version, baseline_dir)
+    checks.append(check)
+    tables.extend(extra)
+    by_suite = []
+    for suite in suites:
+        subset = [r for r, c in zip(cpu, cases, strict=True) if c.suite == suite]
+        counts = _counts(subset)
+        by_suite.append(
+            (
+                suite,
+                str(len(subset)),
+                str(counts["pass"]),
+                str(counts["fail"]),
+                str(counts["error"]),
+            )
+        )
+    tables.insert(
+        0,
+        Table(
+            f"conformance on {CPU} (onnx {onnx.__version__} data)",
+            ("suite", "cases", "pass", "fail", "error"),
+            tuple(by_suite),
+        ),
+    )
+    if write_baselines:
+        path = write_baseline(ort_version, onnx.__version__, CPU, cpu, baseline_dir)
+        checks.append(Check("baseline written", INFO, str(path)))
+    if cross:
+        checks.extend(_cross_check(cases, cpu, p, quiet) for p in cross)
+    else:
+        checks.append(
+            Check(
+                "cross-provider",
+                SKIP,
+                "no usable non-CPU compute provider in this distribution on this host",
+            )
+        )
+    return Section("quality", tuple(checks), tuple(tables), time.monotonic() - start)

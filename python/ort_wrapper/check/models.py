@@ -1,0 +1,132 @@
+"""The harness's own small models, built with onnx.helper at run time, and synthetic inputs.
+
+Built here rather than shipped as files so that they always match the installed onnx; the
+models declare IR version 10 and opset 17, which every ONNX Runtime since 1.16 reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+
+__all__ = ["BuiltinModel", "builtin_models", "onnx_problem", "synthetic_feeds"]
+
+log = logging.getLogger(__name__)
+
+IR_VERSION = 10
+OPSET = 17
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A model the harness builds itself."""
+
+    name: str
+    data: bytes
+    purpose: str
+
+
+def onnx_problem() -> str | None:
+    """Why the onnx package cannot be used (None when it can)."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        return f"the onnx package is not importable ({exc}): pip install 'ort-wrapper[check]'"
+    return None
+
+
+def _finish(graph: Any) -> bytes:
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def identity_model() -> bytes:
+    """Y = Identity(X) over float[4]: the cheapest model every provider accepts."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])
+    return _finish(helper.make_graph([helper.make_node("Identity", ["X"], ["Y"])], "id", [x], [y]))
+
+
+def mlp_model(n: int = 128, layers: int = 3, seed: int = 0) -> bytes:
+    """``layers`` of relu(X @ W + B) then Softmax, fixed random weights: GEMMs and reductions."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes, inits, prev = [], [], "X"
+    for i in range(layers):
+        w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
+        inits += [
+            numpy_helper.from_array(w, f"W{i}"),
+            numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), f"B{i}"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [prev, f"W{i}"], [f"M{i}"]),
+            helper.make_node("Add", [f"M{i}", f"B{i}"], [f"A{i}"]),
+            helper.make_node("Relu", [f"A{i}"], [f"R{i}"]),
+        ]
+        prev = f"R{i}"
+    nodes.append(helper.make_node("Softmax", [prev], ["Y"], axis=-1))
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", n])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", n])
+    return _finish(helper.make_graph(nodes, "mlp", [x], [y], initializer=inits))
+
+
+def conv_model(channels: int = 16, seed: int = 1) -> bytes:
+    """Conv 3x3 + ReduceMean over a 1x8x32x32 image: the kernels threads split differently."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((channels, 8, 3, 3)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["X", "W"], ["C"], pads=[1, 1, 1, 1]),
+        helper.make_node("ReduceMean", ["C"], ["Y"], axes=[2, 3], keepdims=0),
+    ]
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 8, 32, 32])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, channels])
+    return _finish(
+        helper.make_graph(nodes, "conv", [x], [y], initializer=[numpy_helper.from_array(w, "W")])
+    )
+
+
+def builtin_models() -> tuple[BuiltinModel, ...]:
+    """The models determinism and stability run by default (needs onnx)."""
+    return (
+        BuiltinModel("builtin:mlp", mlp_model(), "3 x (MatMul+Add+Relu) + Softmax, 128 wide"),
+        BuiltinModel("builtin:conv", conv_model(), "Conv 3x3 + ReduceMean, 8->16 channels"),
+    )
+
+
+def synthetic_feeds(inputs: Sequence[Any], seed: int = 0, batch: int = 8) -> dict[str, Any]:
+    """Deterministic random feeds for a session's inputs (TensorInfo); symbolic dims get
+    ``batch``. InputError for types numpy cannot hold."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for info in inputs:
+        if info.dtype is None:
+            raise InputError(f"cannot make inputs for {info.describe()}: unsupported type")
+        shape = tuple(d if isinstance(d, int) and d >= 0 else batch for d in info.shape)
+        kind = info.dtype.kind
+        if kind == "f":
+            feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)
+        elif kind in "iu":
+            feeds[info.name] = rng.integers(0, 4, size=shape).astype(info.dtype)
+        elif kind == "b":
+            feeds[info.name] = rng.integers(0, 2, size=shape).astype(bool)
+        else:
+            feeds[info.name] = np.full(shape, "a", dtype=object)
+    return feeds

@@ -1,0 +1,93 @@
+"""``run_check``: every requested section on one distribution, as a Report.
+
+Linking runs here (it reads files and probes the C API in a child process); the session
+sections run in a child process that loads the distribution (see ``worker``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..runtime.distribution import ENV_VARS
+from .linking import linking_section
+from .options import SESSION_SECTIONS, CheckOptions
+from .report import SKIP, Check, Report, Section, announce, failed_section
+from .target import Target, resolve_target
+
+__all__ = ["run_check", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def _worker_env(target: Target) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    if target.kind == "prefix" and target.root is not None:
+        env["ORT_WRAPPER_DIST"] = str(target.root)
+    return env
+
+
+def run_worker(target: Target, options: CheckOptions) -> list[Section]:
+    """Run the session sections of ``options`` in a child process loading ``target``."""
+    wanted = [s for s in options.sections if s in SESSION_SECTIONS]
+    claimed = list(target.manifest.providers) if target.manifest else None
+    with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
+        request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        request.write_text(json.dumps({"options": options.to_json(), "claimed": claimed}))
+        command = [sys.executable, "-m", "ort_wrapper.check.worker", str(request), str(result)]
+        try:
+            done = subprocess.run(
+                command, env=_worker_env(target), timeout=options.timeout_s, check=False
+            )
+            code = done.returncode
+        except subprocess.TimeoutExpired:
+            return [
+                failed_section(n, f"did not finish within {options.timeout_s:.0f} s", "harness")
+                for n in wanted
+            ]
+        if not result.exists():
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+            return [
+                failed_section(n, f"the check worker {how} (its messages are above)", "harness")
+                for n in wanted
+            ]
+        return [Section.from_json(s) for s in json.loads(result.read_text())]
+
+
+def _not_loadable(target: Target, wanted: list[str]) -> list[Section]:
+    if target.kind == "static":
+        reason = (
+            "a static C distribution without a Python module: sessions are not created from "
+            "Python; its linking section proves it links and runs"
+        )
+        return [Section(n, (Check("distribution", SKIP, reason),)) for n in wanted]
+    return [failed_section(n, f"not a loadable distribution: {target.problem}") for n in wanted]
+
+
+def run_check(
+    dist: str | os.PathLike[str] | None = None, options: CheckOptions | None = None
+) -> Report:
+    """Check the distribution at ``dist`` (default: the one ``init()`` would load)."""
+    options = options or CheckOptions()
+    start = time.monotonic()
+    target = resolve_target(dist)
+    sections: dict[str, Section] = {}
+    if "linking" in options.sections:
+        announce("linking", options.quiet)
+        sections["linking"] = linking_section(target)
+    wanted = [s for s in options.sections if s in SESSION_SECTIONS]
+    if wanted:
+        found = (
+            run_worker(target, options)
+            if target.dist is not None
+            else _not_loadable(target, wanted)
+        )
+        sections.update((s.name, s) for s in found)
+    ordered = tuple(sections[n] for n in options.sections if n in sections)
+    return Report(target.to_json(), ordered, time.monotonic() - start)

@@ -1,0 +1,107 @@
+"""What ``ort-wrapper check`` is asked to check: a distribution, or why it is not one.
+
+``locate()`` is strict (it refuses static C distributions and lying manifests); the harness still
+needs the manifest of such a prefix for its linking section, so a Target keeps whatever could be
+read and the reason sessions cannot be created.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InitError
+from ..manifest import Manifest, load_manifest
+from ..runtime.distribution import Distribution, locate
+
+__all__ = ["Target", "resolve_target"]
+
+log = logging.getLogger(__name__)
+
+_VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The distribution under check.
+
+    ``kind``: "module" (an installed onnxruntime package), "prefix" (loadable from Python),
+    "static" (a C distribution without a Python module: linking only), or "broken".
+    """
+
+    given: str | None  # the --dist argument as given
+    kind: str
+    root: Path | None
+    version: str | None
+    manifest: Manifest | None = None
+    dist: Distribution | None = None  # set when sessions can be created from Python
+    problem: str | None = None  # why not, when dist is None
+
+    def describe(self) -> str:
+        """One line for the report's header."""
+        if self.dist is not None:
+            return self.dist.describe()
+        if self.kind == "static" and self.manifest is not None:
+            m = self.manifest
+            return f"{m.variant} static C distribution {m.version} at {self.root}"
+        return f"{self.given or 'default distribution'}: not a usable distribution ({self.problem})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The report's ``distribution`` object."""
+        m = self.manifest
+        return {
+            "given": self.given,
+            "kind": self.kind,
+            "root": str(self.root) if self.root else None,
+            "version": self.version,
+            "variant": m.variant if m else None,
+            "linkMode": m.link_mode if m else ("shared" if self.kind == "module" else None),
+            "providers": list(m.providers) if m else None,
+            "problem": self.problem,
+            "describe": self.describe(),
+        }
+
+
+def module_version(package_dir: Path) -> str | None:
+    """The ``__version__`` an onnxruntime package declares, read without importing it."""
+    try:
+        match = _VERSION.search((package_dir / "__init__.py").read_text())
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def resolve_target(path: str | os.PathLike[str] | None) -> Target:
+    """Locate the distribution at ``path`` (default: what ``init()`` would load); never raises
+    for bad input: the problem is recorded in the Target."""
+    given = None if path is None else str(path)
+    try:
+        dist = locate(path)
+    except InitError as exc:
+        problem = str(exc)
+        root = Path(path).expanduser().absolute() if path is not None else None
+        manifest = None
+        if root is not None and root.is_dir():
+            try:
+                manifest = load_manifest(root)
+            except InitError as manifest_error:
+                problem = str(manifest_error)
+        static = (
+            manifest is not None and manifest.link_mode == "static" and not manifest.python_path
+        )
+        return Target(
+            given,
+            "static" if static else "broken",
+            root,
+            manifest.version if manifest else None,
+            manifest,
+            None,
+            problem,
+        )
+    if dist.kind == "module":
+        return Target(given, "module", dist.root, module_version(dist.root), None, dist)
+    return Target(given, "prefix", dist.root, dist.version, dist.manifest, dist)

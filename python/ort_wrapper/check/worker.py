@@ -1,0 +1,138 @@
+"""The session sections (providers, quality, determinism, stability) in the process that loads
+the distribution: ``python -m ort_wrapper.check.worker OPTIONS.json RESULT.json``.
+
+A process holds one ONNX Runtime, so ``ort-wrapper check`` runs these in a child whose
+environment names the distribution (``ORT_WRAPPER_DIST``); a crash there fails the sections
+instead of killing the harness. ``run_session_sections`` is also callable in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import OrtWrapperError
+from ..manifest import write_json_atomic
+from ..runtime.catalog import gpu_providers
+from ..runtime.loader import init
+from .determinism import ModelSource, determinism_section
+from .models import builtin_models, onnx_problem
+from .options import CheckOptions
+from .report import Section, announce, failed_section
+
+__all__ = ["run_session_sections"]
+
+log = logging.getLogger(__name__)
+
+
+def _models(options: CheckOptions) -> tuple[list[ModelSource], str | None]:
+    models = [ModelSource(str(p), path=str(p)) for p in options.models]
+    problem = onnx_problem()
+    if problem is None:
+        models = [ModelSource(m.name, data=m.data) for m in builtin_models()] + models
+    return models, problem
+
+
+def _guarded(name: str, run: Callable[[], Section], quiet: bool) -> Section:
+    announce(name, quiet)
+    start = time.monotonic()
+    try:
+        return run()
+    except (OrtWrapperError, Exception) as exc:  # a section must not kill the run
+        log.debug("section %s failed", name, exc_info=True)
+        section = failed_section(
+            name, f"the section stopped: {type(exc).__name__}: {exc}", "harness"
+        )
+        return Section(name, section.checks, seconds=time.monotonic() - start)
+
+
+def run_session_sections(
+    options: CheckOptions, claimed: tuple[str, ...] | None = None
+) -> list[Section]:
+    """Run the requested session sections on the runtime ``init()`` loads in this process."""
+    from .conformance import quality_section
+    from .providers import judge_providers, providers_section
+    from .stability import stability_section
+
+    wanted = [s for s in options.sections if s != "linking"]
+    try:
+        info = init()
+    except OrtWrapperError as exc:
+        return [failed_section(name, f"cannot load the distribution: {exc}") for name in wanted]
+    log.debug("checking %s", info.distribution.describe())
+    judged = time.monotonic()
+    try:
+        verdicts = judge_providers(claimed)
+    except (OrtWrapperError, Exception) as exc:
+        return [failed_section(name, f"cannot create a session: {exc}") for name in wanted]
+    judged = time.monotonic() - judged
+    usable = tuple(v.name for v in verdicts if v.usable)
+    gpus = tuple(p for p in usable if p in gpu_providers())
+    models, problem = _models(options)
+
+    def providers_with_judging() -> Section:
+        section = providers_section(claimed, verdicts)
+        return replace(section, seconds=section.seconds + judged)
+
+    sections = []
+    for name in wanted:
+        if name == "providers":
+            sections.append(_guarded(name, providers_with_judging, options.quiet))
+        elif name == "quality":
+            sections.append(
+                _guarded(
+                    name,
+                    lambda: quality_section(
+                        usable,
+                        baseline_dir=options.baseline_dir,
+                        write_baselines=options.write_baseline,
+                        quiet=options.quiet,
+                    ),
+                    options.quiet,
+                )
+            )
+        elif problem and not options.models:
+            sections.append(failed_section(name, f"no model to run: {problem}", "models"))
+        elif name == "determinism":
+            sections.append(
+                _guarded(
+                    name,
+                    lambda: determinism_section(models, runs=options.determinism_runs, gpus=gpus),
+                    options.quiet,
+                )
+            )
+        elif name == "stability":
+            sections.append(
+                _guarded(
+                    name,
+                    lambda: stability_section(
+                        models,
+                        runs=options.stability_runs,
+                        providers=("CPUExecutionProvider", *gpus),
+                    ),
+                    options.quiet,
+                )
+            )
+    return sections
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of the child process."""
+    logging.basicConfig(
+        level=logging.WARNING, format="ort-wrapper check worker: %(levelname)s: %(message)s"
+    )
+    request = json.loads(Path(argv[0]).read_text())
+    options = CheckOptions.from_json(request["options"])
+    claimed = tuple(request["claimed"]) if request.get("claimed") is not None else None
+    sections = run_session_sections(options, claimed)
+    write_json_atomic(Path(argv[1]), [s.to_json() for s in sections])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
