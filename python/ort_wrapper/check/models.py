@@ -49,15 +49,6 @@ def _finish(graph: Any) -> bytes:
     return model.SerializeToString()
 
 
-def identity_model() -> bytes:
-    """Y = Identity(X) over float[4]: the cheapest model every provider accepts."""
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])
-    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])
-    return _finish(helper.make_graph([helper.make_node("Identity", ["X"], ["Y"])], "id", [x], [y]))
-
-
 def mlp_model(n: int = 128, layers: int = 3, seed: int = 0) -> bytes:
     """``layers`` of relu(X @ W + B) then Softmax, fixed random weights: GEMMs and reductions."""
     import numpy as np

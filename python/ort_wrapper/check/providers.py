@@ -12,11 +12,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import OrtWrapperError
 from ..runtime.diagnose import provider_status
 from ..runtime.loader import init
-from ..runtime.session import SessionBuilder
-from .models import identity_model
+from ..runtime.probe import probe_provider
 from .report import FAIL, INFO, PASS, Check, Section, Table
 
 __all__ = ["ProviderVerdict", "judge_providers", "providers_section"]
@@ -35,17 +33,6 @@ class ProviderVerdict:
     reason: str = ""
 
 
-def _try_session(provider: str, model: bytes) -> tuple[bool, str]:
-    try:
-        session = SessionBuilder.from_bytes(model).with_providers(provider).build()
-    except OrtWrapperError as exc:
-        return False, str(exc)
-    if provider in session.providers:
-        return True, ""
-    reasons = [f.reason for f in session.fallbacks if f.provider == provider]
-    return False, reasons[0] if reasons else f"ONNX Runtime did not enable {provider}"
-
-
 def judge_providers(claimed: Sequence[str] | None = None) -> tuple[ProviderVerdict, ...]:
     """Every provider the distribution claims or compiles in, judged by creating a session.
 
@@ -54,7 +41,6 @@ def judge_providers(claimed: Sequence[str] | None = None) -> tuple[ProviderVerdi
     info = init()
     available = info.available_providers
     claimed = tuple(claimed) if claimed is not None else available
-    model = identity_model()
     verdicts = []
     for name in dict.fromkeys((*claimed, *available)):
         status = provider_status(
@@ -63,9 +49,9 @@ def judge_providers(claimed: Sequence[str] | None = None) -> tuple[ProviderVerdi
         if not status.compiled_in:
             verdicts.append(ProviderVerdict(name, name in claimed, False, False, status.reason()))
             continue
-        usable, why = _try_session(name, model)
-        reason = "" if usable else (status.reason() or why)
-        verdicts.append(ProviderVerdict(name, name in claimed, True, usable, reason))
+        probe = probe_provider(name)
+        reason = "" if probe.used else (status.reason() or probe.reason)
+        verdicts.append(ProviderVerdict(name, name in claimed, True, probe.used, reason))
     return tuple(verdicts)
 
 

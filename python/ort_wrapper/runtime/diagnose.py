@@ -28,9 +28,11 @@ class MissingLibrary:
     needed_by: tuple[str, ...]
     source: SonameSource
 
-    def describe(self) -> str:
-        """'libcublasLt.so.12 (needed by X; pip install ...)'."""
-        return f"{self.soname} (needed by {', '.join(self.needed_by)}; fix: {self.source.fix})"
+    def describe(self, direct: str = "") -> str:
+        """The soname, with who needs it unless that is only ``direct`` (the provider library)."""
+        if self.needed_by == (direct,):
+            return self.soname
+        return f"{self.soname} (needed by {', '.join(self.needed_by)})"
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,8 @@ class ProviderStatus:
             return f"{self.name}'s library {self.library} is missing from the distribution"
         if self.missing:
             lib = self.library.name if self.library else self.name
-            missing = "; ".join(m.describe() for m in self.missing)
-            return f"{lib} cannot be loaded: missing {missing}"
+            missing = ", ".join(m.describe(lib) for m in self.missing)
+            return f"{lib} cannot be loaded: missing {missing}; fix: {self.fix()}"
         if self.device_problem:
             return f"{self.name} has no device: {self.device_problem}"
         return ""
