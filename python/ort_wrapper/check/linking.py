@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..elf.reader import ElfInfo, is_elf, read_elf
 from ..elf.resolve import resolve_closure
-from ..elf.versions import check_versions, host_versions, max_required
+from ..elf.versions import check_versions, host_versions, max_required, provided_by
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
 from .capi import CapiResult, probe_shared, probe_static
@@ -90,14 +90,15 @@ def _object_checks(
             f"{len(rows)} libraries resolve ({how or 'none needed'})",
             data,
         )
-    versions = check_versions([info])
+    provided = provided_by(closure)
+    versions = check_versions([info], provided)
     failing = [v for v in versions if not v.ok]
     text = ", ".join(f"{v.required} (host {v.provided or 'none'})" for v in versions)
     version_check = Check(
         f"symbol versions of {name}",
         FAIL if failing else PASS,
         (f"host too old: {text}" if failing else text) or "no GLIBC/GLIBCXX/CXXABI requirements",
-        {"required": max_required([info]), "host": dict(host_versions())},
+        {"required": max_required([info]), "host": provided},
     )
     return [needed, version_check], rows, info
 

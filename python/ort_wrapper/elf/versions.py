@@ -9,14 +9,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from .reader import ElfInfo, read_elf
+from .resolve import Closure, find_system_library
 
 __all__ = [
     "FAMILIES",
     "VersionCheck",
     "check_versions",
     "host_versions",
+    "max_defined",
     "max_required",
     "parse_version",
+    "provided_by",
 ]
 
 # Version-name families that decide whether a binary runs on a host, and the library that
@@ -49,7 +52,8 @@ def max_required(infos: Iterable[ElfInfo]) -> dict[str, str]:
     return {family: _fmt(family, v) for family, v in sorted(best.items())}
 
 
-def _max_defined(path: Path, family: str) -> str | None:
+def max_defined(path: Path, family: str) -> str | None:
+    """The highest version of ``family`` that the library at ``path`` defines."""
     versions = [
         p[1] for n in read_elf(path).version_defs if (p := parse_version(n)) and p[0] == family
     ]
@@ -59,14 +63,27 @@ def _max_defined(path: Path, family: str) -> str | None:
 @lru_cache(maxsize=1)
 def host_versions() -> Mapping[str, str]:
     """The highest version of each family the host's libc and libstdc++ define."""
-    from .resolve import find_system_library
-
     found: dict[str, str] = {}
     for family, soname in FAMILIES.items():
         path = find_system_library(soname)
-        if path is not None and (best := _max_defined(path, family)):
+        if path is not None and (best := max_defined(path, family)):
             found[family] = best
     return found
+
+
+def provided_by(closure: Closure) -> dict[str, str]:
+    """What a file's own closure provides: the versions defined by the libc and libstdc++ it
+    resolves to (a bundled libstdc++ counts), else the host's."""
+    provided = dict(host_versions())
+    for family, soname in FAMILIES.items():
+        lib = closure.libraries.get(soname)
+        if lib is not None and lib.path is not None:
+            best = max_defined(lib.path, family)
+            if best:
+                provided[family] = best
+            else:
+                provided.pop(family, None)
+    return provided
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,18 @@ def test_search_dirs_and_ld_library_path_are_labelled(tmp_path: Path) -> None:
 def test_policy_table(soname: str, category: str | None) -> None:
     found = host_category(soname)
     assert (found.name if found else None) == category
+
+
+def test_versions_come_from_the_libstdcxx_the_closure_resolves_to(tmp_path: Path) -> None:
+    from ort_wrapper.elf.versions import host_versions, provided_by
+
+    assert provided_by(resolve_closure(CORE, ld_library_path="")) == dict(host_versions())
+    # A directory carrying its own (older) libstdc++: RUNPATH $ORIGIN makes it the provider.
+    fake = tmp_path / "libstdc++.so.6"
+    shutil.copy(CAPI / "libonnxruntime_providers_shared.so", fake)  # defines no GLIBCXX_*
+    core = tmp_path / CORE.name
+    shutil.copy(CORE, core)
+    provided = provided_by(resolve_closure(core, ld_library_path=""))
+    assert "GLIBCXX" not in provided and provided["GLIBC"] == host_versions()["GLIBC"]
+    [glibcxx] = [c for c in check_versions([read_elf(core)], provided) if c.family == "GLIBCXX"]
+    assert not glibcxx.ok
