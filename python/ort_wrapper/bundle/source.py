@@ -1,0 +1,279 @@
+"""What a bundle's SRC is, and which of its files go where in the bundle.
+
+Three kinds of SRC are understood:
+
+- ``prefix``: a distribution with ``share/ort-wrapper/manifest.json`` (a Nix output or the native
+  build). Its files keep their relative paths; its runtime-loaded libraries come from the
+  manifest's ``runtimeLoaded``.
+- ``wheel``: an installed ``onnxruntime`` / ``onnxruntime-gpu`` package (the package directory
+  itself, or a site-packages directory holding it). The package is copied to
+  ``python/onnxruntime/``; the provider libraries found in ``capi/`` are the runtime-loaded ones
+  (``runtime.catalog`` maps providers to libraries).
+- ``libdir``: a directory of shared libraries (top level only); they go to ``lib/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from ..elf.reader import is_elf, read_elf
+from ..errors import BundleError, ElfError, InitError
+from ..manifest import MANIFEST_RELPATH, load_manifest
+from ..runtime.catalog import provider_specs, resolve_provider_name, shared_bridge
+from . import BUNDLE_JSON_RELPATH, LIB_DIR
+
+__all__ = ["RuntimeLoaded", "Source", "SourceFile", "inspect_source"]
+
+log = logging.getLogger(__name__)
+
+PYTHON_DIR = "python"
+_VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.M)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of the distribution and where it goes in the bundle."""
+
+    src: Path  # absolute path in SRC
+    dest: str  # path relative to the bundle root
+    kind: str  # manifest kind: shared, python, header, pkgconfig, archive, data
+    role: str  # core, provider, bridge, python-extension, ...
+    elf: bool
+
+
+@dataclass(frozen=True)
+class RuntimeLoaded:
+    """A library ONNX Runtime dlopens (not in any DT_NEEDED), by bundle-relative paths."""
+
+    dest: str
+    provider: str
+    loaded_by: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """A distribution to bundle."""
+
+    path: Path
+    kind: str  # prefix, wheel, libdir
+    version: str
+    variant: str
+    providers: tuple[str, ...]
+    files: tuple[SourceFile, ...]
+    runtime_loaded: tuple[RuntimeLoaded, ...]
+    python_path: str | None = None
+    include_dir: str | None = None
+    link_flags: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # the Python requirements of the bundled onnxruntime package
+    left_out: tuple[str, ...] = ()  # provider libraries not bundled (not selected), with why
+
+    @property
+    def elf_files(self) -> tuple[SourceFile, ...]:
+        """The distribution's ELF files: the roots of the closure."""
+        return tuple(f for f in self.files if f.elf)
+
+    @property
+    def library_dirs(self) -> tuple[Path, ...]:
+        """Directories of SRC holding its ELF files (searched for sonames they provide)."""
+        return tuple(dict.fromkeys(f.src.parent for f in self.elf_files))
+
+
+def _selected(providers: Iterable[str] | None) -> set[str] | None:
+    if providers is None:
+        return None
+    chosen = set()
+    for name in providers:
+        resolved = resolve_provider_name(name)
+        if resolved is None:
+            known = ", ".join(sorted(provider_specs()))
+            raise BundleError(f"unknown execution provider {name!r} (known: {known})")
+        chosen.add(resolved)
+    return chosen
+
+
+def _provider_of_library() -> dict[str, str]:
+    return {s.library: s.name for s in provider_specs().values() if s.library}
+
+
+def _version_from_elf(files: Iterable[Path]) -> str | None:
+    for path in files:
+        for name in read_elf(path).version_defs:
+            if name.startswith("VERS_"):
+                return name[5:]
+    return None
+
+
+def _wheel_package(path: Path) -> Path | None:
+    if (path / "capi").is_dir() and (path / "__init__.py").is_file():
+        return path
+    if (path / "onnxruntime" / "capi").is_dir():
+        return path / "onnxruntime"
+    return None
+
+
+def _dist_requires(package: Path) -> tuple[str, ...]:
+    """Requirements of the onnxruntime distribution that installed ``package`` (if known)."""
+    for dist in metadata.distributions(path=[str(package.parent)]):
+        if dist.metadata["Name"] in ("onnxruntime", "onnxruntime-gpu"):
+            return tuple(r for r in dist.requires or () if "extra ==" not in r)
+    return ()
+
+
+def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
+    init = (package / "__init__.py").read_text()
+    match = _VERSION.search(init)
+    if not match:
+        raise BundleError(
+            f"{package}/__init__.py declares no __version__: not an onnxruntime package"
+        )
+    by_library = _provider_of_library()
+    bridge = shared_bridge()
+    files: list[SourceFile] = []
+    provider_libs: list[tuple[str, str]] = []  # (dest, provider)
+    left_out: list[str] = []
+    extension: str | None = None
+    candidates = sorted(
+        p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    for src in candidates:
+        dest = f"{PYTHON_DIR}/onnxruntime/{src.relative_to(package).as_posix()}"
+        elf = is_elf(src)
+        provider = by_library.get(src.name)
+        if provider is not None and chosen is not None and provider not in chosen:
+            left_out.append(f"{src.name} ({provider} not selected)")
+            continue
+        if not elf:
+            kind = "python" if src.suffix in (".py", ".pyi") else "data"
+            files.append(SourceFile(src, dest, kind, "", False))
+        elif src.name.startswith("onnxruntime_pybind11_state"):
+            extension = dest
+            files.append(SourceFile(src, dest, "python", "python-extension", True))
+        elif provider is not None:
+            provider_libs.append((dest, provider))
+            files.append(SourceFile(src, dest, "shared", "provider", True))
+        else:
+            role = "bridge" if src.name == bridge else "core"
+            files.append(SourceFile(src, dest, "shared", role, True))
+    if extension is None:
+        raise BundleError(f"{package}/capi holds no onnxruntime_pybind11_state extension module")
+    bridge_dest = f"{PYTHON_DIR}/onnxruntime/capi/{bridge}"
+    loaded: list[RuntimeLoaded] = []
+    for dest, provider in provider_libs:
+        if any(f.dest == bridge_dest for f in files):
+            loaded.append(RuntimeLoaded(bridge_dest, provider, extension))
+        loaded.append(RuntimeLoaded(dest, provider, extension))
+    gpu = any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for _, p in provider_libs)
+    providers = tuple(dict.fromkeys([p for _, p in provider_libs] + ["CPUExecutionProvider"]))
+    return Source(
+        path=path,
+        kind="wheel",
+        version=match.group(1),
+        variant="pypi-gpu" if gpu else "pypi-cpu",
+        providers=providers,
+        files=tuple(files),
+        runtime_loaded=tuple(loaded),
+        python_path=PYTHON_DIR,
+        requires=_dist_requires(package),
+        left_out=tuple(left_out),
+    )
+
+
+def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
+    try:
+        manifest = load_manifest(path)
+    except InitError as exc:
+        raise BundleError(str(exc)) from None
+    skipped = {
+        r.library
+        for r in manifest.runtime_loaded
+        if chosen is not None and r.provider not in chosen
+    } - {r.library for r in manifest.runtime_loaded if chosen is None or r.provider in chosen}
+    files: list[SourceFile] = []
+    for entry in manifest.files:
+        if entry.path in skipped:
+            continue
+        src = path / entry.path
+        if not src.is_file():
+            raise BundleError(f"{src} (listed in {path / MANIFEST_RELPATH}) is missing")
+        files.append(SourceFile(src, entry.path, entry.kind, entry.role, is_elf(src)))
+    listed = {f.dest for f in files}
+    loaded = []
+    for r in manifest.runtime_loaded:
+        if r.library in skipped:
+            continue
+        if r.library not in listed:
+            raise BundleError(
+                f"{path / MANIFEST_RELPATH}: runtimeLoaded library {r.library} "
+                "is not among its files"
+            )
+        loaded.append(RuntimeLoaded(r.library, r.provider, r.loaded_by))
+    return Source(
+        path=path,
+        kind="prefix",
+        version=manifest.version,
+        variant=manifest.variant,
+        providers=manifest.providers,
+        files=tuple(files),
+        runtime_loaded=tuple(loaded),
+        python_path=manifest.python_path,
+        include_dir=manifest.include_dir,
+        link_flags=manifest.link_flags,
+        preload=manifest.preload,
+        left_out=tuple(f"{lib} (provider not selected)" for lib in sorted(skipped)),
+    )
+
+
+def _libdir_source(path: Path) -> Source:
+    libs = sorted(p for p in path.iterdir() if p.is_file() and not p.is_symlink() and is_elf(p))
+    if not libs:
+        raise BundleError(
+            f"{path} holds no ELF files: expected a distribution prefix (with "
+            f"{MANIFEST_RELPATH}), an installed onnxruntime package, or a directory of "
+            "shared libraries"
+        )
+    files = []
+    for lib in libs:
+        try:
+            read_elf(lib)
+        except ElfError as exc:
+            raise BundleError(str(exc)) from None
+        files.append(SourceFile(lib, f"{LIB_DIR}/{lib.name}", "shared", "", True))
+    return Source(
+        path=path,
+        kind="libdir",
+        version=_version_from_elf(libs) or "unknown",
+        variant="libdir",
+        providers=(),
+        files=tuple(files),
+        runtime_loaded=(),
+    )
+
+
+def inspect_source(src: Path | str, providers: Iterable[str] | None = None) -> Source:
+    """Classify ``src`` and list its files; ``providers`` limits the runtime-loaded providers.
+
+    Raises BundleError (naming the path) when SRC does not exist or holds nothing bundleable.
+    """
+    path = Path(src).expanduser().absolute()
+    chosen = _selected(providers)
+    if not path.exists():
+        raise BundleError(f"{path}: no such file or directory (expected a distribution to bundle)")
+    if not path.is_dir():
+        raise BundleError(
+            f"{path} is a file; expected a directory: a distribution prefix, an installed "
+            "onnxruntime package (or the site-packages holding it), or a directory of libraries"
+        )
+    if (path / BUNDLE_JSON_RELPATH).exists():
+        log.info("%s is itself a bundle; bundling it again as a prefix", path)
+    if (path / MANIFEST_RELPATH).exists():
+        return _prefix_source(path, chosen)
+    package = _wheel_package(path)
+    if package is not None:
+        return _wheel_source(path, package, chosen)
+    return _libdir_source(path)

@@ -1,0 +1,274 @@
+"""Write a bundle: copy, patch the copies' RUNPATH, describe, verify, rename into place.
+
+Everything is written to a temporary sibling of ``--out`` and renamed into place only after
+verification, so ``--out`` holds either the previous content or a complete, verified bundle.
+Inputs are only read. Writing is deterministic: bundling the same inputs twice gives
+byte-identical files (no timestamps; fixed modes; sorted listings).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..elf.policy import host_category
+from ..elf.reader import read_elf
+from ..elf.versions import FAMILIES, max_required
+from ..errors import BundleError
+from ..manifest import (
+    MANIFEST_RELPATH,
+    FileEntry,
+    Manifest,
+    RuntimeLoadedEntry,
+    sha256_file,
+    write_json_atomic,
+)
+from ..progress import Progress
+from . import BUNDLE_JSON_RELPATH, LIB_DIR
+from .patch import set_runpath
+from .plan import Plan, plan_bundle, runpath_for
+from .source import inspect_source
+from .verify import Problem, verify_files
+
+__all__ = ["BundleResult", "make_bundle", "verify_bundle"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """A written bundle."""
+
+    root: Path
+    variant: str
+    version: str
+    files: int
+    total_bytes: int
+    seconds: float
+    symbol_versions: Mapping[str, str]  # highest required, over every bundled ELF file
+    host_requirements: Mapping[str, str]  # the subset the host must provide (e.g. GLIBC)
+    host_libraries: tuple[str, ...]
+    left_out: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """For ``--json``."""
+        return {
+            "root": str(self.root),
+            "variant": self.variant,
+            "version": self.version,
+            "files": self.files,
+            "totalBytes": self.total_bytes,
+            "seconds": round(self.seconds, 2),
+            "symbolVersions": dict(self.symbol_versions),
+            "hostRequirements": dict(self.host_requirements),
+            "hostLibraries": list(self.host_libraries),
+            "leftOut": list(self.left_out),
+        }
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to replace anything but an empty directory or an earlier bundle."""
+    if not out.exists() and not out.is_symlink():
+        if not out.parent.is_dir():
+            raise BundleError(f"--out {out}: its parent directory does not exist")
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise BundleError(f"--out {out} exists and is not a directory; nothing was written")
+    if any(out.iterdir()) and not (out / BUNDLE_JSON_RELPATH).exists():
+        raise BundleError(
+            f"--out {out} exists, is not empty and is not a bundle: refusing to replace it "
+            "(nothing was written)"
+        )
+
+
+def _copy(plan: Plan, tmp: Path, quiet: bool) -> None:
+    with Progress("bundle: copying", plan.total_bytes, unit="B", quiet=quiet) as progress:
+        for f in plan.files:
+            dest = tmp / f.dest
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(f.src, "rb") as fin, open(dest, "wb") as fout:
+                while block := fin.read(_CHUNK):
+                    fout.write(block)
+                    progress.advance(len(block))
+            os.chmod(dest, 0o755 if f.elf else 0o644)
+
+
+def _symbol_versions(tmp: Path, elf_files: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    required = max_required(read_elf(tmp / rel) for rel in elf_files)
+    from_host = {
+        family: version
+        for family, version in required.items()
+        if host_category(FAMILIES[family]) is not None
+    }
+    return required, from_host
+
+
+def _bundle_json(
+    plan: Plan, hashes: Mapping[str, str], sizes: Mapping[str, int], runpaths: Mapping[str, str],
+    versions: dict[str, str], host_versions: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    src = plan.source
+    return {
+        "schema": SCHEMA,
+        "source": {"path": str(src.path), "kind": src.kind, "variant": src.variant},
+        "version": src.version,
+        "layout": {"lib": LIB_DIR, "python": src.python_path},
+        "searchDirs": [str(d) for d in plan.search_dirs],
+        "files": [
+            {
+                "path": f.dest,
+                "sha256": hashes[f.dest],
+                "size": sizes[f.dest],
+                "from": f.origin,
+                "foundVia": f.found_via,
+                "why": list(f.reasons),
+                **({"runpath": runpaths[f.dest]} if f.dest in runpaths else {}),
+            }
+            for f in plan.files
+        ],
+        "host": [
+            {
+                "soname": h.soname,
+                "category": h.category,
+                "why": h.why,
+                "hostPath": h.path,
+                "neededBy": list(h.needed_by),
+            }
+            for h in plan.host
+        ],
+        "leftOut": list(src.left_out),
+        "pythonRequires": list(src.requires),
+        "symbolVersions": versions,
+        "hostRequirements": host_versions,
+        "totalBytes": sum(sizes.values()),
+    }
+
+
+def _manifest(plan: Plan, hashes: Mapping[str, str], host_versions: dict[str, str]) -> Manifest:
+    src = plan.source
+    return Manifest(
+        version=src.version,
+        variant=src.variant,
+        link_mode="shared",
+        providers=src.providers,
+        files=tuple(FileEntry(f.dest, f.kind, hashes[f.dest], f.role) for f in plan.files),
+        link_flags=src.link_flags,
+        runtime_loaded=tuple(
+            RuntimeLoadedEntry(r.dest, r.provider, r.loaded_by) for r in src.runtime_loaded
+        ),
+        preload=src.preload,
+        python_path=src.python_path,
+        include_dir=src.include_dir,
+        extra={
+            "bundle": {
+                "bundleJson": BUNDLE_JSON_RELPATH,
+                "sourceKind": src.kind,
+                "libDir": LIB_DIR,
+                "hostRequirements": host_versions,
+            }
+        },
+    )
+
+
+def _place(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, out)
+
+
+def _problems_error(root: Path, problems: tuple[Problem, ...]) -> BundleError:
+    lines = "\n".join(f"  {p.describe()}" for p in problems)
+    return BundleError(
+        f"bundle verification failed for {root}: {len(problems)} NEEDED entries do not resolve "
+        f"inside the bundle or to an allowed host library:\n{lines}"
+    )
+
+
+def verify_bundle(root: Path | str) -> tuple[Problem, ...]:
+    """Problems of an existing bundle (from its bundle.json); () when every NEEDED resolves."""
+    import json
+
+    root = Path(root)
+    try:
+        data = json.loads((root / BUNDLE_JSON_RELPATH).read_text())
+    except (OSError, ValueError) as exc:
+        raise BundleError(
+            f"{root} is not a readable bundle ({BUNDLE_JSON_RELPATH}: {exc})"
+        ) from None
+    elf = [f["path"] for f in data["files"] if (root / f["path"]).is_file() and "runpath" in f]
+    missing = [f["path"] for f in data["files"] if not (root / f["path"]).exists()]
+    problems = [Problem(rel, Path(rel).name, ("bundle.json",), None) for rel in missing]
+    return (*problems, *verify_files(root, elf))
+
+
+def make_bundle(
+    src: Path | str,
+    out: Path | str,
+    *,
+    search_dirs: Iterable[Path | str] = (),
+    providers: Iterable[str] | None = None,
+    ld_library_path: str | None = None,
+    quiet: bool = False,
+) -> BundleResult:
+    """Bundle distribution ``src`` into directory ``out`` (see the module docstring).
+
+    ``providers`` limits the runtime-loaded providers bundled (default: all the source has).
+    Raises BundleError, with nothing written to ``out``, for bad input, libraries that cannot
+    be found, or a bundle that fails verification.
+    """
+    start = time.monotonic()
+    out = Path(out).expanduser().absolute()
+    _check_out(out)
+    source = inspect_source(src, providers)
+    if out == source.path or source.path.is_relative_to(out):
+        raise BundleError(f"--out {out} would replace the source {source.path}")
+    plan = plan_bundle(source, search_dirs, ld_library_path=ld_library_path)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _copy(plan, tmp, quiet)
+        runpaths = {f.dest: runpath_for(f.dest) for f in plan.files if f.elf}
+        patched = sum(set_runpath(tmp / rel, rp) for rel, rp in runpaths.items())
+        log.info("patched the RUNPATH of %d of %d ELF files", patched, len(runpaths))
+        hashes = {f.dest: sha256_file(tmp / f.dest) for f in plan.files}
+        sizes = {f.dest: (tmp / f.dest).stat().st_size for f in plan.files}
+        versions, host_versions = _symbol_versions(tmp, runpaths)
+        write_json_atomic(
+            tmp / BUNDLE_JSON_RELPATH,
+            _bundle_json(plan, hashes, sizes, runpaths, versions, host_versions),
+        )
+        _manifest(plan, hashes, host_versions).write(tmp)
+        problems = verify_files(tmp, runpaths)
+        if problems:
+            raise _problems_error(out, problems)
+        _place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    assert (out / MANIFEST_RELPATH).exists()
+    return BundleResult(
+        root=out,
+        variant=source.variant,
+        version=source.version,
+        files=len(plan.files),
+        total_bytes=sum(sizes.values()),
+        seconds=time.monotonic() - start,
+        symbol_versions=versions,
+        host_requirements=host_versions,
+        host_libraries=tuple(h.soname for h in plan.host),
+        left_out=source.left_out,
+    )

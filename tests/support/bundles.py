@@ -1,0 +1,45 @@
+"""Helpers for bundle tests: the installed CPU wheel, tree hashes, small real ELF files."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.bundle.patch import patchelf
+from ort_wrapper.manifest import sha256_file
+
+__all__ = ["cpu_package", "small_elf", "tree_hashes"]
+
+
+def cpu_package() -> Path:
+    """The installed ``onnxruntime`` package directory of the test environment."""
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("the onnxruntime wheel is not installed in the test environment")
+    return Path(spec.submodule_search_locations[0])
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every regular file under ``root``, by relative path."""
+    return {
+        p.relative_to(root).as_posix(): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
+    }
+
+
+def small_elf(directory: Path, name: str, *, needed: tuple[str, ...] = ()) -> Path:
+    """A real small shared library (a copy of the wheel's providers bridge) renamed to ``name``,
+    with SONAME ``name`` and extra DT_NEEDED entries ``needed``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    shutil.copyfile(cpu_package() / "capi" / "libonnxruntime_providers_shared.so", path)
+    path.chmod(0o755)
+    subprocess.run([patchelf(), "--set-soname", name, str(path)], check=True)
+    for soname in needed:
+        subprocess.run([patchelf(), "--add-needed", soname, str(path)], check=True)
+    return path

@@ -1,0 +1,76 @@
+"""Output is atomic and inputs are never modified; verification catches a damaged bundle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.bundle import BUNDLE_JSON_RELPATH
+from ort_wrapper.bundle.write import make_bundle, verify_bundle
+from ort_wrapper.elf.reader import read_elf
+from ort_wrapper.errors import BundleError
+
+from support.bundles import small_elf, tree_hashes
+
+
+def test_failed_rebundle_keeps_the_previous_bundle(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    small_elf(good, "libgood.so.1")
+    out = tmp_path / "out"
+    make_bundle(good, out, quiet=True)
+    before = tree_hashes(out)
+    bad = tmp_path / "bad"
+    small_elf(bad, "libbad.so.1", needed=("libort_wrapper_absent.so.1",))
+    with pytest.raises(BundleError, match=r"libort_wrapper_absent\.so\.1"):
+        make_bundle(bad, out, quiet=True)
+    assert tree_hashes(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "good", "out"]
+
+
+def test_rebundle_replaces_and_inputs_stay_untouched(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    small_elf(src, "libgood.so.1")
+    inputs = tree_hashes(src)
+    out = tmp_path / "out"
+    make_bundle(src, out, quiet=True)
+    first = tree_hashes(out)
+    make_bundle(src, out, quiet=True)
+    assert tree_hashes(out) == first
+    assert tree_hashes(src) == inputs
+    assert read_elf(src / "libgood.so.1").runpath == ()  # only the copy was patched
+    assert read_elf(out / "lib" / "libgood.so.1").runpath == ("$ORIGIN",)
+
+
+def test_verify_reports_a_library_that_left_the_bundle(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    small_elf(src, "libgood.so.1")
+    out = tmp_path / "out"
+    make_bundle(src, out, quiet=True)
+    assert verify_bundle(out) == ()
+    damaged = tmp_path / "damaged"
+    shutil.copytree(out, damaged)
+    (damaged / "lib" / "libstdc++.so.6").unlink()
+    problems = {p.describe() for p in verify_bundle(damaged)}
+    assert any(
+        d.startswith("lib/libgood.so.1: libstdc++.so.6 (needed by libgood.so.1) resolves outside")
+        for d in problems
+    ), problems
+    assert any("lib/libstdc++.so.6" in d and "not found" in d for d in problems), problems
+
+
+def test_bundle_json_says_why_each_file_is_there(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    small_elf(src, "libgood.so.1", needed=("libcuda.so.1",))
+    out = tmp_path / "out"
+    make_bundle(src, out, quiet=True)
+    data = json.loads((out / BUNDLE_JSON_RELPATH).read_text())
+    files = {f["path"]: f for f in data["files"]}
+    assert files["lib/libstdc++.so.6"]["why"] == ["NEEDED by libgood.so.1"]
+    assert files["lib/libgood.so.1"]["from"] == str(src / "libgood.so.1")
+    assert files["lib/libgood.so.1"]["runpath"] == "$ORIGIN"
+    assert {h["soname"]: h["category"] for h in data["host"]}["libcuda.so.1"] == "driver"
+    assert data["hostRequirements"]["GLIBC"].startswith("GLIBC_2.")
+    assert "GLIBCXX" not in data["hostRequirements"]  # libstdc++ is bundled
