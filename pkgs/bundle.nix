@@ -32,7 +32,10 @@ runCommand "${unbundled.pname}-${unbundled.version}"
     inherit (unbundled) meta;
   }
   ''
-    ort-wrapper bundle ${unbundled} --out "$out" ${
+    # Bundle inside the build directory (the step writes a temporary sibling of --out and
+    # renames it into place, which the store does not allow next to $out), then move it.
+    ort-wrapper bundle ${unbundled} --out "$NIX_BUILD_TOP/bundle" ${
       lib.concatMapStringsSep " " (dir: "--search-dir ${dir}") searchDirs
     }
+    mv "$NIX_BUILD_TOP/bundle" "$out"
   ''

@@ -336,7 +336,8 @@ def test_shared_variants_are_bundled_with_the_packaging_step(
                 continue
             unbundled_out = nix.derivation(package["unbundled"])["outputs"]["out"]["path"]
             command = nix.derivation(package["drvPath"])["env"]["buildCommand"]
-            assert f'ort-wrapper bundle {unbundled_out} --out "$out"' in command
+            assert f'ort-wrapper bundle {unbundled_out} --out "$NIX_BUILD_TOP/bundle"' in command
+            assert 'mv "$NIX_BUILD_TOP/bundle" "$out"' in command
             if spec["cmakeFlags"].get("onnxruntime_USE_CUDA"):
                 dirs = re.findall(r"--search-dir (\S+)", command)
                 names = {_store_name(d.removesuffix("/lib")) for d in dirs}

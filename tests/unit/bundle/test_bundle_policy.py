@@ -17,18 +17,15 @@ def test_runpath_reaches_lib_from_any_directory() -> None:
     assert runpath_for("bin/tool") == "$ORIGIN:$ORIGIN/../lib"
 
 
-def test_cpu_wheel_bundles_libstdcxx_and_leaves_glibc_to_the_host() -> None:
+def test_cpu_wheel_leaves_glibc_and_the_cxx_runtime_to_the_host() -> None:
     plan = plan_bundle(inspect_source(cpu_package()))
     by_dest = {f.dest: f for f in plan.files}
     assert plan.source.kind == "wheel" and plan.source.variant == "pypi-cpu"
     assert plan.source.version == "1.23.2"
-    for soname in ("libstdc++.so.6", "libgcc_s.so.1"):
-        entry = by_dest[f"lib/{soname}"]
-        assert "NEEDED by libonnxruntime.so.1.23.2" in entry.reasons
-        assert entry.found_via in ("ld.so.conf", "default")
     assert not any(host_category(Path(f.dest).name) for f in plan.files)
     host = {h.soname: h.category for h in plan.host}
     assert host["libc.so.6"] == "glibc" and host["ld-linux-x86-64.so.2"] == "loader"
+    assert host["libstdc++.so.6"] == "toolchain" and host["libgcc_s.so.1"] == "toolchain"
     capi = "python/onnxruntime/capi/"
     assert by_dest[capi + "libonnxruntime.so.1.23.2"].reasons == ("part of the distribution",)
     assert len({Path(f.dest).name for f in plan.files if f.elf}) == len(
@@ -40,11 +37,7 @@ def test_gpu_driver_is_never_bundled_even_when_absent(tmp_path: Path) -> None:
     src = tmp_path / "src"
     small_elf(src, "libuses_driver.so.1", needed=("libcuda.so.1", "libnvidia-ml.so.1"))
     plan = plan_bundle(inspect_source(src))
-    assert [f.dest for f in plan.files] == [
-        "lib/libgcc_s.so.1",
-        "lib/libstdc++.so.6",
-        "lib/libuses_driver.so.1",
-    ]
+    assert [f.dest for f in plan.files] == ["lib/libuses_driver.so.1"]
     host = {h.soname: h for h in plan.host}
     assert host["libcuda.so.1"].category == "driver"
     assert host["libnvidia-ml.so.1"].needed_by == ("libuses_driver.so.1",)

@@ -82,7 +82,8 @@ def test_search_dirs_and_ld_library_path_are_labelled(tmp_path: Path) -> None:
         ("libcuda.so.1", "driver"),
         ("libnvidia-ml.so.1", "driver"),
         ("libcublasLt.so.12", None),
-        ("libstdc++.so.6", None),
+        ("libstdc++.so.6", "toolchain"),
+        ("libgcc_s.so.1", "toolchain"),
     ],
 )
 def test_policy_table(soname: str, category: str | None) -> None:
