@@ -103,7 +103,7 @@ def infer(
     """
     if isinstance(model, Session):
         return model.run(inputs)
-    key = (model, providers, frozenset(options.items()) or None)
+    key = (model, providers, frozenset(options.items()) if options else None)
     try:
         session, identity = _cache[key]
         _cache.move_to_end(key)
@@ -114,7 +114,11 @@ def infer(
             st = os.stat(model)
         except OSError:
             return _miss(model, inputs, providers, options)
-        if (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) != identity:
+        if (
+            st.st_mtime_ns != identity[3]
+            or st.st_ino != identity[0]
+            or (st.st_size != identity[2] or st.st_dev != identity[1])
+        ):
             return _miss(model, inputs, providers, options)
     return session.run(inputs)
 
