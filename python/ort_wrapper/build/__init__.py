@@ -1,0 +1,1 @@
+"""Turning a CMake build and install into a distribution (``finalize``), and the native lab."""

@@ -1,0 +1,319 @@
+"""The native build lab: a variant built from a pinned ORT source in a Debian chroot,
+installed and finalized, cached by a hash of every input.
+
+Inside the chroot the paths are fixed (/lab/src, /lab/build, /lab/install, /lab/ccache) so
+ccache, with its base directory at /lab, hits across inputs that differ only in a patch.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import BuildError
+from ...manifest import write_json_atomic
+from ...matrix import Matrix, Variant
+from ...progress import Progress
+from ..cache import cache_root
+from ..finalize import finalize
+from . import chroot as chroot_mod
+from .configure import SHIMS, cmake_configure_argv
+from .patches import PatchStatus, apply_series, dry_run, patch_files
+from .source import OrtSource, fetch_source
+
+__all__ = ["LabResult", "build_key", "check_patches", "lab_dir", "result_key", "run_lab"]
+
+log = logging.getLogger(__name__)
+
+_LAB_PKG = Path(__file__).resolve().parent
+_BUILD_PKG = _LAB_PKG.parent
+# finalize's other inputs: the ELF readers it uses and the manifest schema it writes
+_FINALIZE_DEPS = tuple(
+    _BUILD_PKG.parent / rel for rel in ("elf/archive.py", "elf/reader.py", "manifest.py")
+)
+_SRC, _BUILD, _INSTALL, _CCACHE, _SHIMS = (
+    "/lab/src",
+    "/lab/build",
+    "/lab/install",
+    "/lab/ccache",
+    "/lab/shims",
+)
+_NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
+_STAMP = ".ort-builder-key"
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """A finalized distribution made by the lab, and how long each stage took."""
+
+    key: str  # the result key (build inputs and finalize code)
+    dist: Path  # on the host
+    dist_inside: str  # the same directory as seen inside the chroot
+    chroot: chroot_mod.Chroot
+    cached: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    patches: tuple[PatchStatus, ...] = ()
+
+
+def lab_dir() -> Path:
+    """The lab's part of the cache."""
+    return cache_root() / "lab"
+
+
+def _digest_files(digest: Any, files: list[Path], base: Path) -> None:
+    for path in files:
+        digest.update(str(path.relative_to(base)).encode())
+        digest.update(path.read_bytes())
+
+
+def _tree(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def build_key(
+    matrix: Matrix, variant: Variant, source: OrtSource, patches: tuple[Path, ...]
+) -> str:
+    """A hash of every input of the CMake build: variant spec, patches, source, lab code."""
+    digest = hashlib.sha256()
+    spec = {
+        "variant": variant.name,
+        "flags": matrix.cmake_flags(variant.name),
+        "linkMode": variant.link_mode,
+        "providers": variant.providers,
+        "source": [source.version, source.sha256],
+        "packages": [source.suite, *chroot_mod.PACKAGES],
+    }
+    digest.update(json.dumps(spec, sort_keys=True).encode())
+    _digest_files(digest, list(patches), patches[0].parent if patches else Path())
+    _digest_files(digest, _tree(_LAB_PKG), _LAB_PKG)
+    return digest.hexdigest()[:16]
+
+
+def result_key(build: str) -> str:
+    """``build`` plus the finalize code: ort_wrapper.build outside the lab, the ELF readers
+    and the manifest schema."""
+    digest = hashlib.sha256(build.encode())
+    code = [p for p in _tree(_BUILD_PKG) if _LAB_PKG not in p.parents]
+    _digest_files(digest, [*code, *_FINALIZE_DEPS], _BUILD_PKG.parent)
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _stamp(directory: Path) -> str:
+    stamp = directory / _STAMP
+    return stamp.read_text().strip() if stamp.is_file() else ""
+
+
+def _unpack(tarball: Path, target: Path) -> None:
+    argv = ["tar", "-xf", str(tarball), "-C", str(target), "--strip-components=1"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise BuildError(f"cannot unpack {tarball.name}: {done.stderr.strip()}")
+
+
+def _prepare_source(
+    root: chroot_mod.Chroot, tarball: Path, series: tuple[Path, ...], key: str
+) -> tuple[PatchStatus, ...]:
+    """Unpack the tarball to /lab/src and apply the series, unless already done for ``key``."""
+    src = root.host_path(_SRC)
+    record = src / ".ort-builder-patches.json"
+    if _stamp(src) == key and record.is_file():
+        return tuple(PatchStatus(**p) for p in json.loads(record.read_text()))
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    _unpack(tarball, src)
+    statuses = apply_series(src, series)
+    write_json_atomic(record, [s.to_json() for s in statuses])
+    (src / _STAMP).write_text(key + "\n")
+    return statuses
+
+
+def _drop_older_results(dist: Path) -> None:
+    """Keep one result per variant: the build tree behind an older one is gone anyway."""
+    variant = dist.name.rsplit("-", 1)[0]
+    mine = re.compile(rf"^{re.escape(variant)}-[0-9a-f]{{16}}(\.json)?$")
+    for other in dist.parent.iterdir():
+        if mine.match(other.name) and other.name not in (dist.name, f"{dist.name}.json"):
+            if other.is_dir():
+                shutil.rmtree(other)
+            else:
+                other.unlink()
+
+
+def check_patches(matrix: Matrix, source: OrtSource, patches_dir: Path) -> list[dict[str, Any]]:
+    """Dry-run every ``*.patch`` in ``patches_dir`` against the pristine ``source``.
+
+    Each entry: the patch, whether it applies (or why not), and the variants whose series
+    list it.
+    """
+    tarball = fetch_source(source, cache_root() / "downloads")
+    report = []
+    with tempfile.TemporaryDirectory(prefix="ort-patch-check-") as tmp:
+        _unpack(tarball, Path(tmp))
+        for patch in sorted(patches_dir.glob("*.patch")):
+            status = dry_run(Path(tmp), patch)
+            users = [v.name for v in matrix.variants.values() if patch.name in v.patches]
+            report.append({**status.to_json(), "source": source.version, "variants": users})
+    return report
+
+
+def _ninja(
+    root: chroot_mod.Chroot,
+    env: dict[str, str],
+    log_file: Path,
+    jobs: int,
+    binds: dict[str, Path],
+) -> int:
+    """Build with ninja, showing its progress; returns the number of steps run."""
+    bar: list[Progress] = []
+
+    def on_line(line: str) -> None:
+        match = _NINJA_STEP.match(line)
+        if not match:
+            return
+        done, total = int(match[1]), int(match[2])
+        if not bar:
+            bar.append(Progress("ninja", total, unit=" steps"))
+        bar[0].total = total
+        bar[0].advance(done - bar[0].done)
+
+    root.run(
+        ["ninja", "-j", str(jobs)],
+        cwd=_BUILD,
+        env=env,
+        log_file=log_file,
+        on_line=on_line,
+        binds=binds,
+    )
+    if bar:
+        bar[0].close()
+        return bar[0].total
+    return 0
+
+
+def _build(
+    root: chroot_mod.Chroot, matrix: Matrix, variant: Variant, key: str, log_file: Path, jobs: int
+) -> dict[str, float]:
+    """Configure, build and install into /lab/install, unless already done for ``key``."""
+    build = root.host_path(_BUILD)
+    install = root.host_path(_INSTALL)
+    if _stamp(build) == key and _stamp(install) == key:
+        return {}
+    shutil.rmtree(build, ignore_errors=True)
+    shutil.rmtree(install, ignore_errors=True)
+    shims = root.host_path(_SHIMS)
+    shutil.rmtree(shims, ignore_errors=True)
+    shutil.copytree(SHIMS, shims)
+    env = {"CCACHE_DIR": _CCACHE, "CCACHE_BASEDIR": "/lab", "CCACHE_MAXSIZE": "4G"}
+    # ccache lives outside the chroot, so a new chroot (other packages) keeps its hits
+    binds = {_CCACHE: lab_dir() / "ccache"}
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    argv = cmake_configure_argv(_SRC, _BUILD, _INSTALL, _SHIMS, matrix.cmake_flags(variant.name))
+    root.run(argv, env=env, log_file=log_file, binds=binds)
+    timings["configure_s"] = time.monotonic() - start
+    start = time.monotonic()
+    root.run(["ccache", "--zero-stats"], env=env, log_file=log_file, binds=binds)
+    timings["ninja_steps"] = _ninja(root, env, log_file, jobs, binds)
+    timings["build_s"] = time.monotonic() - start
+    root.run(["ccache", "--show-stats"], env=env, log_file=log_file, binds=binds)
+    start = time.monotonic()
+    root.run(["cmake", "--install", _BUILD], env=env, log_file=log_file, binds=binds)
+    timings["install_s"] = time.monotonic() - start
+    (build / _STAMP).write_text(key + "\n")
+    (install / _STAMP).write_text(key + "\n")
+    return timings
+
+
+def _check_platform(variant: Variant) -> None:
+    here = f"{platform.machine()}-linux"
+    if here not in variant.platforms:
+        raise BuildError(
+            f"variant {variant.name!r} is for {', '.join(variant.platforms)}, not {here}"
+        )
+
+
+def run_lab(
+    matrix: Matrix,
+    variant_name: str,
+    source: OrtSource,
+    patches_dir: Path,
+    *,
+    jobs: int,
+    prune: bool = True,
+) -> LabResult:
+    """Build ``variant_name`` from ``source`` in the chroot and finalize it (cached by input)."""
+    variant = matrix.variant(variant_name)
+    _check_platform(variant)
+    series = patch_files(patches_dir, variant.patches)
+    key = build_key(matrix, variant, source, series)
+    final = result_key(key)
+    base = lab_dir()
+    log_file = base / "logs" / f"{variant.name}-{key}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(base / ".lock"):
+        root = chroot_mod.ensure_chroot(source.suite, base / "chroots", log_file)
+        dist_inside = f"/lab/results/{variant.name}-{final}"
+        dist = root.host_path(dist_inside)
+        done = dist.parent / f"{dist.name}.json"
+        if done.is_file():
+            record = json.loads(done.read_text())
+            return LabResult(
+                final,
+                dist,
+                dist_inside,
+                root,
+                cached=True,
+                timings=record["timings"],
+                patches=tuple(PatchStatus(**p) for p in record["patches"]),
+            )
+        start = time.monotonic()
+        tarball = fetch_source(source, cache_root() / "downloads")
+        statuses = _prepare_source(root, tarball, series, key)
+        timings = {"source_s": time.monotonic() - start}
+        timings.update(_build(root, matrix, variant, key, log_file, jobs))
+        start = time.monotonic()
+        shutil.rmtree(dist, ignore_errors=True)
+        shutil.copytree(root.host_path(_INSTALL), dist, ignore=shutil.ignore_patterns(_STAMP))
+        finalize(
+            dist,
+            root.host_path(_BUILD),
+            variant,
+            version=source.version,
+            sysroot=root.root,
+            source={"version": source.version, "url": source.pool, "sha256": source.sha256},
+            patches=tuple(s.to_json() for s in statuses),
+            prune=prune,
+        )
+        timings["finalize_s"] = time.monotonic() - start
+        _drop_older_results(dist)
+        write_json_atomic(
+            done,
+            {
+                "key": final,
+                "buildKey": key,
+                "timings": timings,
+                "patches": [s.to_json() for s in statuses],
+            },
+        )
+        return LabResult(final, dist, dist_inside, root, False, timings, statuses)

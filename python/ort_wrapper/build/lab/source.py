@@ -1,0 +1,113 @@
+"""The ONNX Runtime source tarball from a Debian mirror's pool, verified by sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import BuildError, LabEnvironmentError
+from ...progress import Progress
+
+__all__ = [
+    "DEFAULT_MIRROR",
+    "OrtSource",
+    "fetch_source",
+    "known_source",
+    "known_versions",
+    "mirror",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+_SOURCES = Path(__file__).with_name("sources.json")
+
+
+@dataclass(frozen=True)
+class OrtSource:
+    """One ORT release as a Debian orig tarball: where it lies and what it must hash to."""
+
+    version: str
+    suite: str  # the Debian suite whose -dev packages match this source
+    pool: str  # path under the mirror
+    size: int
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return self.pool.rsplit("/", 1)[-1]
+
+
+def mirror() -> str:
+    """The Debian mirror: ``$ORT_BUILDER_DEBIAN_MIRROR`` or deb.debian.org."""
+    return os.environ.get("ORT_BUILDER_DEBIAN_MIRROR", DEFAULT_MIRROR).rstrip("/")
+
+
+def _table() -> dict[str, dict[str, object]]:
+    return json.loads(_SOURCES.read_text())
+
+
+def known_versions() -> tuple[str, ...]:
+    """The ORT versions whose source the lab has pinned."""
+    return tuple(_table())
+
+
+def known_source(version: str) -> OrtSource:
+    """The pinned source of ``version``; BuildError lists the versions the lab knows."""
+    table = _table()
+    if version not in table:
+        raise BuildError(
+            f"the lab has no pinned source for ONNX Runtime {version} "
+            f"(known: {', '.join(sorted(table))}; add it to {_SOURCES.name})"
+        )
+    return OrtSource(version=version, **table[version])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_source(source: OrtSource, downloads: Path) -> Path:
+    """Download the tarball into ``downloads`` (once) and verify its size and sha256.
+
+    An unreachable mirror is a LabEnvironmentError; a tarball with the wrong hash is a
+    BuildError (the pin or the mirror is wrong, and nothing is built from it).
+    """
+    target = downloads / source.filename
+    if target.is_file() and _sha256(target) == source.sha256:
+        return target
+    downloads.mkdir(parents=True, exist_ok=True)
+    url = f"{mirror()}/{source.pool}"
+    partial = target.with_suffix(target.suffix + ".part")
+    log.info("downloading %s", url)
+    try:
+        with (
+            urllib.request.urlopen(url, timeout=60) as response,
+            open(partial, "wb") as out,
+            Progress(f"download {source.filename}", source.size, unit="B") as bar,
+        ):
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                bar.advance(len(block))
+    except (urllib.error.URLError, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise LabEnvironmentError(f"cannot download {url}: {exc}") from None
+    got, size = _sha256(partial), partial.stat().st_size
+    if got != source.sha256 or size != source.size:
+        partial.unlink()
+        raise BuildError(
+            f"{url}: sha256 {got} ({size} bytes) "
+            f"does not match the pin {source.sha256} ({source.size} bytes)"
+        )
+    partial.replace(target)
+    return target

@@ -1,0 +1,110 @@
+"""Link flags of a distribution: computed once by ``finalize`` (ordered, with ``${prefix}``
+for the distribution's root) and printed for C compilers, Cargo, CMake or as JSON."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..errors import BuildError
+from .linkorder import link_order
+from .resolve import Library
+
+__all__ = ["FORMATS", "PREFIX_VAR", "format_flags", "order_flags", "substitute"]
+
+PREFIX_VAR = "${prefix}"
+START_GROUP, END_GROUP = "-Wl,--start-group", "-Wl,--end-group"
+FORMATS = ("cc", "cargo", "cmake", "json")
+
+
+def _default_dirs() -> frozenset[str]:
+    multiarch = f"{platform.machine()}-linux-gnu"
+    plain = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib")
+    return frozenset((*plain, f"/lib/{multiarch}", f"/usr/lib/{multiarch}"))
+
+
+def order_flags(
+    graph: Mapping[str, set[str]],
+    libraries: Mapping[str, Library],
+    in_dist: Mapping[str, str],
+    sysroot: Path | None,
+    system: Sequence[str],
+) -> list[str]:
+    """Flags for the libraries of ``graph`` in link order, cycles grouped, then ``system``.
+
+    ``in_dist`` maps a library key to its path inside the distribution (``lib/libx.a``);
+    other libraries are the system's: ``-l:libx.a`` or ``-lx``, with ``-L`` for a folder
+    outside the linker's default search path.
+    """
+    search: list[str] = []
+    flags: list[str] = []
+    for group in link_order(graph):
+        entries = []
+        for key in group:
+            lib = libraries[key]
+            if key in in_dist:
+                entries.append(f"{PREFIX_VAR}/{in_dist[key]}")
+                continue
+            path = Path(lib.path)
+            inside = "/" + str(path.relative_to(sysroot)) if sysroot else str(path)
+            folder = inside.rsplit("/", 1)[0]
+            if folder not in _default_dirs() and f"-L{folder}" not in search:
+                search.append(f"-L{folder}")
+            entries.append(f"-l:{path.name}" if lib.static else f"-l{lib.name}")
+        flags += [START_GROUP, *entries, END_GROUP] if len(entries) > 1 else entries
+    return [*search, *flags, *system]
+
+
+def substitute(flags: Sequence[str], prefix: Path) -> list[str]:
+    """Replace ``${prefix}`` by the distribution's actual root."""
+    return [f.replace(PREFIX_VAR, str(prefix)) for f in flags]
+
+
+def _cargo_lib(flag: str, search: list[str]) -> str:
+    if flag.startswith("-l:"):
+        kind = "static" if flag.endswith(".a") else "dylib"
+        return f"cargo:rustc-link-lib={kind}:+verbatim={flag[3:]}"
+    if flag.startswith("-l"):
+        return f"cargo:rustc-link-lib=dylib={flag[2:]}"
+    if flag.startswith("/") and flag.endswith(".a"):
+        path = Path(flag)
+        search.append(str(path.parent))
+        return f"cargo:rustc-link-lib=static={path.name.removeprefix('lib').removesuffix('.a')}"
+    return f"cargo:rustc-link-arg={flag}"
+
+
+def _cargo(flags: Sequence[str]) -> list[str]:
+    search: list[str] = []
+    libs: list[str] = []
+    group: list[str] | None = None
+    for flag in flags:
+        if flag == START_GROUP:
+            group = []
+        elif flag == END_GROUP and group is not None:
+            # rustc cannot wrap libraries in a group: repeating a cycle's members as many
+            # times as it has members lets a single-pass linker resolve it.
+            libs += group * len(group)
+            group = None
+        elif flag.startswith("-L"):
+            search.append(flag[2:])
+        else:
+            line = _cargo_lib(flag, search)
+            (libs if group is None else group).append(line)
+    dirs = [f"cargo:rustc-link-search=native={d}" for d in dict.fromkeys(search)]
+    return dirs + libs
+
+
+def format_flags(flags: Sequence[str], fmt: str) -> str:
+    """``flags`` (already substituted) in one of FORMATS."""
+    if fmt == "cc":
+        return shlex.join(flags)
+    if fmt == "json":
+        return json.dumps(list(flags))
+    if fmt == "cmake":
+        return ";".join(flags)
+    if fmt == "cargo":
+        return "\n".join(_cargo(flags))
+    raise BuildError(f"unknown link-flags format {fmt!r} (expected one of {', '.join(FORMATS)})")

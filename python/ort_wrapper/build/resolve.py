@@ -1,0 +1,148 @@
+"""Which libraries a static ONNX Runtime actually needs: a linker's symbol resolution,
+simulated member by member from the public C API, over candidate libraries.
+
+A static archive contributes only the members that define a symbol still undefined (and
+their own needs, transitively); a shared library contributes all its exports and is not
+followed further. The result is the set of members pulled in and the library graph of who
+takes symbols from whom, which ``linkorder`` turns into an order.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..elf.archive import ObjectSymbols
+
+__all__ = ["Library", "Resolution", "library_name", "public_api_symbols", "resolve"]
+
+log = logging.getLogger(__name__)
+
+ORIGIN_RANK = {"dist": 0, "build": 1, "system": 2}
+_SONAME = re.compile(r"^lib(.+?)\.(?:so(?:\.[0-9.]+)?|a)$")
+
+
+def library_name(filename: str) -> str | None:
+    """The link name of ``libNAME.a`` / ``libNAME.so[.N]`` (``NAME``), else None."""
+    match = _SONAME.match(filename)
+    return match[1] if match else None
+
+
+@dataclass(frozen=True)
+class Library:
+    """A candidate library and its symbols (one object for a shared library)."""
+
+    name: str  # link name: "re2", "absl_base", "onnxruntime"
+    path: str  # as the linker will see it (inside the sysroot for system libraries)
+    static: bool
+    origin: str  # "dist" (in the distribution), "build" (built in-tree) or "system"
+    objects: tuple[ObjectSymbols, ...]
+    needed: tuple[str, ...] = ()  # DT_NEEDED of a shared library
+
+    @property
+    def key(self) -> str:
+        """Unique among candidates: the name, marked when shared."""
+        return self.name if self.static else f"{self.name}.so"
+
+    def _rank(self) -> tuple[int, int, int, str]:
+        size = sum(len(o.defined) for o in self.objects)
+        return (ORIGIN_RANK[self.origin], 0 if self.static else 1, -size, self.name)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a link from ``roots`` pulls in."""
+
+    used: tuple[Library, ...]  # libraries with at least one member pulled, in candidate order
+    pulled: dict[str, frozenset[int]]  # library key -> indices of the pulled objects
+    graph: dict[str, set[str]]  # library key -> keys of the libraries it takes symbols from
+    unresolved: frozenset[str]  # left to the system (libc, libstdc++, libm ...)
+    forced_shared: frozenset[str] = field(default_factory=frozenset)
+
+
+def public_api_symbols(library: Library) -> frozenset[str]:
+    """ORT's C entry points defined in ``library``: unmangled ``Ort*`` symbols."""
+    return frozenset(
+        s for o in library.objects for s in o.defined if s.startswith("Ort") and "@" not in s
+    )
+
+
+def _resolve_once(
+    roots: frozenset[str], candidates: Sequence[Library]
+) -> tuple[dict[str, set[int]], dict[str, set[str]], set[str]]:
+    providers: dict[str, tuple[Library, int]] = {}
+    for lib in sorted(candidates, key=Library._rank):
+        for i, obj in enumerate(lib.objects):
+            for sym in obj.defined:
+                providers.setdefault(sym, (lib, i))
+    pulled: dict[str, set[int]] = {}
+    graph: dict[str, set[str]] = {}
+    unresolved: set[str] = set()
+    pending: list[tuple[str | None, str]] = [(None, s) for s in sorted(roots)]
+    while pending:
+        user, sym = pending.pop()
+        if sym not in providers:
+            unresolved.add(sym)
+            continue
+        lib, i = providers[sym]
+        if user is not None and user != lib.key:
+            graph.setdefault(user, set()).add(lib.key)
+        taken = pulled.setdefault(lib.key, set())
+        graph.setdefault(lib.key, set())
+        if i in taken:
+            continue
+        taken.add(i)
+        if lib.static:
+            pending.extend((lib.key, s) for s in lib.objects[i].undefined)
+    return pulled, graph, unresolved
+
+
+def _mostly_in(library: Library, exports: set[str]) -> bool:
+    defined = {s for o in library.objects for s in o.defined}
+    return bool(defined) and 2 * len(defined & exports) > len(defined)
+
+
+def resolve(roots: frozenset[str], candidates: Sequence[Library]) -> Resolution:
+    """Resolve ``roots`` over ``candidates`` as a linker would.
+
+    One copy of each library: when a shared library that is used needs (DT_NEEDED) a library
+    that would otherwise be linked statically, that one is linked shared too (for example
+    protobuf under a shared-only ONNX), and the resolution is run again. A static archive
+    that is mostly a copy of such a library (protobuf-lite of protobuf) is then left out too.
+    """
+    forced: set[str] = set()
+    shared_names = {lib.name for lib in candidates if not lib.static}
+    while True:
+        exports = {
+            s
+            for c in candidates
+            if not c.static and c.name in forced
+            for o in c.objects
+            for s in o.defined
+        }
+        usable = [
+            c for c in candidates if not (c.static and (c.name in forced or _mostly_in(c, exports)))
+        ]
+        pulled, graph, unresolved = _resolve_once(roots, usable)
+        used = [c for c in usable if c.key in pulled]
+        wanted = {
+            name
+            for lib in used
+            if not lib.static
+            for name in map(library_name, lib.needed)
+            if name in shared_names
+        }
+        clash = {lib.name for lib in used if lib.static and lib.name in wanted} - forced
+        if not clash:
+            break
+        log.info("linking %s shared: a shared dependency needs it", ", ".join(sorted(clash)))
+        forced |= clash
+    return Resolution(
+        used=tuple(used),
+        pulled={k: frozenset(v) for k, v in pulled.items()},
+        graph=graph,
+        unresolved=frozenset(unresolved),
+        forced_shared=frozenset(forced),
+    )

@@ -1,0 +1,79 @@
+"""``ort-wrapper build``: the native build lab (a variant built in a Debian chroot, finalized)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+HELP = "build a variant natively in a Debian chroot and finalize it (cached by input)"
+
+_CHECKOUT_PATCHES = Path(__file__).resolve().parents[3] / "patches"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variant", default="cpu", help="variant of pkgs/variants.json")
+    parser.add_argument(
+        "--ort-version",
+        default=None,
+        help="ONNX Runtime source version to build (default: the newest the lab has pinned)",
+    )
+    parser.add_argument(
+        "--patches-dir",
+        type=Path,
+        default=Path(os.environ.get("ORT_WRAPPER_PATCHES", _CHECKOUT_PATCHES)),
+        help="folder of the patch series (default: $ORT_WRAPPER_PATCHES or the checkout's)",
+    )
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--no-prune",
+        dest="prune",
+        action="store_false",
+        help="keep dependency archives nothing references in the link flags",
+    )
+    parser.add_argument(
+        "--check-patches",
+        action="store_true",
+        help="only dry-run every patch of --patches-dir against the pristine source",
+    )
+    parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+
+
+def _newest_source() -> str:
+    from ..build.lab.source import known_versions
+
+    return max(known_versions(), key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..build.lab.run import check_patches, run_lab
+    from ..build.lab.source import known_source
+    from ..manifest import write_json_atomic
+    from ..matrix import load_matrix
+
+    matrix = load_matrix()
+    source = known_source(args.ort_version or _newest_source())
+    if args.check_patches:
+        report = check_patches(matrix, source, args.patches_dir)
+        for entry in report:
+            print(f"{entry['patch']}: {entry['status']} {entry['reason']}".rstrip())
+        if args.json:
+            write_json_atomic(args.json, report)
+        return 0
+    result = run_lab(
+        matrix, args.variant, source, args.patches_dir, jobs=args.jobs, prune=args.prune
+    )
+    summary = {
+        "dist": str(result.dist),
+        "distInChroot": result.dist_inside,
+        "chroot": str(result.chroot.root),
+        "key": result.key,
+        "cached": result.cached,
+        "timings": result.timings,
+        "patches": [p.to_json() for p in result.patches],
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        write_json_atomic(args.json, summary)
+    return 0

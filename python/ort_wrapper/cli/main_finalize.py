@@ -1,0 +1,69 @@
+"""``ort-wrapper finalize``: make a CMake install prefix a distribution (merged archive,
+ordered link flags, pkg-config file, manifest)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "turn a CMake build and install of ONNX Runtime into a distribution (idempotent, atomic)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prefix", type=Path, help="the install prefix (lib/, include/, share/)")
+    parser.add_argument("--build-dir", type=Path, required=True, help="the CMake build tree")
+    parser.add_argument("--variant", required=True, help="variant of pkgs/variants.json")
+    parser.add_argument(
+        "--ort-version", help="ONNX Runtime version (default: the source's VERSION_NUMBER)"
+    )
+    parser.add_argument(
+        "--source-hash", help="hash of the ORT source (e.g. the Nix fetcher's), recorded"
+    )
+    parser.add_argument(
+        "--patches-applied",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a patch applied to the source, recorded (repeat, in order)",
+    )
+    parser.add_argument(
+        "--sysroot",
+        type=Path,
+        help="where the build's absolute paths lie on this machine (a chroot's root)",
+    )
+    parser.add_argument(
+        "--lib-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another folder to take dependency libraries from, as the build saw it (repeat)",
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="leave out dependency archives (abseil ...) that nothing references",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..build.finalize import finalize
+    from ..matrix import load_matrix
+
+    variant = load_matrix().variant(args.variant)
+    manifest = finalize(
+        args.prefix,
+        args.build_dir,
+        variant,
+        version=args.ort_version,
+        sysroot=args.sysroot,
+        lib_dirs=args.lib_dir,
+        source={"hash": args.source_hash} if args.source_hash else None,
+        patches=[{"patch": name, "status": "applied"} for name in args.patches_applied],
+        prune=args.prune,
+    )
+    print(
+        f"{args.prefix}: ONNX Runtime {manifest.version}, variant {manifest.variant} "
+        f"({manifest.link_mode}), {len(manifest.files)} files, "
+        f"{len(manifest.link_flags)} link flags"
+    )
+    return 0

@@ -1,0 +1,99 @@
+"""The verbs ``finalize`` and ``link-flags`` as a Nix install phase or a build.rs uses them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import EXPECTED_OUTPUT, FakeBuild, link_and_run
+
+from ort_wrapper.cli import main
+from ort_wrapper.manifest import load_manifest
+
+
+def _finalize(fake_build: FakeBuild, *extra: str) -> int:
+    return main(
+        [
+            "finalize",
+            str(fake_build.prefix),
+            "--build-dir",
+            str(fake_build.build_dir),
+            "--variant",
+            "cpu",
+            *extra,
+        ]
+    )
+
+
+def test_finalize_records_source_and_patches(fake_build: FakeBuild, capsys) -> None:
+    code = _finalize(
+        fake_build,
+        "--prune",
+        "--source-hash",
+        "sha256-abc=",
+        "--patches-applied",
+        "0001-a.patch",
+        "--patches-applied",
+        "0002-b.patch",
+    )
+    assert code == 0
+    assert "ONNX Runtime 1.21.0, variant cpu (static)" in capsys.readouterr().out
+    extra = load_manifest(fake_build.prefix).extra
+    assert extra["source"] == {"hash": "sha256-abc="}
+    assert [p["patch"] for p in extra["patches"]] == ["0001-a.patch", "0002-b.patch"]
+
+
+def test_finalize_errors_are_one_line(fake_build: FakeBuild, capsys) -> None:
+    code = main(
+        ["finalize", str(fake_build.prefix), "--build-dir", "/nonexistent", "--variant", "gpu"]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ort-wrapper finalize: error: unknown variant 'gpu'")
+    assert "Traceback" not in err
+
+
+def test_link_flags_formats(fake_build: FakeBuild, tmp_path: Path, capsys) -> None:
+    assert _finalize(fake_build, "--prune") == 0
+    capsys.readouterr()
+    prefix = fake_build.prefix.resolve()
+
+    assert main(["link-flags", str(fake_build.prefix), "--format", "json"]) == 0
+    flags = json.loads(capsys.readouterr().out)
+    assert flags[0] == f"{prefix}/lib/libonnxruntime.a"
+    done = link_and_run(flags, tmp_path)
+    assert done.stdout.strip() == EXPECTED_OUTPUT, done.stderr
+
+    assert main(["link-flags", str(fake_build.prefix)]) == 0
+    assert capsys.readouterr().out.split() == flags
+
+    assert main(["link-flags", str(fake_build.prefix), "--format", "cmake"]) == 0
+    assert capsys.readouterr().out.strip().split(";") == flags
+
+    assert main(["link-flags", str(fake_build.prefix), "--format", "cargo", "--as-path", "/d"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert lines[0] == "cargo:rustc-link-search=native=/d/lib"
+    assert lines[1:3] == [
+        "cargo:rustc-link-lib=static=onnxruntime",
+        "cargo:rustc-link-lib=static=onnx",
+    ]
+    # a cycle is repeated as many times as it has members (rustc has no groups)
+    base = "cargo:rustc-link-lib=static=absl_base"
+    assert lines.count(base) == 2
+    assert lines[-4:] == [
+        f"cargo:rustc-link-lib=dylib={n}" for n in ("stdc++", "m", "dl", "pthread")
+    ]
+
+
+def test_link_flags_of_something_that_is_not_a_distribution(tmp_path: Path, capsys) -> None:
+    assert main(["link-flags", str(tmp_path)]) == 1
+    assert "is not a distribution" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["finalize", "link-flags", "build"])
+def test_help(verb: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([verb, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: ort-wrapper" in capsys.readouterr().out

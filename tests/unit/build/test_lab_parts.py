@@ -1,0 +1,153 @@
+"""The native lab's parts that need no chroot: source pin and download, patch series, CMake
+line and shims, the input key, the cache root."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.build.cache import cache_root
+from ort_wrapper.build.lab.configure import SHIMS, cmake_configure_argv
+from ort_wrapper.build.lab.patches import APPLIED, SKIPPED, apply_series, dry_run
+from ort_wrapper.build.lab.run import _drop_older_results, build_key, result_key
+from ort_wrapper.build.lab.source import OrtSource, fetch_source, known_source
+from ort_wrapper.errors import BuildError, LabEnvironmentError
+from ort_wrapper.matrix import load_matrix
+
+
+def test_the_pinned_source() -> None:
+    source = known_source("1.21.0")
+    assert source.suite == "trixie" and source.size == 37970624
+    assert source.filename == "onnxruntime_1.21.0+dfsg.orig.tar.xz"
+    with pytest.raises(
+        BuildError, match=r"no pinned source for ONNX Runtime 9\.9\.9 \(known: 1\.21\.0"
+    ):
+        known_source("9.9.9")
+
+
+@pytest.fixture
+def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A local HTTP server standing in for the Debian mirror."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ORT_BUILDER_DEBIAN_MIRROR", f"http://127.0.0.1:{server.server_port}")
+    yield root
+    server.shutdown()
+
+
+def _source(content: bytes, sha: str | None = None) -> OrtSource:
+    digest = sha or hashlib.sha256(content).hexdigest()
+    return OrtSource(
+        "1.0.0", "trixie", "pool/main/o/ort/ort_1.0.0.orig.tar.xz", len(content), digest
+    )
+
+
+def test_download_is_verified(mirror: Path, tmp_path: Path) -> None:
+    content = b"pretend tarball"
+    (mirror / "pool/main/o/ort").mkdir(parents=True)
+    (mirror / "pool/main/o/ort/ort_1.0.0.orig.tar.xz").write_bytes(content)
+    got = fetch_source(_source(content), tmp_path / "dl")
+    assert got.read_bytes() == content
+    with pytest.raises(BuildError, match="does not match the pin"):
+        fetch_source(_source(content, "0" * 64), tmp_path / "dl2")
+    assert not list((tmp_path / "dl2").iterdir())
+
+
+def test_an_unreachable_mirror_is_the_environments_fault(mirror: Path, tmp_path: Path) -> None:
+    with pytest.raises(LabEnvironmentError, match=r"cannot download .*ort_1\.0\.0\.orig\.tar\.xz"):
+        fetch_source(_source(b"x"), tmp_path / "dl")
+
+
+def _tree(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "src/a.txt").write_text("one\ntwo\nthree\n")
+    return root
+
+
+def _patch(path: Path, old: str, new: str) -> Path:
+    path.write_text(
+        "Header: what it fixes.\n--- a/src/a.txt\n+++ b/src/a.txt\n"
+        f"@@ -1,3 +1,3 @@\n one\n-{old}\n+{new}\n three\n"
+    )
+    return path
+
+
+def test_a_series_is_applied_where_it_applies(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "tree")
+    good = _patch(tmp_path / "0001-good.patch", "two", "TWO")
+    stale = _patch(tmp_path / "0002-stale.patch", "deux", "DEUX")
+    assert dry_run(tree, good).status == "applies"
+    assert (tree / "src/a.txt").read_text() == "one\ntwo\nthree\n"  # a dry run changes nothing
+    statuses = apply_series(tree, (good, stale))
+    assert [s.status for s in statuses] == [APPLIED, SKIPPED]
+    assert "Hunk #1 FAILED" in statuses[1].reason
+    assert (tree / "src/a.txt").read_text() == "one\nTWO\nthree\n"
+
+
+def test_the_cmake_line() -> None:
+    matrix = load_matrix()
+    argv = cmake_configure_argv(
+        "/lab/src", "/lab/build", "/lab/install", "/lab/shims", matrix.cmake_flags("cpu")
+    )
+    assert argv[:7] == ["cmake", "-G", "Ninja", "-S", "/lab/src/cmake", "-B", "/lab/build"]
+    for flag in (
+        "-Donnxruntime_BUILD_SHARED_LIB=OFF",
+        "-DFETCHCONTENT_FULLY_DISCONNECTED=ON",
+        "-DFETCHCONTENT_TRY_FIND_PACKAGE_MODE=ALWAYS",
+        "-DCMAKE_POLICY_DEFAULT_CMP0170=NEW",
+        "-Dre2_DIR=/lab/shims/re2",
+        "-DProtobuf_DIR=/lab/shims/Protobuf",
+        "-Deigen_DIR=/lab/shims/eigen",
+        "-Dutf8_range_DIR=/lab/shims/utf8_range",
+    ):
+        assert flag in argv
+
+
+def test_each_shim_is_a_package_config_named_after_its_folder() -> None:
+    folders = sorted(d.name for d in SHIMS.iterdir() if d.is_dir())
+    assert folders == ["Protobuf", "eigen", "re2", "utf8_range"]
+    for name in folders:
+        assert (SHIMS / name / f"{name}Config.cmake").is_file()
+
+
+def test_the_key_follows_every_input(tmp_path: Path) -> None:
+    matrix = load_matrix()
+    cpu = matrix.variant("cpu")
+    source = known_source("1.21.0")
+    patch = _patch(tmp_path / "0001.patch", "two", "TWO")
+    key = build_key(matrix, cpu, source, (patch,))
+    assert key == build_key(matrix, cpu, source, (patch,))
+    assert key != build_key(matrix, cpu, source, ())
+    _patch(patch, "two", "2")
+    assert key != build_key(matrix, cpu, source, (patch,))
+    assert key != build_key(matrix, matrix.variant("cuda"), source, ())
+    assert result_key(key) != key
+
+
+def test_cache_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ORT_BUILDER_CACHE", str(tmp_path / "c"))
+    assert cache_root() == tmp_path / "c"
+    monkeypatch.delenv("ORT_BUILDER_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg/onnxruntime-builder"
+
+
+def test_one_result_is_kept_per_variant(tmp_path: Path) -> None:
+    old, new = "cpu-" + "a" * 16, "cpu-" + "b" * 16
+    others = ["cuda-dyn-" + "c" * 16, "cuda-" + "d" * 16, "cpu-notes"]
+    for name in (old, new, *others):
+        (tmp_path / name).mkdir()
+        (tmp_path / f"{name}.json").write_text("{}")
+    _drop_older_results(tmp_path / new)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([new, f"{new}.json", *others, *(f"{o}.json" for o in others)])
