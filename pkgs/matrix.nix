@@ -24,6 +24,10 @@ raw
 
   usesCuda = name: raw.variants.${name}.cmakeFlags.onnxruntime_USE_CUDA or false;
 
+  # A variant whose build also makes the `onnxruntime` Python module (finalize installs it).
+  usesPython =
+    name: (raw.commonCmakeFlags // raw.variants.${name}.cmakeFlags).onnxruntime_ENABLE_PYTHON or false;
+
   packageName = name: "onnxruntime-${name}";
   wrapperName = name: if name == "cpu" then "ort-wrapper" else "ort-wrapper-${name}";
 }

@@ -10,6 +10,7 @@
   ninja,
   pkg-config,
   python3,
+  python3Packages,
   protobuf,
   eigen,
   howard-hinnant-date,
@@ -27,6 +28,7 @@
 let
   variant = matrix.variants.${variantName};
   useCuda = matrix.usesCuda variantName;
+  usePython = matrix.usesPython variantName;
   useCoreml = variant.cmakeFlags.onnxruntime_USE_COREML or false;
   effectiveStdenv = if useCuda then cudaPackages.backendStdenv else stdenv;
   # Recorded in the manifest by finalize, in the order applied.
@@ -79,6 +81,16 @@ effectiveStdenv.mkDerivation (finalAttrs: {
       cudnn
     ]
   )
+  # The Python module (onnxruntime_ENABLE_PYTHON): pybind11 and numpy headers, the interpreter.
+  ++ lib.optionals usePython (
+    with python3Packages;
+    [
+      python
+      pybind11
+      numpy
+      packaging
+    ]
+  )
   ++ lib.optionals effectiveStdenv.hostPlatform.isDarwin [ (darwinMinVersionHook "13.3") ];
 
   cmakeDir = "../cmake";
@@ -96,7 +108,7 @@ effectiveStdenv.mkDerivation (finalAttrs: {
   requiredSystemFeatures = lib.optionals useCuda [ "big-parallel" ];
 
   postInstall = ''
-    ort-wrapper finalize "$out" --build-dir "$PWD" --variant ${variantName} \
+    ort-wrapper finalize "$out" --build-dir "$PWD" --variant ${variantName} --prune \
       --source-hash ${matrix.ort.hash} ${
         lib.concatMapStringsSep " " (name: "--patches-applied ${name}") patchNames
       }

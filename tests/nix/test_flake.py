@@ -292,13 +292,29 @@ def test_source_is_pinned_by_the_matrix_hash(nix: Nix, summary: dict[str, Any]) 
             assert out["hash"] == base64.b64decode(b64).hex()
 
 
+def test_python_variants_build_the_module_with_its_inputs(
+    nix: Nix, summary: dict[str, Any]
+) -> None:
+    seen = set()
+    for system in _systems():
+        for variant in _variants_on(system):
+            env = _ort_derivation(nix, summary, system, variant)["env"]
+            inputs = {_store_name(p) for p in env["buildInputs"].split()}
+            python = _expected_flags(variant).get("onnxruntime_ENABLE_PYTHON") == "ON"
+            assert _cmake_flags(env)["onnxruntime_ENABLE_PYTHON"] == ("ON" if python else "OFF")
+            names = {n.split("-stand-in")[0] for n in inputs}
+            assert {"pybind11", "numpy"} <= names if python else not {"pybind11"} & names
+            seen.add(python)
+    assert seen == {True, False}  # the matrix has both kinds (cuda-dyn makes the module)
+
+
 def test_post_install_is_the_python_finalize_step(nix: Nix, summary: dict[str, Any]) -> None:
     for system in _systems():
         for variant in _variants_on(system):
             env = _ort_derivation(nix, summary, system, variant)["env"]
             command = " ".join(env["postInstall"].replace("\\\n", " ").split())
             assert command.startswith(
-                f'ort-wrapper finalize "$out" --build-dir "$PWD" --variant {variant} '
+                f'ort-wrapper finalize "$out" --build-dir "$PWD" --variant {variant} --prune '
                 f"--source-hash {MATRIX['ort']['hash']} "
             )
             recorded = re.findall(r"--patches-applied (\S+)", command)

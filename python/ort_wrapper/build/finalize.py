@@ -30,6 +30,7 @@ from .candidates import (
 )
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
+from .python_package import PYTHON_DIR, PYTHON_FLAG, stage_python_package
 from .resolve import Library, public_api_symbols, resolve
 from .transaction import Transaction
 
@@ -133,6 +134,8 @@ def _kind(rel: str) -> str:
     name = rel.rsplit("/", 1)[-1]
     if rel.startswith("include/"):
         return "header"
+    if rel.startswith(f"{PYTHON_DIR}/") and name.endswith(".py"):
+        return "python"
     if name.endswith(".pc"):
         return "pkgconfig"
     if name.endswith(".a"):
@@ -205,6 +208,11 @@ def finalize(
         else:
             flags, roles, extra = (f"-L{PREFIX_VAR}/lib", "-lonnxruntime"), {}, {}
             private = ()
+        runtime_loaded = _runtime_loaded(prefix, variant)
+        python_path = None
+        if variant.cmake_flags.get(PYTHON_FLAG) is True:
+            stage_python_package(tx, build_dir)
+            python_path = PYTHON_DIR
         include_dir = _include_dir(prefix)
         if include_dir is None:
             raise BuildError(f"no {C_API_HEADER} under {prefix / 'include'}")
@@ -231,7 +239,8 @@ def finalize(
             providers=variant.providers,
             files=files,
             link_flags=tuple(flags),
-            runtime_loaded=_runtime_loaded(prefix, variant),
+            runtime_loaded=runtime_loaded,
+            python_path=python_path,
             include_dir=include_dir,
             extra=extra,
         )

@@ -116,7 +116,11 @@ let
     "onnx"
     "ml-dtypes"
     "pytest"
+    "pybind11"
+    "packaging"
   ] // {
+    # The interpreter the package set is built for (as python3Packages.python in nixpkgs).
+    python = python3;
     buildPythonPackage =
       attrs:
       mkDerivation (

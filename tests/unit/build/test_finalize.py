@@ -160,6 +160,10 @@ def test_shared_variant_records_runtime_loaded_libraries(fake_build: FakeBuild) 
     with pytest.raises(BuildError, match=r"declares libonnxruntime_providers_cuda\.so"):
         finalize(fake_build.prefix, fake_build.build_dir, variant)
     _shared_object(lib / "libonnxruntime_providers_cuda.so")
+    package = fake_build.build_dir / "onnxruntime"
+    (package / "capi").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    _shared_object(package / "capi" / "onnxruntime_pybind11_state.so")
     manifest = finalize(fake_build.prefix, fake_build.build_dir, variant)
     assert manifest.link_mode == "shared"
     assert manifest.link_flags == ("-L${prefix}/lib", "-lonnxruntime")
@@ -194,3 +198,64 @@ def test_a_system_library_outside_the_default_path(fake_build: FakeBuild, tmp_pa
     assert "libonnxruntime.a" not in pc
     done = link_and_run(substitute(manifest.link_flags, fake_build.prefix), tmp_path)
     assert done.stdout.strip() == EXPECTED_OUTPUT, done.stderr
+
+
+def test_a_python_build_installs_its_module_and_loads(fake_build: FakeBuild) -> None:
+    """cuda-dyn sets onnxruntime_ENABLE_PYTHON: finalize installs the package the build tree
+    holds (laid out as ORT's cmake/onnxruntime_python.cmake assembles it; here the PyPI wheel's
+    package, which has that layout) and a fresh process imports ONNX Runtime from the prefix."""
+    import onnxruntime
+
+    from ort_wrapper.bundle.write import make_bundle
+
+    from helpers import run_fresh
+
+    variant = load_matrix().variant("cuda-dyn")
+    assert variant.cmake_flags["onnxruntime_ENABLE_PYTHON"] is True
+    lib = fake_build.prefix / "lib"
+    for path in lib.glob("*.a"):
+        path.unlink()
+    for name in (
+        "libonnxruntime.so.1.23.2",
+        "libonnxruntime_providers_shared.so",
+        "libonnxruntime_providers_cuda.so",
+    ):
+        _shared_object(lib / name)
+    (lib / "libonnxruntime.so").symlink_to("libonnxruntime.so.1.23.2")
+    with pytest.raises(
+        BuildError,
+        match=r"sets onnxruntime_ENABLE_PYTHON but the build tree has "
+        r"no Python package: expected .*/onnxruntime/__init__\.py",
+    ):
+        finalize(fake_build.prefix, fake_build.build_dir, variant, version="1.23.2")
+    shutil.copytree(
+        Path(onnxruntime.__file__).parent,
+        fake_build.build_dir / "onnxruntime",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    manifest = finalize(fake_build.prefix, fake_build.build_dir, variant, version="1.23.2")
+    assert manifest.python_path == "lib/python"
+    kinds = {e.path: e.kind for e in manifest.files}
+    assert kinds["lib/python/onnxruntime/__init__.py"] == "python"
+    [pybind] = [p for p in kinds if "onnxruntime_pybind11_state" in p]
+    assert kinds[pybind] == "shared"
+    before = _snapshot(fake_build.prefix)
+    finalize(fake_build.prefix, fake_build.build_dir, variant, version="1.23.2")
+    assert _snapshot(fake_build.prefix) == before  # idempotent with the package too
+    # The flake's cuda-dyn output is this prefix put through the packaging step: both load.
+    bundle = make_bundle(fake_build.prefix, fake_build.prefix.parent / "bundle", quiet=True).root
+    for dist in (fake_build.prefix, bundle):
+        result = run_fresh(
+            """
+            import os, numpy as np, ort_wrapper as ow
+            from ort_wrapper.runtime.probe import identity_model
+            info = ow.init()
+            assert ow.ort.__file__.startswith(os.environ["ORT_WRAPPER_DIST"]), ow.ort.__file__
+            x = np.arange(4, dtype=np.float32)
+            y = ow.SessionBuilder.from_bytes(identity_model()).build().run(x)["Y"]
+            print(info.distribution.manifest.variant, y.tolist())
+            """,
+            env={"ORT_WRAPPER_DIST": str(dist), "LD_LIBRARY_PATH": None},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["cuda-dyn", "[0.0,", "1.0,", "2.0,", "3.0]"]
