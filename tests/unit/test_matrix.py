@@ -50,6 +50,20 @@ def _raw() -> dict:
             "key 'experimental' must be bool",
         ),
         (lambda d: d.pop("ort"), "missing key 'ort'"),
+        (
+            lambda d: d["variants"]["cuda-dyn"]["runtimeLoaded"][1].pop("loadedBy"),
+            "variant 'cuda-dyn': runtimeLoaded[1]: missing key 'loadedBy'",
+        ),
+        (
+            lambda d: d["variants"]["cpu"]["platforms"].append(7),
+            "variant 'cpu': every entry of 'platforms' must be a string",
+        ),
+        (
+            lambda d: d["variants"]["coreml"].update(patches="0001.patch"),
+            "variant 'coreml': key 'patches' must be list, got str",
+        ),
+        (lambda d: d.update(extra=1), "unknown key(s) extra"),
+        (lambda d: d["ort"].update(version="latest"), "cannot derive the C API version"),
     ],
 )
 def test_bad_matrices_name_the_variant_and_key(mutate, message: str) -> None:
@@ -64,3 +78,9 @@ def test_unknown_variant_lists_the_known_ones() -> None:
         VariantError, match="unknown variant 'gpu' \\(known: coreml, cpu, cuda, cuda-dyn\\)"
     ):
         load_matrix().variant("gpu")
+
+
+def test_every_patch_of_every_series_exists() -> None:
+    for variant in load_matrix().variants.values():
+        for name in variant.patches:
+            assert (REPO / "patches" / name).is_file(), f"{variant.name}: {name} is missing"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import BuildError, LabEnvironmentError
+from ...manifest import sha256_file
 from ...progress import Progress
 
 __all__ = [
@@ -69,14 +69,6 @@ def known_source(version: str) -> OrtSource:
     return OrtSource(version=version, **table[version])
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_source(source: OrtSource, downloads: Path) -> Path:
     """Download the tarball into ``downloads`` (once) and verify its size and sha256.
 
@@ -84,7 +76,7 @@ def fetch_source(source: OrtSource, downloads: Path) -> Path:
     BuildError (the pin or the mirror is wrong, and nothing is built from it).
     """
     target = downloads / source.filename
-    if target.is_file() and _sha256(target) == source.sha256:
+    if target.is_file() and sha256_file(target) == source.sha256:
         return target
     downloads.mkdir(parents=True, exist_ok=True)
     url = f"{mirror()}/{source.pool}"
@@ -102,7 +94,7 @@ def fetch_source(source: OrtSource, downloads: Path) -> Path:
     except (urllib.error.URLError, OSError) as exc:
         partial.unlink(missing_ok=True)
         raise LabEnvironmentError(f"cannot download {url}: {exc}") from None
-    got, size = _sha256(partial), partial.stat().st_size
+    got, size = sha256_file(partial), partial.stat().st_size
     if got != source.sha256 or size != source.size:
         partial.unlink()
         raise BuildError(
