@@ -98,13 +98,17 @@ def _headers(path: Path, data: bytes) -> Iterator[tuple[str, int, int]]:
         pos = start + size + (size & 1)
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ElfError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def read_archive(path: Path | str) -> ArchiveInfo:
     """Read an archive's table of contents; ElfError when it is not a regular GNU archive."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ElfError(f"cannot read {path}: {exc.strerror}") from None
+    data = _read(path)
     if data.startswith(THIN_MAGIC):
         raise ElfError(f"{path} is a thin archive (it holds paths, not objects)")
     if not data.startswith(AR_MAGIC):
@@ -177,8 +181,4 @@ def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:
 def shared_library_symbols(path: Path | str) -> ObjectSymbols:
     """The dynamic symbols a shared library exports and imports (its ``.dynsym``)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ElfError(f"cannot read {path}: {exc.strerror}") from None
-    return _symbols(str(path), data, ".dynsym")
+    return _symbols(str(path), _read(path), ".dynsym")
