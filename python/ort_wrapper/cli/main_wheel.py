@@ -41,6 +41,7 @@ def _installed_package(cuda: bool) -> tuple[Path, list[Path]]:
     import importlib.util
 
     from ..errors import BundleError
+    from ..matrix import load_matrix
     from ..runtime.catalog import provider_spec
 
     spec = importlib.util.find_spec("onnxruntime")
@@ -52,9 +53,10 @@ def _installed_package(cuda: bool) -> tuple[Path, list[Path]]:
     cuda_spec = provider_spec("CUDAExecutionProvider")
     assert cuda_spec is not None and cuda_spec.library
     if not (package / "capi" / cuda_spec.library).exists():
+        version = load_matrix().ort_version
         raise BundleError(
             f"--cuda needs onnxruntime-gpu, but {package} has no capi/{cuda_spec.library} "
-            "(pip install 'onnxruntime-gpu[cuda,cudnn]==1.23.2', or pass --dist SRC)"
+            f"(pip install 'onnxruntime-gpu[cuda,cudnn]=={version}', or pass --dist SRC)"
         )
     return package, sorted(package.parent.glob("nvidia/*/lib"))
 
