@@ -73,7 +73,6 @@ python3Packages.buildPythonPackage {
     description =
       pyproject.project.description
       + lib.optionalString (dist != null) " (against the ${dist.variantName} variant)";
-    license = lib.licenses.mit;
     mainProgram = "ort-wrapper";
   }
   // lib.optionalAttrs (dist != null) { inherit (dist.meta) platforms; };
