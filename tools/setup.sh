@@ -25,7 +25,12 @@ fi
 stamp=.venv/.ort-wrapper-setup
 if [ ! -f "$stamp" ] || [ python/pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing ort-wrapper (editable) with its test dependencies"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q --config-settings editable_mode=compat -e "python[test]"
+  log=.venv/setup.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -e "python[test]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: pip failed (log above, also in $log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
