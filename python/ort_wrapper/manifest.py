@@ -11,10 +11,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .errors import InitError
 
@@ -23,6 +24,7 @@ __all__ = [
     "FileEntry",
     "Manifest",
     "RuntimeLoadedEntry",
+    "atomic_file",
     "load_manifest",
     "parse_manifest",
     "sha256_file",
@@ -108,18 +110,28 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+@contextmanager
+def atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary sibling of ``path`` for writing; when the block succeeds the file gets
+    mode 0644 and is renamed into place, so readers never see half a file (and a failure leaves
+    ``path`` as it was)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; distributions are read by other users too
+        with os.fdopen(fd, mode) as fh:
+            yield fh
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON atomically (see ``atomic_file``)."""
+    with atomic_file(path) as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
     return path
 
 

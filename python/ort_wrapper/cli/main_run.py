@@ -67,20 +67,16 @@ def _load_inputs(pairs: list[tuple[str, Path]]) -> dict[str, object]:
 
 
 def _save(outputs: dict[str, object], directory: Path) -> list[Path]:
-    import os
-    import tempfile
-
     import numpy as np
 
-    directory.mkdir(parents=True, exist_ok=True)
+    from ..manifest import atomic_file
+
     written = []
     for name, value in outputs.items():
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
         target = directory / f"{safe}.npy"
-        fd, tmp = tempfile.mkstemp(prefix=f".{safe}.", suffix=".npy", dir=directory)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(target, "wb") as fh:
             np.save(fh, value, allow_pickle=False)
-        os.replace(tmp, target)
         written.append(target)
     return written
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..elf.resolve import Closure, resolve_closure
 from .catalog import SonameSource, provider_spec, shared_bridge, soname_source
-from .gpu import nvidia_driver
+from .gpu import nvidia_driver, nvidia_wheel_dirs
 from .procmaps import loaded_libraries
 
 __all__ = ["MissingLibrary", "ProviderStatus", "provider_status"]
@@ -58,6 +58,19 @@ class ProviderStatus:
             and self.device_problem is None
         )
 
+    @property
+    def needs_preload(self) -> tuple[str, ...]:
+        """Sonames found only in the search directories (the nvidia-* wheels by default), which
+        the dynamic loader does not search, and not already loaded in this process."""
+        if self.closure is None:
+            return ()
+        loaded = loaded_sonames()
+        return tuple(
+            lib.soname
+            for lib in self.closure.libraries.values()
+            if lib.source == "search-dir" and lib.soname not in loaded
+        )
+
     def reason(self) -> str:
         """Why the provider cannot be used; empty when no reason is visible from outside ORT."""
         if not self.compiled_in:
@@ -71,6 +84,12 @@ class ProviderStatus:
             lib = self.library.name if self.library else self.name
             missing = ", ".join(m.describe(lib) for m in self.missing)
             return f"{lib} cannot be loaded: missing {missing}; fix: {self.fix()}"
+        if self.needs_preload:
+            lib = self.library.name if self.library else self.name
+            return (
+                f"{lib} cannot be loaded: {', '.join(self.needs_preload)} are installed (nvidia-* "
+                f"wheels) but not on the loader's path; fix: {self.fix()}"
+            )
         if self.device_problem:
             return f"{self.name} has no device: {self.device_problem}"
         return ""
@@ -83,6 +102,8 @@ class ProviderStatus:
             return f"reinstall the distribution: {self.library} belongs to it"
         if self.missing:
             return _install_command(tuple(m.source for m in self.missing))
+        if self.needs_preload:
+            return _PRELOAD_FIX
         if self.device_problem:
             return soname_source("libcuda.so.1").system or "install the device's driver"
         return ""
@@ -96,8 +117,7 @@ def _install_command(sources: Sequence[SonameSource]) -> str:
     if requirements:
         quoted = " ".join(f"'{r}'" for r in requirements)
         load = (
-            "call onnxruntime.preload_dlls() before the first session, or put their "
-            "site-packages/nvidia/*/lib on LD_LIBRARY_PATH"
+            _PRELOAD_FIX.replace("the nvidia-* wheels'", "their")
             if any(r.startswith("nvidia-") for r in requirements)
             else "put their lib directory on LD_LIBRARY_PATH"
         )
@@ -106,6 +126,25 @@ def _install_command(sources: Sequence[SonameSource]) -> str:
     if len(flakes) == 1 and None not in flakes:
         parts.append(f"or use this flake's bundled build: nix build .#{flakes.pop()}")
     return "; ".join(parts + notes)
+
+
+_PRELOAD_FIX = (
+    "call onnxruntime.preload_dlls() before the first session, or put the nvidia-* wheels' "
+    "site-packages/nvidia/*/lib on LD_LIBRARY_PATH"
+)
+
+
+def loaded_sonames() -> frozenset[str]:
+    """Names the mapped libraries answer to: each file name and its shorter version suffixes
+    (``libcudart.so.12.9.79`` also counts as ``libcudart.so.12``), as sonames are made."""
+    names = set()
+    for path in loaded_libraries():
+        name = path.name
+        while ".so." in name:
+            names.add(name)
+            name = name.rsplit(".", 1)[0]
+        names.add(name)
+    return frozenset(names)
 
 
 def _find_library(name: str, library_dirs: Iterable[Path]) -> Path | None:
@@ -120,14 +159,18 @@ def provider_status(
     *,
     available: Sequence[str],
     library_dirs: Sequence[Path],
-    search_dirs: Sequence[Path] = (),
+    search_dirs: Sequence[Path] | None = None,
     ld_library_path: str | None = None,
 ) -> ProviderStatus:
     """Diagnose provider ``name`` (ORT spelling) of a distribution.
 
     ``available`` is what the distribution reports as compiled in; ``library_dirs`` are where
-    its provider libraries live; ``search_dirs`` are searched after LD_LIBRARY_PATH.
+    its provider libraries live; ``search_dirs`` are searched after LD_LIBRARY_PATH (default:
+    the installed nvidia-* wheels' lib directories, so a library installed there but not on
+    the loader's path is reported as needing a preload, not as missing).
     """
+    if search_dirs is None:
+        search_dirs = nvidia_wheel_dirs()
     available = tuple(available)
     if name not in available:
         return ProviderStatus(name, False, available=available)
@@ -139,7 +182,7 @@ def provider_status(
         where = Path(library_dirs[0]) / spec.library if library_dirs else Path(spec.library)
         return ProviderStatus(name, True, where, False, available=available)
     closure = resolve_closure(library, search_dirs=search_dirs, ld_library_path=ld_library_path)
-    loaded = {p.name for p in loaded_libraries()}
+    loaded = loaded_sonames()
     missing = [
         MissingLibrary(lib.soname, lib.needed_by, soname_source(lib.soname))
         for lib in closure.missing

@@ -120,8 +120,7 @@ def _prefix(root: Path, origin: str) -> Distribution:
     for entry in manifest.files_of_kind("shared"):
         _validate_library(root, entry.path, manifest)
     for relpath in manifest.preload:
-        if not (root / relpath).exists():
-            raise InitError(f"{root / relpath} (preload entry of {MANIFEST_RELPATH}) is missing")
+        _validate_library(root, relpath, manifest)
     dist = Distribution("prefix", root, origin, manifest)
     if dist.python_path is None:
         raise InitError(

@@ -22,7 +22,7 @@ from .session import Session, SessionBuilder
 __all__ = ["infer"]
 
 CACHE_SIZE = 8
-_Identity = tuple[int, int, int, int] | None
+_Identity = tuple[int, int, int, int, int] | None
 _cache: OrderedDict[Hashable, tuple[Session, _Identity]] = OrderedDict()
 _lock = threading.Lock()
 
@@ -41,8 +41,9 @@ def _identity(model: Any) -> _Identity:
     try:
         st = os.stat(model)
     except OSError:
-        return (-1, -1, -1, -1)  # the build step reports the precise error
-    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+        return (-1, -1, -1, -1, -1)  # the build step reports the precise error
+    # ctime too: `cp -p`, `tar x` and `rsync -t` rewrite a file in place and restore its mtime.
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _normalise(model: Any, providers: Any, options: dict[str, Any]) -> tuple[Any, Hashable]:
@@ -60,19 +61,30 @@ def _normalise(model: Any, providers: Any, options: dict[str, Any]) -> tuple[Any
     )
 
 
+_VALUE_OPTIONS = ("intra_op_threads", "optimization_level", "deterministic")
+_FLAG_OPTIONS = ("cpu_only", "prefer_gpu", "require_gpu")
+
+
 def _build(model: Any, providers: Sequence[Any] | None, options: dict[str, Any]) -> Session:
     builder = (
         SessionBuilder.from_bytes(model)
         if isinstance(model, bytes)
         else SessionBuilder.from_file(model)
     )
+    strict = options.pop("strict", False)
     if providers is not None:
-        builder.with_providers(*providers, strict=options.pop("strict", False))
+        builder.with_providers(*providers, strict=strict)
+    elif strict:
+        raise TypeError("infer(): strict=True needs providers=... (the providers to insist on)")
     for name, value in options.items():
-        method = getattr(builder, name, None)
-        if name.startswith("_") or name in ("build", "from_file", "from_bytes") or method is None:
-            raise TypeError(f"infer() got an unknown option {name!r}")
-        method(value)
+        if name in _VALUE_OPTIONS:
+            getattr(builder, name)(value)
+        elif name in _FLAG_OPTIONS:
+            if value:
+                getattr(builder, name)()
+        else:
+            known = ", ".join(("strict", *_VALUE_OPTIONS, *_FLAG_OPTIONS))
+            raise TypeError(f"infer() got an unknown option {name!r} (known: {known})")
     return builder.build()
 
 
@@ -98,8 +110,11 @@ def infer(
 ) -> dict[str, Any]:
     """Run ``model`` (path, bytes or Session) on ``inputs`` and return its outputs.
 
-    ``providers`` as for SessionBuilder.with_providers; ``options`` name builder methods:
-    ``strict``, ``intra_op_threads``, ``optimization_level``, ``deterministic``.
+    ``providers`` as for SessionBuilder.with_providers (``strict=True`` applies to them);
+    other ``options``: ``intra_op_threads``, ``optimization_level``, ``deterministic`` (values)
+    and ``cpu_only``, ``prefer_gpu``, ``require_gpu`` (flags). Hashable arguments (a str or
+    Path, bytes, a str or tuple of provider names, scalar options) take the lock-free hit path;
+    others are normalised first.
     """
     if isinstance(model, Session):
         return model.run(inputs)
@@ -115,7 +130,8 @@ def infer(
         except OSError:
             return _miss(model, inputs, providers, options)
         if (
-            st.st_mtime_ns != identity[3]
+            st.st_ctime_ns != identity[4]
+            or st.st_mtime_ns != identity[3]
             or st.st_ino != identity[0]
             or (st.st_size != identity[2] or st.st_dev != identity[1])
         ):

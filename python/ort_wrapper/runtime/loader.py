@@ -63,7 +63,21 @@ def _forget_modules(before: set[str]) -> None:
             del sys.modules[name]
 
 
+def _check_module(module: ModuleType, dist: Distribution, python_path: Path) -> None:
+    where = Path(module.__file__ or "").parent
+    if not _within(where, python_path):
+        raise InitError(f"importing onnxruntime gave {where}, expected it under {python_path}")
+    version = getattr(module, "__version__", "unknown")
+    if dist.version is not None and version != dist.version:
+        raise InitError(
+            f"{dist.describe()} declares ONNX Runtime {dist.version}, "
+            f"but its module reports {version}"
+        )
+
+
 def _import(dist: Distribution) -> ModuleType:
+    """Import the distribution's ``onnxruntime`` and check it; on any failure undo the import
+    (sys.path and sys.modules as they were), so the next init() starts clean."""
     python_path = dist.python_path
     assert python_path is not None  # locate() rejects distributions without a module
     existing = sys.modules.get("onnxruntime")
@@ -82,9 +96,7 @@ def _import(dist: Distribution) -> ModuleType:
         sys.path.insert(0, str(python_path))
     try:
         module = importlib.import_module("onnxruntime")
-        where = Path(module.__file__ or "").parent
-        if not _within(where, python_path):
-            raise InitError(f"importing onnxruntime gave {where}, expected it under {python_path}")
+        _check_module(module, dist, python_path)
         return module
     except Exception as exc:
         _forget_modules(before)
@@ -98,14 +110,8 @@ def _import(dist: Distribution) -> ModuleType:
 def _load(dist: Distribution) -> RuntimeInfo:
     _preload(dist)
     ort = _import(dist)
-    version = getattr(ort, "__version__", "unknown")
-    if dist.version is not None and version != dist.version:
-        raise InitError(
-            f"{dist.describe()} declares ONNX Runtime {dist.version}, "
-            f"but its module reports {version}"
-        )
     return RuntimeInfo(
-        version=version,
+        version=ort.__version__,
         distribution=dist,
         available_providers=tuple(ort.get_available_providers()),
         library_paths=_ort_libraries(),
@@ -128,11 +134,11 @@ def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
         if _info is not None:
             if distribution is None:
                 return _info
-            wanted = locate(distribution)
-            if wanted.root.resolve() != _info.distribution.root.resolve():
+            wanted = Path(distribution).expanduser().absolute().resolve()
+            if wanted != _info.distribution.root.resolve():
                 raise InitError(
                     f"ONNX Runtime is already loaded from {_info.distribution.describe()}; "
-                    f"a process holds one runtime: load {wanted.root} in a new process"
+                    f"a process holds one runtime: load {wanted} in a new process"
                 )
             return _info
         _info = _load(locate(distribution))

@@ -92,3 +92,23 @@ def test_usage_errors_exit_2(add_model_path: Path) -> None:
     assert _cli("run", str(add_model_path), "-i", "X").returncode == 2
     assert _cli("no-such-verb").returncode == 2
     assert _cli().returncode == 2
+
+
+def test_written_files_are_readable_by_others(tmp_path: Path, add_model_path: Path) -> None:
+    from ort_wrapper.manifest import write_json_atomic
+
+    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
+    _cli(
+        "run",
+        str(add_model_path),
+        "-i",
+        f"X={tmp_path / 'x.npy'}",
+        "-i",
+        f"Y={tmp_path / 'x.npy'}",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
+    assert (tmp_path / "out" / "Z.npy").stat().st_mode & 0o777 == 0o644
+    written = write_json_atomic(tmp_path / "m" / "manifest.json", {"a": 1})
+    assert written.stat().st_mode & 0o777 == 0o644
+    assert not [p for p in written.parent.iterdir() if p.name.startswith(".")]  # no leftovers
