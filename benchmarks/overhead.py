@@ -22,21 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper
 
 import ort_wrapper as ow
 
-
-def _add_model(path: Path) -> Path:
-    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 3])
-    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2, 3])
-    z = helper.make_tensor_value_info("Z", TensorProto.FLOAT, [2, 3])
-    graph = helper.make_graph([helper.make_node("Add", ["X", "Y"], ["Z"])], "add", [x, y], [z])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 10
-    onnx.save(model, path)
-    return path
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import models
 
 
 def _per_call(fn: Callable[[], object], calls: int) -> float:
@@ -107,7 +97,7 @@ def main() -> int:
 
     ort = ow.ort
     with tempfile.TemporaryDirectory() as tmp:
-        path = _add_model(Path(tmp) / "add.onnx")
+        path = models.save(models.add_model(), Path(tmp) / "add.onnx")
         feeds = {"X": np.ones((2, 3), np.float32), "Y": np.ones((2, 3), np.float32)}
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1

@@ -182,7 +182,10 @@ def parse_manifest(data: Any, where: str) -> Manifest:
             )
         )
     loaded = []
-    for i, entry in enumerate(data.get("runtimeLoaded", [])):
+    runtime_loaded = data.get("runtimeLoaded", [])
+    if not isinstance(runtime_loaded, list):
+        raise InitError(f"{where}: key 'runtimeLoaded' must be a list")
+    for i, entry in enumerate(runtime_loaded):
         at = f"{where}: runtimeLoaded[{i}]"
         if not isinstance(entry, dict):
             raise InitError(f"{at}: expected an object")
@@ -220,13 +223,15 @@ def load_manifest(root: Path) -> Manifest:
     """Read and validate ``root``'s manifest; InitError names the file and the problem."""
     path = root / MANIFEST_RELPATH
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InitError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except FileNotFoundError:
         raise InitError(f"{root} is not a distribution: {MANIFEST_RELPATH} is missing") from None
     except OSError as exc:
         raise InitError(f"cannot read {path}: {exc.strerror}") from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
         raise InitError(f"{path} is not valid JSON: {exc}") from None
     return parse_manifest(data, str(path))

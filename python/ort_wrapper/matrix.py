@@ -41,7 +41,6 @@ _ORT_KEYS = {
     "version": str,
     "owner": str,
     "repo": str,
-    "rev": str,
     "fetchSubmodules": bool,
     "hash": str,
 }
@@ -179,7 +178,7 @@ def _load(path: Path) -> Matrix:
         data = json.loads(path.read_text())
     except OSError as exc:
         raise VariantError(f"cannot read the variant matrix {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSON or UTF-8 decoding
         raise VariantError(f"{path} is not valid JSON: {exc}") from None
     return parse_matrix(data, path)
 

@@ -40,9 +40,10 @@ def test_build_a_session_and_run_it(add_model_path: Path) -> None:
 
 def test_prefer_a_gpu_and_see_honestly_what_you_got(add_model_path: Path) -> None:
     session = ow.SessionBuilder.from_file(add_model_path).prefer_gpu().build()
-    # On a machine without a usable GPU provider the session runs on CPU, and says why.
+    # Without a usable GPU provider the session runs on CPU, and says why for each GPU provider.
     if "CUDAExecutionProvider" not in session.providers:
         assert session.providers == ("CPUExecutionProvider",)
+        assert {f.provider for f in session.fallbacks} >= {"CUDAExecutionProvider"}
         assert all(f.reason for f in session.fallbacks)
 
 

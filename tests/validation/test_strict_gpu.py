@@ -37,11 +37,7 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    from helpers import REPO
-
-    result = run_python(
-        gpu_venv(), ["-c", SCRIPT % {"tests": str(REPO / "tests")}], env={"LD_LIBRARY_PATH": ""}
-    )
+    result = run_python(gpu_venv(), SCRIPT, env={"LD_LIBRARY_PATH": None})
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

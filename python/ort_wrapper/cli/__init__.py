@@ -47,7 +47,7 @@ def _parser(verbs: dict[str, object]) -> argparse.ArgumentParser:
             help="debug logs and tracebacks",
         )
         module.add_arguments(verb)
-        verb.set_defaults(_run=module.run)
+        verb.set_defaults(_run=module.run, error=verb.error)
     return parser
 
 
@@ -64,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         print(f"ort-wrapper {args.verb}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:  # a file the user named cannot be read or written
+        if args.verbose:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"ort-wrapper {args.verb}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"ort-wrapper {args.verb}: interrupted", file=sys.stderr)

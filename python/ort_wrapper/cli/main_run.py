@@ -75,8 +75,11 @@ def _save(outputs: dict[str, object], directory: Path) -> list[Path]:
     for name, value in outputs.items():
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
         target = directory / f"{safe}.npy"
+        array = np.asarray(value)
+        if array.dtype == object:  # string tensors: save as unicode, loadable without pickle
+            array = array.astype(str)
         with atomic_file(target, "wb") as fh:
-            np.save(fh, value, allow_pickle=False)
+            np.save(fh, array, allow_pickle=False)
         written.append(target)
     return written
 
@@ -88,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.loader import init
     from ..runtime.session import SessionBuilder
 
+    if args.strict and not args.providers:
+        args.error("--strict needs --providers (the providers to insist on)")
     init(args.dist)
     feeds = _load_inputs(args.input)
     builder = SessionBuilder.from_file(args.model)

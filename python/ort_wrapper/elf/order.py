@@ -14,8 +14,9 @@ __all__ = ["dependency_order"]
 def dependency_order(paths: Sequence[Path]) -> tuple[Path, ...]:
     """Order ``paths`` so every library comes after those of the set it names in DT_NEEDED.
 
-    Libraries are matched by SONAME (else file name). Ties keep the given order; a dependency
-    cycle (which the dynamic loader tolerates) keeps the given order among its members.
+    Libraries are matched by SONAME (else file name). Ties keep the given order. If the set
+    has a dependency cycle (which the dynamic loader tolerates), the given order is returned
+    unchanged.
     """
     infos = [read_elf(p) for p in paths]
     by_name = {}

@@ -18,7 +18,14 @@ from pathlib import Path
 from .policy import host_category
 from .reader import read_elf
 
-__all__ = ["Closure", "ResolvedLibrary", "conf_dirs", "find_system_library", "resolve_closure"]
+__all__ = [
+    "Closure",
+    "ResolvedLibrary",
+    "conf_dirs",
+    "env_dirs",
+    "find_system_library",
+    "resolve_closure",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +77,8 @@ def conf_dirs() -> tuple[str, ...]:
     return tuple(parse_ld_so_conf(conf)) if os.path.exists(conf) else ()
 
 
-def _env_dirs(ld_library_path: str | None) -> tuple[str, ...]:
+def env_dirs(ld_library_path: str | None = None) -> tuple[str, ...]:
+    """LD_LIBRARY_PATH's directories (``ld_library_path`` replaces the environment's value)."""
     value = os.environ.get("LD_LIBRARY_PATH", "") if ld_library_path is None else ld_library_path
     return tuple(os.path.normpath(p) for p in value.split(":") if p)
 
@@ -107,7 +115,7 @@ def resolve_closure(
 
     path = Path(path)
     root = read_elf(path)  # typed error for non-ELF input
-    env = _env_dirs(ld_library_path)
+    env = env_dirs(ld_library_path)
     extra = tuple(os.path.normpath(str(d)) for d in search_dirs)
     ldpaths = {"conf": list(conf_dirs()), "env": [*env, *extra], "interp": list(DEFAULT_DIRS)}
     tree = ldd(path, ldpaths=ldpaths)

@@ -19,11 +19,12 @@ from ..elf.reader import host_machine, is_elf, read_elf
 from ..errors import ElfError, InitError
 from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
 
-__all__ = ["CARRIED_BUNDLE", "ENV_VARS", "Distribution", "locate"]
+__all__ = ["CARRIED_BUNDLE", "ENV_VARS", "Distribution", "locate", "module_version"]
 
 ENV_VARS = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION")
 # ORT release builds version their exports VERS_<release>; other nodes (VERS_1.0) are not releases.
 _RELEASE_NODE = re.compile(r"^VERS_(\d+\.\d+\.\d+)$")
+_MODULE_VERSION = re.compile(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
 CARRIED_BUNDLE = Path(__file__).resolve().parent.parent / "_bundle"
 
 
@@ -66,6 +67,29 @@ class Distribution:
         dirs = {(self.root / f.path).parent: None for f in self.manifest.files_of_kind("shared")}
         return tuple(dirs) or (self.root / "lib",)
 
+    def shared_objects(self) -> tuple[Path, ...]:
+        """The distribution's ELF shared objects that exist: a module's ``capi/*.so*``; a
+        prefix's manifest entries of kind shared, and its python entries that are ELF (the
+        pybind module). The one listing linking checks and doctor use."""
+        if self.kind == "module":
+            return tuple(p for p in sorted((self.root / "capi").glob("*.so*")) if is_elf(p))
+        if self.manifest is None:
+            return ()
+        found = []
+        for entry in self.manifest.files:
+            path = self.root / entry.path
+            if not path.is_file():
+                continue
+            if entry.kind == "shared" or (entry.kind == "python" and is_elf(path)):
+                found.append(path)
+        return tuple(found)
+
+    def core_library(self) -> Path | None:
+        """The core ``libonnxruntime.so*`` among :meth:`shared_objects` (the shortest name, so
+        ``libonnxruntime.so`` over ``libonnxruntime.so.1.23.2``); None for a static one."""
+        cores = [p for p in self.shared_objects() if p.name.startswith("libonnxruntime.so")]
+        return min(cores, key=lambda p: (len(p.name), p.name)) if cores else None
+
     def describe(self) -> str:
         """One line: what and where."""
         if self.kind == "module":
@@ -73,6 +97,16 @@ class Distribution:
         m = self.manifest
         assert m is not None
         return f"{m.variant} {m.link_mode} distribution {m.version} at {self.root} ({self.origin})"
+
+
+def module_version(package_dir: Path) -> str | None:
+    """The ``__version__`` an onnxruntime package's ``__init__.py`` declares, read without
+    importing it (an imported native module cannot be unloaded again)."""
+    try:
+        match = _MODULE_VERSION.search((package_dir / "__init__.py").read_text())
+    except (OSError, ValueError):
+        return None
+    return match.group(1) if match else None
 
 
 def _installed_module() -> Distribution:
@@ -128,9 +162,14 @@ def _prefix(root: Path, origin: str) -> Distribution:
             "meant for linking): use `ort-wrapper link-flags` to link against it and "
             "`ort-wrapper check --dist` to validate it"
         )
-    if not (dist.python_path / "onnxruntime" / "__init__.py").exists():
+    package = dist.python_path / "onnxruntime"
+    if not (package / "__init__.py").exists():
+        raise InitError(f"{package} (pythonPath of {MANIFEST_RELPATH}) is missing")
+    declared = module_version(package)
+    if declared != manifest.version:
         raise InitError(
-            f"{dist.python_path}/onnxruntime (pythonPath of {MANIFEST_RELPATH}) is missing"
+            f"{dist.describe()} declares ONNX Runtime {manifest.version}, but its module "
+            f"{package} is {declared or 'of unknown version'}"
         )
     return dist
 

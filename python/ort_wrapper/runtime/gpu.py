@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..elf.resolve import DEFAULT_DIRS, conf_dirs
+from ..elf.resolve import DEFAULT_DIRS, conf_dirs, env_dirs
+from .procmaps import loaded_libraries
 
 __all__ = [
     "CudaLibrary",
@@ -56,17 +57,6 @@ class DriverInfo:
         return f"NVIDIA driver (CUDA {self.version}) at {self.path}: {devices}"
 
 
-def _loaded_path(name: str) -> str | None:
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                if name in line and "/" in line:
-                    return line[line.index("/") :].strip()
-    except OSError:
-        pass
-    return None
-
-
 @lru_cache(maxsize=1)
 def nvidia_driver() -> DriverInfo:
     """Load libcuda.so.1 and report its version and device count (cached per process)."""
@@ -74,7 +64,7 @@ def nvidia_driver() -> DriverInfo:
         lib = ctypes.CDLL("libcuda.so.1")
     except OSError as exc:
         return DriverInfo(False, error=f"libcuda.so.1 cannot be loaded ({exc})")
-    path = _loaded_path("libcuda.so")
+    path = next((str(p) for p in loaded_libraries() if p.name.startswith("libcuda.so")), None)
     version = ctypes.c_int(0)
     lib.cuDriverGetVersion(ctypes.byref(version))
     text = f"{version.value // 1000}.{version.value % 1000 // 10}" if version.value else None
@@ -122,8 +112,7 @@ def cuda_library_dirs(ld_library_path: str | None = None) -> tuple[tuple[str, Pa
 
     ``ld_library_path`` replaces the environment's LD_LIBRARY_PATH (pass "" for unset).
     """
-    env = os.environ.get("LD_LIBRARY_PATH", "") if ld_library_path is None else ld_library_path
-    labelled: list[tuple[str, str]] = [("LD_LIBRARY_PATH", d) for d in env.split(":") if d]
+    labelled: list[tuple[str, str]] = [("LD_LIBRARY_PATH", d) for d in env_dirs(ld_library_path)]
     labelled += [("nvidia-* wheel", str(d)) for d in nvidia_wheel_dirs()]
     for var in ("CUDA_HOME", "CUDA_PATH"):
         if home := os.environ.get(var):

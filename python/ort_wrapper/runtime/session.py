@@ -79,6 +79,10 @@ class Session:
         self.ort_session = session
         self.label = label
         self.inputs = tuple(_tensor_info(a) for a in session.get_inputs())
+        # Initializers the model lets a caller override: accepted as inputs, never required.
+        self.optional_inputs = tuple(
+            _tensor_info(a) for a in session.get_overridable_initializers()
+        )
         self.outputs = tuple(_tensor_info(a) for a in session.get_outputs())
         self.providers: tuple[str, ...] = tuple(session.get_providers())
         self.requested_providers = requested
@@ -121,16 +125,20 @@ class Session:
         )
 
     def signature(self) -> str:
-        """'Expected inputs: X: tensor(float) [2, 3], Y: ...'."""
-        return "Expected inputs: " + ", ".join(i.describe() for i in self.inputs)
+        """'Expected inputs: X: tensor(float) [2, 3], Y: ...' (and the optional ones)."""
+        text = "Expected inputs: " + ", ".join(i.describe() for i in self.inputs)
+        if self.optional_inputs:
+            text += "; optional: " + ", ".join(i.describe() for i in self.optional_inputs)
+        return text
 
     def _problems(self, feeds: Mapping[str, Any]) -> list[str]:
         import numpy as np
 
         problems = []
-        expected = {i.name: i for i in self.inputs}
+        required = {i.name: i for i in self.inputs}
+        expected = {**required, **{i.name: i for i in self.optional_inputs}}
         unknown = [n for n in feeds if n not in expected]
-        missing = [n for n in expected if n not in feeds]
+        missing = [n for n in required if n not in feeds]
         if unknown:
             problems.append(f"unknown input(s) {', '.join(map(repr, unknown))}")
         if missing:
@@ -139,7 +147,11 @@ class Session:
             info = expected.get(name)
             if info is None or info.dtype is None:
                 continue
-            array = np.asarray(value)
+            try:
+                array = np.asarray(value)
+            except (ValueError, TypeError) as exc:
+                problems.append(f"input {name!r} is not an array ({exc})")
+                continue
             if array.dtype != info.dtype and not (
                 info.dtype == object and array.dtype.kind in "OUS"
             ):
@@ -196,7 +208,20 @@ class SessionBuilder:
         (name, options) pairs. ``strict`` raises when any of them is not actually used."""
         resolved = []
         for item in providers:
-            name, options = (item, {}) if isinstance(item, str) else (item[0], dict(item[1]))
+            if isinstance(item, str):
+                name, options = item, {}
+            elif (
+                isinstance(item, tuple)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], Mapping)
+            ):
+                name, options = item[0], dict(item[1])
+            else:
+                raise TypeError(
+                    "with_providers() takes provider names or (name, options) pairs as separate "
+                    f"arguments, got {item!r} (unpack a list with *providers)"
+                )
             canonical = resolve_provider_name(name)
             if canonical is None:
                 known = ", ".join(a for s in provider_specs().values() for a in s.aliases)
@@ -255,14 +280,12 @@ class SessionBuilder:
         options.use_deterministic_compute = self._deterministic
         return options
 
-    def _requested(self, info: RuntimeInfo) -> list[tuple[str, dict[str, Any]]]:
+    def _requested(self) -> list[tuple[str, dict[str, Any]]]:
         if self._gpu is None:
             return self._providers
-        gpus = [(p, {}) for p in gpu_providers() if p in info.available_providers]
-        if not gpus and self._gpu == "require":
-            reasons = "; ".join(self._reason(info, p) for p in gpu_providers())
-            raise ProviderUnavailableError(f"{self._label}: no GPU provider available: {reasons}")
-        return [*gpus, (_CPU, {})]
+        # Every GPU provider of the platform is requested, so one that is not compiled in is
+        # a fallback with its reason, not silently left out.
+        return [*((p, {}) for p in gpu_providers()), (_CPU, {})]
 
     @staticmethod
     def _reason(info: RuntimeInfo, provider: str) -> str:
@@ -301,7 +324,7 @@ class SessionBuilder:
         """Create the session; raises ModelLoadError or ProviderUnavailableError."""
         info = init()
         ort = onnxruntime_module()
-        requested = self._requested(info)
+        requested = self._requested()
         usable = [(p, o) for p, o in requested if p in info.available_providers]
         session = self._load(ort, self._options(ort), usable or [(_CPU, {})])
         used = set(session.get_providers())

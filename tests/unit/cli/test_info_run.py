@@ -37,7 +37,8 @@ def test_info_text() -> None:
     result = _cli("info")
     assert result.returncode == 0
     assert "ONNX Runtime 1.23.2" in result.stdout
-    assert "CPUExecutionProvider" in result.stdout and "usable" in result.stdout
+    [cpu] = [line for line in result.stdout.splitlines() if "CPUExecutionProvider" in line]
+    assert cpu.split() == ["CPUExecutionProvider", "usable"]
 
 
 def test_run_writes_outputs(tmp_path: Path, add_model_path: Path) -> None:
@@ -112,3 +113,42 @@ def test_written_files_are_readable_by_others(tmp_path: Path, add_model_path: Pa
     written = write_json_atomic(tmp_path / "m" / "manifest.json", {"a": 1})
     assert written.stat().st_mode & 0o777 == 0o644
     assert not [p for p in written.parent.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_run_output_dir_problems_are_one_line(tmp_path: Path, add_model_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
+    (tmp_path / "taken").write_text("a file, not a directory")
+    result = _cli(
+        "run",
+        str(add_model_path),
+        "-i",
+        f"X={tmp_path / 'x.npy'}",
+        "-i",
+        f"Y={tmp_path / 'x.npy'}",
+        "--output-dir",
+        str(tmp_path / "taken"),
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "taken" in result.stderr
+
+
+def test_strict_without_providers_is_a_usage_error(add_model_path: Path) -> None:
+    assert _cli("run", str(add_model_path), "--strict").returncode == 2
+
+
+def test_string_outputs_are_saved_without_pickle(tmp_path: Path) -> None:
+    import sys as _sys
+
+    _sys.path.insert(0, str(REPO / "tests"))
+    from onnx import TensorProto, helper
+
+    import models
+
+    s_in = helper.make_tensor_value_info("S", TensorProto.STRING, [2])
+    s_out = helper.make_tensor_value_info("T", TensorProto.STRING, [2])
+    graph = helper.make_graph([helper.make_node("Identity", ["S"], ["T"])], "s", [s_in], [s_out])
+    model = models.save(models._model(graph), tmp_path / "s.onnx")
+    np.save(tmp_path / "s.npy", np.array(["ab", "c"]))
+    result = _cli("run", str(model), "-i", f"S={tmp_path / 's.npy'}", "-o", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "o" / "T.npy").tolist() == ["ab", "c"]

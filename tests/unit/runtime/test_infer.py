@@ -95,3 +95,55 @@ def test_errors_pass_through_typed(tmp_path: Path) -> None:
         ow.infer(tmp_path / "missing.onnx", {})
     with pytest.raises(ow.InputError, match="missing input"):
         ow.infer(models.add_model().SerializeToString(), {"X": X})
+
+
+def test_an_in_place_rewrite_that_keeps_mtime_is_reloaded(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    path = models.save(models.add_model(), tmp_path / "m.onnx")
+    assert ow.infer(path, {"X": X, "Y": X})["Z"].tolist() == (X + X).tolist()
+    st = os.stat(path)
+    sub = models.add_model()
+    sub.graph.node[0].op_type = "Sub"  # same size on disk, different answer
+    data = sub.SerializeToString()
+    assert len(data) == st.st_size
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p / rsync -t do
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+    assert ow.infer(path, {"X": X, "Y": X})["Z"].tolist() == [[0.0] * 3] * 2
+    del TensorProto, helper
+
+
+def test_least_recently_used_is_evicted(tmp_path: Path) -> None:
+    paths = [models.save(models.add_model(), tmp_path / f"m{i}.onnx") for i in range(9)]
+    for path in paths[:8]:
+        ow.infer(path, {"X": X, "Y": X})
+    ow.infer(paths[0], {"X": X, "Y": X})  # touch the oldest
+    ow.infer(paths[8], {"X": X, "Y": X})  # evicts the least recently used: paths[1]
+    cached = {key[0] for key in infer_module._cache}
+    assert paths[0] in cached and paths[1] not in cached and paths[8] in cached
+
+
+def test_threads_share_the_cache(add_model_path: Path, builds: list) -> None:
+    import threading
+
+    results, barrier = [], threading.Barrier(4)
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(100):
+            results.append(ow.infer(add_model_path, {"X": X, "Y": X})["Z"])
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 400 and all((r == X + X).all() for r in results)
+    assert len(builds) == 1
+
+
+def test_strict_needs_providers_and_flags_work(add_model_path: Path) -> None:
+    with pytest.raises(TypeError, match="strict=True needs providers"):
+        ow.infer(add_model_path, {"X": X, "Y": X}, strict=True)
+    assert ow.infer(add_model_path, {"X": X, "Y": X}, prefer_gpu=True)["Z"].shape == (2, 3)

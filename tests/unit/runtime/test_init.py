@@ -77,12 +77,24 @@ def test_prefix_distribution_loads_from_its_own_files(wheel_prefix: Path) -> Non
     assert result.stdout.strip() == "ok"
 
 
-def test_ort_lib_location_is_honoured_after_ort_wrapper_dist(wheel_prefix: Path) -> None:
+def test_ort_lib_location_is_honoured(wheel_prefix: Path) -> None:
     result = run_fresh(
         "import ort_wrapper; print(ort_wrapper.init().distribution.origin)",
         env={"ORT_LIB_LOCATION": str(wheel_prefix)},
     )
     assert result.stdout.strip() == "ORT_LIB_LOCATION", result.stderr
+
+
+def test_precedence_argument_then_ort_wrapper_dist_then_ort_lib_location(
+    tmp_path: Path, make_wheel_prefix
+) -> None:
+    a, b = make_wheel_prefix(tmp_path / "a"), make_wheel_prefix(tmp_path / "b")
+    code = "import sys, ort_wrapper; print(ort_wrapper.init({arg}).distribution.root.name)"
+    env = {"ORT_WRAPPER_DIST": str(a), "ORT_LIB_LOCATION": str(b)}
+    assert run_fresh(code.format(arg=""), env=env).stdout.strip() == "a"
+    assert run_fresh(code.format(arg=repr(str(b))), env=env).stdout.strip() == "b"
+    env = {"ORT_LIB_LOCATION": str(b)}
+    assert run_fresh(code.format(arg=""), env=env).stdout.strip() == "b"
 
 
 def _init_error(target: str, env: dict | None = None) -> str:
@@ -185,7 +197,7 @@ def test_failed_init_is_retryable_and_leaves_nothing_half_set(wheel_prefix: Path
 def test_a_failed_import_is_rolled_back(wheel_prefix: Path) -> None:
     init_py = wheel_prefix / "python/onnxruntime/__init__.py"
     good = init_py.read_text()
-    init_py.write_text("raise ImportError('broken on purpose')\n")
+    init_py.write_text('__version__ = "1.23.2"\nraise ImportError("broken on purpose")\n')
     result = run_fresh(
         f"""
         import sys, pathlib, ort_wrapper
@@ -256,3 +268,76 @@ def test_copied_prefix_is_left_untouched_by_init(wheel_prefix: Path) -> None:
     }
     assert {p: v for p, v in before.items() if "__pycache__" not in str(p)} == after
     shutil.rmtree(wheel_prefix)
+
+
+def test_a_rejected_version_is_rolled_back(wheel_prefix: Path) -> None:
+    _rewrite(wheel_prefix, version="1.22.0", files=[])  # no library to catch it: the module must
+    result = run_fresh(
+        f"""
+        import sys, ort_wrapper
+        before = list(sys.path)
+        try:
+            ort_wrapper.init({str(wheel_prefix)!r})
+        except ort_wrapper.InitError as exc:
+            text = str(exc)
+            print("declares ONNX Runtime 1.22.0, but its module" in text and "is 1.23.2" in text)
+        assert sys.path == before and "onnxruntime" not in sys.modules
+        print(ort_wrapper.init().distribution.origin)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["True", "installed module"]
+
+
+def _c_library(path: Path, source: str, *link: str) -> Path:
+    import subprocess
+
+    src = path.with_suffix(".c")
+    src.write_text(source)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", f"-Wl,-soname,{path.name}", str(src), "-o", str(path), *link],
+        check=True,
+    )
+    return path
+
+
+def test_preload_is_in_dependency_order_and_global(wheel_prefix: Path) -> None:
+    lib = wheel_prefix / "lib"
+    lib.mkdir()
+    _c_library(lib / "libortw_base.so", "int ortw_base_value(void) { return 41; }\n")
+    _c_library(
+        lib / "libortw_top.so",
+        "int ortw_base_value(void);\nint ortw_top_value(void) { return ortw_base_value() + 1; }\n",
+        f"-L{lib}",
+        "-lortw_base",
+    )
+    # listed dependent-first: init() must order them, or dlopen of the top one fails
+    _rewrite(wheel_prefix, preload=["lib/libortw_top.so", "lib/libortw_base.so"])
+    result = run_fresh(
+        f"""
+        import ctypes, ort_wrapper
+        ort_wrapper.init({str(wheel_prefix)!r})
+        everything = ctypes.CDLL(None)  # RTLD_GLOBAL: visible in the global namespace
+        print(everything.ortw_top_value(), everything.ortw_base_value())
+        """,
+        env={"LD_LIBRARY_PATH": None},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["42", "41"]
+
+
+def test_a_preload_that_cannot_load_is_an_init_error(wheel_prefix: Path) -> None:
+    lib = wheel_prefix / "lib"
+    lib.mkdir()
+    elsewhere = wheel_prefix.parent / "elsewhere"
+    elsewhere.mkdir()
+    _c_library(elsewhere / "libortw_gone.so", "int ortw_gone(void) { return 0; }\n")
+    _c_library(
+        lib / "libortw_needs.so",
+        "int ortw_gone(void);\nint ortw_needs(void) { return ortw_gone(); }\n",
+        f"-L{elsewhere}",
+        "-lortw_gone",
+    )
+    _rewrite(wheel_prefix, preload=["lib/libortw_needs.so"])
+    out = _init_error(repr(str(wheel_prefix)), env={"LD_LIBRARY_PATH": None})
+    assert "cannot load" in out and "libortw_needs.so" in out and "libortw_gone.so" in out

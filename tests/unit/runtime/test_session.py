@@ -184,13 +184,21 @@ def test_strict_raises_with_the_reason() -> None:
 
 
 def test_require_gpu_raises_on_a_cpu_build() -> None:
-    with pytest.raises(ow.ProviderUnavailableError, match="no GPU provider available"):
+    with pytest.raises(ow.ProviderUnavailableError, match="no GPU provider in use") as err:
         ow.SessionBuilder.from_bytes(ADD).require_gpu().build()
+    # every GPU provider of the platform is named with its reason
+    assert {f.provider for f in err.value.fallbacks} >= {
+        "CUDAExecutionProvider",
+        "TensorrtExecutionProvider",
+    }
+    assert "CUDAExecutionProvider is not compiled into this ONNX Runtime" in str(err.value)
 
 
-def test_prefer_gpu_falls_back_to_cpu() -> None:
+def test_prefer_gpu_falls_back_to_cpu_with_reasons() -> None:
     session = ow.SessionBuilder.from_bytes(ADD).prefer_gpu().build()
     assert session.providers == ("CPUExecutionProvider",)
+    reasons = {f.provider: f.reason for f in session.fallbacks}
+    assert "not compiled into this ONNX Runtime" in reasons["CUDAExecutionProvider"]
     np.testing.assert_array_equal(session.run({"X": X, "Y": X})["Z"], X + X)
 
 
@@ -214,3 +222,47 @@ def test_options_reach_onnxruntime() -> None:
     assert options.intra_op_num_threads == 1
     assert options.use_deterministic_compute is True
     assert options.graph_optimization_level == ow.ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+
+
+def test_string_tensors() -> None:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("S", TensorProto.STRING, [2])
+    y = helper.make_tensor_value_info("T", TensorProto.STRING, [2])
+    graph = helper.make_graph([helper.make_node("Identity", ["S"], ["T"])], "s", [x], [y])
+    model = models._model(graph).SerializeToString()
+    session = ow.SessionBuilder.from_bytes(model).build()
+    assert session.run(np.array(["a", "bc"], dtype=object))["T"].tolist() == ["a", "bc"]
+    with pytest.raises(ow.InputError, match="input 'S' has dtype float32, expected object"):
+        session.run(np.zeros(2, np.float32))
+
+
+def test_overridable_initializers_are_optional_inputs() -> None:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2])
+    w_in = helper.make_tensor_value_info("W", TensorProto.FLOAT, [2])
+    z = helper.make_tensor_value_info("Z", TensorProto.FLOAT, [2])
+    w = helper.make_tensor("W", TensorProto.FLOAT, [2], [10.0, 20.0])
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["X", "W"], ["Z"])], "o", [x, w_in], [z], initializer=[w]
+    )
+    session = ow.SessionBuilder.from_bytes(models._model(graph).SerializeToString()).build()
+    one = np.ones(2, np.float32)
+    assert session.run({"X": one})["Z"].tolist() == [11.0, 21.0]
+    assert session.run({"X": one, "W": one})["Z"].tolist() == [2.0, 2.0]
+    assert "optional: W: tensor(float) [2]" in session.signature()
+    with pytest.raises(ow.InputError, match="unknown input"):
+        session.run({"X": one, "V": one})
+
+
+def test_ragged_feeds_are_an_input_error() -> None:
+    with pytest.raises(ow.InputError, match="input 'X' is not an array"):
+        _add().run({"X": [[1.0, 2.0], [3.0]], "Y": X})
+
+
+def test_malformed_provider_arguments_say_how_to_pass_them() -> None:
+    with pytest.raises(TypeError, match=r"unpack a list with \*providers"):
+        ow.SessionBuilder.from_bytes(ADD).with_providers(["cuda", "cpu"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="provider names or"):
+        ow.SessionBuilder.from_bytes(ADD).with_providers(("cuda",))  # type: ignore[arg-type]
