@@ -8,12 +8,12 @@
     let
       inherit (nixpkgs) lib;
       matrix = import ./pkgs/matrix.nix { inherit lib; };
-      # CUDA and cuDNN are unfree; nothing else here is.
+      # CUDA and cuDNN are unfree (and what bundles them): allowed, nothing else unfree is.
       pkgsFor =
         system:
         import nixpkgs {
           inherit system;
-          config.allowUnfree = true;
+          config.allowUnfreePredicate = self.lib.allowUnfreePredicate;
           overlays = [ self.overlays.default ];
         };
       perSystem = f: lib.genAttrs matrix.systems (system: f (pkgsFor system).ortBuilder);
@@ -23,6 +23,8 @@
 
       lib = {
         inherit matrix;
+        # For your own `import nixpkgs { config.allowUnfreePredicate = …; }`: CUDA and cuDNN only.
+        allowUnfreePredicate = import ./pkgs/unfree.nix { inherit lib; };
         # `mkOnnxruntime pkgs "cpu"`: one variant of pkgs/variants.json built with `pkgs`.
         mkOnnxruntime = pkgs: (import ./pkgs { inherit pkgs; }).mkOnnxruntime;
       };

@@ -10,7 +10,8 @@ let
   defaultVariant = if hostPlatform.isDarwin then "coreml" else "cpu";
 
   deps = pkgs.callPackage ./deps.nix { };
-  ortWrapperTool = pkgs.callPackage ./ort-wrapper.nix { };
+  # The lean ort-wrapper the ORT derivations run (finalize, bundle): no ONNX Runtime, no ONNX.
+  ortWrapperTool = pkgs.callPackage ./ort-wrapper.nix { buildTool = true; };
 
   # The variant constructor: one variant of the matrix as a distribution.
   mkOnnxruntime =
@@ -27,7 +28,7 @@ let
     in
     if matrix.variants.${variantName}.linkMode == "shared" then
       pkgs.callPackage ./bundle.nix {
-        inherit matrix ortWrapperTool;
+        inherit matrix deps ortWrapperTool;
         unbundled = built;
       }
     else
@@ -35,7 +36,14 @@ let
 
   dists = lib.mapAttrs (name: _: mkOnnxruntime name) variants;
   wrappers = lib.mapAttrs (_: dist: pkgs.callPackage ./ort-wrapper.nix { inherit dist; }) dists;
-  harness = lib.mapAttrs (_: wrapper: pkgs.callPackage ./harness.nix { inherit wrapper; }) wrappers;
+  harness = lib.mapAttrs (
+    name: wrapper:
+    pkgs.callPackage ./harness.nix {
+      inherit wrapper;
+      appName = matrix.wrapperName name;
+      linkingOnly = matrix.needsGpu name;
+    }
+  ) wrappers;
   stable = lib.filterAttrs (_: v: !v.experimental) variants;
   shells = lib.mapAttrs (name: _: pkgs.callPackage ./shells.nix { dist = dists.${name}; }) stable;
 in
@@ -51,7 +59,8 @@ in
 
   apps = lib.mapAttrs' (name: h: lib.nameValuePair (matrix.wrapperName name) h.app) harness;
 
-  # The harness against every non-experimental variant this system builds.
+  # The harness against every non-experimental variant this system builds (for a variant that
+  # needs a GPU, its linking section only: a build sandbox has no GPU).
   checks = lib.mapAttrs' (name: _: lib.nameValuePair "harness-${name}" harness.${name}.check) stable;
 
   devShells = shells // {

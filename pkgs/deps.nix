@@ -86,9 +86,23 @@ let
     rev = "072586a71b55b7f8c584153d223e95687148a900";
     hash = "sha256-lV+VZi2b4SQlRYrhKx9Dxc6HlDEFz3newvcBjTekupo=";
   };
+  protobufForNvcc = protobuf.overrideAttrs (old: {
+    patches = (old.patches or [ ]) ++ [
+      (fetchpatch {
+        # nixpkgs names it "Workaround nvcc bug in message_lite.h"; a name without spaces is
+        # a valid store path name whatever the fetcher does with it.
+        name = "protobuf-workaround-nvcc-bug-in-message_lite.h.patch";
+        url = "https://raw.githubusercontent.com/conda-forge/protobuf-feedstock/737a13ea0680484c08e8e0ab0144dab82c10c1b3/recipe/patches/0010-Workaround-nvcc-bug-in-message_lite.h.patch";
+        hash = "sha256-joK50Il4mrwIc6zuNW9gDIfOx9LuA4FlusJuzUf9kqI=";
+      })
+    ];
+  });
 in
 {
   cmakeFlags = [
+    # Abseil is built from source with ORT and re2 (also from source) installs its targets,
+    # which name absl's: absl must be exported too (nixpkgs' onnxruntime sets the same).
+    (lib.cmakeBool "ABSL_ENABLE_INSTALL" true)
     (lib.cmakeFeature "FETCHCONTENT_TRY_FIND_PACKAGE_MODE" "ALWAYS")
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_ABSEIL_CPP" "${abseil-cpp_202407.src}")
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_DLPACK" "${dlpack}")
@@ -97,12 +111,37 @@ in
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_ONNX" "${onnx}")
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_RE2" "${re2.src}")
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_SAFEINT" "${safeint}")
-    (lib.cmakeFeature "ONNX_CUSTOM_PROTOC_EXECUTABLE" (lib.getExe protobuf))
+  ];
+
+  # The protobuf a variant builds with (library and protoc, given to ONNX as
+  # ONNX_CUSTOM_PROTOC_EXECUTABLE). With nvcc in the build, nixpkgs' protobuf needs the
+  # conda-forge workaround for an nvcc bug in message_lite.h, as nixpkgs' onnxruntime 1.23.2
+  # applies it (same URL and hash).
+  protobufFor = useCuda: if useCuda then protobufForNvcc else protobuf;
+
+  # The CUDA libraries ORT's CUDA provider loads at run time: build inputs of the CUDA variants
+  # (./onnxruntime.nix) and what the packaging step bundles next to it (./bundle.nix search
+  # dirs). The NVRTC and nvJitLink entries are dlopened by cuDNN, cuBLASLt and cuFFT
+  # (python/ort_wrapper/bundle/companions.json); python/ort_wrapper/data/sonames.json names the
+  # same attributes and tests/nix checks the two agree.
+  cudaRuntimeLibs = with cudaPackages; [
+    cuda_cudart
+    libcublas
+    libcufft
+    libcurand
+    cudnn
+    cuda_nvrtc
+    libnvjitlink
+  ];
+  # Headers and libraries the CUDA provider compiles against but does not load at run time.
+  cudaBuildLibs = with cudaPackages; [
+    cuda_cccl # cub/cub.cuh
+    libcusparse # cusparse.h
+    cudnn-frontend # header-only; found with find_package (see onnxruntime.nix's postPatch)
   ];
 
   cudaCmakeFlags = [
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_CUTLASS" "${cutlass}")
-    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_CUDNN_FRONTEND" "${cudaPackages.cudnn-frontend.src}")
     (lib.cmakeFeature "onnxruntime_CUDNN_HOME" "${cudaPackages.cudnn}")
     (lib.cmakeFeature "CMAKE_CUDA_ARCHITECTURES" cudaPackages.flags.cmakeCudaArchitecturesString)
     (lib.cmakeFeature "onnxruntime_NVCC_THREADS" "1")

@@ -11,6 +11,11 @@ let
 in
 raw
 // {
+  # The source tag follows the version (one fact in variants.json, not two).
+  ort = raw.ort // {
+    rev = "v${raw.ort.version}";
+  };
+
   # Every system some variant supports, in first-seen order.
   systems = builtins.foldl' (
     acc: system: if builtins.elem system acc then acc else acc ++ [ system ]
@@ -23,6 +28,10 @@ raw
     name: lib.mapAttrsToList toCmakeFlag (raw.commonCmakeFlags // raw.variants.${name}.cmakeFlags);
 
   usesCuda = name: raw.variants.${name}.cmakeFlags.onnxruntime_USE_CUDA or false;
+  usesCoreml = name: raw.variants.${name}.cmakeFlags.onnxruntime_USE_COREML or false;
+  # A variant whose providers cannot run in a GPU-less build sandbox: its `checks` entry runs the
+  # harness's linking section only (the app runs all of it on a machine with the GPU).
+  needsGpu = name: raw.variants.${name}.cmakeFlags.onnxruntime_USE_CUDA or false;
 
   # A variant whose build also makes the `onnxruntime` Python module (finalize installs it).
   usesPython =

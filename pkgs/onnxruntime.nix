@@ -11,7 +11,7 @@
   pkg-config,
   python3,
   python3Packages,
-  protobuf,
+  removeReferencesTo,
   eigen,
   howard-hinnant-date,
   nlohmann_json,
@@ -29,8 +29,10 @@ let
   variant = matrix.variants.${variantName};
   useCuda = matrix.usesCuda variantName;
   usePython = matrix.usesPython variantName;
-  useCoreml = variant.cmakeFlags.onnxruntime_USE_COREML or false;
+  useCoreml = matrix.usesCoreml variantName;
   effectiveStdenv = if useCuda then cudaPackages.backendStdenv else stdenv;
+  protobuf = deps.protobufFor useCuda;
+  nvcc = lib.getBin cudaPackages.cuda_nvcc;
   # Recorded in the manifest by finalize, in the order applied.
   patchNames = map (p: p.name) deps.upstreamPatches ++ variant.patches;
 in
@@ -58,7 +60,10 @@ effectiveStdenv.mkDerivation (finalAttrs: {
     protobuf
     ortWrapperTool
   ]
-  ++ lib.optionals useCuda [ cudaPackages.cuda_nvcc ];
+  ++ lib.optionals useCuda [
+    cudaPackages.cuda_nvcc
+    removeReferencesTo
+  ];
 
   buildInputs = [
     eigen
@@ -69,18 +74,7 @@ effectiveStdenv.mkDerivation (finalAttrs: {
     zlib
   ]
   ++ lib.optionals (lib.meta.availableOn effectiveStdenv.hostPlatform cpuinfo) [ cpuinfo ]
-  ++ lib.optionals useCuda (
-    with cudaPackages;
-    [
-      cuda_cccl
-      cuda_cudart
-      libcublas
-      libcurand
-      libcufft
-      libcusparse
-      cudnn
-    ]
-  )
+  ++ lib.optionals useCuda (deps.cudaBuildLibs ++ deps.cudaRuntimeLibs)
   # The Python module (onnxruntime_ENABLE_PYTHON): pybind11 and numpy headers, the interpreter.
   ++ lib.optionals usePython (
     with python3Packages;
@@ -97,10 +91,21 @@ effectiveStdenv.mkDerivation (finalAttrs: {
   cmakeFlags =
     matrix.cmakeFlagsFor variantName
     ++ deps.cmakeFlags
+    # Fails to find protoc on darwin otherwise (as in nixpkgs).
+    ++ [ (lib.cmakeFeature "ONNX_CUSTOM_PROTOC_EXECUTABLE" (lib.getExe protobuf)) ]
     ++ lib.optionals useCuda deps.cudaCmakeFlags
     ++ lib.optionals useCoreml deps.coremlCmakeFlags
     # nvcc and cudnn-frontend deprecation warnings must not stop the build (ORT sets -Werror).
     ++ lib.optionals useCuda [ "--compile-no-warning-as-error" ];
+
+  # As nixpkgs' onnxruntime: no executable stack in what ORT links (Linux).
+  env = lib.optionalAttrs effectiveStdenv.hostPlatform.isLinux { NIX_LDFLAGS = "-z,noexecstack"; };
+
+  # As nixpkgs' onnxruntime: cudnn-frontend (header-only, a build input) through find_package
+  # instead of ORT's FetchContent declaration.
+  postPatch = lib.optionalString useCuda ''
+    echo "find_package(cudnn_frontend REQUIRED)" > cmake/external/cudnn_frontend.cmake
+  '';
 
   enableParallelBuilding = true;
   # CUDA builds are long and memory-hungry: only on builders that say they can take them
@@ -113,6 +118,15 @@ effectiveStdenv.mkDerivation (finalAttrs: {
         lib.concatMapStringsSep " " (name: "--patches-applied ${name}") patchNames
       }
   '';
+
+  # nvcc's paths end up in the CUDA objects' strings; the toolkit must not be a run-time
+  # dependency (nixpkgs' onnxruntime does the same for libonnxruntime_providers_cuda.so; here for
+  # every file, since the static variant carries the CUDA objects in archives and the layout
+  # finalize writes is not nixpkgs'). A reference left anywhere fails the build here, not later.
+  postFixup = lib.optionalString useCuda ''
+    find "$out" -type f -exec remove-references-to -t ${nvcc} {} +
+  '';
+  disallowedRequisites = lib.optionals useCuda [ nvcc ];
 
   passthru = {
     inherit variantName;

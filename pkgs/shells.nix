@@ -3,6 +3,7 @@
 # ORT_LIB_LOCATION / ORT_WRAPPER_DIST, and the build and packaging tools.
 {
   lib,
+  stdenv,
   mkShell,
   python3,
   cmake,
@@ -14,37 +15,39 @@
 }:
 let
   pyproject = lib.importTOML ../python/pyproject.toml;
+  pyDeps = import ./python-deps.nix { inherit lib stdenv; };
   editable = python3.pkgs.mkPythonEditablePackage {
     pname = pyproject.project.name;
     inherit (pyproject.project) version scripts;
     root = "$ORT_BUILDER_ROOT/python";
-    dependencies = with python3.pkgs; [
-      onnxruntime
-      numpy
-      pyelftools
-      auditwheel
-    ];
+    dependencies = (pyDeps python3.pkgs).runtime;
   };
 in
 mkShell {
   packages = [
-    (python3.withPackages (ps: [
-      editable
-      ps.pytest
-      ps.onnx
-      ps.ml-dtypes
-    ]))
+    (python3.withPackages (ps: [ editable ] ++ (pyDeps ps).check ++ [ ps.pytest ]))
     cmake
     ninja
     patchelf
-    auditwheel
     ruff
-  ];
+  ]
+  # auditwheel is Linux-only in nixpkgs (meta.platforms = linux).
+  ++ lib.optionals stdenv.hostPlatform.isLinux [ auditwheel ];
   env = {
     ORT_WRAPPER_DIST = "${dist}";
     ORT_LIB_LOCATION = "${dist}";
   };
+  # The checkout's root, also when the shell is entered from a subdirectory: git's top level,
+  # else the nearest directory upwards holding pkgs/variants.json, else the current one.
   shellHook = ''
-    export ORT_BUILDER_ROOT="$PWD"
+    ORT_BUILDER_ROOT="$(git rev-parse --show-toplevel 2>/dev/null || true)"
+    if [ -z "$ORT_BUILDER_ROOT" ] || [ ! -e "$ORT_BUILDER_ROOT/pkgs/variants.json" ]; then
+      ORT_BUILDER_ROOT="$PWD"
+      while [ "$ORT_BUILDER_ROOT" != / ] && [ ! -e "$ORT_BUILDER_ROOT/pkgs/variants.json" ]; do
+        ORT_BUILDER_ROOT="$(dirname "$ORT_BUILDER_ROOT")"
+      done
+      [ -e "$ORT_BUILDER_ROOT/pkgs/variants.json" ] || ORT_BUILDER_ROOT="$PWD"
+    fi
+    export ORT_BUILDER_ROOT
   '';
 }

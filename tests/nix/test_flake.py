@@ -245,6 +245,40 @@ def test_cmake_flags_follow_the_matrix(nix: Nix, summary: dict[str, Any]) -> Non
     assert coreml["FETCHCONTENT_SOURCE_DIR_COREMLTOOLS"].startswith("/nix/store/")
 
 
+def test_nix_side_flags_nixpkgs_requires(nix: Nix, summary: dict[str, Any]) -> None:
+    """Flags the Nix build needs whatever the matrix says (nixpkgs' onnxruntime 1.23.2 sets them):
+    abseil from source must be exported (re2 from source installs targets naming it), and the
+    full-protobuf configuration nixpkgs marks broken (onnx#6094) is not used."""
+    for system in _systems():
+        for variant in _variants_on(system):
+            drv = _ort_derivation(nix, summary, system, variant)
+            env = drv["env"]
+            flags = _cmake_flags(env)
+            assert flags["ABSL_ENABLE_INSTALL"] == "ON", (system, variant)
+            assert flags.get("onnxruntime_USE_FULL_PROTOBUF", "OFF") == "OFF", (system, variant)
+            assert flags["FETCHCONTENT_TRY_FIND_PACKAGE_MODE"] == "ALWAYS"
+            protoc = flags["ONNX_CUSTOM_PROTOC_EXECUTABLE"]
+            assert protoc.endswith("/bin/protoc")
+            protobuf = protoc.removesuffix("/bin/protoc")
+            assert protobuf in env["nativeBuildInputs"].split()
+            patches = nix.derivation(nix.run("path-info", "--derivation", protobuf).stdout.strip())
+            cuda = MATRIX["variants"][variant]["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
+            # CUDA builds: nixpkgs' protobuf with the nvcc workaround, as nixpkgs' onnxruntime.
+            assert ("nvcc-bug" in patches["env"].get("patches", "")) == cuda, (system, variant)
+            assert (env.get("NIX_LDFLAGS") == "-z,noexecstack") == system.endswith("-linux")
+            if cuda:
+                assert "FETCHCONTENT_SOURCE_DIR_CUDNN_FRONTEND" not in flags
+                assert "find_package(cudnn_frontend REQUIRED)" in env["postPatch"]
+                inputs = {_store_name(p).split("-stand-in")[0] for p in env["buildInputs"].split()}
+                assert {"cudnn-frontend", "cuda_nvrtc", "libnvjitlink"} <= inputs
+                assert "remove-references-to -t" in env["postFixup"]
+                nvcc = [p for p in env["nativeBuildInputs"].split() if "cuda_nvcc" in p]
+                assert env["disallowedRequisites"].split() == nvcc
+            else:
+                assert not env.get("disallowedRequisites")
+    assert "onnxruntime_USE_FULL_PROTOBUF" not in MATRIX["commonCmakeFlags"]
+
+
 def test_patch_series_follows_the_matrix(nix: Nix, summary: dict[str, Any]) -> None:
     listed = (ROOT / "patches" / "README.md").read_text()
     for system in _systems():
@@ -274,6 +308,50 @@ def test_every_patch_file_is_in_some_series_and_has_a_header() -> None:
         for field in ("What:", "Why:", "Variants:", "Verified:"):
             assert field in header, f"{name}: header lacks {field!r}"
         assert re.search(r"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", text, re.M), name
+        _check_hunk_counts(name, text)
+
+
+def _check_hunk_counts(name: str, text: str) -> None:
+    """Every hunk's body has as many old/new lines as its @@ header says (what `patch` checks
+    before it applies anything: a hand-edited patch with wrong counts is 'malformed')."""
+    lines = text.splitlines()
+    hunks = 0
+    i = 0
+    while i < len(lines):
+        match = re.match(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@", lines[i])
+        i += 1
+        if not match:
+            continue
+        hunks += 1
+        old = int(match.group(1) or 1)
+        new = int(match.group(2) or 1)
+        while old > 0 or new > 0:
+            assert i < len(lines), f"{name}: hunk {hunks} ends early"
+            line = lines[i]
+            i += 1
+            if line.startswith("\\"):  # "\ No newline at end of file"
+                continue
+            kind = line[:1] or " "  # an empty context line may lose its leading space
+            assert kind in " -+", f"{name}: hunk {hunks}: unexpected line {line!r}"
+            old -= kind in " -"
+            new -= kind in " +"
+            assert old >= 0 and new >= 0, f"{name}: hunk {hunks}: more lines than its header"
+        if (
+            i < len(lines)
+            and lines[i][:1] in ("-", "+")
+            and not lines[i].startswith(("---", "+++"))
+        ):
+            raise AssertionError(f"{name}: hunk {hunks}: more lines than its header")
+    assert hunks, name
+
+
+def test_hunk_count_check_catches_a_miscounted_hunk() -> None:
+    good = "--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+    _check_hunk_counts("good", good)
+    with pytest.raises(AssertionError, match="more lines"):
+        _check_hunk_counts("bad", good.replace("-1,2 +1,2", "-1,1 +1,1"))
+    with pytest.raises(AssertionError, match="ends early"):
+        _check_hunk_counts("bad", good.replace("-1,2 +1,2", "-1,3 +1,3"))
 
 
 def test_source_is_pinned_by_the_matrix_hash(nix: Nix, summary: dict[str, Any]) -> None:
@@ -287,7 +365,13 @@ def test_source_is_pinned_by_the_matrix_hash(nix: Nix, summary: dict[str, Any]) 
                 f"packages.{system}.onnxruntime-{variant}",
                 apply="p: (p.unbundled or p).src.drvPath",
             )
-            out = nix.derivation(src)["outputs"]["out"]
+            fetched = nix.derivation(src)
+            # The tag is derived from the version in Nix (variants.json has no `rev`).
+            assert "rev" not in ort
+            assert fetched["env"]["urls"].endswith(
+                f"{ort['owner']}/{ort['repo']}/v{ort['version']}"
+            )
+            out = fetched["outputs"]["out"]
             assert out["hashAlgo"] == f"r:{algo}"
             assert out["hash"] == base64.b64decode(b64).hex()
 
@@ -354,14 +438,49 @@ def test_shared_variants_are_bundled_with_the_packaging_step(
             command = nix.derivation(package["drvPath"])["env"]["buildCommand"]
             assert f'ort-wrapper bundle {unbundled_out} --out "$NIX_BUILD_TOP/bundle"' in command
             assert 'mv "$NIX_BUILD_TOP/bundle" "$out"' in command
-            if spec["cmakeFlags"].get("onnxruntime_USE_CUDA"):
-                dirs = re.findall(r"--search-dir (\S+)", command)
-                names = {_store_name(d.removesuffix("/lib")) for d in dirs}
-                assert {n.split("-stand-in")[0] for n in names} >= {
-                    "cuda_cudart",
-                    "libcublas",
-                    "cudnn",
-                }
+            cuda = spec["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
+            dirs = re.findall(r"--search-dir (\S+)", command)
+            names = {_store_name(d.removesuffix("/lib")).split("-stand-in")[0] for d in dirs}
+            assert names == (_cuda_runtime_attrs() if cuda else set()), (system, variant)
+            drv = nix.derivation(package["drvPath"])
+            tools = {
+                _store_name(p).split("-stand-in")[0]
+                for p in drv["env"]["nativeBuildInputs"].split()
+            }
+            # runCommand runs its build command only (no fixup phase): a postFixup hook such as
+            # autoAddDriverRunpath would never run, so the hook's function is called explicitly.
+            assert "autoAddDriverRunpath" not in tools
+            if cuda:
+                assert "addDriverRunpath" in tools
+                after = command.split('mv "$NIX_BUILD_TOP/bundle" "$out"', 1)[1]
+                assert 'addDriverRunpath "$file"' in after
+                assert 'find "$out" -type f -print0' in after
+            else:
+                assert "addDriverRunpath" not in command
+    # Literal anchor, in case sonames.json and companions.json drift together.
+    assert _cuda_runtime_attrs() >= {
+        "cuda_cudart",
+        "libcublas",
+        "cudnn",
+        "cuda_nvrtc",
+        "libnvjitlink",
+    }
+
+
+def _cuda_runtime_attrs() -> set[str]:
+    """cudaPackages attributes the bundle must search: what the flake's CUDA package carries
+    (python/ort_wrapper/data/sonames.json "flake") and what those dlopen (companions.json)."""
+    data = ROOT / "python" / "ort_wrapper"
+    libraries = json.loads((data / "data" / "sonames.json").read_text())["libraries"]
+    companions = json.loads((data / "bundle" / "companions.json").read_text())["companions"]
+    todo = [n for n, v in libraries.items() if v.get("flake") == "onnxruntime-cuda-dyn"]
+    seen: set[str] = set()
+    while todo:
+        soname = todo.pop()
+        if soname not in seen:
+            seen.add(soname)
+            todo += companions.get(soname, {}).get("sonames", [])
+    return {libraries[n]["nix"].removeprefix("cudaPackages.") for n in seen}
 
 
 def test_apps_run_the_harness_without_ld_library_path(nix: Nix, summary: dict[str, Any]) -> None:
@@ -395,7 +514,32 @@ def test_dev_shells_point_at_their_variant(nix: Nix, summary: dict[str, Any]) ->
             assert env["ORT_WRAPPER_DIST"] == dist
             assert env["ORT_LIB_LOCATION"] == dist
             tools = {_store_name(p).split("-stand-in")[0] for p in env["nativeBuildInputs"].split()}
-            assert {"cmake", "ninja", "patchelf", "auditwheel"} <= tools
+            assert {"cmake", "ninja", "patchelf"} <= tools
+            # nixpkgs' auditwheel is Linux-only (meta.platforms = linux).
+            assert ("auditwheel" in tools) == system.endswith("-linux"), (system, name)
+            hook = env["shellHook"]
+            assert "git rev-parse --show-toplevel" in hook
+
+
+def test_dev_shell_finds_the_checkout_root_from_a_subdirectory(
+    nix: Nix, summary: dict[str, Any], tmp_path: Path
+) -> None:
+    """The shellHook, run from python/ort_wrapper of a tree that is not a git checkout."""
+    hook = nix.derivation(summary["x86_64-linux"]["devShells"]["default"])["env"]["shellHook"]
+    tree = tmp_path / "checkout"
+    (tree / "pkgs").mkdir(parents=True)
+    (tree / "pkgs" / "variants.json").write_text("{}")
+    sub = tree / "python" / "ort_wrapper"
+    sub.mkdir(parents=True)
+    done = subprocess.run(
+        ["bash", "-c", hook + '\nprintf %s "$ORT_BUILDER_ROOT"'],
+        cwd=sub,
+        env={"PATH": os.environ["PATH"], "GIT_CEILING_DIRECTORIES": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == str(tree)
 
 
 def test_the_flake_reads_the_matrix_rather_than_a_copy(nix: Nix, tmp_path: Path) -> None:
@@ -424,7 +568,9 @@ def test_a_variant_is_refused_on_a_platform_the_matrix_leaves_out(nix: Nix) -> N
     assert "not available on the requested hostPlatform" in done.stderr
 
 
-def test_flake_lock_pins_a_real_nixpkgs_revision() -> None:
+def test_flake_lock_pins_nixpkgs_in_the_lock_format() -> None:
+    """The format only (a github node, 40-hex rev, sha256 narHash): whether that revision and
+    hash are real needs the network (`nix flake metadata` in .github/workflows/nix.yml)."""
     lock = json.loads((ROOT / "flake.lock").read_text())
     assert lock["version"] == 7
     root = lock["nodes"][lock["root"]]
@@ -446,3 +592,92 @@ def test_workflow_checks_the_flake_and_builds_cpu() -> None:
     assert "cachix/install-nix-action" in text
     assert "nix flake check" in text
     assert re.search(r"nix build .*\.#onnxruntime-cpu", text)
+
+
+def test_gpu_variants_check_linking_only_and_apps_run_everything(
+    nix: Nix, summary: dict[str, Any]
+) -> None:
+    """A build sandbox has no GPU: `checks` of a CUDA variant runs the linking section alone
+    (the providers section would fail its claimed CUDA provider); the app runs every section."""
+    for system in _systems():
+        for name, drv_path in summary[system]["checks"].items():
+            variant = name.removeprefix("harness-")
+            command = nix.derivation(drv_path)["env"]["buildCommand"]
+            cuda = MATRIX["variants"][variant]["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
+            dist = summary[system]["packages"][f"onnxruntime-{variant}"]["out"]
+            suffix = " --only linking" if cuda else ""
+            assert f'ort-wrapper check --dist {dist}{suffix} > "$out"' in command, (system, name)
+    assert "harness-cuda-dyn" in summary["x86_64-linux"]["checks"]
+
+
+def test_build_steps_use_the_lean_tool(nix: Nix, summary: dict[str, Any]) -> None:
+    """The ORT derivations run finalize/bundle with a tool that brings no ONNX Runtime or ONNX
+    onto PYTHONPATH; the wrappers (apps, checks) carry the full package."""
+    heavy = {"onnxruntime", "onnx", "ml-dtypes"}
+
+    def deps(drv_path: str) -> set[str]:
+        env = nix.derivation(drv_path)["env"]
+        return {_store_name(p).split("-stand-in")[0] for p in env["propagatedBuildInputs"].split()}
+
+    for system in _systems():
+        linux = system.endswith("-linux")
+        for variant in _variants_on(system):
+            env = _ort_derivation(nix, summary, system, variant)["env"]
+            tool = [p for p in env["nativeBuildInputs"].split() if "-ort-wrapper-" in p]
+            assert len(tool) == 1, tool
+            tool_deps = deps(nix.run("path-info", "--derivation", tool[0]).stdout.strip())
+            assert not tool_deps & heavy, (system, variant)
+            assert {"numpy", "pyelftools"} <= tool_deps
+            assert ("auditwheel" in tool_deps) == linux
+            wrapper_deps = deps(summary[system]["packages"][_wrapper_name(variant)]["drvPath"])
+            assert heavy <= wrapper_deps
+            assert ("auditwheel" in wrapper_deps) == linux
+            remove = nix.derivation(summary[system]["packages"][_wrapper_name(variant)]["drvPath"])
+            assert ("auditwheel" in remove["env"]["pythonRemoveDeps"]) == (not linux)
+
+
+def test_the_stand_in_refuses_auditwheel_on_darwin_like_nixpkgs(nix: Nix) -> None:
+    done = nix.run(
+        "eval",
+        "--raw",
+        "--impure",
+        "--expr",
+        f'(import {nix.stand_in} {{ system = "aarch64-darwin"; }})'
+        ".python3Packages.auditwheel.drvPath",
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "not available on the requested hostPlatform" in done.stderr
+
+
+def test_unfree_cuda_only_and_the_bundle_says_what_it_carries(
+    nix: Nix, summary: dict[str, Any]
+) -> None:
+    flake = (ROOT / "flake.nix").read_text()
+    assert "allowUnfree = true" not in flake
+    assert "config.allowUnfreePredicate = self.lib.allowUnfreePredicate;" in flake
+    assert "allowUnfreePredicate = import ./pkgs/unfree.nix { inherit lib; };" in flake
+    # (builtins.getFlake would fetch the locked nixpkgs: the predicate's file is read directly.)
+    probe = (
+        f"let predicate = import {nix.flake}/pkgs/unfree.nix "
+        f"{{ lib = import {nix.stand_in}/lib.nix; }}; "
+        f'pkgs = import {nix.stand_in} {{ system = "x86_64-linux"; '
+        "config.allowUnfreePredicate = predicate; }; in "
+    )
+    allowed = nix.run(
+        "eval", "--raw", "--impure", "--expr", probe + "pkgs.cudaPackages.cudnn.drvPath"
+    )
+    assert allowed.stdout.startswith("/nix/store/")
+    refused = nix.run(
+        "eval", "--raw", "--impure", "--expr", probe + "pkgs.unfree-probe.drvPath", check=False
+    )
+    assert refused.returncode != 0 and "unfree license" in refused.stderr
+    licenses = nix.eval_json(
+        "packages.x86_64-linux.onnxruntime-cuda-dyn.meta.license",
+        apply="ls: map (l: l.shortName) ls",
+    )
+    assert set(licenses) == {"mit", "CUDA EULA", "cuDNN EULA"}
+    assert (
+        nix.eval_json("packages.x86_64-linux.onnxruntime-cpu.meta.license", apply="l: l.shortName")
+        == "mit"
+    )

@@ -64,6 +64,9 @@ def _raw() -> dict:
         ),
         (lambda d: d.update(extra=1), "unknown key(s) extra"),
         (lambda d: d["ort"].update(version="latest"), "cannot derive the C API version"),
+        # The tag is derived from the version (Nix: rev = "v${version}"); not a second fact.
+        (lambda d: d["ort"].update(rev="v1.23.2"), "ort: unknown key(s) rev"),
+        (lambda d: d["ort"].pop("hash"), "ort: missing key 'hash'"),
     ],
 )
 def test_bad_matrices_name_the_variant_and_key(mutate, message: str) -> None:

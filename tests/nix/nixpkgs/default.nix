@@ -20,13 +20,23 @@ let
     "echo 'stand-in nixpkgs (tests/nix): nothing can be built with it' >&2; exit 1"
   ];
 
-  # nixpkgs' meta checks, reduced to the two the flake relies on: a package whose
-  # meta.platforms leaves out the host, or an unfree one without allowUnfree, does not evaluate.
+  # nixpkgs' meta checks (pkgs/stdenv/generic/check-meta.nix), reduced to the two the flake
+  # relies on: a package whose meta.platforms leaves out the host, or an unfree one (any of its
+  # licenses, meta.license being one or a list) that neither allowUnfree nor
+  # allowUnfreePredicate (called with the package's attributes) lets in, does not evaluate.
+  # As in nixpkgs, the check fires when the package is used (e.g. as another's build input).
+  hasUnfreeLicense =
+    attrs: builtins.any (l: !(l.free or true)) (lib.toList (attrs.meta.license or [ ]));
+  allowedUnfree =
+    attrs: (config.allowUnfree or false) || (config.allowUnfreePredicate or (_: false)) attrs;
   checkMeta =
-    name: meta:
+    name: attrs:
+    let
+      meta = attrs.meta or { };
+    in
     if meta ? platforms && !(builtins.elem system meta.platforms) then
       throw "Package ‘${name}’ is not available on the requested hostPlatform ${system}"
-    else if (meta.license.free or true) == false && !(config.allowUnfree or false) then
+    else if hasUnfreeLicense attrs && !(allowedUnfree attrs) then
       throw "Package ‘${name}’ has an unfree license, refusing to evaluate."
     else
       true;
@@ -62,8 +72,20 @@ let
         }
       );
     in
-    assert checkMeta name meta;
-    drv // (attrs.passthru or { }) // { inherit meta; passthru = attrs.passthru or { }; };
+    assert checkMeta name attrs;
+    drv
+    // (attrs.passthru or { })
+    // {
+      inherit meta;
+      passthru = attrs.passthru or { };
+      # nixpkgs' overrideAttrs (prevAttrs: { … }) or (finalAttrs: prevAttrs: { … }).
+      overrideAttrs =
+        f:
+        let
+          g = if builtins.isFunction (f attrs) then f attrs else f;
+        in
+        mkDerivation (attrs // g attrs);
+    };
 
   standIn =
     name: extra:
@@ -89,6 +111,14 @@ let
 
   # Tools, libraries and CUDA packages: names as in nixpkgs.
   simple = names: lib.genAttrs names (n: standIn n { });
+  # CUDA redistributables: unfree (NVIDIA's CUDA EULA; cuDNN has its own, as in nixpkgs'
+  # cuda-modules), x86_64-linux only here.
+  cudnnLicense = {
+    shortName = "cuDNN EULA";
+    fullName = "NVIDIA cuDNN Software License Agreement (EULA)";
+    free = false;
+    redistributable = true;
+  };
   cudaOnly =
     names:
     lib.genAttrs names (
@@ -96,7 +126,7 @@ let
       standIn n {
         meta = {
           platforms = [ "x86_64-linux" ];
-          license = lib.licenses.unfree;
+          license = if n == "cudnn" then cudnnLicense else lib.licenses.nvidiaCudaRedist;
         };
       }
     );
@@ -107,11 +137,18 @@ let
       passthru.src = fetcher ({ name = "${name}-source"; } // src);
     };
 
+  # auditwheel: Linux-only, as nixpkgs' python-modules/auditwheel (meta.platforms = linux).
+  auditwheel = standIn "auditwheel" {
+    meta.platforms = [
+      "x86_64-linux"
+      "aarch64-linux"
+    ];
+  };
+
   python3Packages = simple [
     "setuptools"
     "numpy"
     "pyelftools"
-    "auditwheel"
     "onnxruntime"
     "onnx"
     "ml-dtypes"
@@ -119,6 +156,7 @@ let
     "pybind11"
     "packaging"
   ] // {
+    inherit auditwheel;
     # The interpreter the package set is built for (as python3Packages.python in nixpkgs).
     python = python3;
     buildPythonPackage =
@@ -225,7 +263,10 @@ let
       tag = "2024-07-02";
       hash = "sha256-DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDA=";
     };
+    inherit auditwheel;
     protobuf = standIn "protobuf" { meta.mainProgram = "protoc"; };
+    # Something unfree that is not CUDA (the flake's allowUnfreePredicate must refuse it).
+    unfree-probe = standIn "unfree-probe" { meta.license = lib.licenses.unfree; };
     nixfmt = standIn "nixfmt" { meta.mainProgram = "nixfmt"; };
 
     cudaPackages =
@@ -238,6 +279,8 @@ let
         "libcufft"
         "libcusparse"
         "cudnn"
+        "cuda_nvrtc"
+        "libnvjitlink"
       ]
       // {
         cudnn-frontend = withSrc "cudnn-frontend" {
@@ -255,7 +298,6 @@ let
     "ninja"
     "pkg-config"
     "patchelf"
-    "auditwheel"
     "eigen"
     "howard-hinnant-date"
     "nlohmann_json"
@@ -263,6 +305,8 @@ let
     "zlib"
     "cpuinfo"
     "autoAddDriverRunpath"
+    "addDriverRunpath"
+    "removeReferencesTo"
     "ruff"
   ];
 in

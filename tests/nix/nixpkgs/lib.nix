@@ -72,6 +72,10 @@ rec {
 
   getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
   getLib = drv: drv;
+  getBin = drv: drv;
+  toList = x: if builtins.isList x then x else [ x ];
+  concatMap = builtins.concatMap;
+  unique = builtins.foldl' (acc: x: if elem x acc then acc else acc ++ [ x ]) [ ];
   makeBinPath = xs: concatStringsSep ":" (map (x: "${x}/bin") xs);
 
   importJSON = path: builtins.fromJSON (builtins.readFile path);
@@ -79,8 +83,18 @@ rec {
 
   meta.availableOn = platform: pkg: elem platform.system (pkg.meta.platforms or [ platform.system ]);
 
-  licenses = genAttrs [ "mit" "unfree" ] (shortName: {
-    inherit shortName;
-    free = shortName != "unfree";
-  });
+  licenses =
+    genAttrs [ "mit" "unfree" ] (shortName: {
+      inherit shortName;
+      free = shortName != "unfree";
+    })
+    // {
+      # As nixpkgs' lib/licenses.nix.
+      nvidiaCudaRedist = {
+        shortName = "CUDA EULA";
+        fullName = "CUDA Toolkit End User License Agreement (EULA)";
+        free = false;
+        redistributable = true;
+      };
+    };
 }
