@@ -11,9 +11,14 @@ from typing import Any
 from .linkorder import link_order
 from .resolve import Library, Resolution
 
-__all__ = ["ABSEIL_GLOB", "AbseilReport", "abseil_report", "archive_graph"]
+__all__ = ["ABSEIL_GLOB", "AbseilReport", "abseil_report", "archive_graph", "is_abseil"]
 
 ABSEIL_GLOB = "absl_*"
+
+
+def is_abseil(name: str) -> bool:
+    """Whether the link name ``name`` is one of abseil's archives."""
+    return fnmatch.fnmatchcase(name, ABSEIL_GLOB)
 
 
 def archive_graph(libraries: Sequence[Library]) -> dict[str, set[str]]:
@@ -36,15 +41,15 @@ def archive_graph(libraries: Sequence[Library]) -> dict[str, set[str]]:
 
 @dataclass(frozen=True)
 class AbseilReport:
-    """The abseil archives discovered, those a link uses, and the cycles among them."""
+    """How many abseil archives were discovered, those a link uses, and their cycles."""
 
-    discovered: tuple[str, ...]
+    discovered: int
     referenced: tuple[str, ...]
     cycles: tuple[tuple[str, ...], ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "discovered": len(self.discovered),
+            "discovered": self.discovered,
             "referenced": len(self.referenced),
             "referencedArchives": list(self.referenced),
             "cycles": [list(c) for c in self.cycles],
@@ -53,11 +58,11 @@ class AbseilReport:
 
 def abseil_report(candidates: Sequence[Library], resolution: Resolution) -> AbseilReport:
     """Describe the static abseil archives among ``candidates`` and what ``resolution`` uses."""
-    absl = [c for c in candidates if c.static and fnmatch.fnmatchcase(c.name, ABSEIL_GLOB)]
+    absl = [c for c in candidates if c.static and is_abseil(c.name)]
     used = {lib.key for lib in resolution.used}
     groups = link_order(archive_graph(absl))
     return AbseilReport(
-        discovered=tuple(sorted(lib.name for lib in absl)),
+        discovered=len(absl),
         referenced=tuple(sorted(lib.name for lib in absl if lib.key in used)),
         cycles=tuple(g for g in groups if len(g) > 1),
     )

@@ -4,14 +4,13 @@ with an MRI script run by ``ar -M``, given a symbol index and checked member by 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..bundle.patch import find_tool
 from ..elf.archive import member_digests, read_archive
 from ..errors import BuildError
 
@@ -20,6 +19,7 @@ __all__ = [
     "MERGED_NAME",
     "check_merged",
     "component_archives",
+    "find_components",
     "merge_archives",
     "mri_script",
 ]
@@ -30,22 +30,26 @@ COMPONENT_GLOB = "libonnxruntime_*.a"
 MERGED_NAME = "libonnxruntime.a"
 
 
-def component_archives(prefix: Path, build_dir: Path) -> tuple[Path, ...]:
-    """``libonnxruntime_*.a`` of the install's ``lib/`` and the build tree's top level.
-
-    An archive installed under ``lib/`` wins over the build tree's copy of the same name.
-    Sorted by name, so the merge is reproducible.
-    """
+def find_components(prefix: Path, build_dir: Path) -> dict[str, Path]:
+    """``libonnxruntime_*.a`` of the install's ``lib/`` and the build tree's top level, by
+    name (possibly none). An archive installed under ``lib/`` wins over the build tree's copy
+    of the same name. Sorted by name, so the merge is reproducible."""
     found: dict[str, Path] = {}
     for folder in (prefix / "lib", build_dir):
         for path in sorted(folder.glob(COMPONENT_GLOB)):
             found.setdefault(path.name, path)
+    return {name: found[name] for name in sorted(found)}
+
+
+def component_archives(prefix: Path, build_dir: Path) -> tuple[Path, ...]:
+    """``find_components``, as paths; BuildError when there is none."""
+    found = find_components(prefix, build_dir)
     if not found:
         raise BuildError(
             f"no {COMPONENT_GLOB} in {prefix / 'lib'} or {build_dir}: "
             "is this the build tree of a static ONNX Runtime?"
         )
-    return tuple(found[name] for name in sorted(found))
+    return tuple(found.values())
 
 
 def mri_script(output: str, inputs: Sequence[str]) -> str:
@@ -54,45 +58,55 @@ def mri_script(output: str, inputs: Sequence[str]) -> str:
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(os.environ.get(name.upper(), name))
-    if path is None:
-        raise BuildError(f"{name} is not installed (binutils)")
-    return path
+    """``ar``/``ranlib``, or what ``$AR``/``$RANLIB`` name (as a Nix stdenv sets them)."""
+    return find_tool(name, env=name.upper(), error=BuildError, hint="install binutils")
+
+
+def _names(inputs: Sequence[Path]) -> str:
+    shown = ", ".join(p.name for p in inputs[:6])
+    return shown + (f" and {len(inputs) - 6} more" if len(inputs) > 6 else "")
 
 
 def merge_archives(inputs: Sequence[Path], output: Path) -> None:
     """Merge ``inputs`` into ``output`` with ``ar -M``, index it with ``ranlib -D``, check it.
 
-    The script names short symlinks in a scratch folder, because MRI scripts cannot quote
-    paths (a ``+`` or a space would break them).
+    The work happens in a scratch folder next to ``output`` (same file system: the result is
+    renamed into place, not copied). The script names short symlinks there, because MRI
+    scripts cannot quote paths (a ``+`` or a space would break them).
     """
-    with tempfile.TemporaryDirectory(prefix="ort-merge-") as tmp:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ort-merge-", dir=output.parent) as tmp:
         names = []
         for i, path in enumerate(inputs):
             link = Path(tmp, f"in{i}.a")
             link.symlink_to(path.resolve())
             names.append(link.name)
         script = mri_script("merged.a", names)
+        what = f"merging {len(inputs)} archives ({_names(inputs)})"
         done = subprocess.run(
             [_tool("ar"), "-M"], input=script, cwd=tmp, capture_output=True, text=True
         )
         if done.returncode:
-            raise BuildError(f"ar -M failed merging {len(inputs)} archives: {done.stderr.strip()}")
+            raise BuildError(f"ar -M failed {what}: {done.stderr.strip()}")
         done = subprocess.run(
             [_tool("ranlib"), "-D", "merged.a"], cwd=tmp, capture_output=True, text=True
         )
         if done.returncode:
-            raise BuildError(f"ranlib failed on the merged archive: {done.stderr.strip()}")
-        check_merged(Path(tmp, "merged.a"), inputs)
-        shutil.move(Path(tmp, "merged.a"), output)
+            raise BuildError(f"ranlib failed {what}: {done.stderr.strip()}")
+        check_merged(
+            Path(tmp, "merged.a"), inputs, label=f"the archive merged from {_names(inputs)}"
+        )
+        Path(tmp, "merged.a").replace(output)
 
 
-def check_merged(merged: Path, inputs: Sequence[Path]) -> None:
+def check_merged(merged: Path, inputs: Sequence[Path], *, label: str | None = None) -> None:
     """BuildError unless ``merged`` has a symbol index and exactly the members of ``inputs``
-    (same names and bytes, duplicates included)."""
+    (same names and bytes, duplicates included). ``label`` names ``merged`` in the message
+    (by default its path)."""
+    label = label or str(merged)
     info = read_archive(merged)
     if not info.has_index:
-        raise BuildError(f"{merged} has no symbol index")
+        raise BuildError(f"{label} has no symbol index")
     want: Counter[tuple[str, str]] = Counter()
     for path in inputs:
         want.update(member_digests(read_archive(path)))
@@ -101,7 +115,7 @@ def check_merged(merged: Path, inputs: Sequence[Path]) -> None:
         missing = sorted(name for name, _ in (want - got))[:5]
         extra = sorted(name for name, _ in (got - want))[:5]
         raise BuildError(
-            f"{merged} does not hold exactly its inputs' members "
+            f"{label} does not hold exactly its inputs' members "
             f"(missing: {missing or 'none'}; unexpected: {extra or 'none'})"
         )
     log.info("merged %d archives into %s: %d members", len(inputs), merged, len(info.members))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from .archives import COMPONENT_GLOB
 from .resolve import Library, library_name
 
 __all__ = [
+    "as_built",
     "dependency_policy",
     "find_candidates",
     "in_sysroot",
@@ -59,6 +60,11 @@ def read_cmake_cache(build_dir: Path) -> dict[str, str]:
 def in_sysroot(path: str, sysroot: Path | None) -> Path:
     """Where a path the build saw lies on this machine."""
     return sysroot / path.lstrip("/") if sysroot else Path(path)
+
+
+def as_built(path: str | Path, sysroot: Path | None) -> str:
+    """The path the build saw for ``path`` on this machine (the inverse of ``in_sysroot``)."""
+    return "/" + str(Path(path).relative_to(sysroot)) if sysroot else str(path)
 
 
 def _lib_dir_of(value: str) -> str | None:
@@ -107,15 +113,26 @@ def _shared(path: Path) -> Library:
     return Library(name, str(path), False, "system", (shared_library_symbols(path),), info.needed)
 
 
-def find_candidates(prefix: Path, build_dir: Path, system_dirs: Sequence[Path]) -> list[Library]:
-    """Every library ``dependencies.json`` names, from the build tree, the prefix and the
+def find_candidates(
+    prefix: Path,
+    build_dir: Path,
+    system_dirs: Sequence[Path],
+    copied: Collection[str] = (),
+) -> list[Library]:
+    """Every library ``dependencies.json`` names, from the prefix, the build tree and the
     system folders (host paths), with its symbols. A library found in an earlier place hides
-    the same name later; a system library is offered static and shared where both exist."""
+    the same name later; a system library is offered static and shared where both exist.
+
+    ``copied`` are file names in the prefix's ``lib/`` that an earlier ``finalize`` copied
+    there from the build tree: the build tree's (possibly newer) copy comes first for them.
+    """
     seen: set[str] = set()
     found: list[Library] = []
+    installed = sorted((prefix / "lib").glob("lib*.a"))
     local = [
-        *sorted((prefix / "lib").glob("lib*.a")),
+        *(p for p in installed if p.name not in copied),
         *sorted(p for p in build_dir.rglob("lib*.a") if p.parent != build_dir),
+        *(p for p in installed if p.name in copied),
     ]
     for path in local:
         name = library_name(path.name)

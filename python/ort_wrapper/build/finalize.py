@@ -9,7 +9,9 @@ failure leaves the prefix as it was.
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +19,19 @@ from typing import Any
 
 from ..elf.archive import archive_symbols
 from ..errors import BuildError
-from ..manifest import MANIFEST_RELPATH, FileEntry, Manifest, RuntimeLoadedEntry, sha256_file
+from ..manifest import (
+    MANIFEST_RELPATH,
+    FileEntry,
+    Manifest,
+    RuntimeLoadedEntry,
+    sha256_file,
+    write_json_atomic,
+)
 from ..matrix import Variant
-from .abseil import ABSEIL_GLOB, abseil_report, archive_graph
-from .archives import MERGED_NAME, component_archives, merge_archives
+from .abseil import abseil_report, archive_graph, is_abseil
+from .archives import MERGED_NAME, component_archives, find_components, merge_archives
 from .candidates import (
+    as_built,
     dependency_policy,
     find_candidates,
     in_sysroot,
@@ -30,8 +40,8 @@ from .candidates import (
 )
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
-from .python_package import PYTHON_DIR, PYTHON_FLAG, stage_python_package
-from .resolve import Library, public_api_symbols, resolve
+from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, stage_python_package
+from .resolve import Library, linked_without_pruning, public_api_symbols, resolve
 from .transaction import Transaction
 
 __all__ = ["StaticLink", "finalize", "ort_version_of"]
@@ -62,10 +72,79 @@ def ort_version_of(cache: Mapping[str, str], sysroot: Path | None) -> str:
         raise BuildError(f"cannot read {path}; pass --ort-version") from None
 
 
-def _chosen(candidates: Sequence[Library], forced_shared: frozenset[str]) -> list[Library]:
-    """Without pruning: one form of every candidate name, static unless it must be shared."""
-    static = {c.name for c in candidates if c.static and c.name not in forced_shared}
-    return [c for c in candidates if c.static == (c.name in static)]
+def _previous(prefix: Path) -> dict[str, Any]:
+    """The manifest an earlier ``finalize`` left in ``prefix`` (raw JSON), or ``{}``."""
+    try:
+        data = json.loads((prefix / MANIFEST_RELPATH).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _extra(previous: Mapping[str, Any]) -> Mapping[str, Any]:
+    extra = previous.get("extra")
+    return extra if isinstance(extra, dict) else {}
+
+
+def _recorded_sha256(previous: Mapping[str, Any], rel: str) -> str | None:
+    for entry in previous.get("files", ()):
+        if isinstance(entry, dict) and entry.get("path") == rel:
+            return entry.get("sha256")
+    return None
+
+
+def _recorded_components(previous: Mapping[str, Any]) -> dict[str, str]:
+    """name -> sha256 of the component archives the previous merge took (older manifests
+    recorded names only: their sha256 is empty)."""
+    out = {}
+    for item in _extra(previous).get("mergedFrom", ()):
+        if isinstance(item, dict):
+            out[str(item.get("name"))] = str(item.get("sha256", ""))
+        else:
+            out[str(item)] = ""
+    return out
+
+
+def _merge_components(
+    tx: Transaction, build_dir: Path, previous: Mapping[str, Any]
+) -> tuple[Path, list[dict[str, str]]]:
+    """Merge the component archives into ``lib/libonnxruntime.a``; return where the merged
+    archive is and what it was merged from (``name``, ``sha256``).
+
+    The first run removes the components installed under ``lib/``, so a rerun may find fewer
+    than were merged. Then the merged archive already there is kept when it is the one the
+    manifest records and every component still found is unchanged; otherwise BuildError
+    names what is missing (merging the rest would silently lose its members).
+    """
+    prefix = tx.root
+    merged_rel = f"lib/{MERGED_NAME}"
+    found = find_components(prefix, build_dir)
+    digests = {name: tx.sha256(path) for name, path in found.items()}
+    recorded = _recorded_components(previous)
+    missing = sorted(set(recorded) - set(found))
+    if missing:
+        existing = prefix / merged_rel
+        reusable = (
+            existing.is_file()
+            and _recorded_sha256(previous, merged_rel) == tx.sha256(existing)
+            and all(recorded.get(name) == sha for name, sha in digests.items())
+        )
+        if not reusable:
+            raise BuildError(
+                f"{merged_rel} was merged from {', '.join(missing)}, which are no longer in "
+                f"{prefix / 'lib'} or {build_dir} (an earlier finalize merged and removed "
+                "them), and the archive there is not the one the manifest records or the "
+                "build changed since: install the build again (cmake --install) and rerun"
+            )
+        log.info("keeping %s: merged from %s, as recorded", merged_rel, ", ".join(recorded))
+        return existing, [{"name": n, "sha256": sha} for n, sha in recorded.items()]
+    components = component_archives(prefix, build_dir)  # BuildError when there is none
+    merged = tx.path_for(merged_rel)
+    merge_archives(components, merged)
+    for path in components:
+        if path.parent == prefix / "lib":
+            tx.remove(f"lib/{path.name}")
+    return merged, [{"name": p.name, "sha256": digests[p.name]} for p in components]
 
 
 def _static_link(
@@ -75,41 +154,49 @@ def _static_link(
     sysroot: Path | None,
     lib_dirs: Sequence[str],
     prune: bool,
+    previous: Mapping[str, Any],
 ) -> StaticLink:
     prefix = tx.root
-    components = component_archives(prefix, build_dir)
     merged_rel = f"lib/{MERGED_NAME}"
-    merged = tx.path_for(merged_rel)
-    merge_archives(components, merged)
-    for path in components:
-        if path.parent == prefix / "lib":
-            tx.remove(f"lib/{path.name}")
+    merged, merged_from = _merge_components(tx, build_dir, previous)
     root = Library("onnxruntime", str(merged), True, "dist", archive_symbols(merged))
     dirs = [*library_dirs(dict(cache), build_dir), *lib_dirs]
-    candidates = find_candidates(prefix, build_dir, [in_sysroot(d, sysroot) for d in dirs])
+    copied_before = {str(rel) for rel in _extra(previous).get("copiedArchives", ())}
+    candidates = find_candidates(
+        prefix,
+        build_dir,
+        [in_sysroot(d, sysroot) for d in dirs],
+        copied={rel.rsplit("/", 1)[-1] for rel in copied_before},
+    )
     resolution = resolve(public_api_symbols(root), [root, *candidates])
     if prune:
         linked = [lib for lib in resolution.used if lib is not root]
         graph = dict(resolution.graph)
     else:
-        linked = _chosen(candidates, resolution.forced_shared)
+        linked = [lib for lib in linked_without_pruning(resolution) if lib is not root]
         graph = archive_graph([root, *linked])
     in_dist = {root.key: merged_rel}
     roles = {merged_rel: "core"}
+    copied = []
     for lib in linked:
         if lib.origin == "system":
             continue
         rel = f"lib/{Path(lib.path).name}"
         if lib.origin == "build":
-            tx.path_for(rel).write_bytes(Path(lib.path).read_bytes())
+            shutil.copyfile(lib.path, tx.path_for(rel))
+        if lib.origin == "build" or rel in copied_before:
+            copied.append(rel)
         in_dist[lib.key] = rel
-        roles[rel] = "abseil" if lib.name.startswith(ABSEIL_GLOB[:-1]) else "dependency"
+        roles[rel] = "abseil" if is_abseil(lib.name) else "dependency"
+    for rel in sorted(copied_before - set(copied)):
+        log.info("removing %s: an earlier finalize copied it, this link does not use it", rel)
+        tx.remove(rel)
     libraries = {lib.key: lib for lib in (root, *linked)}
     flags = order_flags(graph, libraries, in_dist, sysroot, dependency_policy()["system"])
     system = [
         {
             "name": lib.name,
-            "path": "/" + str(Path(lib.path).relative_to(sysroot)) if sysroot else lib.path,
+            "path": as_built(lib.path, sysroot),
             "static": lib.static,
             "sha256": sha256_file(Path(lib.path)),
         }
@@ -117,7 +204,8 @@ def _static_link(
         if lib.origin == "system"
     ]
     extra = {
-        "mergedFrom": [p.name for p in components],
+        "mergedFrom": merged_from,
+        "copiedArchives": copied,
         "abseil": abseil_report(candidates, resolution).to_json(),
         "systemLibraries": system,
         "resolution": {
@@ -125,6 +213,7 @@ def _static_link(
             "pulledMembers": sum(len(v) for v in resolution.pulled.values()),
             "unresolvedSymbols": len(resolution.unresolved),
             "linkedShared": sorted(resolution.forced_shared),
+            "leftOut": sorted(resolution.excluded),
         },
     }
     return StaticLink(tuple(flags), roles, extra)
@@ -134,7 +223,7 @@ def _kind(rel: str) -> str:
     name = rel.rsplit("/", 1)[-1]
     if rel.startswith("include/"):
         return "header"
-    if rel.startswith(f"{PYTHON_DIR}/") and name.endswith(".py"):
+    if rel.startswith(f"{PYTHON_PACKAGE_DIR}/") and name.endswith(".py"):
         return "python"
     if name.endswith(".pc"):
         return "pkgconfig"
@@ -193,7 +282,8 @@ def finalize(
     ``build_dir`` is the CMake build tree; ``sysroot`` is where the build's absolute paths
     lie on this machine when it ran in a chroot; ``lib_dirs`` are more library folders (as
     the build saw them) to take dependencies from; ``source`` and ``patches`` are recorded;
-    ``prune`` leaves out dependency archives nothing references.
+    ``prune`` leaves out dependency archives nothing references (off by default here; the
+    lab's ``build`` and the Nix derivation turn it on).
     """
     for what, path in (("prefix", prefix), ("build directory", build_dir)):
         if not path.is_dir():
@@ -201,8 +291,9 @@ def finalize(
     cache = read_cmake_cache(build_dir)
     version = version or ort_version_of(cache, sysroot)
     with Transaction(prefix) as tx:
+        previous = _previous(prefix)  # read under the transaction's lock
         if variant.link_mode == "static":
-            link = _static_link(tx, build_dir, cache, sysroot, lib_dirs, prune)
+            link = _static_link(tx, build_dir, cache, sysroot, lib_dirs, prune, previous)
             flags, roles, extra = link.flags, link.roles, dict(link.extra)
             private = tuple(f for f in flags if f != f"{PREFIX_VAR}/lib/{MERGED_NAME}")
         else:
@@ -212,7 +303,7 @@ def finalize(
         python_path = None
         if variant.cmake_flags.get(PYTHON_FLAG) is True:
             stage_python_package(tx, build_dir)
-            python_path = PYTHON_DIR
+            python_path = PYTHON_PACKAGE_DIR
         include_dir = _include_dir(prefix)
         if include_dir is None:
             raise BuildError(f"no {C_API_HEADER} under {prefix / 'include'}")
@@ -225,9 +316,8 @@ def finalize(
                 private=private,
             )
         )
-        tx.path_for(str(MANIFEST_RELPATH))
         files = tuple(
-            FileEntry(rel, _kind(rel), sha256_file(path), _role(rel, roles))
+            FileEntry(rel, _kind(rel), tx.sha256(path), _role(rel, roles))
             for rel, path in sorted(tx.final_files().items())
             if rel != str(MANIFEST_RELPATH)
         )
@@ -244,7 +334,7 @@ def finalize(
             include_dir=include_dir,
             extra=extra,
         )
-        manifest.write(tx.scratch / "new")
+        write_json_atomic(tx.path_for(str(MANIFEST_RELPATH)), manifest.to_json())
         changed = tx.commit()
     log.info("finalized %s: %d files changed", prefix, len(changed))
     return manifest

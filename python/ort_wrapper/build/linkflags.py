@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import BuildError
+from .candidates import as_built
 from .linkorder import link_order
 from .resolve import Library
 
@@ -49,8 +50,7 @@ def order_flags(
                 entries.append(f"{PREFIX_VAR}/{in_dist[key]}")
                 continue
             path = Path(lib.path)
-            inside = "/" + str(path.relative_to(sysroot)) if sysroot else str(path)
-            folder = inside.rsplit("/", 1)[0]
+            folder = as_built(path, sysroot).rsplit("/", 1)[0]
             if folder not in _default_dirs() and f"-L{folder}" not in search:
                 search.append(f"-L{folder}")
             entries.append(f"-l:{path.name}" if lib.static else f"-l{lib.name}")

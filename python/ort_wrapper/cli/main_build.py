@@ -7,7 +7,10 @@ import json
 import os
 from pathlib import Path
 
-HELP = "build a variant natively in a Debian chroot and finalize it (cached by input)"
+HELP = (
+    "build a variant natively in a Debian chroot and finalize it (cached by input; prunes "
+    "unused dependency archives unless --no-prune)"
+)
 
 _CHECKOUT_PATCHES = Path(__file__).resolve().parents[3] / "patches"
 
@@ -30,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-prune",
         dest="prune",
         action="store_false",
-        help="keep dependency archives nothing references in the link flags",
+        help="keep dependency archives nothing references in the link flags (build prunes "
+        "by default, unlike `finalize`, which prunes only with --prune)",
     )
     parser.add_argument(
         "--check-patches",

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "turn a CMake build and install of ONNX Runtime into a distribution (idempotent, atomic)"
+HELP = (
+    "turn a CMake build and install of ONNX Runtime into a distribution (idempotent, atomic; "
+    "keeps every dependency archive unless --prune)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prune",
         action="store_true",
-        help="leave out dependency archives (abseil ...) that nothing references",
+        help="leave out dependency archives (abseil ...) that nothing references; off by "
+        "default here (every candidate archive is linked), while `build` prunes by default",
     )
 
 

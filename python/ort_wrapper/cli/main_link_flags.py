@@ -28,9 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..build.linkflags import format_flags, substitute
+    from ..errors import BuildError
     from ..manifest import load_manifest
 
     manifest = load_manifest(args.prefix)
+    if not manifest.link_flags:
+        raise BuildError(
+            f"{args.prefix}: this distribution records no link flags (it is a "
+            f"{manifest.link_mode} distribution: link with -L<its lib folder> -lonnxruntime, "
+            "or load it at run time)"
+        )
     root = args.as_path or args.prefix.resolve()
     print(format_flags(substitute(manifest.link_flags, root), args.format))
     return 0

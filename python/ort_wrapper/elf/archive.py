@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import ElfError
 
@@ -20,7 +22,7 @@ __all__ = [
     "Member",
     "ObjectSymbols",
     "archive_symbols",
-    "is_archive",
+    "iter_members",
     "member_digests",
     "read_archive",
     "shared_library_symbols",
@@ -52,12 +54,6 @@ class ArchiveInfo:
     members: tuple[Member, ...]
     has_index: bool
 
-    def read(self, member: Member) -> bytes:
-        """The bytes of ``member``."""
-        with open(self.path, "rb") as fh:
-            fh.seek(member.offset)
-            return fh.read(member.size)
-
 
 @dataclass(frozen=True)
 class ObjectSymbols:
@@ -72,19 +68,13 @@ class ObjectSymbols:
     undefined: frozenset[str]
 
 
-def is_archive(path: Path) -> bool:
-    """True when ``path`` starts with the ``ar`` magic (regular or thin)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8) in (AR_MAGIC, THIN_MAGIC)
-    except OSError:
-        return False
-
-
-def _headers(path: Path, data: bytes) -> Iterator[tuple[str, int, int]]:
+def _headers(path: Path, fh: BinaryIO, end: int) -> Iterator[tuple[str, int, int]]:
+    """``(raw name, data offset, size)`` of each member, read header by header (the data
+    itself is skipped, so a table of contents costs a few reads, not the whole file)."""
     pos = len(AR_MAGIC)
-    while pos < len(data):
-        header = data[pos : pos + _HEADER]
+    while pos < end:
+        fh.seek(pos)
+        header = fh.read(_HEADER)
         if len(header) < _HEADER or header[58:60] != b"`\n":
             raise ElfError(f"{path}: corrupt archive member header at byte {pos}")
         try:
@@ -92,7 +82,7 @@ def _headers(path: Path, data: bytes) -> Iterator[tuple[str, int, int]]:
         except ValueError:
             raise ElfError(f"{path}: bad member size at byte {pos}") from None
         start = pos + _HEADER
-        if start + size > len(data):
+        if start + size > end:
             raise ElfError(f"{path}: member at byte {pos} runs past the end of the file")
         yield header[:16].decode("ascii", "replace").rstrip(" "), start, size
         pos = start + size + (size & 1)
@@ -105,43 +95,56 @@ def _read(path: Path) -> bytes:
         raise ElfError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _open(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise ElfError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def read_archive(path: Path | str) -> ArchiveInfo:
     """Read an archive's table of contents; ElfError when it is not a regular GNU archive."""
     path = Path(path)
-    data = _read(path)
-    if data.startswith(THIN_MAGIC):
-        raise ElfError(f"{path} is a thin archive (it holds paths, not objects)")
-    if not data.startswith(AR_MAGIC):
-        raise ElfError(f"{path} is not an ar archive")
-    long_names = b""
-    members: list[Member] = []
-    has_index = False
-    for raw, start, size in _headers(path, data):
-        if raw in _INDEX_NAMES:
-            has_index = True
-        elif raw == _LONG_NAMES:
-            long_names = data[start : start + size]
-        elif raw.startswith("#1/"):
-            raise ElfError(f"{path} is a BSD-format archive; only the GNU format is read")
-        elif raw.startswith("/") and raw[1:].isdigit():
-            offset = int(raw[1:])
-            end = long_names.find(b"/\n", offset)
-            if end < 0:
-                raise ElfError(f"{path}: member name offset {offset} is not in the name table")
-            members.append(Member(long_names[offset:end].decode(), start, size))
-        else:
-            members.append(Member(raw.removesuffix("/"), start, size))
+    with _open(path) as fh:
+        magic = fh.read(len(AR_MAGIC))
+        if magic == THIN_MAGIC:
+            raise ElfError(f"{path} is a thin archive (it holds paths, not objects)")
+        if magic != AR_MAGIC:
+            raise ElfError(f"{path} is not an ar archive")
+        end = os.fstat(fh.fileno()).st_size
+        long_names = b""
+        members: list[Member] = []
+        has_index = False
+        for raw, start, size in _headers(path, fh, end):
+            if raw in _INDEX_NAMES:
+                has_index = True
+            elif raw == _LONG_NAMES:
+                fh.seek(start)
+                long_names = fh.read(size)
+            elif raw.startswith("#1/"):
+                raise ElfError(f"{path} is a BSD-format archive; only the GNU format is read")
+            elif raw.startswith("/") and raw[1:].isdigit():
+                offset = int(raw[1:])
+                stop = long_names.find(b"/\n", offset)
+                if stop < 0:
+                    raise ElfError(f"{path}: member name offset {offset} is not in the name table")
+                members.append(Member(long_names[offset:stop].decode(), start, size))
+            else:
+                members.append(Member(raw.removesuffix("/"), start, size))
     return ArchiveInfo(path, tuple(members), has_index)
+
+
+def iter_members(info: ArchiveInfo) -> Iterator[tuple[Member, bytes]]:
+    """Each member of ``info`` with its bytes, in order, one member in memory at a time."""
+    with _open(info.path) as fh:
+        for member in info.members:
+            fh.seek(member.offset)
+            yield member, fh.read(member.size)
 
 
 def member_digests(info: ArchiveInfo) -> list[tuple[str, str]]:
     """``(name, sha256)`` of every member, in order: what a member-by-member comparison uses."""
-    with open(info.path, "rb") as fh:
-        out = []
-        for member in info.members:
-            fh.seek(member.offset)
-            out.append((member.name, hashlib.sha256(fh.read(member.size)).hexdigest()))
-        return out
+    return [(m.name, hashlib.sha256(data).hexdigest()) for m, data in iter_members(info)]
 
 
 def _symbols(name: str, data: bytes, table: str) -> ObjectSymbols:
@@ -169,13 +172,10 @@ def _symbols(name: str, data: bytes, table: str) -> ObjectSymbols:
 def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:
     """The global symbols of each ELF member of an archive, in member order."""
     info = read_archive(path)
-    with open(info.path, "rb") as fh:
-        result = []
-        for member in info.members:
-            fh.seek(member.offset)
-            data = fh.read(member.size)
-            result.append(_symbols(f"{info.path}({member.name})", data, ".symtab"))
-    return tuple(result)
+    return tuple(
+        _symbols(f"{info.path}({member.name})", data, ".symtab")
+        for member, data in iter_members(info)
+    )
 
 
 def shared_library_symbols(path: Path | str) -> ObjectSymbols:

@@ -91,6 +91,25 @@ def test_link_flags_of_something_that_is_not_a_distribution(tmp_path: Path, caps
     assert "is not a distribution" in capsys.readouterr().err
 
 
+def test_link_flags_of_a_distribution_that_records_none(tmp_path: Path, capsys) -> None:
+    """A shared distribution (a bundle, say) records no flags: say so, do not print nothing."""
+    from ort_wrapper.manifest import Manifest
+
+    Manifest("1.23.2", "cpu", "shared", ("CPUExecutionProvider",), files=()).write(tmp_path)
+    assert main(["link-flags", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "records no link flags (it is a shared distribution: link with" in err
+    assert "-lonnxruntime" in err
+
+
+def test_help_says_which_verb_prunes(capsys) -> None:
+    for verb in ("finalize", "build"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "off by default here" in out and "build prunes by default" in out
+
+
 @pytest.mark.parametrize("verb", ["finalize", "link-flags", "build"])
 def test_help(verb: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:

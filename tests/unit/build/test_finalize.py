@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -259,3 +261,99 @@ def test_a_python_build_installs_its_module_and_loads(fake_build: FakeBuild) -> 
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.split() == ["cuda-dyn", "[0.0,", "1.0,", "2.0,", "3.0]"]
+
+
+def test_a_rerun_keeps_components_an_earlier_run_merged_away(fake_build: FakeBuild) -> None:
+    """A component installed only under lib/ is merged and removed by the first run; a rerun
+    keeps the merged archive the manifest records instead of merging what is left."""
+    (fake_build.build_dir / "libonnxruntime_session.a").unlink()  # only the installed copy
+    first = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    names = [m["name"] for m in first.extra["mergedFrom"]]
+    assert names == ["libonnxruntime_framework.a", "libonnxruntime_session.a"]
+    assert all(len(m["sha256"]) == 64 for m in first.extra["mergedFrom"])
+    assert not (fake_build.prefix / "lib/libonnxruntime_session.a").exists()
+    before = _snapshot(fake_build.prefix)
+    again = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    assert again == first
+    assert _snapshot(fake_build.prefix) == before
+    # the build tree's component changed: the old merge is stale and a new one would lack
+    # the session component, so the rerun refuses and says what is missing
+    shutil.copy2(fake_build.archives["re2"], fake_build.build_dir / "libonnxruntime_framework.a")
+    with pytest.raises(BuildError, match=r"merged from libonnxruntime_session\.a, which are no"):
+        finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    assert _snapshot(fake_build.prefix) == before
+
+
+def test_a_rerun_with_a_changed_merged_archive_is_refused(fake_build: FakeBuild) -> None:
+    (fake_build.build_dir / "libonnxruntime_session.a").unlink()
+    finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    shutil.copy2(fake_build.archives["re2"], fake_build.prefix / "lib/libonnxruntime.a")
+    with pytest.raises(BuildError, match=r"cmake --install"):
+        finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+
+
+def test_scratch_folders_of_killed_runs_are_removed_not_listed(fake_build: FakeBuild) -> None:
+    stale = fake_build.prefix / ".ort-wrapper-killed1/new/lib"
+    stale.mkdir(parents=True)
+    (stale / "libonnxruntime.a").write_bytes(b"half written")
+    manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    assert not [e.path for e in manifest.files if ".ort-wrapper" in e.path]
+    assert not list(fake_build.prefix.glob(".ort-wrapper*"))  # nor is the lock file left
+
+
+def test_concurrent_runs_take_turns(fake_build: FakeBuild, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ort_wrapper.build import finalize as finalize_mod
+
+    spans: list[tuple[float, float]] = []
+    real = finalize_mod._static_link
+
+    def slow(*args, **kwargs):
+        start = time.monotonic()
+        time.sleep(0.5)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spans.append((start, time.monotonic()))
+
+    monkeypatch.setattr(finalize_mod, "_static_link", slow)
+    with ThreadPoolExecutor(2) as pool:
+        runs = [
+            pool.submit(finalize, fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+            for _ in range(2)
+        ]
+        results = [r.result() for r in runs]
+    assert results[0] == results[1] == load_manifest(fake_build.prefix)
+    first, second = sorted(spans)
+    assert first[1] <= second[0], "the two transactions overlapped"
+
+
+def test_switching_pruning_on_removes_what_no_longer_links(
+    fake_build: FakeBuild, tmp_path: Path
+) -> None:
+    lib = fake_build.prefix / "lib"
+    full = finalize(fake_build.prefix, fake_build.build_dir, CPU)
+    assert (lib / "libabsl_unused.a").is_file()
+    assert "lib/libabsl_unused.a" in full.extra["copiedArchives"]
+    pruned = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    assert not (lib / "libabsl_unused.a").exists()
+    assert "lib/libabsl_unused.a" not in {e.path for e in pruned.files}
+    assert sorted(p.name for p in lib.glob("*.a")) == sorted(
+        f.rsplit("/", 1)[-1] for f in pruned.link_flags if f.endswith(".a")
+    )
+    done = link_and_run(substitute(pruned.link_flags, fake_build.prefix), tmp_path)
+    assert done.stdout.strip() == EXPECTED_OUTPUT, done.stderr
+    again = finalize(fake_build.prefix, fake_build.build_dir, CPU)
+    assert (lib / "libabsl_unused.a").is_file() and again.link_flags == full.link_flags
+
+
+def test_a_rebuilt_dependency_replaces_the_copy_an_earlier_run_made(
+    fake_build: FakeBuild,
+) -> None:
+    """A copy finalize made under lib/ does not hide the build tree's archive on a rerun."""
+    finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    rebuilt = fake_build.archives["re2"]
+    # stands for a copy older than the build tree's (rebuilt since): different bytes
+    shutil.copy2(fake_build.archives["absl_unused"], fake_build.prefix / "lib/libre2.a")
+    manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    assert sha256_file(fake_build.prefix / "lib/libre2.a") == sha256_file(rebuilt)
+    assert "${prefix}/lib/libre2.a" in manifest.link_flags

@@ -3,6 +3,7 @@ line and shims, the input key, the cache root."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -18,7 +19,7 @@ from ort_wrapper.build.lab.patches import APPLIED, SKIPPED, apply_series, dry_ru
 from ort_wrapper.build.lab.run import _drop_older_results, build_key, result_key
 from ort_wrapper.build.lab.source import OrtSource, fetch_source, known_source
 from ort_wrapper.errors import BuildError, LabEnvironmentError
-from ort_wrapper.matrix import load_matrix
+from ort_wrapper.matrix import RuntimeLoaded, load_matrix
 
 
 def test_the_pinned_source() -> None:
@@ -63,6 +64,24 @@ def test_download_is_verified(mirror: Path, tmp_path: Path) -> None:
     assert not list((tmp_path / "dl2").iterdir())
 
 
+def test_a_download_never_writes_a_file_another_one_may_be_writing(
+    mirror: Path, tmp_path: Path
+) -> None:
+    """Two processes fetching one tarball each write a file of their own (a fixed ``.part``
+    name would let one truncate or rename the other's half-written download)."""
+    content = b"pretend tarball"
+    (mirror / "pool/main/o/ort").mkdir(parents=True)
+    (mirror / "pool/main/o/ort/ort_1.0.0.orig.tar.xz").write_bytes(content)
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    others = downloads / "ort_1.0.0.orig.tar.xz.part"
+    others.write_bytes(b"half of another download")
+    got = fetch_source(_source(content), downloads)
+    assert got.read_bytes() == content and got.stat().st_mode & 0o777 == 0o644
+    assert others.read_bytes() == b"half of another download"
+    assert sorted(p.name for p in downloads.iterdir()) == [got.name, others.name]
+
+
 def test_an_unreachable_mirror_is_the_environments_fault(mirror: Path, tmp_path: Path) -> None:
     with pytest.raises(LabEnvironmentError, match=r"cannot download .*ort_1\.0\.0\.orig\.tar\.xz"):
         fetch_source(_source(b"x"), tmp_path / "dl")
@@ -105,6 +124,7 @@ def test_the_cmake_line() -> None:
         "-DFETCHCONTENT_FULLY_DISCONNECTED=ON",
         "-DFETCHCONTENT_TRY_FIND_PACKAGE_MODE=ALWAYS",
         "-DCMAKE_POLICY_DEFAULT_CMP0170=NEW",
+        "-Donnxruntime_USE_FULL_PROTOBUF=ON",  # the lab's own: trixie's libonnx needs it
         "-Dre2_DIR=/lab/shims/re2",
         "-DProtobuf_DIR=/lab/shims/Protobuf",
         "-Deigen_DIR=/lab/shims/eigen",
@@ -121,17 +141,60 @@ def test_each_shim_is_a_package_config_named_after_its_folder() -> None:
 
 
 def test_the_key_follows_every_input(tmp_path: Path) -> None:
+    """Each case changes exactly one input, so each input is shown to count on its own."""
     matrix = load_matrix()
     cpu = matrix.variant("cpu")
     source = known_source("1.21.0")
     patch = _patch(tmp_path / "0001.patch", "two", "TWO")
     key = build_key(matrix, cpu, source, (patch,))
     assert key == build_key(matrix, cpu, source, (patch,))
-    assert key != build_key(matrix, cpu, source, ())
+    changed = {
+        "no patch": build_key(matrix, cpu, source, ()),
+        "another variant": build_key(matrix, matrix.variant("cuda"), source, (patch,)),
+        "a variant flag": build_key(
+            matrix,
+            dataclasses.replace(cpu, cmake_flags={**cpu.cmake_flags, "onnxruntime_X": True}),
+            source,
+            (patch,),
+        ),
+        "runtime_loaded": build_key(
+            matrix,
+            dataclasses.replace(cpu, runtime_loaded=(RuntimeLoaded("libx.so", "X", "liby.so"),)),
+            source,
+            (patch,),
+        ),
+        "a common flag": build_key(
+            dataclasses.replace(
+                matrix, common_cmake_flags={**matrix.common_cmake_flags, "onnxruntime_Y": "1"}
+            ),
+            cpu,
+            source,
+            (patch,),
+        ),
+        "the source pin": build_key(
+            matrix, cpu, dataclasses.replace(source, pool=source.pool + "x"), (patch,)
+        ),
+        "the suite": build_key(matrix, cpu, dataclasses.replace(source, suite="forky"), (patch,)),
+    }
     _patch(patch, "two", "2")
-    assert key != build_key(matrix, cpu, source, (patch,))
-    assert key != build_key(matrix, matrix.variant("cuda"), source, ())
-    assert result_key(key) != key
+    changed["the patch's bytes"] = build_key(matrix, cpu, source, (patch,))
+    assert key not in changed.values(), [k for k, v in changed.items() if v == key]
+    assert len(set(changed.values())) == len(changed)
+
+
+def test_the_result_key_follows_every_finalize_argument() -> None:
+    args = {"version": "1.21.0", "sysroot": Path("/c/trixie"), "source": {"a": 1}, "prune": True}
+    key = result_key("b" * 16, args)
+    assert key == result_key("b" * 16, dict(args))
+    assert key != result_key("c" * 16, args)
+    for name, other in [
+        ("prune", False),
+        ("version", "1.21.1"),
+        ("sysroot", Path("/c/forky")),
+        ("source", {"a": 2}),
+    ]:
+        assert key != result_key("b" * 16, {**args, name: other}), name
+    assert key != result_key("b" * 16, {**args, "lib_dirs": ["/opt/lib"]})
 
 
 def test_cache_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -68,3 +68,28 @@ def test_merge_is_reproducible(fake_build: FakeBuild, tmp_path: Path) -> None:
     merge_archives(inputs, tmp_path / "one.a")
     merge_archives(inputs, tmp_path / "two.a")
     assert (tmp_path / "one.a").read_bytes() == (tmp_path / "two.a").read_bytes()
+
+
+def test_a_failed_merge_names_its_inputs(
+    fake_build: FakeBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the scratch path of the merge (gone by the time anyone reads the message)."""
+    inputs = component_archives(fake_build.prefix, fake_build.build_dir)
+    names = r"\(libonnxruntime_framework\.a, libonnxruntime_session\.a\)"
+    monkeypatch.setenv("AR", "false")
+    with pytest.raises(BuildError, match=rf"ar -M failed merging 2 archives {names}"):
+        merge_archives(inputs, tmp_path / "out" / "libonnxruntime.a")
+    monkeypatch.delenv("AR")
+    ranlib = tmp_path / "ranlib-that-drops-the-index"
+    ranlib.write_text("#!/bin/sh\nprintf '!<arch>\\n' > \"$2\"\n")  # argv: -D merged.a
+    ranlib.chmod(0o755)
+    monkeypatch.setenv("RANLIB", str(ranlib))
+    with pytest.raises(BuildError) as info:
+        merge_archives(inputs, tmp_path / "out" / "libonnxruntime.a")
+    message = str(info.value)
+    assert message.startswith(
+        "the archive merged from libonnxruntime_framework.a, libonnxruntime_session.a "
+        "has no symbol index"
+    )
+    assert "/tmp" not in message and "merged.a" not in message
+    assert not list((tmp_path / "out").iterdir())  # no scratch folder left beside the output

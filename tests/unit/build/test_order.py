@@ -10,7 +10,12 @@ from ort_wrapper.build.abseil import abseil_report, archive_graph
 from ort_wrapper.build.archives import component_archives, merge_archives
 from ort_wrapper.build.candidates import find_candidates
 from ort_wrapper.build.linkorder import link_order, strongly_connected
-from ort_wrapper.build.resolve import Library, public_api_symbols, resolve
+from ort_wrapper.build.resolve import (
+    Library,
+    linked_without_pruning,
+    public_api_symbols,
+    resolve,
+)
 from ort_wrapper.elf.archive import ObjectSymbols, archive_symbols
 
 
@@ -52,7 +57,7 @@ def test_resolution_pulls_what_the_c_api_needs(fake_build: FakeBuild, tmp_path: 
     assert res.graph["absl_base"] == {"absl_synchronization"}
     assert res.graph["absl_synchronization"] == {"absl_base"}
     report = abseil_report(candidates, res)
-    assert len(report.discovered) == 5 and len(report.referenced) == 4
+    assert report.discovered == 5 and len(report.referenced) == 4
     assert report.cycles == (("absl_base", "absl_synchronization"),)
 
 
@@ -84,9 +89,36 @@ def test_a_library_a_shared_dependency_needs_is_linked_shared() -> None:
     res = resolve(frozenset({"OrtGetApiBase"}), [root, onnx, lite, pb_static, pb_shared])
     assert [lib.key for lib in res.used] == ["onnxruntime", "onnx.so", "protobuf.so"]
     assert res.forced_shared == {"protobuf"}
+    assert res.excluded == {"protobuf-lite", "protobuf"}
     # without the shared user, the static archive is preferred
     res = resolve(
         frozenset({"OrtGetApiBase"}),
         [root, pb_static, pb_shared, _lib("onnx", {"onnx"}, set(), static=True)],
     )
     assert {lib.key for lib in res.used} == {"onnxruntime", "onnx", "protobuf"}
+
+
+def test_a_link_without_pruning_leaves_out_what_resolve_excluded() -> None:
+    """Keeping every archive still never links protobuf-lite (static or shared) beside the
+    shared protobuf a shared dependency needs, nor protobuf twice."""
+    root = Library(
+        "onnxruntime",
+        "lib/libonnxruntime.a",
+        True,
+        "dist",
+        (ObjectSymbols("core.o", frozenset({"OrtGetApiBase"}), frozenset({"onnx", "pb"})),),
+    )
+    candidates = [
+        root,
+        _lib("onnx", {"onnx"}, {"pb"}, static=False, needed=["libprotobuf.so.32"]),
+        _lib("protobuf-lite", {"pb"}, set(), static=True),
+        _lib("protobuf-lite", {"pb"}, set(), static=False),
+        _lib("protobuf", {"pb"}, set(), static=True),
+        _lib("protobuf", {"pb"}, set(), static=False),
+        _lib("re2", {"re2"}, set(), static=True),  # unused: kept without pruning
+        _lib("re2", {"re2"}, set(), static=False),
+    ]
+    res = resolve(frozenset({"OrtGetApiBase"}), candidates)
+    keys = [lib.key for lib in linked_without_pruning(res)]
+    assert res.excluded == {"protobuf-lite", "protobuf"}
+    assert keys == ["onnxruntime", "onnx.so", "protobuf.so", "re2"]

@@ -72,3 +72,27 @@ def test_bundle_json_says_why_each_file_is_there(tmp_path: Path) -> None:
     assert files["lib/libgood.so.1"]["runpath"] == "$ORIGIN"
     assert {h["soname"]: h["category"] for h in data["host"]}["libcuda.so.1"] == "driver"
     assert data["hostRequirements"]["GLIBC"].startswith("GLIBC_2.")
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_mode & 0o7777
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def test_fixed_modes_the_descriptions_included(tmp_path: Path) -> None:
+    """0755 for ELF files, 0644 otherwise: manifest.json and bundle.json too (they are
+    written through a temporary file, which mkstemp makes 0600), and again on a rebundle."""
+    src = tmp_path / "src"
+    small_elf(src, "libgood.so.1")
+    out = tmp_path / "out"
+    make_bundle(src, out, quiet=True)
+    modes = _modes(out)
+    assert modes["share/ort-wrapper/manifest.json"] == 0o644
+    assert modes[BUNDLE_JSON_RELPATH] == 0o644
+    assert modes["lib/libgood.so.1"] == 0o755
+    assert set(modes.values()) <= {0o644, 0o755}
+    make_bundle(src, out, quiet=True)
+    assert _modes(out) == modes

@@ -18,6 +18,8 @@ NATIVE_FLAGS: Mapping[str, str | bool] = {
     "FETCHCONTENT_TRY_FIND_PACKAGE_MODE": "ALWAYS",
     "CMAKE_POLICY_DEFAULT_CMP0170": "NEW",
     "safeint_SOURCE_DIR": "/usr/include/safeint",
+    # trixie's shared libonnx is built against full protobuf (not -lite), so ORT must be too
+    "onnxruntime_USE_FULL_PROTOBUF": True,
     "CMAKE_C_COMPILER_LAUNCHER": "ccache",
     "CMAKE_CXX_COMPILER_LAUNCHER": "ccache",
 }

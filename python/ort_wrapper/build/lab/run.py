@@ -7,6 +7,7 @@ ccache, with its base directory at /lab, hits across inputs that differ only in 
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -17,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,29 +84,36 @@ def _tree(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
+def _json(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, default=str).encode()
+
+
 def build_key(
     matrix: Matrix, variant: Variant, source: OrtSource, patches: tuple[Path, ...]
 ) -> str:
-    """A hash of every input of the CMake build: variant spec, patches, source, lab code."""
+    """A hash of every input of the CMake build: the whole variant row (every field, so a
+    field added later counts too), the common flags, this source's pin, the chroot's
+    packages, the patches' names and bytes, and the lab's code (which holds its native
+    flags and shims)."""
     digest = hashlib.sha256()
     spec = {
-        "variant": variant.name,
-        "flags": matrix.cmake_flags(variant.name),
-        "linkMode": variant.link_mode,
-        "providers": variant.providers,
-        "source": [source.version, source.sha256],
-        "packages": [source.suite, *chroot_mod.PACKAGES],
+        "variant": dataclasses.asdict(variant),
+        "commonFlags": dict(matrix.common_cmake_flags),
+        "source": dataclasses.asdict(source),
+        "packages": list(chroot_mod.PACKAGES),
     }
-    digest.update(json.dumps(spec, sort_keys=True).encode())
+    digest.update(_json(spec))
     _digest_files(digest, list(patches), patches[0].parent if patches else Path())
     _digest_files(digest, _tree(_LAB_PKG), _LAB_PKG)
     return digest.hexdigest()[:16]
 
 
-def result_key(build: str) -> str:
-    """``build`` plus the finalize code: ort_wrapper.build outside the lab, the ELF readers
-    and the manifest schema."""
+def result_key(build: str, finalize_args: Mapping[str, Any]) -> str:
+    """``build`` plus every argument ``finalize`` is called with (``prune`` ...) and the
+    finalize code: ort_wrapper.build outside the lab, the ELF readers and the manifest
+    schema. (The patch statuses finalize records follow from the build's inputs.)"""
     digest = hashlib.sha256(build.encode())
+    digest.update(_json(dict(finalize_args)))
     code = [p for p in _tree(_BUILD_PKG) if _LAB_PKG not in p.parents]
     _digest_files(digest, [*code, *_FINALIZE_DEPS], _BUILD_PKG.parent)
     return digest.hexdigest()[:16]
@@ -166,7 +174,8 @@ def check_patches(matrix: Matrix, source: OrtSource, patches_dir: Path) -> list[
     Each entry: the patch, whether it applies (or why not), and the variants whose series
     list it.
     """
-    tarball = fetch_source(source, cache_root() / "downloads")
+    with _locked(lab_dir() / ".lock"):  # the lab's downloads are shared with run_lab
+        tarball = fetch_source(source, cache_root() / "downloads")
     report = []
     with tempfile.TemporaryDirectory(prefix="ort-patch-check-") as tmp:
         _unpack(tarball, Path(tmp))
@@ -267,12 +276,19 @@ def run_lab(
     _check_platform(variant)
     series = patch_files(patches_dir, variant.patches)
     key = build_key(matrix, variant, source, series)
-    final = result_key(key)
     base = lab_dir()
     log_file = base / "logs" / f"{variant.name}-{key}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with _locked(base / ".lock"):
         root = chroot_mod.ensure_chroot(source.suite, base / "chroots", log_file)
+        # finalize's arguments but the paths of this run and the patch statuses
+        finalize_args: dict[str, Any] = {
+            "version": source.version,
+            "sysroot": root.root,
+            "source": {"version": source.version, "url": source.pool, "sha256": source.sha256},
+            "prune": prune,
+        }
+        final = result_key(key, finalize_args)
         dist_inside = f"/lab/results/{variant.name}-{final}"
         dist = root.host_path(dist_inside)
         done = dist.parent / f"{dist.name}.json"
@@ -299,11 +315,8 @@ def run_lab(
             dist,
             root.host_path(_BUILD),
             variant,
-            version=source.version,
-            sysroot=root.root,
-            source={"version": source.version, "url": source.pool, "sha256": source.sha256},
             patches=tuple(s.to_json() for s in statuses),
-            prune=prune,
+            **finalize_args,
         )
         timings["finalize_s"] = time.monotonic() - start
         _drop_older_results(dist)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -80,12 +81,14 @@ def fetch_source(source: OrtSource, downloads: Path) -> Path:
         return target
     downloads.mkdir(parents=True, exist_ok=True)
     url = f"{mirror()}/{source.pool}"
-    partial = target.with_suffix(target.suffix + ".part")
+    # a name of its own, so concurrent downloads of one tarball never write the same file
+    fd, tmp = tempfile.mkstemp(prefix=f".{source.filename}.", suffix=".part", dir=downloads)
+    partial = Path(tmp)
     log.info("downloading %s", url)
     try:
         with (
+            open(fd, "wb") as out,
             urllib.request.urlopen(url, timeout=60) as response,
-            open(partial, "wb") as out,
             Progress(f"download {source.filename}", source.size, unit="B") as bar,
         ):
             for block in iter(lambda: response.read(1 << 20), b""):
@@ -94,6 +97,9 @@ def fetch_source(source: OrtSource, downloads: Path) -> Path:
     except (urllib.error.URLError, OSError) as exc:
         partial.unlink(missing_ok=True)
         raise LabEnvironmentError(f"cannot download {url}: {exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     got, size = sha256_file(partial), partial.stat().st_size
     if got != source.sha256 or size != source.size:
         partial.unlink()
@@ -101,5 +107,6 @@ def fetch_source(source: OrtSource, downloads: Path) -> Path:
             f"{url}: sha256 {got} ({size} bytes) "
             f"does not match the pin {source.sha256} ({source.size} bytes)"
         )
+    partial.chmod(0o644)
     partial.replace(target)
     return target
