@@ -126,3 +126,87 @@ def test_a_claimed_provider_that_is_not_compiled_in_fails(prefix: Path, tmp_path
     done, _ = _check("--dist", str(lying), "--only", "providers", "--quiet")
     assert done.returncode == 1
     assert "CUDAExecutionProvider is not compiled into this ONNX Runtime" in done.stdout
+
+
+def test_an_unwritable_json_path_is_refused_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    done, seconds = _check("--json", str(tmp_path / "file" / "r.json"), "--quiet")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("ort-wrapper check: cannot write")
+    assert "== linking" not in done.stdout and seconds < 10  # nothing ran
+
+
+def test_a_section_named_twice_runs_once(tmp_path: Path) -> None:
+    done, _ = _check("--only", "linking,linking", "--json", str(tmp_path / "r.json"), "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [s["name"] for s in report["sections"]] == ["linking"]
+    assert done.stdout.count("== linking") == 1
+
+
+def test_a_baseline_missing_a_known_failure_fails_quality(tmp_path: Path) -> None:
+    from ort_wrapper.check.baselines import BASELINE_DIR
+
+    committed = BASELINE_DIR / "ort-1.23.2-onnx-1.18.0-CPUExecutionProvider.json"
+    data = json.loads(committed.read_text())
+    dropped = sorted(data["known"])[0]
+    del data["known"][dropped]
+    (tmp_path / committed.name).write_text(json.dumps(data))
+    done, _ = _check(
+        "--only", "quality", "--baseline-dir", str(tmp_path), "--json", str(tmp_path / "r.json"),
+        "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 1
+    quality = json.loads((tmp_path / "r.json").read_text())["sections"][0]
+    conformance = next(c for c in quality["checks"] if c["name"].startswith("conformance on CPU"))
+    assert conformance["status"] == "fail" and dropped in conformance["data"]["regressions"]
+
+
+def test_a_corrupt_baseline_fails_quality(tmp_path: Path) -> None:
+    (tmp_path / "ort-1.23.2-onnx-1.18.0-CPUExecutionProvider.json").write_text("{oops")
+    done, _ = _check("--only", "quality", "--baseline-dir", str(tmp_path), "--quiet")
+    assert done.returncode == 1 and "is unreadable" in done.stdout
+
+
+def test_a_worker_that_segfaults_fails_its_sections(prefix: Path, tmp_path: Path) -> None:
+    import shutil
+
+    crashing = tmp_path / "dist"
+    shutil.copytree(prefix, crashing, symlinks=True)
+    init = crashing / "python/onnxruntime/__init__.py"
+    init.write_text('__version__ = "1.23.2"\nimport ctypes\nctypes.string_at(0)\n')
+    done, _ = _check(
+        "--dist", str(crashing), "--only", "linking,providers,determinism",
+        "--json", str(tmp_path / "r.json"), "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr.split("Fatal Python error")[0]
+    report = json.loads((tmp_path / "r.json").read_text())
+    status = {s["name"]: s for s in report["sections"]}
+    assert status["linking"]["status"] == "pass"  # the parent's own section survives
+    for name in ("providers", "determinism"):
+        assert status[name]["status"] == "fail"
+        assert "killed by signal 11" in status[name]["checks"][0]["detail"]
+
+
+def test_a_worker_past_its_timeout_keeps_what_it_finished(tmp_path: Path) -> None:
+    done, seconds = _check(
+        "--only", "providers,stability", "--runs", "100000000", "--timeout", "2",
+        "--json", str(tmp_path / "r.json"), "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 1 and seconds < 30
+    report = json.loads((tmp_path / "r.json").read_text())
+    providers, stability = report["sections"]
+    assert providers["name"] == "providers" and providers["status"] == "pass"  # written in time
+    assert stability["status"] == "fail"
+    assert "did not finish within 2 s" in stability["checks"][0]["detail"]
+
+
+def test_a_static_distribution_checks_linking_and_skips_sessions(tmp_path: Path) -> None:
+    from unit.check.check_prefixes import static_prefix
+
+    root = static_prefix(tmp_path / "static", version="1.23.2", api=23)
+    done, _ = _check("--dist", str(root), "--json", str(tmp_path / "r.json"), "--quiet")
+    report = json.loads((tmp_path / "r.json").read_text())
+    status = {s["name"]: s["status"] for s in report["sections"]}
+    assert status["linking"] == "pass", done.stdout
+    assert {status[n] for n in SECTIONS[1:]} == {"skip"} and done.returncode == 0

@@ -115,3 +115,48 @@ def test_another_ort_version_than_the_matrix_pins_is_an_error(tmp_path):
 def test_usage_errors_exit_2():
     proc = doctor("--no-such-option")
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_a_static_c_distribution_says_what_applies(tmp_path):
+    from unit.check.check_prefixes import static_prefix
+
+    root = static_prefix(tmp_path / "static", version=load_matrix().ort_version, api=23)
+    proc = doctor("--dist", str(root), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    codes = {f["code"]: f for f in report["findings"]}
+    assert "dist.unusable" not in codes and codes["dist.static"]["severity"] == "ok"
+    assert "link-flags --dist" in codes["dist.static"]["fix"]
+    assert "check --dist" in codes["dist.static"]["fix"]
+    assert not any(code.startswith("provider.") for code in codes)
+
+
+def test_a_manifest_claiming_a_provider_the_runtime_lacks_is_an_error(tmp_path):
+    from unit.check.check_prefixes import wheel_prefix
+
+    root = wheel_prefix(tmp_path / "dist")
+    path = root / "share/ort-wrapper/manifest.json"
+    data = json.loads(path.read_text())
+    data["providers"] = [*data["providers"], "CUDAExecutionProvider"]
+    path.write_text(json.dumps(data))
+    proc = doctor("--dist", str(root), "--json")
+    report = json.loads(proc.stdout)
+    manifest = [f for f in report["findings"] if f["code"] == "provider.manifest"]
+    assert proc.returncode == 1 and manifest[0]["severity"] == "error"
+    assert "CUDAExecutionProvider" in manifest[0]["fact"]
+    assert report["providers"]["learntFrom"] == "child process"
+    assert "CUDAExecutionProvider" not in report["providers"]["compiledIn"]
+
+
+def test_json_into_a_closed_pipe_is_not_a_traceback():
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    env["PYTHONPATH"] = str(REPO / "python")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ort_wrapper.cli", "doctor", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the report is written (`| head`)
+    stderr = proc.stderr.read()
+    proc.wait(timeout=300)
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

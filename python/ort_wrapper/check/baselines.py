@@ -19,6 +19,7 @@ from .cases import PASSED, CaseResult
 __all__ = [
     "BASELINE_DIR",
     "Baseline",
+    "BaselineError",
     "Comparison",
     "baseline_path",
     "compare",
@@ -43,6 +44,10 @@ class Baseline:
     path: Path | None = None
 
 
+class BaselineError(ValueError):
+    """A baseline file exists but cannot be used (unreadable, not JSON, a key missing)."""
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Results against a baseline."""
@@ -50,6 +55,13 @@ class Comparison:
     regressions: tuple[CaseResult, ...] = ()  # expected to pass, did not
     improvements: tuple[str, ...] = ()  # known to fail, now pass
     changed: tuple[str, ...] = field(default_factory=tuple)  # fail <-> error among known ones
+    absent: tuple[str, ...] = ()  # known cases of the baseline that were not run
+    count_mismatch: str | None = None  # "ran 1500 cases, the baseline has 1590"
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing regressed and the results cover the baseline's cases."""
+        return not self.regressions and not self.absent and self.count_mismatch is None
 
 
 def baseline_path(ort: str, onnx: str, provider: str, directory: Path | None = None) -> Path:
@@ -60,16 +72,36 @@ def baseline_path(ort: str, onnx: str, provider: str, directory: Path | None = N
 def load_baseline(
     ort: str, onnx: str, provider: str, directory: Path | None = None
 ) -> Baseline | None:
-    """The matching baseline, or None when none is committed."""
+    """The matching baseline, or None when none exists; BaselineError when one exists but is
+    unusable (a corrupt baseline must not silently switch regression detection off)."""
     path = baseline_path(ort, onnx, provider, directory)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError) as exc:
-        log.warning("ignoring unreadable baseline %s: %s", path, exc)
-        return None
-    return Baseline(data["ort"], data["onnx"], data["provider"], data["cases"], data["known"], path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"baseline {path} is unreadable: {exc}") from None
+    if not isinstance(data, dict):
+        raise BaselineError(f"baseline {path} is not a JSON object")
+    absent = [k for k in ("ort", "onnx", "provider", "cases", "known") if k not in data]
+    if absent:
+        raise BaselineError(f"baseline {path} lacks {', '.join(absent)}")
+    known = data["known"]
+    if (
+        not isinstance(known, dict)
+        or not isinstance(data["cases"], int)
+        or not set(known.values()) <= {"fail", "error"}
+    ):
+        raise BaselineError(
+            f"baseline {path}: 'cases' must be a number and 'known' map case ids to "
+            "'fail' or 'error'"
+        )
+    if (data["ort"], data["onnx"], data["provider"]) != (ort, onnx, provider):
+        raise BaselineError(
+            f"baseline {path} is for ORT {data['ort']} / onnx {data['onnx']} / "
+            f"{data['provider']}, not ORT {ort} / onnx {onnx} / {provider}"
+        )
+    return Baseline(data["ort"], data["onnx"], data["provider"], data["cases"], known, path)
 
 
 def write_baseline(
@@ -92,8 +124,17 @@ def write_baseline(
 
 
 def compare(results: Iterable[CaseResult], baseline: Baseline) -> Comparison:
-    """Regressions, improvements and changes of failure kind against ``baseline``."""
+    """Regressions, improvements and changes of failure kind against ``baseline``, and whether
+    the results cover the baseline (same number of cases, every known case run)."""
+    results = list(results)
     regressions, improvements, changed = [], [], []
+    ran = {r.case for r in results}
+    absent = tuple(c for c in baseline.known if c not in ran)
+    mismatch = (
+        f"ran {len(results)} cases, the baseline has {baseline.cases}"
+        if len(results) != baseline.cases
+        else None
+    )
     for result in results:
         known = baseline.known.get(result.case)
         if known is None and result.status != PASSED:
@@ -102,4 +143,4 @@ def compare(results: Iterable[CaseResult], baseline: Baseline) -> Comparison:
             improvements.append(result.case)
         elif known is not None and known != result.status:
             changed.append(f"{result.case}: {known} -> {result.status}")
-    return Comparison(tuple(regressions), tuple(improvements), tuple(changed))
+    return Comparison(tuple(regressions), tuple(improvements), tuple(changed), absent, mismatch)

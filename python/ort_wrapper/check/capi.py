@@ -85,7 +85,14 @@ def probe_shared(library: Path, api: int, preload: Sequence[Path] = ()) -> CapiR
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if code != 0 or not lines:
         return CapiResult(api, error=err or f"the C API probe exited with {code}", command=command)
-    data = json.loads(lines[-1])
+    try:
+        data = json.loads(lines[-1])
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        return CapiResult(
+            api, error=f"the C API probe printed {lines[-1][:200]!r} ({exc})", command=command
+        )
     return CapiResult(
         api, bool(data.get("api_ok")), data.get("version"), data.get("error"), command
     )

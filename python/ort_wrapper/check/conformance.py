@@ -12,7 +12,14 @@ from pathlib import Path
 from ..progress import Progress
 from ..runtime.catalog import provider_spec
 from ..runtime.loader import init, onnxruntime_module
-from .baselines import compare, load_baseline, write_baseline
+from .baselines import (
+    Baseline,
+    BaselineError,
+    baseline_path,
+    compare,
+    load_baseline,
+    write_baseline,
+)
 from .cases import (
     ERRORED,
     FAILED,
@@ -26,7 +33,7 @@ from .cases import (
 )
 from .report import FAIL, INFO, PASS, SKIP, Check, Section, Table
 
-__all__ = ["compute_providers", "quality_section", "run_cases"]
+__all__ = ["compute_providers", "cross_check", "quality_section", "run_cases"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +89,9 @@ def _conformance_check(
     onnx_version: str,
     ort_version: str,
     baseline_dir: Path | None,
-) -> tuple[Check, list[Table]]:
+) -> tuple[Check, list[Table], Baseline | None]:
+    """Results on ``provider`` against its baseline: none is INFO, a regression, a corrupt
+    baseline or results that do not cover the baseline FAIL."""
     counts = _counts(results)
     summary = (
         f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error of {len(results)}"
@@ -93,8 +102,12 @@ def _conformance_check(
         "cases": len(results),
         "onnx": onnx_version,
     }
-    baseline = load_baseline(ort_version, onnx_version, provider, baseline_dir)
     name = f"conformance on {provider}"
+    try:
+        baseline = load_baseline(ort_version, onnx_version, provider, baseline_dir)
+    except BaselineError as exc:
+        data["baseline"] = str(baseline_path(ort_version, onnx_version, provider, baseline_dir))
+        return Check(name, FAIL, f"{summary}; {exc}", data), [], None
     if baseline is None:
         data["baseline"] = None
         data["results"] = {r.case: r.status for r in results if r.status != PASSED}
@@ -102,13 +115,15 @@ def _conformance_check(
             f"{summary}; no baseline for ORT {ort_version} / onnx {onnx_version} / {provider}: "
             "counts reported, nothing compared"
         )
-        return Check(name, INFO, detail, data), []
+        return Check(name, INFO, detail, data), [], None
     diff = compare(results, baseline)
     data.update(
         baseline=str(baseline.path),
         regressions={r.case: f"{r.status}: {r.message}" for r in diff.regressions},
         improvements=list(diff.improvements),
         changed=list(diff.changed),
+        absent=list(diff.absent),
+        countMismatch=diff.count_mismatch,
     )
     tables = []
     if diff.regressions:
@@ -131,31 +146,55 @@ def _conformance_check(
         f"{summary}; against {baseline.path.name if baseline.path else 'baseline'}: "
         f"{len(diff.regressions)} regressions, {len(diff.improvements)} improvements"
     )
-    return Check(name, FAIL if diff.regressions else PASS, detail, data), tables
+    if diff.count_mismatch:
+        detail += f"; {diff.count_mismatch}"
+    if diff.absent:
+        shown = ", ".join(diff.absent[:3]) + (" ..." if len(diff.absent) > 3 else "")
+        detail += f"; {len(diff.absent)} baseline cases were not run ({shown})"
+    return Check(name, PASS if diff.ok else FAIL, detail, data), tables, baseline
 
 
-def _cross_check(
-    cases: Sequence[BackendCase], cpu: Sequence[CaseResult], provider: str, quiet: bool
+def cross_check(
+    cases: Sequence[BackendCase],
+    cpu: Sequence[CaseResult],
+    other: Sequence[CaseResult],
+    provider: str,
+    baseline: Baseline | None = None,
 ) -> Check:
+    """``provider`` against CPU on the same cases: a case that passes on CPU but fails or errors
+    on ``provider`` fails the check unless ``provider``'s baseline lists it; cases passing on
+    both must agree within onnx's tolerances."""
     from onnx.backend.test.runner import Runner
 
-    other = run_cases(cases, provider, keep_outputs=True, quiet=quiet)
-    differing, compared = [], 0
+    known = baseline.known if baseline is not None else {}
+    differing, lost, compared = [], [], 0
     for case, a, b in zip(cases, cpu, other, strict=True):
+        if a.status == PASSED and b.status != PASSED:
+            if b.case not in known:
+                lost.append(f"{case.id}: {b.status}: {b.message}"[:240])
+            continue
         if a.outputs is None or b.outputs is None:
             continue
         compared += 1
         try:
             for x, y in zip(a.outputs, b.outputs, strict=True):
                 Runner.assert_similar_outputs(list(x), list(y), rtol=case.rtol, atol=case.atol)
-        except (AssertionError, TypeError) as exc:
+        except (AssertionError, TypeError, ValueError) as exc:
             differing.append(f"{case.id}: {str(exc).strip().splitlines()[0][:200]}")
-    data = {"compared": compared, "differing": differing, "counts": _counts(other)}
+    data = {
+        "compared": compared,
+        "differing": differing,
+        "passOnCpuOnly": lost,
+        "counts": _counts(other),
+        "baseline": str(baseline.path) if baseline is not None and baseline.path else None,
+    }
     detail = (
         f"{compared} cases passing on both compared, "
-        f"{len(differing)} differ beyond onnx's tolerances"
+        f"{len(differing)} differ beyond onnx's tolerances; "
+        f"{len(lost)} pass on CPU but not on {provider}"
+        + (" (not in its baseline)" if baseline is not None else " (no baseline for it)")
     )
-    return Check(f"{provider} vs CPU", FAIL if differing else PASS, detail, data)
+    return Check(f"{provider} vs CPU", FAIL if differing or lost else PASS, detail, data)
 
 
 def quality_section(
@@ -192,7 +231,7 @@ def quality_section(
         )
     cross = compute_providers(usable)
     cpu = run_cases(cases, CPU, keep_outputs=bool(cross), quiet=quiet)
-    check, extra = _conformance_check(cpu, CPU, onnx.__version__, ort_version, baseline_dir)
+    check, extra, _ = _conformance_check(cpu, CPU, onnx.__version__, ort_version, baseline_dir)
     checks.append(check)
     tables.extend(extra)
     by_suite = []
@@ -216,12 +255,22 @@ def quality_section(
             tuple(by_suite),
         ),
     )
+    written = []
     if write_baselines:
-        path = write_baseline(ort_version, onnx.__version__, CPU, cpu, baseline_dir)
-        checks.append(Check("baseline written", INFO, str(path)))
-    if cross:
-        checks.extend(_cross_check(cases, cpu, p, quiet) for p in cross)
-    else:
+        written.append(write_baseline(ort_version, onnx.__version__, CPU, cpu, baseline_dir))
+    for provider in cross:
+        other = run_cases(cases, provider, keep_outputs=True, quiet=quiet)
+        check, extra, baseline = _conformance_check(
+            other, provider, onnx.__version__, ort_version, baseline_dir
+        )
+        checks.append(check)
+        tables.extend(extra)
+        checks.append(cross_check(cases, cpu, other, provider, baseline))
+        if write_baselines:
+            written.append(
+                write_baseline(ort_version, onnx.__version__, provider, other, baseline_dir)
+            )
+    if not cross:
         checks.append(
             Check(
                 "cross-provider",
@@ -229,4 +278,5 @@ def quality_section(
                 "no usable non-CPU compute provider in this distribution on this host",
             )
         )
+    checks.extend(Check("baseline written", INFO, str(path)) for path in written)
     return Section("quality", tuple(checks), tuple(tables), time.monotonic() - start)

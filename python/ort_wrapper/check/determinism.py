@@ -5,6 +5,7 @@ not judged."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,74 +71,116 @@ def _session(model: ModelSource, provider: str = CPU, threads: int | None = None
     return builder.build()
 
 
+def _threads() -> dict[str, Any]:
+    """The intra-op thread setting of the N-run and two-session checks: ORT's default (0, one
+    thread per physical core), with this host's CPU count."""
+    return {"intraOpThreads": 0, "meaning": "ORT default", "cpuCount": os.cpu_count()}
+
+
 def _model_checks(
     model: ModelSource, runs: int, gpus: Sequence[str]
 ) -> tuple[list[Check], list[tuple[str, ...]]]:
+    """Each configuration is guarded on its own: one that fails is a failed (or, for the
+    reported-only ones, informational) check, and the others still run."""
+    threads = _threads()
+    said = f" (intra-op threads: ORT default, {threads['cpuCount']} CPUs)"
     try:
         first = _session(model)
         feeds = synthetic_feeds(first.inputs)
         reference = first.run(feeds)
+    except Exception as exc:  # the model does not load or run: nothing else can be measured
+        return [Check(f"{model.name}: load and run", FAIL, _what(exc))], []
+    checks: list[Check] = []
+    rows: list[tuple[str, ...]] = []
+    name = f"{model.name}: {runs} runs, one session"
+    try:
         repeats = [first.run(feeds) for _ in range(runs)]
+        differing = sum(not same_bits(reference, r) for r in repeats)
+        checks.append(
+            Check(
+                name,
+                FAIL if differing else PASS,
+                (
+                    f"{differing} of {runs} runs differ bitwise from the first"
+                    if differing
+                    else f"all {runs} bitwise identical"
+                )
+                + said,
+                {"runs": runs, "differing": differing, **threads},
+            )
+        )
+    except Exception as exc:
+        checks.append(Check(name, FAIL, _what(exc), threads))
+    name = f"{model.name}: two sessions"
+    try:
         second = _session(model).run(feeds)
-    except OrtWrapperError as exc:
-        return [Check(f"{model.name}: load and run", FAIL, str(exc))], []
-    differing = sum(not same_bits(reference, r) for r in repeats)
-    checks = [
-        Check(
-            f"{model.name}: {runs} runs, one session",
-            FAIL if differing else PASS,
-            f"{differing} of {runs} runs differ bitwise from the first"
-            if differing
-            else f"all {runs} bitwise identical",
-            {"runs": runs, "differing": differing},
-        ),
-        Check(
-            f"{model.name}: two sessions",
-            PASS if same_bits(reference, second) else FAIL,
-            "bitwise identical"
-            if same_bits(reference, second)
-            else f"differ (max |diff| {max_abs_diff(reference, second):.3g})",
-        ),
-    ]
-    rows = []
-    by_threads = {}
+        same = same_bits(reference, second)
+        checks.append(
+            Check(
+                name,
+                PASS if same else FAIL,
+                ("bitwise identical" if same else f"differ (max |diff| "
+                 f"{max_abs_diff(reference, second):.3g})") + said,
+                {"identical": same, **threads},
+            )
+        )  # fmt: skip
+    except Exception as exc:
+        checks.append(Check(name, FAIL, _what(exc), threads))
+    by_threads: dict[int, dict[str, Any]] = {}
+    failed: dict[int, str] = {}
     for n in THREAD_COUNTS:
-        by_threads[n] = _session(model, threads=n).run(feeds)
-        identical = same_bits(by_threads[THREAD_COUNTS[0]], by_threads[n])
+        try:
+            by_threads[n] = _session(model, threads=n).run(feeds)
+        except Exception as exc:
+            failed[n] = _what(exc)
+            rows.append((model.name, f"CPU, {n} thread(s)", "error", failed[n][:80]))
+            continue
+        base = by_threads.get(THREAD_COUNTS[0])
         rows.append(
             (
                 model.name,
                 f"CPU, {n} thread(s)",
-                "yes" if identical else "no",
-                f"{max_abs_diff(by_threads[THREAD_COUNTS[0]], by_threads[n]):.3g}",
+                "-" if base is None else "yes" if same_bits(base, by_threads[n]) else "no",
+                "-" if base is None else f"{max_abs_diff(base, by_threads[n]):.3g}",
             )
         )
-    changed = [
-        n for n in THREAD_COUNTS if not same_bits(by_threads[THREAD_COUNTS[0]], by_threads[n])
-    ]
+    base = by_threads.get(THREAD_COUNTS[0])
+    changed = [n for n in by_threads if base is not None and not same_bits(base, by_threads[n])]
+    detail = (
+        f"outputs change with {', '.join(map(str, changed))} threads (vs 1)"
+        if changed
+        else "bitwise identical across thread counts"
+    )
+    if failed:
+        detail += "; failed with " + "; ".join(f"{n} threads: {w}" for n, w in failed.items())
     checks.append(
         Check(
             f"{model.name}: thread counts {', '.join(map(str, THREAD_COUNTS))}",
-            INFO,
-            f"outputs change with {', '.join(map(str, changed))} threads (vs 1)"
-            if changed
-            else "bitwise identical across thread counts",
+            FAIL if failed else INFO,
+            detail,
             {
                 "changedWith": changed,
+                "failed": {str(n): w for n, w in failed.items()},
                 "maxAbsDiff": {
-                    n: max_abs_diff(by_threads[1], by_threads[n]) for n in THREAD_COUNTS
+                    n: max_abs_diff(base, by_threads[n]) for n in by_threads if base is not None
                 },
             },
         )
     )
     for provider in gpus:
-        session = _session(model, provider)
-        outs = [session.run(feeds) for _ in range(runs)]
+        name = f"{model.name}: {provider} spread"
+        try:
+            session = _session(model, provider)
+            outs = [session.run(feeds) for _ in range(runs)]
+        except Exception as exc:
+            checks.append(Check(name, FAIL, _what(exc)))
+            rows.append((model.name, provider, "error", "-"))
+            continue
         spread = max(max_abs_diff(outs[0], o) for o in outs)
         vs_cpu = max_abs_diff(reference, outs[0])
         checks.append(
             Check(
-                f"{model.name}: {provider} spread",
+                name,
                 INFO,
                 f"max |diff| across {runs} runs {spread:.3g}; vs CPU {vs_cpu:.3g}",
                 {"spread": spread, "vsCpu": vs_cpu},
@@ -145,6 +188,12 @@ def _model_checks(
         )
         rows.append((model.name, provider, "yes" if spread == 0 else "no", f"{spread:.3g}"))
     return checks, rows
+
+
+def _what(exc: BaseException) -> str:
+    if isinstance(exc, OrtWrapperError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def determinism_section(

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ..elf.reader import ElfInfo, is_elf, read_elf
+from ..elf.reader import ElfInfo, read_elf
 from ..elf.resolve import resolve_closure
 from ..elf.versions import check_versions, host_versions, max_required, provided_by
 from ..errors import ElfError, VariantError
@@ -26,20 +26,15 @@ _CORE_PREFIX = "libonnxruntime.so"
 
 
 def shared_objects(target: Target) -> tuple[list[Path], list[str]]:
-    """The distribution's ELF shared objects, and the manifest entries that are missing."""
-    if target.kind == "module" and target.root is not None:
-        found = sorted(p for p in (target.root / "capi").glob("*.so*") if is_elf(p))
-        return found, []
-    if target.manifest is None or target.root is None:
+    """The distribution's ELF shared objects (``Distribution.shared_objects``), and the manifest
+    entries that are missing."""
+    layout = target.layout
+    if layout is None:
         return [], []
-    objects, missing = [], []
-    for entry in target.manifest.files:
-        path = target.root / entry.path
-        if not path.exists():
-            missing.append(entry.path)
-        elif entry.kind == "shared" or (entry.kind == "python" and is_elf(path)):
-            objects.append(path)
-    return objects, missing
+    missing = []
+    if target.manifest is not None and target.root is not None:
+        missing = [e.path for e in target.manifest.files if not (target.root / e.path).exists()]
+    return list(layout.shared_objects()), missing
 
 
 def _preloaded_sonames(target: Target) -> dict[str, Path]:
@@ -103,12 +98,7 @@ def _object_checks(
     return [needed, version_check], rows, info
 
 
-def _core_library(objects: list[Path]) -> Path | None:
-    cores = [p for p in objects if p.name.startswith(_CORE_PREFIX)]
-    return min(cores, key=lambda p: len(p.name)) if cores else None
-
-
-def _capi_check(target: Target, objects: list[Path]) -> Check:
+def _capi_check(target: Target) -> Check:
     version = target.version
     if version is None:
         return Check(
@@ -123,7 +113,7 @@ def _capi_check(target: Target, objects: list[Path]) -> Check:
         result = probe_static(target.root, target.manifest, api)
         name = "C API (static link)"
     else:
-        core = _core_library(objects)
+        core = target.layout.core_library() if target.layout is not None else None
         if core is None:
             return Check(
                 "C API", FAIL, f"no {_CORE_PREFIX}* among the distribution's shared objects"
@@ -198,7 +188,7 @@ def linking_section(target: Target) -> Section:
             )
     if target.kind != "static" and not objects:
         checks.append(Check("shared objects", FAIL, "the distribution has no shared objects"))
-    checks.append(_capi_check(target, objects))
+    checks.append(_capi_check(target))
     host = host_versions()
     tables = (
         Table(

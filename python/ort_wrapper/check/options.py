@@ -26,6 +26,7 @@ class CheckOptions:
     timeout_s: float = 900.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sections", tuple(dict.fromkeys(self.sections)))  # each once
         unknown = [s for s in self.sections if s not in SECTIONS]
         if unknown or not self.sections:
             raise ValueError(

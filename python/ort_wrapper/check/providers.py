@@ -17,7 +17,7 @@ from ..runtime.loader import init
 from ..runtime.probe import probe_provider
 from .report import FAIL, INFO, PASS, Check, Section, Table
 
-__all__ = ["ProviderVerdict", "judge_providers", "providers_section"]
+__all__ = ["ProviderVerdict", "judge_providers", "manifest_check", "providers_section"]
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +43,40 @@ def judge_providers(claimed: Sequence[str] | None = None) -> tuple[ProviderVerdi
     claimed = tuple(claimed) if claimed is not None else available
     verdicts = []
     for name in dict.fromkeys((*claimed, *available)):
-        status = provider_status(
-            name, available=available, library_dirs=info.distribution.library_dirs
-        )
-        if not status.compiled_in:
+        if name not in available:  # the same words strict sessions and doctor use
+            status = provider_status(name, available=available, library_dirs=())
             verdicts.append(ProviderVerdict(name, name in claimed, False, False, status.reason()))
             continue
-        probe = probe_provider(name)
-        reason = "" if probe.used else (status.reason() or probe.reason)
-        verdicts.append(ProviderVerdict(name, name in claimed, True, probe.used, reason))
+        probe = probe_provider(name)  # a strict session: its reason is provider_status's
+        verdicts.append(ProviderVerdict(name, name in claimed, True, probe.used, probe.reason))
     return tuple(verdicts)
+
+
+def manifest_check(claimed: Sequence[str] | None, available: Sequence[str]) -> Check:
+    """The manifest's providers against what the runtime reports compiled in: claiming one the
+    runtime lacks fails; an unclaimed compiled-in provider is reported."""
+    data = {"manifest": list(claimed) if claimed is not None else None, "runtime": list(available)}
+    name = "manifest vs runtime providers"
+    if claimed is None:
+        return Check(name, INFO, "no manifest: the runtime's list is the claim", data)
+    lacking = [p for p in claimed if p not in available]
+    unclaimed = [p for p in available if p not in claimed]
+    data.update(notCompiledIn=lacking, unclaimed=unclaimed)
+    if lacking:
+        return Check(
+            name,
+            FAIL,
+            f"the manifest claims {', '.join(lacking)}, which the runtime does not have compiled "
+            f"in (it has {', '.join(available)})",
+            data,
+        )
+    if unclaimed:
+        return Check(
+            name, INFO, f"compiled in but not in the manifest: {', '.join(unclaimed)}", data
+        )
+    return Check(
+        name, PASS, f"the manifest lists what the runtime has: {', '.join(available)}", data
+    )
 
 
 def providers_section(
@@ -62,7 +86,7 @@ def providers_section(
     ``verdicts`` already made by ``judge_providers`` to reuse them."""
     start = time.monotonic()
     verdicts = judge_providers(claimed) if verdicts is None else verdicts
-    checks = []
+    checks = [manifest_check(claimed, [v.name for v in verdicts if v.compiled_in])]
     for v in verdicts:
         data = {
             "claimed": v.claimed,

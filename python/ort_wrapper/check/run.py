@@ -46,18 +46,24 @@ def run_worker(target: Target, options: CheckOptions) -> list[Section]:
                 command, env=_worker_env(target), timeout=options.timeout_s, check=False
             )
             code = done.returncode
-        except subprocess.TimeoutExpired:
-            return [
-                failed_section(n, f"did not finish within {options.timeout_s:.0f} s", "harness")
-                for n in wanted
-            ]
-        if not result.exists():
             how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
-            return [
-                failed_section(n, f"the check worker {how} (its messages are above)", "harness")
-                for n in wanted
-            ]
-        return [Section.from_json(s) for s in json.loads(result.read_text())]
+            how = f"the check worker {how} (its messages are above)"
+        except subprocess.TimeoutExpired:
+            how = f"did not finish within {options.timeout_s:.0f} s (--timeout)"
+        return _collect(result, wanted, how)
+
+
+def _collect(result: Path, wanted: list[str], how: str) -> list[Section]:
+    """The sections the worker wrote (after each one), and a failed section, saying ``how`` the
+    worker ended, for every wanted section it did not finish."""
+    finished: dict[str, Section] = {}
+    try:
+        finished = {s["name"]: Section.from_json(s) for s in json.loads(result.read_text())}
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.debug("unreadable worker result %s: %s", result, exc)
+    return [finished.get(n) or failed_section(n, how, "harness") for n in wanted]
 
 
 def _not_loadable(target: Target, wanted: list[str]) -> list[Section]:

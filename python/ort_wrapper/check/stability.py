@@ -38,10 +38,12 @@ def _stability(model: ModelSource, runs: int, provider: str) -> tuple[Check, tup
         finite = {k: np.isfinite(v) for k, v in reference.items() if v.dtype.kind == "f"}
         for _ in range(max(20, runs // 20)):  # warm-up: arenas and caches settle
             session.run(feeds)
-    except OrtWrapperError as exc:
-        return Check(name, FAIL, str(exc)), (
+    except Exception as exc:
+        what = str(exc) if isinstance(exc, OrtWrapperError) else f"{type(exc).__name__}: {exc}"
+        return Check(name, FAIL, what), (
             model.name,
             provider,
+            "-",
             "-",
             "-",
             "-",
@@ -53,10 +55,21 @@ def _stability(model: ModelSource, runs: int, provider: str) -> tuple[Check, tup
     for i in range(runs):
         try:
             out = session.run(feeds)
-        except OrtWrapperError as exc:
-            problems.append(f"run {i + 1} raised: {exc}")
+        except Exception as exc:  # any exception is the failure this section looks for
+            problems.append(f"run {i + 1} raised: {type(exc).__name__}: {exc}")
             break
         done += 1
+        changed = [
+            k
+            for k, mask in finite.items()
+            if k not in out or getattr(out[k], "shape", None) != mask.shape
+        ]
+        if changed:
+            problems.append(
+                f"run {i + 1}: output {', '.join(changed)} changed shape or vanished "
+                f"(first run: {', '.join(str(finite[k].shape) for k in changed)})"
+            )
+            break
         bad = [k for k, mask in finite.items() if not np.isfinite(out[k][mask]).all()]
         if bad:
             problems.append(
@@ -66,18 +79,25 @@ def _stability(model: ModelSource, runs: int, provider: str) -> tuple[Check, tup
     seconds = time.monotonic() - start
     after = resident_bytes()
     growth = (after - before) / before
+    per_run = (after - before) / done if done else 0.0
     if growth >= RSS_GROWTH_LIMIT:
-        problems.append(f"resident memory grew {growth:.1%} (limit {RSS_GROWTH_LIMIT:.0%})")
+        problems.append(
+            f"resident memory grew {growth:.1%} (limit {RSS_GROWTH_LIMIT:.0%}; "
+            f"{per_run:+.0f} bytes per run)"
+        )
     data = {
         "runs": done,
         "seconds": seconds,
         "rssBeforeKiB": before // 1024,
         "rssAfterKiB": after // 1024,
         "rssGrowth": growth,
+        "bytesPerRun": per_run,
     }
+    # RSS is the whole process's: the per-run figure is what a leak in this session would cost.
     detail = (
         f"{done} runs in {seconds:.2f} s; "
-        f"RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB ({growth:+.2%})"
+        f"RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB ({growth:+.2%}, "
+        f"{per_run:+.0f} B/run, process-wide)"
     )
     row = (
         model.name,
@@ -86,6 +106,7 @@ def _stability(model: ModelSource, runs: int, provider: str) -> tuple[Check, tup
         f"{before / 2**20:.1f}",
         f"{after / 2**20:.1f}",
         f"{growth:+.2%}",
+        f"{per_run:+.0f}",
         "; ".join(problems) or "ok",
     )
     return Check(
@@ -109,7 +130,16 @@ def stability_section(
             rows.append(row)
     table = Table(
         "stability",
-        ("model", "provider", "runs", "RSS before MiB", "RSS after MiB", "growth", "result"),
+        (
+            "model",
+            "provider",
+            "runs",
+            "RSS before MiB",
+            "RSS after MiB",
+            "growth",
+            "bytes/run",
+            "result",
+        ),
         tuple(rows),
     )
     return Section("stability", tuple(checks), (table,), time.monotonic() - start)

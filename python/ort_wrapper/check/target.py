@@ -7,22 +7,22 @@ read and the reason sessions cannot be created.
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InitError
 from ..manifest import Manifest, load_manifest
-from ..runtime.distribution import Distribution, locate
+from ..runtime.distribution import Distribution, locate, module_version
 
-__all__ = ["Target", "resolve_target"]
+__all__ = ["Target", "package_info", "resolve_target"]
 
 log = logging.getLogger(__name__)
 
-_VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
+_INFO_FILE = Path("capi/build_and_package_info.py")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,16 @@ class Target:
     manifest: Manifest | None = None
     dist: Distribution | None = None  # set when sessions can be created from Python
     problem: str | None = None  # why not, when dist is None
+
+    @property
+    def layout(self) -> Distribution | None:
+        """The distribution's files: ``dist`` when loadable, else an unvalidated view of a
+        prefix whose manifest could be read (a static C distribution), for listing them."""
+        if self.dist is not None:
+            return self.dist
+        if self.manifest is not None and self.root is not None:
+            return Distribution("prefix", self.root, "argument", self.manifest)
+        return None
 
     def describe(self) -> str:
         """One line for the report's header."""
@@ -66,13 +76,26 @@ class Target:
         }
 
 
-def module_version(package_dir: Path) -> str | None:
-    """The ``__version__`` an onnxruntime package declares, read without importing it."""
+def package_info(module_root: Path) -> dict[str, str]:
+    """``onnxruntime/capi/build_and_package_info.py`` as data (package_name, __version__,
+    cuda_version, ...): which wheel wrote the files on disk, read without importing them."""
+    path = module_root / _INFO_FILE
     try:
-        match = _VERSION.search((package_dir / "__init__.py").read_text())
-    except OSError:
-        return None
-    return match.group(1) if match else None
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError, ValueError) as exc:
+        log.debug("no package info in %s: %s", path, exc)
+        return {}
+    info: dict[str, str] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            info[node.targets[0].id] = node.value.value
+    return info
 
 
 def resolve_target(path: str | os.PathLike[str] | None) -> Target:

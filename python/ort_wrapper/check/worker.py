@@ -22,7 +22,7 @@ from ..runtime.catalog import gpu_providers
 from ..runtime.loader import init
 from .determinism import ModelSource, determinism_section
 from .models import builtin_models, onnx_problem
-from .options import CheckOptions
+from .options import SESSION_SECTIONS, CheckOptions
 from .report import Section, announce, failed_section
 
 __all__ = ["run_session_sections"]
@@ -43,7 +43,7 @@ def _guarded(name: str, run: Callable[[], Section], quiet: bool) -> Section:
     start = time.monotonic()
     try:
         return run()
-    except (OrtWrapperError, Exception) as exc:  # a section must not kill the run
+    except Exception as exc:  # a section must not kill the run
         log.debug("section %s failed", name, exc_info=True)
         section = failed_section(
             name, f"the section stopped: {type(exc).__name__}: {exc}", "harness"
@@ -52,14 +52,18 @@ def _guarded(name: str, run: Callable[[], Section], quiet: bool) -> Section:
 
 
 def run_session_sections(
-    options: CheckOptions, claimed: tuple[str, ...] | None = None
+    options: CheckOptions,
+    claimed: tuple[str, ...] | None = None,
+    on_section: Callable[[list[Section]], None] | None = None,
 ) -> list[Section]:
-    """Run the requested session sections on the runtime ``init()`` loads in this process."""
+    """Run the requested session sections on the runtime ``init()`` loads in this process;
+    ``on_section`` is called with the sections done so far after each one (the worker writes
+    them, so a later crash or timeout loses only the sections not yet finished)."""
     from .conformance import quality_section
     from .providers import judge_providers, providers_section
     from .stability import stability_section
 
-    wanted = [s for s in options.sections if s != "linking"]
+    wanted = [s for s in options.sections if s in SESSION_SECTIONS]
     try:
         info = init()
     except OrtWrapperError as exc:
@@ -68,7 +72,7 @@ def run_session_sections(
     judged = time.monotonic()
     try:
         verdicts = judge_providers(claimed)
-    except (OrtWrapperError, Exception) as exc:
+    except Exception as exc:
         return [failed_section(name, f"cannot create a session: {exc}") for name in wanted]
     judged = time.monotonic() - judged
     usable = tuple(v.name for v in verdicts if v.usable)
@@ -79,12 +83,18 @@ def run_session_sections(
         section = providers_section(claimed, verdicts)
         return replace(section, seconds=section.seconds + judged)
 
-    sections = []
+    sections: list[Section] = []
+
+    def add(section: Section) -> None:
+        sections.append(section)
+        if on_section is not None:
+            on_section(list(sections))
+
     for name in wanted:
         if name == "providers":
-            sections.append(_guarded(name, providers_with_judging, options.quiet))
+            add(_guarded(name, providers_with_judging, options.quiet))
         elif name == "quality":
-            sections.append(
+            add(
                 _guarded(
                     name,
                     lambda: quality_section(
@@ -97,9 +107,9 @@ def run_session_sections(
                 )
             )
         elif problem and not options.models:
-            sections.append(failed_section(name, f"no model to run: {problem}", "models"))
+            add(failed_section(name, f"no model to run: {problem}", "models"))
         elif name == "determinism":
-            sections.append(
+            add(
                 _guarded(
                     name,
                     lambda: determinism_section(models, runs=options.determinism_runs, gpus=gpus),
@@ -107,7 +117,7 @@ def run_session_sections(
                 )
             )
         elif name == "stability":
-            sections.append(
+            add(
                 _guarded(
                     name,
                     lambda: stability_section(
@@ -129,8 +139,12 @@ def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text())
     options = CheckOptions.from_json(request["options"])
     claimed = tuple(request["claimed"]) if request.get("claimed") is not None else None
-    sections = run_session_sections(options, claimed)
-    write_json_atomic(Path(argv[1]), [s.to_json() for s in sections])
+    result = Path(argv[1])
+
+    def record(done: list[Section]) -> None:
+        write_json_atomic(result, [s.to_json() for s in done])
+
+    record(run_session_sections(options, claimed, on_section=record))
     return 0
 
 

@@ -4,22 +4,42 @@ deterministic and stable; a report per section, the same facts as JSON."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
+
+from ..check.options import SECTIONS, CheckOptions
 
 HELP = "validate a distribution: linking, providers, quality, determinism, stability"
 
-_SECTIONS = ("linking", "providers", "quality", "determinism", "stability")
-
 
 def _sections(value: str) -> tuple[str, ...]:
-    names = tuple(s.strip() for s in value.split(",") if s.strip())
-    unknown = [s for s in names if s not in _SECTIONS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown section(s) {', '.join(unknown) or '(none)'}; "
-            f"choose from {','.join(_SECTIONS)}"
-        )
+    """Comma-separated section names, each once, validated by CheckOptions."""
+    names = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
+    try:
+        CheckOptions(sections=names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return names
+
+
+def writable(path: Path) -> str | None:
+    """Why the report cannot be written to ``path`` (None when it can): checked before the run,
+    so an unwritable --json does not cost a whole run and end in a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            return "is a directory"
+        existed = path.exists()
+        with open(path, "a"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(path.parent, os.W_OK):  # write_json_atomic renames into the directory
+        return f"directory {path.parent} is not writable"
+    return None
 
 
 def _positive(value: str) -> int:
@@ -41,9 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         type=_sections,
-        default=_SECTIONS,
+        default=SECTIONS,
         metavar="SECTIONS",
-        help=f"comma-separated sections to run (default: {','.join(_SECTIONS)})",
+        help=f"comma-separated sections to run (default: {','.join(SECTIONS)})",
     )
     parser.add_argument(
         "--model",
@@ -82,9 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..check import CheckOptions, render_text, run_check
+    from ..check import render_text, run_check
     from ..manifest import write_json_atomic
 
+    if args.json and (problem := writable(args.json)):
+        print(f"ort-wrapper check: cannot write {args.json}: {problem}", file=sys.stderr)
+        return 2
     options = CheckOptions(
         sections=args.only,
         models=tuple(args.model),
@@ -98,5 +121,9 @@ def run(args: argparse.Namespace) -> int:
     report = run_check(args.dist, options)
     print(render_text(report), flush=True)
     if args.json:
-        write_json_atomic(args.json, report.to_json())
+        try:
+            write_json_atomic(args.json, report.to_json())
+        except OSError as exc:
+            print(f"ort-wrapper check: cannot write {args.json}: {exc}", file=sys.stderr)
+            return 2
     return 0 if report.ok else 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,14 +41,24 @@ def run(args: argparse.Namespace) -> int:
 
     report = diagnose(args.dist)
     if args.json == "-":
-        json.dump(report.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return report.exit_code
+        return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)
     if args.json:
         try:
             write_json_atomic(Path(args.json), report.to_json())
         except OSError as exc:
             print(f"ort-wrapper doctor: cannot write {args.json}: {exc}", file=sys.stderr)
             return 2
-    sys.stdout.write(render_text(report))
-    return report.exit_code
+    return _emit(render_text(report), report.exit_code)
+
+
+def _emit(text: str, code: int) -> int:
+    """Write ``text`` to stdout; a reader that went away (``| head``) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that does not fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return code

@@ -31,7 +31,7 @@ def diagnose(distribution: str | os.PathLike[str] | None = None) -> Report:
 
     expected = load_matrix().ort_version
     given = os.fspath(distribution) if distribution is not None else None
-    findings, dist_details, selected = distribution_findings(given, expected)
+    findings, dist_details, selected, layout = distribution_findings(given, expected)
     details: dict[str, object] = {"distributions": dist_details}
     statuses: tuple = ()
     build_info = None
@@ -40,9 +40,8 @@ def diagnose(distribution: str | os.PathLike[str] | None = None) -> Report:
         provider_list, details["providers"], statuses = provider_findings(selected, compiled)
         findings += provider_list
         build_info = dist_details.get("selected", {}).get("buildInfo")
-        host_list, details["host"] = host_findings(selected.library_dirs, statuses, build_info)
-    else:
-        host_list, details["host"] = host_findings((), statuses, build_info)
+    objects = layout.shared_objects() if layout is not None else ()
+    host_list, details["host"] = host_findings(objects, statuses, build_info)
     findings += host_list
     process_list, details["process"] = process_findings()
     findings += process_list

@@ -6,7 +6,6 @@ importing the wrong ``onnxruntime`` is part of what is being diagnosed.
 
 from __future__ import annotations
 
-import ast
 import base64
 import hashlib
 import importlib.metadata
@@ -19,8 +18,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from ..errors import InitError
-from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution, locate
+from ..check.target import Target, package_info, resolve_target
+from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution
 from .findings import Finding
 
 __all__ = [
@@ -35,7 +34,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SECTION = "distributions"
-_INFO_FILE = Path("capi/build_and_package_info.py")
 
 
 @dataclass(frozen=True)
@@ -126,28 +124,6 @@ def installed_onnxruntime(
 def shared_files(a: InstalledDistribution, b: InstalledDistribution) -> frozenset[str]:
     """Files both distributions own (empty unless they share a site-packages directory)."""
     return a.files & b.files if a.location == b.location else frozenset()
-
-
-def package_info(module_root: Path) -> dict[str, str]:
-    """``onnxruntime/capi/build_and_package_info.py`` as data (package_name, __version__,
-    cuda_version, ...): which wheel wrote the files on disk, read without importing them."""
-    path = module_root / _INFO_FILE
-    try:
-        tree = ast.parse(path.read_text())
-    except (OSError, SyntaxError, ValueError) as exc:
-        log.debug("no package info in %s: %s", path, exc)
-        return {}
-    info: dict[str, str] = {}
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            info[node.targets[0].id] = node.value.value
-    return info
 
 
 def _telling(relpath: str) -> tuple[int, str]:
@@ -292,31 +268,72 @@ def _selected_findings(
     return findings, details
 
 
-def _unusable(exc: InitError, given: str | None, expected: str) -> Finding:
+def _unusable(problem: str, given: str | None, expected: str) -> Finding:
     chosen = "--dist" if given else next((v for v in ENV_VARS if os.environ.get(v)), None)
     if chosen:
         fix = f"fix {chosen} (a directory holding share/ort-wrapper/manifest.json) or unset it"
     else:
         fix = f"pip install onnxruntime=={expected} (or set ORT_WRAPPER_DIST to a distribution)"
-    return Finding(_SECTION, "dist.unusable", "error", str(exc), fix)
+    return Finding(_SECTION, "dist.unusable", "error", problem, fix)
+
+
+def _static_findings(target: Target, expected: str) -> tuple[list[Finding], dict[str, Any]]:
+    """A static C distribution is not loaded from Python: say what applies to it."""
+    assert target.manifest is not None and target.root is not None
+    m = target.manifest
+    details: dict[str, Any] = {
+        "kind": "static",
+        "root": str(target.root),
+        "version": m.version,
+        "variant": m.variant,
+        "providers": list(m.providers),
+    }
+    root = target.root
+    findings = [
+        Finding(
+            _SECTION,
+            "dist.static",
+            "ok",
+            f"{root} is a {m.variant} static C distribution of ONNX Runtime {m.version} "
+            f"(providers {', '.join(m.providers)}): it is linked into programs, not loaded by "
+            "init(), so the provider and process findings do not apply; host versions are "
+            "judged on its shared objects, if it has any",
+            f"link with `ort-wrapper link-flags --dist {root}`; prove it links and runs with "
+            f"`ort-wrapper check --dist {root}`",
+        )
+    ]
+    if m.version != expected:
+        findings.append(
+            Finding(
+                _SECTION,
+                "dist.version",
+                "error",
+                f"{root} is ONNX Runtime {m.version}, this toolkit builds and tests {expected}",
+                f"use an ONNX Runtime {expected} distribution",
+            )
+        )
+    return findings, details
 
 
 def distribution_findings(
     given: str | None, expected: str
-) -> tuple[list[Finding], dict[str, Any], Distribution | None]:
-    """Findings about installed and pointed-to distributions, their details, and the
-    distribution init() would use (None when it cannot choose one)."""
+) -> tuple[list[Finding], dict[str, Any], Distribution | None, Distribution | None]:
+    """Findings about installed and pointed-to distributions, their details, the distribution
+    init() would use (None when it cannot choose one), and the files to judge host versions on
+    (also set for a static C distribution, which init() cannot use)."""
     installed = installed_onnxruntime()
     findings: list[Finding] = []
     details: dict[str, Any] = {
         "expectedVersion": expected,
         "installed": [d.to_json() for d in installed],
     }
-    try:
-        selected: Distribution | None = locate(given)
-    except InitError as exc:
-        selected = None
-        findings.append(_unusable(exc, given, expected))
+    target = resolve_target(given)  # check's resolution: the same verdict on the same prefix
+    selected = target.dist
+    if selected is None and target.kind == "static":
+        static_findings, details["selected"] = _static_findings(target, expected)
+        findings += static_findings
+    elif selected is None:
+        findings.append(_unusable(target.problem or "not a distribution", given, expected))
     chosen_by = "--dist" if given else (selected.origin if selected else None)
     env_findings, env_details = _env_findings(chosen_by)
     details.update(env_details)
@@ -327,4 +344,4 @@ def distribution_findings(
     findings += _conflict_findings(installed)
     owners = set(details.get("selected", {}).get("owners", ()))
     findings += _version_findings([d for d in installed if d.name not in owners], expected)
-    return findings, details, selected
+    return findings, details, selected, target.layout

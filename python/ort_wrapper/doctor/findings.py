@@ -18,11 +18,13 @@ SECTIONS = ("distributions", "providers", "host", "process")
 # code -> what it is about (one line; docs/doctor.md has a row per code).
 CODES: Mapping[str, str] = {
     "dist.selected": "the distribution init() would use, its version and who installed it",
+    "dist.static": "a static C distribution: what applies to it (link-flags, check, host versions)",
     "dist.unusable": "init() cannot choose or validate a distribution",
     "dist.version": "an ONNX Runtime other than the version this toolkit builds and tests",
     "dist.conflict": "two onnxruntime* packages own the same files in one site-packages",
     "dist.env": "ORT_WRAPPER_DIST / ORT_LIB_LOCATION / a carried bundle, and which one wins",
     "dist.probe": "importing the selected onnxruntime in a child process failed",
+    "provider.manifest": "the manifest's providers against what the runtime has compiled in",
     "provider.builtin": "a provider built into the core library (nothing to load)",
     "provider.usable": "a provider library whose whole closure resolves on the loader's path",
     "provider.needs-preload": "a provider whose libraries resolve only from nvidia-* wheels",

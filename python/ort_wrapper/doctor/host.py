@@ -10,8 +10,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..elf.reader import ElfInfo, is_elf, read_elf
-from ..elf.versions import check_versions, host_versions, max_required
+from ..elf.reader import ElfInfo, read_elf
+from ..elf.resolve import resolve_closure
+from ..elf.versions import (
+    VersionCheck,
+    check_versions,
+    host_versions,
+    max_required,
+    parse_version,
+    provided_by,
+)
 from ..errors import ElfError
 from ..runtime.catalog import provider_spec, soname_source
 from ..runtime.diagnose import ProviderStatus
@@ -38,30 +46,60 @@ _FIXES = {
 }
 
 
-def distribution_elves(library_dirs: Iterable[Path]) -> tuple[ElfInfo, ...]:
-    """The ELF shared objects in the distribution's library directories."""
+def distribution_elves(objects: Iterable[Path]) -> tuple[ElfInfo, ...]:
+    """The readable ELF files among ``objects`` (a distribution's ``shared_objects()``)."""
     infos = []
-    for directory in library_dirs:
-        for path in sorted(directory.glob("*.so*")):
-            if path.is_file() and is_elf(path):
-                try:
-                    infos.append(read_elf(path))
-                except ElfError as exc:
-                    log.debug("skipping %s: %s", path, exc)
+    for path in objects:
+        try:
+            infos.append(read_elf(path))
+        except ElfError as exc:
+            log.debug("skipping %s: %s", path, exc)
     return tuple(infos)
+
+
+def _checks(
+    infos: Sequence[ElfInfo], provided: Mapping[str, str] | None
+) -> list[tuple[VersionCheck, list[str]]]:
+    """Per family, the deciding check and the files it is about. With ``provided`` None each file
+    is judged against what its own closure resolves to (``provided_by``: a bundled libstdc++
+    counts), as the linking check does; the failing check (else the highest need) decides."""
+    if provided is not None:
+        return [
+            (c, [i.path.name for i in infos if max_required([i]).get(c.family) == c.required])
+            for c in check_versions(infos, provided)
+        ]
+    per_family: dict[str, list[tuple[VersionCheck, str]]] = {}
+    for info in infos:
+        try:
+            own = provided_by(resolve_closure(info.path))
+        except ElfError as exc:
+            log.debug("no closure for %s: %s", info.path, exc)
+            own = dict(host_versions())
+        for check in check_versions([info], own):
+            per_family.setdefault(check.family, []).append((check, info.path.name))
+    out = []
+    for entries in per_family.values():
+        failing = [(c, n) for c, n in entries if not c.ok]
+        pool = failing or entries
+        worst = max(pool, key=lambda e: _version_key(e[0].required))[0]
+        names = [n for c, n in pool if c.required == worst.required]
+        out.append((worst, names))
+    return out
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    parsed = parse_version(version)
+    return parsed[1] if parsed else ()
 
 
 def version_findings(
     infos: Sequence[ElfInfo], provided: Mapping[str, str] | None = None
 ) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """One finding per GLIBC / GLIBCXX / CXXABI family the libraries need, against the host's
-    versions (or ``provided``, e.g. a deployment target's)."""
+    """One finding per GLIBC / GLIBCXX / CXXABI family the libraries need, against what each
+    file's closure provides (or ``provided``, e.g. a deployment target's versions)."""
     findings, details = [], []
-    for check in check_versions(infos, provided):
+    for check, needers in _checks(infos, provided):
         code = _CODES[check.family]
-        needers = [
-            i.path.name for i in infos if max_required([i]).get(check.family) == check.required
-        ]
         details.append(
             {"family": check.family, "required": check.required, "host": check.provided,
              "requiredBy": needers, "ok": check.ok}
@@ -197,12 +235,12 @@ def cuda_findings(
 
 
 def host_findings(
-    library_dirs: Sequence[Path],
+    objects: Sequence[Path],
     statuses: Sequence[ProviderStatus],
     build_info: Mapping[str, str] | None = None,
 ) -> tuple[list[Finding], dict[str, Any]]:
-    """Every host finding for a distribution whose libraries live in ``library_dirs``."""
-    version_list, versions = version_findings(distribution_elves(library_dirs))
+    """Every host finding for a distribution whose shared objects are ``objects``."""
+    version_list, versions = version_findings(distribution_elves(objects))
     driver_list, driver = driver_findings(statuses)
     cuda_list, cuda = cuda_findings(statuses, build_info)
     details = {

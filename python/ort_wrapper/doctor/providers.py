@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..elf.reader import is_elf
 from ..elf.resolve import Closure, ResolvedLibrary, resolve_closure
 from ..errors import ElfError
 from ..runtime.catalog import gpu_providers, provider_spec, provider_specs, soname_source
 from ..runtime.diagnose import ProviderStatus, provider_status
-from ..runtime.distribution import Distribution
-from ..runtime.gpu import nvidia_wheel_dirs
+from ..runtime.distribution import ENV_VARS, Distribution
 from .findings import Finding
 
 __all__ = [
@@ -31,6 +29,7 @@ __all__ = [
     "closure_json",
     "compiled_in",
     "core_library",
+    "manifest_findings",
     "provider_findings",
     "where_from",
 ]
@@ -42,6 +41,10 @@ _PROBE = (
     "import json, onnxruntime as o; print(json.dumps({'version': o.__version__, "
     "'file': o.__file__, 'providers': o.get_available_providers()}))"
 )
+_PROBE_PREFIX = (
+    "import json, sys; from ort_wrapper.runtime.loader import init; i = init(sys.argv[1]); "
+    "print(json.dumps({'version': i.version, 'providers': list(i.available_providers)}))"
+)
 PROBE_TIMEOUT_S = 120
 
 
@@ -50,7 +53,7 @@ class CompiledIn:
     """The providers a distribution has compiled in, and how that was learnt."""
 
     providers: tuple[str, ...]
-    source: str  # "manifest", "child process", "library files"
+    source: str  # "child process"; on failure "manifest" or "library files"
     version: str | None = None
     error: str | None = None  # why the child process could not tell
 
@@ -64,25 +67,33 @@ def _from_files(dist: Distribution) -> tuple[str, ...]:
     return (*names, "CPUExecutionProvider")
 
 
+def _probe_command(dist: Distribution) -> tuple[list[str], dict[str, str], str | None]:
+    """The child process that asks the runtime: a module is imported from its site-packages; a
+    prefix is loaded by ``init(prefix)`` (preloads and all), as check's worker does."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    if dist.kind == "module":
+        path = str(dist.python_path)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
+        return [sys.executable, "-c", _PROBE], env, path
+    package_parent = str(Path(__file__).resolve().parents[2])  # where ort_wrapper lives
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    return [sys.executable, "-c", _PROBE_PREFIX, str(dist.root)], env, None
+
+
 def compiled_in(dist: Distribution) -> CompiledIn:
-    """The compiled-in providers: the manifest's, or ``get_available_providers()`` of a child
-    Python that imports this distribution's module; the provider libraries present otherwise."""
-    if dist.manifest is not None:
-        return CompiledIn(dist.manifest.providers, "manifest", dist.manifest.version)
-    env = dict(os.environ)
-    python_path = str(dist.python_path)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (python_path, env.get("PYTHONPATH")) if p)
+    """The compiled-in providers as the runtime itself reports them
+    (``get_available_providers()`` in a child process that loads this distribution, so this
+    process never loads a runtime); when that fails, the manifest's list, or the provider
+    libraries present, with the error."""
+    command, env, cwd = _probe_command(dist)
+    fallback = dist.manifest.providers if dist.manifest is not None else _from_files(dist)
+    source = "manifest" if dist.manifest is not None else "library files"
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _PROBE],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PROBE_TIMEOUT_S,
-            cwd=python_path,
+            command, env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, cwd=cwd
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return CompiledIn(_from_files(dist), "library files", error=f"child process: {exc}")
+        return CompiledIn(fallback, source, error=f"child process: {exc}")
     lines = proc.stdout.strip().splitlines()
     if proc.returncode == 0 and lines:
         try:
@@ -90,19 +101,50 @@ def compiled_in(dist: Distribution) -> CompiledIn:
             return CompiledIn(tuple(data["providers"]), "child process", data["version"])
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             error = f"unexpected output {lines[-1]!r} ({exc})"
+    elif proc.returncode < 0:
+        error = f"killed by signal {-proc.returncode}"
     else:
         tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         error = tail[-1] if tail else f"exit status {proc.returncode}"
-    return CompiledIn(_from_files(dist), "library files", error=error)
+    return CompiledIn(fallback, source, error=error)
+
+
+def manifest_findings(dist: Distribution, compiled: CompiledIn) -> list[Finding]:
+    """The manifest's providers against the runtime's (the same rule as check's
+    "manifest vs runtime providers": claiming one it lacks is an error)."""
+    if dist.manifest is None or compiled.source != "child process":
+        return []
+    claimed, available = dist.manifest.providers, compiled.providers
+    lacking = [p for p in claimed if p not in available]
+    unclaimed = [p for p in available if p not in claimed]
+    if lacking:
+        return [
+            Finding(
+                _SECTION,
+                "provider.manifest",
+                "error",
+                f"the manifest claims {', '.join(lacking)}, which the runtime does not have "
+                f"compiled in (it has {', '.join(available)})",
+                "rebuild the distribution with that provider, or regenerate its manifest",
+            )
+        ]
+    if unclaimed:
+        return [
+            Finding(
+                _SECTION,
+                "provider.manifest",
+                "warning",
+                f"compiled in but not in the manifest: {', '.join(unclaimed)}",
+                "regenerate the manifest (ort-wrapper finalize)",
+            )
+        ]
+    fact = f"the manifest lists what the runtime has compiled in: {', '.join(available)}"
+    return [Finding(_SECTION, "provider.manifest", "ok", fact)]
 
 
 def core_library(dist: Distribution) -> Path | None:
-    """The distribution's ``libonnxruntime.so*`` (None for a static C distribution)."""
-    for directory in dist.library_dirs:
-        for path in sorted(directory.glob("libonnxruntime.so*")):
-            if is_elf(path):
-                return path
-    return None
+    """The distribution's core library (``Distribution.core_library``)."""
+    return dist.core_library()
 
 
 def where_from(lib: ResolvedLibrary) -> str:
@@ -158,33 +200,21 @@ def _status_json(status: ProviderStatus) -> dict[str, Any]:
     }
 
 
-def _preloaded_only(status: ProviderStatus) -> list[str]:
-    if status.closure is None:
-        return []
-    return [
-        lib.soname
-        for lib in status.closure.libraries.values()
-        if lib.source == "search-dir" and lib.path is not None
-    ]
+def _fact(status: ProviderStatus) -> str:
+    """``status.reason()`` without its "; fix: ..." tail (the finding has its own fix line)."""
+    return status.reason().split("; fix: ", 1)[0]
 
 
 def _finding(status: ProviderStatus, usable_gpu: bool) -> Finding:
     name = status.name
     if status.loadable and status.library is None:
         return Finding(_SECTION, "provider.builtin", "ok", f"{name}: built into ONNX Runtime")
+    if status.loadable and status.needs_preload:
+        return Finding(
+            _SECTION, "provider.needs-preload", "warning", f"{name}: {_fact(status)}", status.fix()
+        )
     if status.loadable:
-        wheels = _preloaded_only(status)
         assert status.closure is not None
-        if wheels:
-            return Finding(
-                _SECTION,
-                "provider.needs-preload",
-                "warning",
-                f"{name}: {', '.join(wheels)} resolve only from the nvidia-* wheels, which are "
-                "not on the loader's path",
-                "call onnxruntime.preload_dlls() before the first session, or put the wheels' "
-                "site-packages/nvidia/*/lib directories on LD_LIBRARY_PATH",
-            )
         count = len(status.closure.libraries)
         return Finding(
             _SECTION,
@@ -192,29 +222,19 @@ def _finding(status: ProviderStatus, usable_gpu: bool) -> Finding:
             "ok",
             f"{name}: {status.library} and the {count} libraries it needs resolve",
         )
-    parts = []
-    if status.missing:
-        parts.append("missing " + ", ".join(m.soname for m in status.missing))
-    if not status.library_present:
-        parts.append(f"{status.library} is absent")
-    if status.device_problem:
-        parts.append(status.device_problem)
-    if wheels := _preloaded_only(status):
-        parts.append(f"{', '.join(wheels)} found only in nvidia-* wheels (need preloading)")
     # An unusable GPU provider is only a warning while another GPU provider works.
     severity = "warning" if usable_gpu and name in gpu_providers() else "error"
-    lib = status.library.name if status.library else name
     return Finding(
         _SECTION,
         "provider.unusable",
         severity,
-        f"{name} is compiled in but unusable ({lib}): {'; '.join(parts)}",
+        f"{name} is compiled in but unusable: {_fact(status)}",
         status.fix(),
     )
 
 
 def _core_finding(dist: Distribution) -> tuple[Finding | None, dict[str, Any] | None]:
-    core = core_library(dist)
+    core = dist.core_library()
     if core is None:
         return None, None
     try:
@@ -250,10 +270,12 @@ def provider_findings(
                 "distributions",
                 "dist.probe",
                 "error",
-                f"importing onnxruntime from {dist.python_path} fails: {compiled.error}",
+                f"loading ONNX Runtime from {dist.python_path or dist.root} in a child process "
+                f"fails: {compiled.error} (providers below are the {compiled.source}'s)",
                 "see the host and core findings below; reinstall the package if they are clear",
             )
         )
+    findings += manifest_findings(dist, compiled)
     core_finding, core_details = _core_finding(dist)
     if core_finding is not None:
         findings.append(core_finding)
@@ -261,12 +283,7 @@ def provider_findings(
     for name in compiled.providers:
         try:
             statuses.append(
-                provider_status(
-                    name,
-                    available=compiled.providers,
-                    library_dirs=dist.library_dirs,
-                    search_dirs=nvidia_wheel_dirs(),
-                )
+                provider_status(name, available=compiled.providers, library_dirs=dist.library_dirs)
             )
         except ElfError as exc:  # a truncated or foreign provider library
             fact = f"{name} is compiled in but its library is unreadable: {exc}"

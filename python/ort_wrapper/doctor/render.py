@@ -25,7 +25,7 @@ def _closure_lines(title: str, library: str | None, closure: list[Mapping[str, A
             lines.append(f"      needed by {', '.join(entry['neededBy'])}")
             lines.append(f"      provided by: {' | '.join(entry.get('provides', ()))}")
     if host:
-        lines.append(f"    host glibc and loader: {', '.join(host)}")
+        lines.append(f"    host-provided (glibc, loader, C++ runtime): {', '.join(host)}")
     return lines
 
 

@@ -80,7 +80,7 @@ def test_a_broken_module_is_reported_with_the_import_error_and_file_fallback(tmp
 
 
 def test_glibc_and_libstdcxx_requirements_of_the_wheel(module_dist):
-    infos = distribution_elves(module_dist.library_dirs)
+    infos = distribution_elves(module_dist.shared_objects())
     assert core_library(module_dist) in {i.path for i in infos}
     findings, details = version_findings(infos)
     by_family = {d["family"]: d for d in details}
