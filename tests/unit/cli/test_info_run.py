@@ -41,27 +41,21 @@ def test_info_text() -> None:
     assert cpu.split() == ["CPUExecutionProvider", "usable"]
 
 
+def _run_add(model: Path, work: Path, *extra: str, value: float = 1.0):
+    """`ort-wrapper run` on the Add model with X = Y = ``value`` (a [2, 3] float32 .npy)."""
+    np.save(work / "x.npy", np.full((2, 3), value, np.float32))
+    feeds = ("-i", f"X={work / 'x.npy'}", "-i", f"Y={work / 'x.npy'}")
+    return _cli("run", str(model), *feeds, *extra)
+
+
 def test_run_writes_outputs(tmp_path: Path, add_model_path: Path) -> None:
-    np.save(tmp_path / "x.npy", np.full((2, 3), 2, np.float32))
-    result = _cli(
-        "run",
-        str(add_model_path),
-        "-i",
-        f"X={tmp_path / 'x.npy'}",
-        "-i",
-        f"Y={tmp_path / 'x.npy'}",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    result = _run_add(add_model_path, tmp_path, "--output-dir", str(tmp_path / "out"), value=2)
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "Z.npy"), np.full((2, 3), 4))
 
 
 def test_run_prints_a_summary_without_output_dir(tmp_path: Path, add_model_path: Path) -> None:
-    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
-    result = _cli(
-        "run", str(add_model_path), "-i", f"X={tmp_path / 'x.npy'}", "-i", f"Y={tmp_path / 'x.npy'}"
-    )
+    result = _run_add(add_model_path, tmp_path)
     assert result.returncode == 0
     assert "Z: float32 [2, 3]" in result.stdout
 
@@ -98,17 +92,7 @@ def test_usage_errors_exit_2(add_model_path: Path) -> None:
 def test_written_files_are_readable_by_others(tmp_path: Path, add_model_path: Path) -> None:
     from ort_wrapper.manifest import write_json_atomic
 
-    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
-    _cli(
-        "run",
-        str(add_model_path),
-        "-i",
-        f"X={tmp_path / 'x.npy'}",
-        "-i",
-        f"Y={tmp_path / 'x.npy'}",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    assert _run_add(add_model_path, tmp_path, "--output-dir", str(tmp_path / "out")).returncode == 0
     assert (tmp_path / "out" / "Z.npy").stat().st_mode & 0o777 == 0o644
     written = write_json_atomic(tmp_path / "m" / "manifest.json", {"a": 1})
     assert written.stat().st_mode & 0o777 == 0o644
@@ -116,18 +100,8 @@ def test_written_files_are_readable_by_others(tmp_path: Path, add_model_path: Pa
 
 
 def test_run_output_dir_problems_are_one_line(tmp_path: Path, add_model_path: Path) -> None:
-    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
     (tmp_path / "taken").write_text("a file, not a directory")
-    result = _cli(
-        "run",
-        str(add_model_path),
-        "-i",
-        f"X={tmp_path / 'x.npy'}",
-        "-i",
-        f"Y={tmp_path / 'x.npy'}",
-        "--output-dir",
-        str(tmp_path / "taken"),
-    )
+    result = _run_add(add_model_path, tmp_path, "--output-dir", str(tmp_path / "taken"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "taken" in result.stderr
 
