@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from ..elf.policy import host_category
 from ..elf.reader import read_elf
-from ..elf.resolve import DEFAULT_DIRS, find_system_library, resolve_closure
+from ..elf.resolve import DEFAULT_DIRS, env_dirs, find_system_library, resolve_closure
 from ..errors import BundleError
 from ..runtime.catalog import soname_source
 from . import LIB_DIR
@@ -104,12 +104,6 @@ class _Collector:
     missing: dict[str, list[str]] = field(default_factory=dict)
     queue: list[Path] = field(default_factory=list)
 
-    def env_value(self) -> str:
-        """The LD_LIBRARY_PATH value in effect for this plan."""
-        if self.ld_library_path is None:
-            return os.environ.get("LD_LIBRARY_PATH", "")
-        return self.ld_library_path
-
     def reason(self, name: str, why: str) -> None:
         entry = self.entries[self.by_name[name]]
         if why not in entry.reasons:
@@ -135,7 +129,7 @@ class _Collector:
     def find(self, soname: str, near: Path) -> tuple[Path, str] | None:
         """Where a soname that is dlopened (not NEEDED) would be found, and from which source."""
         candidates = [("companion", near)]
-        candidates += [("LD_LIBRARY_PATH", Path(d)) for d in self.env_value().split(":") if d]
+        candidates += [("LD_LIBRARY_PATH", Path(d)) for d in env_dirs(self.ld_library_path)]
         candidates += [("search-dir", d) for d in self.dirs]
         for source, directory in candidates:
             if (directory / soname).is_file():
@@ -187,7 +181,7 @@ def _missing_error(source: Source, collector: _Collector) -> BundleError:
     for soname in sorted(collector.missing):
         users = ", ".join(dict.fromkeys(collector.missing[soname]))
         lines.append(f"  {soname} (needed by {users}; fix: {soname_source(soname).fix})")
-    env = collector.env_value()
+    env = ":".join(env_dirs(collector.ld_library_path))
     searched = [
         "RUNPATH/RPATH of each file",
         f"--search-dir: {', '.join(map(str, collector.dirs)) or '(none)'}",
