@@ -78,14 +78,12 @@ def _owned(dist: importlib.metadata.Distribution) -> dict[str, str]:
 
 def _record_hash(path: Path) -> str | None:
     """A file's hash in RECORD's form (sha256=urlsafe-base64, unpadded)."""
-    digest = hashlib.sha256()
     try:
         with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+            digest = hashlib.file_digest(fh, "sha256").digest()
     except OSError:
         return None
-    return "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def on_disk_owners(a: InstalledDistribution, b: InstalledDistribution) -> dict[str, int]:
