@@ -47,6 +47,8 @@ class ProviderStatus:
     missing: tuple[MissingLibrary, ...] = ()
     device_problem: str | None = None
     available: tuple[str, ...] = ()
+    # What this process had mapped when diagnosed (one read of /proc/self/maps per diagnosis).
+    loaded: frozenset[str] = frozenset()
 
     @property
     def loadable(self) -> bool:
@@ -64,11 +66,10 @@ class ProviderStatus:
         the dynamic loader does not search, and not already loaded in this process."""
         if self.closure is None:
             return ()
-        loaded = loaded_sonames()
         return tuple(
             lib.soname
             for lib in self.closure.libraries.values()
-            if lib.source == "search-dir" and lib.soname not in loaded
+            if lib.source == "search-dir" and lib.soname not in self.loaded
         )
 
     def reason(self) -> str:
@@ -198,5 +199,5 @@ def provider_status(
         if not driver.found or driver.error:
             device_problem = driver.summary
     return ProviderStatus(
-        name, True, library, True, closure, tuple(missing), device_problem, available
+        name, True, library, True, closure, tuple(missing), device_problem, available, loaded
     )
