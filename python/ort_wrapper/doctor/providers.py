@@ -28,7 +28,6 @@ __all__ = [
     "CompiledIn",
     "closure_json",
     "compiled_in",
-    "core_library",
     "manifest_findings",
     "provider_findings",
     "where_from",
@@ -140,11 +139,6 @@ def manifest_findings(dist: Distribution, compiled: CompiledIn) -> list[Finding]
         ]
     fact = f"the manifest lists what the runtime has compiled in: {', '.join(available)}"
     return [Finding(_SECTION, "provider.manifest", "ok", fact)]
-
-
-def core_library(dist: Distribution) -> Path | None:
-    """The distribution's core library (``Distribution.core_library``)."""
-    return dist.core_library()
 
 
 def where_from(lib: ResolvedLibrary) -> str:

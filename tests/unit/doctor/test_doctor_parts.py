@@ -20,7 +20,7 @@ from ort_wrapper.doctor.distributions import (
 )
 from ort_wrapper.doctor.host import cuda_findings, distribution_elves, version_findings
 from ort_wrapper.doctor.process import duplicate_libraries, family, process_findings
-from ort_wrapper.doctor.providers import CompiledIn, compiled_in, core_library, provider_findings
+from ort_wrapper.doctor.providers import CompiledIn, compiled_in, provider_findings
 from ort_wrapper.matrix import load_matrix
 from ort_wrapper.runtime.diagnose import ProviderStatus
 from ort_wrapper.runtime.distribution import Distribution
@@ -81,7 +81,7 @@ def test_a_broken_module_is_reported_with_the_import_error_and_file_fallback(tmp
 
 def test_glibc_and_libstdcxx_requirements_of_the_wheel(module_dist):
     infos = distribution_elves(module_dist.shared_objects())
-    assert core_library(module_dist) in {i.path for i in infos}
+    assert module_dist.core_library() in {i.path for i in infos}
     findings, details = version_findings(infos)
     by_family = {d["family"]: d for d in details}
     assert by_family["GLIBC"]["required"] == "GLIBC_2.27"
@@ -160,7 +160,7 @@ def _in_child(*libraries: Path) -> list[dict[str, str]]:
 
 
 def test_two_onnxruntime_libraries_in_one_process_is_an_error(tmp_path, module_dist):
-    core = core_library(module_dist)
+    core = module_dist.core_library()
     assert core is not None
     copy = tmp_path / core.name
     shutil.copy(core, copy)
