@@ -31,7 +31,8 @@ def _make_wheel_prefix(root: Path, version: str | None = None) -> Path:
 
     import onnxruntime
 
-    from ort_wrapper.manifest import FileEntry, Manifest, sha256_file
+    from ort_wrapper.files import sha256_file
+    from ort_wrapper.manifest import FileEntry, Manifest
 
     package = Path(onnxruntime.__file__).parent
     shutil.copytree(

@@ -7,28 +7,22 @@ field and names the file and key at fault, so a lying or broken manifest is a cl
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .errors import InitError
+from .files import write_json_atomic
 
 __all__ = [
     "MANIFEST_RELPATH",
     "FileEntry",
     "Manifest",
     "RuntimeLoadedEntry",
-    "atomic_file",
     "load_manifest",
     "parse_manifest",
-    "sha256_file",
-    "write_json_atomic",
 ]
 
 MANIFEST_RELPATH = Path("share/ort-wrapper/manifest.json")
@@ -99,37 +93,6 @@ class Manifest:
     def write(self, root: Path) -> Path:
         """Write atomically to ``root/share/ort-wrapper/manifest.json``."""
         return write_json_atomic(root / MANIFEST_RELPATH, self.to_json())
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-@contextmanager
-def atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary sibling of ``path`` for writing; when the block succeeds the file gets
-    mode 0644 and is renamed into place, so readers never see half a file (and a failure leaves
-    ``path`` as it was)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; distributions are read by other users too
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write JSON atomically (see ``atomic_file``)."""
-    with atomic_file(path) as fh:
-        json.dump(data, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-    return path
 
 
 def _req(where: str, data: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:

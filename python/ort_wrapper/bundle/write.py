@@ -21,13 +21,12 @@ from ..elf.policy import host_category
 from ..elf.reader import read_elf
 from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
+from ..files import sha256_file, write_json_atomic
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
     Manifest,
     RuntimeLoadedEntry,
-    sha256_file,
-    write_json_atomic,
 )
 from ..progress import Progress
 from . import BUNDLE_JSON_RELPATH, LIB_DIR

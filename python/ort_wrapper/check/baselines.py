@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..manifest import write_json_atomic
+from ..files import write_json_atomic
 from .cases import PASSED, CaseResult
 
 __all__ = [

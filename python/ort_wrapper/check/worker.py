@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import OrtWrapperError
-from ..manifest import write_json_atomic
+from ..files import write_json_atomic
 from ..runtime.catalog import gpu_providers
 from ..runtime.loader import init
 from .determinism import ModelSource, determinism_section

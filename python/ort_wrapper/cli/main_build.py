@@ -45,15 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _newest_source() -> str:
-    from ..build.lab.source import known_versions
+    from ..lab.source import known_versions
 
     return max(known_versions(), key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..build.lab.run import check_patches, run_lab
-    from ..build.lab.source import known_source
-    from ..manifest import write_json_atomic
+    from ..files import write_json_atomic
+    from ..lab.run import check_patches, run_lab
+    from ..lab.source import known_source
     from ..matrix import load_matrix
 
     matrix = load_matrix()

@@ -103,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..check import render_text, run_check
-    from ..manifest import write_json_atomic
+    from ..files import write_json_atomic
 
     if args.json and (problem := writable(args.json)):
         print(f"ort-wrapper check: cannot write {args.json}: {problem}", file=sys.stderr)

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when nothing is an error, 1 otherwise, 2 when FILE is unwritable."""
     from ..doctor import diagnose
     from ..doctor.render import render_text
-    from ..manifest import write_json_atomic
+    from ..files import write_json_atomic
 
     report = diagnose(args.dist)
     if args.json == "-":

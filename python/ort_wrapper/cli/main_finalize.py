@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..build.finalize import finalize
+    from ..finalize.stage import finalize
     from ..matrix import load_matrix
 
     variant = load_matrix().variant(args.variant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..build.linkflags import FORMATS
+from ..finalize.linkflags import FORMATS
 
 HELP = "print the flags that link a distribution (cc, cargo build.rs lines, cmake list, json)"
 
@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..build.linkflags import format_flags, substitute
     from ..errors import BuildError
+    from ..finalize.linkflags import format_flags, substitute
     from ..manifest import load_manifest
 
     manifest = load_manifest(args.prefix)

@@ -69,7 +69,7 @@ def _load_inputs(pairs: list[tuple[str, Path]]) -> dict[str, object]:
 def _save(outputs: dict[str, object], directory: Path) -> list[Path]:
     import numpy as np
 
-    from ..manifest import atomic_file
+    from ..files import atomic_file
 
     written = []
     for name, value in outputs.items():

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ort_wrapper.bundle import BUNDLE_JSON_RELPATH
 from ort_wrapper.bundle.write import make_bundle
-from ort_wrapper.manifest import FileEntry, Manifest, RuntimeLoadedEntry, load_manifest, sha256_file
+from ort_wrapper.files import sha256_file
+from ort_wrapper.manifest import FileEntry, Manifest, RuntimeLoadedEntry, load_manifest
 
 from support.bundles import small_elf, tree_hashes
 

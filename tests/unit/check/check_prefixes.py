@@ -7,7 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ort_wrapper.manifest import FileEntry, Manifest, sha256_file
+from ort_wrapper.files import sha256_file
+from ort_wrapper.manifest import FileEntry, Manifest
 from ort_wrapper.runtime.distribution import locate
 
 __all__ = ["static_prefix", "wheel_prefix", "write_manifest"]

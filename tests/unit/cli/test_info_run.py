@@ -90,7 +90,7 @@ def test_usage_errors_exit_2(add_model_path: Path) -> None:
 
 
 def test_written_files_are_readable_by_others(tmp_path: Path, add_model_path: Path) -> None:
-    from ort_wrapper.manifest import write_json_atomic
+    from ort_wrapper.files import write_json_atomic
 
     assert _run_add(add_model_path, tmp_path, "--output-dir", str(tmp_path / "out")).returncode == 0
     assert (tmp_path / "out" / "Z.npy").stat().st_mode & 0o777 == 0o644

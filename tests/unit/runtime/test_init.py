@@ -246,7 +246,8 @@ def test_onnxruntime_imported_elsewhere_first_is_a_mixed_runtime_error(wheel_pre
     "module",
     [
         "onnxruntime",
-        "ort_wrapper.build",
+        "ort_wrapper.finalize",
+        "ort_wrapper.lab",
         "ort_wrapper.bundle",
         "ort_wrapper.check",
         "elftools",

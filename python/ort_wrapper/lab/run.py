@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import BuildError
-from ...manifest import write_json_atomic
-from ...matrix import Matrix, Variant
-from ...progress import Progress
-from ..cache import cache_root
-from ..finalize import finalize
+from ..errors import BuildError
+from ..files import cache_root, write_json_atomic
+from ..finalize.stage import finalize
+from ..matrix import Matrix, Variant
+from ..progress import Progress
 from . import chroot as chroot_mod
 from .configure import SHIMS, cmake_configure_argv
+from .imports import module_closure
 from .patches import PatchStatus, apply_series, dry_run, patch_files
 from .source import OrtSource, fetch_source
 
@@ -40,11 +40,6 @@ __all__ = ["LabResult", "build_key", "check_patches", "lab_dir", "result_key", "
 log = logging.getLogger(__name__)
 
 _LAB_PKG = Path(__file__).resolve().parent
-_BUILD_PKG = _LAB_PKG.parent
-# finalize's other inputs: the ELF readers it uses and the manifest schema it writes
-_FINALIZE_DEPS = tuple(
-    _BUILD_PKG.parent / rel for rel in ("elf/archive.py", "elf/reader.py", "manifest.py")
-)
 _SRC, _BUILD, _INSTALL, _CCACHE, _SHIMS = (
     "/lab/src",
     "/lab/build",
@@ -110,12 +105,11 @@ def build_key(
 
 def result_key(build: str, finalize_args: Mapping[str, Any]) -> str:
     """``build`` plus every argument ``finalize`` is called with (``prune`` ...) and the
-    finalize code: ort_wrapper.build outside the lab, the ELF readers and the manifest
-    schema. (The patch statuses finalize records follow from the build's inputs.)"""
+    code finalize imports (``module_closure``). (The patch statuses finalize records follow
+    from the build's inputs.)"""
     digest = hashlib.sha256(build.encode())
     digest.update(_json(dict(finalize_args)))
-    code = [p for p in _tree(_BUILD_PKG) if _LAB_PKG not in p.parents]
-    _digest_files(digest, [*code, *_FINALIZE_DEPS], _BUILD_PKG.parent)
+    _digest_files(digest, module_closure(finalize.__module__), _LAB_PKG.parent)
     return digest.hexdigest()[:16]
 
 

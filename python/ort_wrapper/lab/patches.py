@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import BuildError
-from ...manifest import sha256_file
+from ..errors import BuildError
+from ..files import sha256_file
 
 __all__ = ["APPLIED", "SKIPPED", "PatchStatus", "apply_series", "dry_run", "patch_files"]
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import FakeBuild
 
-from ort_wrapper.build.archives import (
+from ort_wrapper.elf.archive import read_archive
+from ort_wrapper.errors import BuildError
+from ort_wrapper.finalize.archives import (
     check_merged,
     component_archives,
     merge_archives,
     mri_script,
 )
-from ort_wrapper.elf.archive import read_archive
-from ort_wrapper.errors import BuildError
 
 
 def test_components_are_found_by_glob_the_installed_copy_first(fake_build: FakeBuild) -> None:

@@ -19,13 +19,12 @@ from typing import Any
 
 from ..elf.archive import archive_symbols
 from ..errors import BuildError
+from ..files import sha256_file, write_json_atomic
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
     Manifest,
     RuntimeLoadedEntry,
-    sha256_file,
-    write_json_atomic,
 )
 from ..matrix import Variant
 from .abseil import abseil_report, archive_graph, is_abseil

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import BuildError, LabEnvironmentError
+from ..errors import BuildError, LabEnvironmentError
 from .source import mirror
 
 __all__ = ["PACKAGES", "Chroot", "ensure_chroot"]

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from ..manifest import sha256_file
+from ..files import sha256_file
 
 __all__ = ["LOCK_NAME", "SCRATCH_PREFIX", "Transaction"]
 

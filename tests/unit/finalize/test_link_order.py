@@ -6,17 +6,17 @@ from pathlib import Path
 
 from conftest import FakeBuild
 
-from ort_wrapper.build.abseil import abseil_report, archive_graph
-from ort_wrapper.build.archives import component_archives, merge_archives
-from ort_wrapper.build.candidates import find_candidates
-from ort_wrapper.build.linkorder import link_order, strongly_connected
-from ort_wrapper.build.resolve import (
+from ort_wrapper.elf.archive import ObjectSymbols, archive_symbols
+from ort_wrapper.finalize.abseil import abseil_report, archive_graph
+from ort_wrapper.finalize.archives import component_archives, merge_archives
+from ort_wrapper.finalize.candidates import find_candidates
+from ort_wrapper.finalize.linkorder import link_order, strongly_connected
+from ort_wrapper.finalize.resolve import (
     Library,
     linked_without_pruning,
     public_api_symbols,
     resolve,
 )
-from ort_wrapper.elf.archive import ObjectSymbols, archive_symbols
 
 
 def test_strongly_connected_components() -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ort_wrapper.build.cache import cache_root
-from ort_wrapper.build.lab.configure import SHIMS, cmake_configure_argv
-from ort_wrapper.build.lab.patches import APPLIED, SKIPPED, apply_series, dry_run
-from ort_wrapper.build.lab.run import _drop_older_results, build_key, result_key
-from ort_wrapper.build.lab.source import OrtSource, fetch_source, known_source
 from ort_wrapper.errors import BuildError, LabEnvironmentError
+from ort_wrapper.files import cache_root
+from ort_wrapper.lab.configure import SHIMS, cmake_configure_argv
+from ort_wrapper.lab.patches import APPLIED, SKIPPED, apply_series, dry_run
+from ort_wrapper.lab.run import _drop_older_results, build_key, result_key
+from ort_wrapper.lab.source import OrtSource, fetch_source, known_source
 from ort_wrapper.matrix import RuntimeLoaded, load_matrix
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import EXPECTED_OUTPUT, FakeBuild, link_and_run
 
-from ort_wrapper.build import transaction
-from ort_wrapper.build.finalize import finalize
-from ort_wrapper.build.linkflags import substitute
 from ort_wrapper.errors import BuildError, ElfError
-from ort_wrapper.manifest import load_manifest, sha256_file
+from ort_wrapper.files import sha256_file
+from ort_wrapper.finalize import transaction
+from ort_wrapper.finalize.linkflags import substitute
+from ort_wrapper.finalize.stage import finalize
+from ort_wrapper.manifest import load_manifest
 from ort_wrapper.matrix import load_matrix
 
 CPU = load_matrix().variant("cpu")
@@ -302,7 +303,7 @@ def test_scratch_folders_of_killed_runs_are_removed_not_listed(fake_build: FakeB
 
 
 def test_concurrent_runs_take_turns(fake_build: FakeBuild, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ort_wrapper.build import finalize as finalize_mod
+    from ort_wrapper.finalize import stage as finalize_mod
 
     spans: list[tuple[float, float]] = []
     real = finalize_mod._static_link

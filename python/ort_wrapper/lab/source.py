@@ -11,9 +11,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import BuildError, LabEnvironmentError
-from ...manifest import sha256_file
-from ...progress import Progress
+from ..errors import BuildError, LabEnvironmentError
+from ..files import sha256_file
+from ..progress import Progress
 
 __all__ = [
     "DEFAULT_MIRROR",

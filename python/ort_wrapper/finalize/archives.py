@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..bundle.patch import find_tool
 from ..elf.archive import member_digests, read_archive
 from ..errors import BuildError
+from ..files import find_tool
 
 __all__ = [
     "COMPONENT_GLOB",
