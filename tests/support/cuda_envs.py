@@ -49,11 +49,15 @@ __all__ = [
     "NVIDIA_SPEC",
     "REPO",
     "both_venv",
+    "build_cached",
+    "make_venv",
     "env_dir",
     "gpu_venv",
     "nvidia_libs",
     "require_pypi",
+    "run_logged",
     "run_python",
+    "venv_python",
 ]
 
 ORT_VERSION = load_matrix().ort_version
@@ -113,7 +117,7 @@ def env_dir(kind: str, spec: Sequence[str]) -> Path:
     return cache_root() / "test-envs" / f"{kind}-{_key(kind, spec)}"
 
 
-def _run(cmd: Sequence[str], what: str) -> None:
+def run_logged(cmd: Sequence[str], what: str) -> None:
     _say(f"{what}: {' '.join(cmd)}")
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -130,8 +134,9 @@ def _run(cmd: Sequence[str], what: str) -> None:
     _say(f"{what}: done in {time.monotonic() - start:.0f} s")
 
 
-def _build(kind: str, spec: Sequence[str], build: Callable[[Path], None]) -> Path:
-    """Build ``kind`` atomically (tmp dir + rename) under a lock; return the final directory."""
+def build_cached(kind: str, spec: Sequence[str], build: Callable[[Path], None]) -> Path:
+    """Build ``kind`` from ``spec`` once, atomically (tmp dir + rename) under a lock; return the
+    final directory (cached under ``env_dir(kind, spec)``)."""
     final = env_dir(kind, spec)
     if (final / "spec.json").exists():
         return final
@@ -155,15 +160,15 @@ def _build(kind: str, spec: Sequence[str], build: Callable[[Path], None]) -> Pat
     return final
 
 
-def _venv_python(root: Path) -> Path:
+def venv_python(root: Path) -> Path:
     return root / "bin" / "python"
 
 
-def _make_venv(spec: Sequence[str]) -> Callable[[Path], None]:
+def make_venv(spec: Sequence[str]) -> Callable[[Path], None]:
     def build(tmp: Path) -> None:
-        _run([sys.executable, "-m", "venv", str(tmp)], "create venv")
-        _run(
-            [str(_venv_python(tmp)), "-m", "pip", "install", "--progress-bar", "off", *spec],
+        run_logged([sys.executable, "-m", "venv", str(tmp)], "create venv")
+        run_logged(
+            [str(venv_python(tmp)), "-m", "pip", "install", "--progress-bar", "off", *spec],
             f"pip install {' '.join(spec)}",
         )
 
@@ -172,18 +177,18 @@ def _make_venv(spec: Sequence[str]) -> Callable[[Path], None]:
 
 def gpu_venv() -> Path:
     """Python of a venv with onnxruntime-gpu==1.23.2 and ort-wrapper's deps, without onnxruntime."""
-    return _venv_python(_build("gpu-venv", GPU_SPEC, _make_venv(GPU_SPEC)))
+    return venv_python(build_cached("gpu-venv", GPU_SPEC, make_venv(GPU_SPEC)))
 
 
 def both_venv() -> Path:
     """Python of a venv holding both onnxruntime==1.23.2 and onnxruntime-gpu==1.23.2."""
-    return _venv_python(_build("both-venv", BOTH_SPEC, _make_venv(BOTH_SPEC)))
+    return venv_python(build_cached("both-venv", BOTH_SPEC, make_venv(BOTH_SPEC)))
 
 
 def _nvidia_build(tmp: Path) -> None:
     tmp.mkdir(parents=True)
     report = tmp / "pip-report.json"
-    _run(
+    run_logged(
         [
             sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
             "--quiet", "--report", str(report), *NVIDIA_SPEC,
@@ -198,7 +203,7 @@ def _nvidia_build(tmp: Path) -> None:
     if not pins:
         raise RuntimeError(f"{' '.join(NVIDIA_SPEC)} resolved to no nvidia-* wheel ({report})")
     (tmp / "pins.txt").write_text("\n".join(pins) + "\n")
-    _run(
+    run_logged(
         [
             sys.executable, "-m", "pip", "install", "--progress-bar", "off", "--no-deps",
             "--target", str(tmp), *pins,
@@ -209,7 +214,7 @@ def _nvidia_build(tmp: Path) -> None:
 
 def nvidia_libs() -> Path:
     """A ``pip install --target`` directory with the nvidia-* wheels (libs in nvidia/*/lib)."""
-    return _build("nvidia-libs", NVIDIA_SPEC, _nvidia_build)
+    return build_cached("nvidia-libs", NVIDIA_SPEC, _nvidia_build)
 
 
 def run_python(

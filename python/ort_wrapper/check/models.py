@@ -7,7 +7,7 @@ models declare IR version 10 and opset 17, which every ONNX Runtime since 1.16 r
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,9 +100,22 @@ def builtin_models() -> tuple[BuiltinModel, ...]:
     )
 
 
-def synthetic_feeds(inputs: Sequence[Any], seed: int = 0, batch: int = 8) -> dict[str, Any]:
-    """Deterministic random feeds for a session's inputs (TensorInfo); symbolic dims get
-    ``batch``. InputError for types numpy cannot hold."""
+def _dim(info: Any, axis: int, dim: Any, dims: Mapping[str, int], batch: int) -> int:
+    """A fixed dimension as declared; a free one from ``dims`` (by symbolic name, or
+    'INPUT[AXIS]'), else ``batch``."""
+    if isinstance(dim, int) and dim >= 0:
+        return dim
+    by_axis = dims.get(f"{info.name}[{axis}]")
+    if by_axis is not None:
+        return by_axis
+    return dims.get(dim, batch) if isinstance(dim, str) else batch
+
+
+def synthetic_feeds(
+    inputs: Sequence[Any], seed: int = 0, batch: int = 8, dims: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Deterministic random feeds for a session's inputs (TensorInfo); free dimensions from
+    ``dims`` (see ``_dim``), else ``batch``. InputError for types numpy cannot hold."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -110,7 +123,7 @@ def synthetic_feeds(inputs: Sequence[Any], seed: int = 0, batch: int = 8) -> dic
     for info in inputs:
         if info.dtype is None:
             raise InputError(f"cannot make inputs for {info.describe()}: unsupported type")
-        shape = tuple(d if isinstance(d, int) and d >= 0 else batch for d in info.shape)
+        shape = tuple(_dim(info, i, d, dims or {}, batch) for i, d in enumerate(info.shape))
         kind = info.dtype.kind
         if kind == "f":
             feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)

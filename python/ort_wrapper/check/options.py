@@ -1,4 +1,5 @@
-"""What a check run is asked to do: sections, extra models and run counts."""
+"""What a check run is asked to do: sections, extra models with their inputs, run counts and
+time limits, tolerances."""
 
 from __future__ import annotations
 
@@ -6,10 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SECTIONS", "SESSION_SECTIONS", "CheckOptions"]
+from .compare import DEFAULT_ATOL, DEFAULT_RTOL
+from .inputs import ModelSpec
+
+__all__ = [
+    "DETERMINISM_SECONDS",
+    "SECTIONS",
+    "SESSION_SECTIONS",
+    "STABILITY_SECONDS",
+    "CheckOptions",
+]
 
 SECTIONS = ("linking", "providers", "quality", "determinism", "stability")
 SESSION_SECTIONS = SECTIONS[1:]  # need sessions, so a process that loads the distribution
+# Time limits per model: keep `check --model` on a model of up to 10 MB under a minute on 2 cores.
+DETERMINISM_SECONDS = 10.0  # the repeated runs (and each GPU spread)
+STABILITY_SECONDS = 20.0  # per provider, after the warm-up
 
 
 @dataclass(frozen=True)
@@ -17,9 +30,13 @@ class CheckOptions:
     """Options of one check run (the CLI's flags)."""
 
     sections: tuple[str, ...] = SECTIONS
-    models: tuple[Path, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
     stability_runs: int = 1000
     determinism_runs: int = 20
+    stability_seconds: float = STABILITY_SECONDS
+    determinism_seconds: float = DETERMINISM_SECONDS
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
     write_baseline: bool = False
     baseline_dir: Path | None = None
     quiet: bool = False
@@ -35,14 +52,22 @@ class CheckOptions:
             )
         if self.stability_runs < 1 or self.determinism_runs < 1:
             raise ValueError("run counts must be at least 1")
+        if min(self.stability_seconds, self.determinism_seconds) <= 0:
+            raise ValueError("time limits must be above 0 s")
+        if min(self.rtol, self.atol) < 0:
+            raise ValueError("tolerances cannot be negative")
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form handed to the worker process."""
         return {
             "sections": list(self.sections),
-            "models": [str(m) for m in self.models],
+            "models": [m.to_json() for m in self.models],
             "stabilityRuns": self.stability_runs,
             "determinismRuns": self.determinism_runs,
+            "stabilitySeconds": self.stability_seconds,
+            "determinismSeconds": self.determinism_seconds,
+            "rtol": self.rtol,
+            "atol": self.atol,
             "writeBaseline": self.write_baseline,
             "baselineDir": str(self.baseline_dir) if self.baseline_dir else None,
             "quiet": self.quiet,
@@ -54,9 +79,13 @@ class CheckOptions:
         """Rebuild options from their JSON form."""
         return cls(
             sections=tuple(data["sections"]),
-            models=tuple(Path(m) for m in data["models"]),
+            models=tuple(ModelSpec.from_json(m) for m in data["models"]),
             stability_runs=data["stabilityRuns"],
             determinism_runs=data["determinismRuns"],
+            stability_seconds=data["stabilitySeconds"],
+            determinism_seconds=data["determinismSeconds"],
+            rtol=data["rtol"],
+            atol=data["atol"],
             write_baseline=data["writeBaseline"],
             baseline_dir=Path(data["baselineDir"]) if data["baselineDir"] else None,
             quiet=data["quiet"],

@@ -23,6 +23,7 @@ from ..runtime.loader import init
 from .determinism import ModelSource, determinism_section
 from .models import builtin_models, onnx_problem
 from .options import SESSION_SECTIONS, CheckOptions
+from .reference import with_reference
 from .report import Section, announce, failed_section
 
 __all__ = ["run_session_sections"]
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _models(options: CheckOptions) -> tuple[list[ModelSource], str | None]:
-    models = [ModelSource(str(p), path=str(p)) for p in options.models]
+    models = [ModelSource(str(m.path), path=str(m.path), spec=m) for m in options.models]
     problem = onnx_problem()
     if problem is None:
         models = [ModelSource(m.name, data=m.data) for m in builtin_models()] + models
@@ -97,11 +98,16 @@ def run_session_sections(
             add(
                 _guarded(
                     name,
-                    lambda: quality_section(
-                        usable,
-                        baseline_dir=options.baseline_dir,
-                        write_baselines=options.write_baseline,
-                        quiet=options.quiet,
+                    lambda: with_reference(
+                        quality_section(
+                            usable,
+                            baseline_dir=options.baseline_dir,
+                            write_baselines=options.write_baseline,
+                            quiet=options.quiet,
+                        ),
+                        models,
+                        options.rtol,
+                        options.atol,
                     ),
                     options.quiet,
                 )
@@ -112,7 +118,12 @@ def run_session_sections(
             add(
                 _guarded(
                     name,
-                    lambda: determinism_section(models, runs=options.determinism_runs, gpus=gpus),
+                    lambda: determinism_section(
+                        models,
+                        runs=options.determinism_runs,
+                        seconds=options.determinism_seconds,
+                        gpus=gpus,
+                    ),
                     options.quiet,
                 )
             )
@@ -123,6 +134,7 @@ def run_session_sections(
                     lambda: stability_section(
                         models,
                         runs=options.stability_runs,
+                        seconds=options.stability_seconds,
                         providers=("CPUExecutionProvider", *gpus),
                     ),
                     options.quiet,

@@ -1,0 +1,219 @@
+"""Outputs of every kind compared structurally: tensors (numeric, bool, string), sequences, maps
+and optionals, as ONNX Runtime's Python binding returns them (arrays, lists, dicts, None).
+
+``same_outputs`` is bitwise for floats (a NaN equals only the same NaN); ``max_abs_diff`` measures
+numeric drift; ``compare_reference`` judges outputs against reference ones within tolerances
+(onnx's backend-test defaults unless given) and names the largest differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_RTOL",
+    "OutputDifference",
+    "compare_reference",
+    "float_leaves",
+    "leaves",
+    "max_abs_diff",
+    "same_outputs",
+    "same_value",
+]
+
+# onnx's backend test runner: rtol 1e-3, atol 1e-7 unless a case's data.json says otherwise.
+DEFAULT_RTOL = 1e-3
+DEFAULT_ATOL = 1e-7
+
+
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "dtype") and hasattr(value, "shape")
+
+
+def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, leaf) pairs of a nested output: ``[2]`` for a sequence element, ``{k}`` for a
+    map value; leaves are arrays, Python scalars, strings or None (an empty optional)."""
+    if isinstance(value, Mapping):
+        for key in sorted(value, key=repr):
+            yield from leaves(value[key], f"{path}{{{key!r}}}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _bits(x: Any) -> Any:
+    """A comparable form of a scalar: floats by their bits."""
+    if isinstance(x, float):
+        import struct
+
+        return ("f", struct.pack("<d", x))
+    return (type(x).__name__, x)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """True when two outputs have the same structure, types, shapes and bits."""
+    if _is_array(a) or _is_array(b):
+        if not (_is_array(a) and _is_array(b)) or a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype.kind == "O":
+            return [_bits(x) for x in a.ravel().tolist()] == [_bits(x) for x in b.ravel().tolist()]
+        return a.tobytes() == b.tobytes()
+    if isinstance(a, Mapping) or isinstance(b, Mapping):
+        return (
+            isinstance(a, Mapping)
+            and isinstance(b, Mapping)
+            and set(a) == set(b)
+            and all(same_value(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, list | tuple) or isinstance(b, list | tuple):
+        return (
+            isinstance(a, list | tuple)
+            and isinstance(b, list | tuple)
+            and len(a) == len(b)
+            and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+        )
+    return _bits(a) == _bits(b)
+
+
+def same_outputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """True when two output dicts hold the same names and bitwise-identical values."""
+    return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+
+
+def _numeric(value: Any) -> Any:
+    """A float64 array of a numeric leaf (array or Python number), else None."""
+    import numpy as np
+
+    if _is_array(value):
+        return value.astype(np.float64) if value.dtype.kind in "fiub" else None
+    if isinstance(value, bool | int | float):
+        return np.asarray(value, np.float64)
+    return None
+
+
+def float_leaves(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Every numeric leaf of every output, by '<output><path>', as a float64 array."""
+    found = {}
+    for name, value in outputs.items():
+        for path, leaf in leaves(value):
+            number = _numeric(leaf)
+            if number is not None:
+                found[f"{name}{path}"] = number
+    return found
+
+
+def max_abs_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+    """The largest absolute difference between numeric leaves present, with the same shape, in
+    both (NaNs ignored)."""
+    import numpy as np
+
+    ours, theirs = float_leaves(a), float_leaves(b)
+    worst = 0.0
+    for key, x in ours.items():
+        y = theirs.get(key)
+        if y is not None and x.shape == y.shape and x.size:
+            diff = np.abs(x - y)
+            if not np.isnan(diff).all():
+                worst = max(worst, float(np.nanmax(diff)))
+    return worst
+
+
+@dataclass(frozen=True)
+class OutputDifference:
+    """One output against its reference: the worst element and how many are out of tolerance."""
+
+    output: str
+    ok: bool
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    where: str = ""  # the leaf and index of the largest absolute difference
+    mismatched: int = 0
+    total: int = 0
+    problem: str = ""  # a structural difference (missing output, shape, type)
+
+    def describe(self) -> str:
+        """'y: 3 of 512 out of tolerance, max |diff| 2e-3 at y[0, 7]' or the problem."""
+        if self.problem:
+            return f"{self.output}: {self.problem}"
+        return (
+            f"{self.output}: {self.mismatched} of {self.total} out of tolerance, "
+            f"max |diff| {self.max_abs:.3g} (rel {self.max_rel:.3g}) at {self.where or '-'}"
+        )
+
+
+def _leaf_difference(name: str, exp: Any, got: Any, rtol: float, atol: float) -> OutputDifference:
+    """Numeric leaves against the tolerance (as numpy.isclose, NaN equal to NaN); others equal."""
+    import numpy as np
+
+    x, y = _numeric(got), _numeric(exp)
+    if x is None or y is None:
+        same = same_value(exp, got) or (
+            _is_array(exp) and _is_array(got) and exp.tolist() == got.tolist()
+        )
+        return OutputDifference(name, same, mismatched=0 if same else 1, total=1,
+                                problem="" if same else "values differ")  # fmt: skip
+    if x.shape != y.shape:
+        return OutputDifference(name, False, problem=f"shape {list(x.shape)}, expected "
+                                f"{list(y.shape)}")  # fmt: skip
+    bad = ~np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=True)
+    diff = np.abs(x - y)
+    diff[np.isnan(diff)] = 0.0
+    if not diff.size:
+        return OutputDifference(name, True)
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    rel = diff / np.maximum(np.abs(y), np.finfo(np.float64).tiny)
+    return OutputDifference(
+        name,
+        not bad.any(),
+        float(diff[worst]),
+        float(rel.max()),
+        f"{name}[{', '.join(map(str, worst))}]" if worst else name,
+        int(bad.sum()),
+        int(diff.size),
+    )
+
+
+def _output_difference(
+    name: str, expected: Any, got: Any, rtol: float, atol: float
+) -> OutputDifference:
+    want, have = dict(leaves(expected, name)), dict(leaves(got, name))
+    if want.keys() != have.keys():
+        missing = sorted(want.keys() - have.keys())[:3]
+        extra = sorted(have.keys() - want.keys())[:3]
+        return OutputDifference(name, False, problem=f"structure differs (missing {missing}, "
+                                f"unexpected {extra})")  # fmt: skip
+    parts = [_leaf_difference(path, want[path], have[path], rtol, atol) for path in want]
+    broken = [p for p in parts if p.problem]
+    if broken:
+        return OutputDifference(name, False, problem=broken[0].describe())
+    worst = max(parts, key=lambda p: p.max_abs, default=OutputDifference(name, True))
+    return OutputDifference(
+        name,
+        all(p.ok for p in parts),
+        worst.max_abs,
+        max((p.max_rel for p in parts), default=0.0),
+        worst.where,
+        sum(p.mismatched for p in parts),
+        sum(p.total for p in parts),
+    )
+
+
+def compare_reference(
+    expected: Mapping[str, Any],
+    got: Mapping[str, Any],
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> tuple[OutputDifference, ...]:
+    """Each expected output against what the model gave, within ``rtol``/``atol``."""
+    out = []
+    for name, want in expected.items():
+        if name not in got:
+            out.append(OutputDifference(name, False, problem="the model has no such output"))
+        else:
+            out.append(_output_difference(name, want, got[name], rtol, atol))
+    return tuple(out)

@@ -1,0 +1,118 @@
+"""Real ONNX models from PyPI packages, downloaded once and cached by version and sha256.
+
+- ``silero_vad()``: Silero VAD (``silero-vad`` wheel), a recurrent model with a state input
+  [2, batch, 128] and a scalar sample-rate input.
+- ``ocr_detector()``: PP-OCRv4 text detection (``rapidocr-onnxruntime`` wheel), convolutional,
+  input x [batch, 3, height, width] with dynamic spatial dimensions.
+- ``zipmap_classifier()``: a scikit-learn LogisticRegression on the iris data, converted by
+  skl2onnx with ZipMap (outputs a label tensor and a sequence of maps), made in a cached venv.
+
+Each wheel is fetched with ``pip download`` and checked against its pinned sha256 before the
+model is taken out of it; the caches are built atomically under a lock (``build_cached``, the
+same code as the slow tier's environments).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ort_wrapper.files import sha256_file
+
+from .cuda_envs import build_cached, make_venv, run_logged, venv_python
+
+__all__ = ["PypiModel", "ocr_detector", "silero_vad", "zipmap_classifier"]
+
+
+@dataclass(frozen=True)
+class PypiModel:
+    """A .onnx file inside a pinned wheel."""
+
+    project: str
+    version: str
+    wheel: str
+    sha256: str  # of the wheel, as PyPI serves it
+    member: str  # the model's path inside the wheel
+
+    @property
+    def spec(self) -> tuple[str, ...]:
+        """What the cache is keyed by."""
+        return (f"{self.project}=={self.version}", self.wheel, self.sha256, self.member)
+
+    def path(self) -> Path:
+        """The model file (downloaded and verified on first use)."""
+        return build_cached(f"model-{self.project}", self.spec, self._fetch) / Path(self.member).name
+
+    def _fetch(self, tmp: Path) -> None:
+        tmp.mkdir(parents=True)
+        run_logged(
+            [
+                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                "--progress-bar", "off", "-d", str(tmp), f"{self.project}=={self.version}",
+            ],
+            f"download {self.project}=={self.version}",
+        )  # fmt: skip
+        wheel = tmp / self.wheel
+        digest = sha256_file(wheel)
+        if digest != self.sha256:
+            raise RuntimeError(f"{wheel.name}: sha256 {digest}, expected {self.sha256}")
+        with zipfile.ZipFile(wheel) as archive:
+            (tmp / Path(self.member).name).write_bytes(archive.read(self.member))
+        wheel.unlink()
+
+
+SILERO_VAD = PypiModel(
+    "silero-vad",
+    "6.2.3",
+    "silero_vad-6.2.3-py3-none-any.whl",
+    "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8",
+    "silero_vad/data/silero_vad.onnx",
+)
+OCR_DETECTOR = PypiModel(
+    "rapidocr-onnxruntime",
+    "1.4.4",
+    "rapidocr_onnxruntime-1.4.4-py3-none-any.whl",
+    "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+    "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+)
+SKLEARN_SPEC = ("scikit-learn==1.9.1", "skl2onnx==1.20.0", "onnx==1.18.0")
+
+# Runs in the scikit-learn venv: fit on iris, convert with ZipMap (skl2onnx's default).
+_CONVERT = """
+import sys
+import numpy as np
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from skl2onnx import to_onnx
+
+x, y = load_iris(return_X_y=True)
+x = x.astype(np.float32)
+model = LogisticRegression(max_iter=500).fit(x, y)
+onnx_model = to_onnx(model, x[:1], target_opset={"": 17, "ai.onnx.ml": 3})
+open(sys.argv[1], "wb").write(onnx_model.SerializeToString())
+"""
+
+
+def silero_vad() -> Path:
+    """silero_vad.onnx from silero-vad 6.2.3."""
+    return SILERO_VAD.path()
+
+
+def ocr_detector() -> Path:
+    """ch_PP-OCRv4_det_infer.onnx from rapidocr-onnxruntime 1.4.4."""
+    return OCR_DETECTOR.path()
+
+
+def zipmap_classifier() -> Path:
+    """iris_zipmap.onnx, converted by skl2onnx 1.20.0 from scikit-learn 1.9.1."""
+    python = venv_python(build_cached("sklearn-venv", SKLEARN_SPEC, make_venv(SKLEARN_SPEC)))
+
+    def convert(tmp: Path) -> None:
+        tmp.mkdir(parents=True)
+        subprocess.run([str(python), "-c", _CONVERT, str(tmp / "iris_zipmap.onnx")], check=True)
+
+    spec = (*SKLEARN_SPEC, _CONVERT)
+    return build_cached("model-sklearn-zipmap", spec, convert) / "iris_zipmap.onnx"
