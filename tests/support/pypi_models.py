@@ -17,14 +17,28 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ort_wrapper.files import sha256_file
 
 from .cuda_envs import build_cached, make_venv, run_logged, venv_python
 
-__all__ = ["PypiModel", "ocr_detector", "silero_vad", "zipmap_classifier"]
+__all__ = [
+    "PypiModel",
+    "iris_rows",
+    "ocr_detector",
+    "ocr_image",
+    "reference_outputs",
+    "silero_vad",
+    "vad_inputs",
+    "write_test_data_set",
+    "zipmap_classifier",
+]
 
 
 @dataclass(frozen=True)
@@ -117,3 +131,70 @@ def zipmap_classifier() -> Path:
 
     spec = (*SKLEARN_SPEC, _CONVERT)
     return build_cached("model-sklearn-zipmap", spec, convert) / "iris_zipmap.onnx"
+
+
+# -- plausible real inputs ---------------------------------------------------------------------
+
+
+def vad_inputs() -> dict[str, np.ndarray]:
+    """Silero VAD's inputs for one 32 ms window at 16 kHz: a 440 Hz tone with a little noise, the
+    zero initial state [2, 1, 128] and the sample rate as an int64 scalar."""
+    t = np.arange(512) / 16000
+    noise = np.random.default_rng(0).standard_normal(512) * 0.01
+    audio = (0.5 * np.sin(2 * np.pi * 440 * t) + noise).astype(np.float32)[None, :]
+    return {
+        "input": audio,
+        "state": np.zeros((2, 1, 128), np.float32),
+        "sr": np.array(16000, np.int64),
+    }
+
+
+def ocr_image(height: int = 320, width: int = 480) -> dict[str, np.ndarray]:
+    """PP-OCR detection's input: a white page with dark text-like strokes, normalised as
+    rapidocr does ((pixel / 255 - 0.5) / 0.5), NCHW; both sides multiples of 32."""
+    page = np.full((height, width), 255.0)
+    rng = np.random.default_rng(1)
+    for row in range(24, height - 24, 40):
+        x = 16
+        while x < width - 48:
+            word = int(rng.integers(20, 60))
+            page[row : row + 14, x : x + word] = rng.integers(0, 60)
+            x += word + int(rng.integers(8, 16))
+    image = (page / 255.0 - 0.5) / 0.5
+    return {"x": np.repeat(image[None, None], 3, axis=1).astype(np.float32)}
+
+
+def iris_rows() -> dict[str, np.ndarray]:
+    """Four iris flowers (sepal and petal length and width in cm), one of each kind and one
+    in between."""
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [6.3, 3.3, 6.0, 2.5], [5.9, 3.0, 5.1, 1.8]]
+    return {"X": np.array(rows, np.float32)}
+
+
+def reference_outputs(model: Path, feeds: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs raw onnxruntime (not ort_wrapper) gives: the reference."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, dict(feeds)), strict=True))
+
+
+def _proto(value: Any, name: str) -> Any:
+    from onnx import numpy_helper
+
+    if isinstance(value, list):  # ZipMap: a sequence of maps with float32 values
+        maps = [{k: np.float32(v) for k, v in m.items()} for m in value]
+        return numpy_helper.from_list(maps, name=name)
+    return numpy_helper.from_array(np.asarray(value), name=name)
+
+
+def write_test_data_set(
+    directory: Path, feeds: Mapping[str, Any], outputs: Mapping[str, Any]
+) -> Path:
+    """The ONNX test-data layout: ``input_K.pb`` and ``output_K.pb`` in model order."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for kind, values in (("input", feeds), ("output", outputs)):
+        for k, (name, value) in enumerate(values.items()):
+            (directory / f"{kind}_{k}.pb").write_bytes(_proto(value, name).SerializeToString())
+    return directory

@@ -162,11 +162,11 @@ def _leaf_difference(name: str, exp: Any, got: Any, rtol: float, atol: float) ->
                                 f"{list(y.shape)}")  # fmt: skip
     bad = ~np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=True)
     diff = np.abs(x - y)
-    diff[np.isnan(diff)] = 0.0
+    diff = np.where(np.isnan(diff), 0.0, diff)  # NaN against NaN: equal (as isclose above)
     if not diff.size:
         return OutputDifference(name, True)
-    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
-    rel = diff / np.maximum(np.abs(y), np.finfo(np.float64).tiny)
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+    rel = diff / np.fmax(np.abs(y), np.finfo(np.float64).tiny)
     return OutputDifference(
         name,
         not bad.any(),

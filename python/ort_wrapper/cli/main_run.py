@@ -5,14 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..runtime.session import LOG_LEVELS
+from .arguments import named_file
+
 HELP = "run a model on .npy inputs (--input NAME=FILE.npy) and save or print the outputs"
-
-
-def _input(value: str) -> tuple[str, Path]:
-    name, sep, path = value.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=FILE.npy, got {value!r}")
-    return name, Path(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
         "-i",
-        type=_input,
+        type=named_file,
         action="append",
         default=[],
         metavar="NAME=FILE.npy",
@@ -43,73 +39,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output-dir",
         "-o",
         type=Path,
-        help="write each output as NAME.npy here (default: print a summary)",
+        help="write each output here: NAME.npy for tensors, NAME.npz for sequences of tensors, "
+        "NAME.json for maps (default: print a summary)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=tuple(LOG_LEVELS),
+        default="fatal",
+        help="ONNX Runtime's own log lines from this level up (default fatal: its errors are "
+        "already in the one-line error message)",
     )
     parser.add_argument("--dist", metavar="PATH", help="distribution prefix (default: as init())")
 
 
 def _load_inputs(pairs: list[tuple[str, Path]]) -> dict[str, object]:
-    import numpy as np
-
+    from ..check.inputs import load_npy
     from ..errors import InputError
 
     feeds = {}
     for name, path in pairs:
         if name in feeds:
             raise InputError(f"input {name!r} is given twice")
-        try:
-            feeds[name] = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise InputError(f"input {name!r}: {path}: no such file") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"input {name!r}: {path} is not a .npy array file ({exc})") from None
+        feeds[name] = load_npy(path, f"input {name!r}")
     return feeds
 
 
-def _save(outputs: dict[str, object], directory: Path) -> list[Path]:
+def _summary(outputs: dict[str, object]) -> None:
     import numpy as np
 
-    from ..files import atomic_file
-
-    written = []
     for name, value in outputs.items():
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        target = directory / f"{safe}.npy"
+        if not hasattr(value, "dtype"):
+            print(f"  {name}: {type(value).__name__} {_short(value)}")
+            continue
         array = np.asarray(value)
-        if array.dtype == object:  # string tensors: save as unicode, loadable without pickle
-            array = array.astype(str)
-        with atomic_file(target, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        written.append(target)
-    return written
+        preview = np.array2string(array.ravel()[:6], precision=4, separator=", ")
+        more = "..." if array.size > 6 else ""
+        print(f"  {name}: {array.dtype} {list(array.shape)} {preview}{more}")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the session, run once, report."""
-    import numpy as np
-
+    """Build the session, run once, write the outputs, then report (so a failed write is the
+    only thing said)."""
     from ..runtime.loader import init
     from ..runtime.session import SessionBuilder
+    from .outputs import write_outputs
 
     if args.strict and not args.providers:
         args.error("--strict needs --providers (the providers to insist on)")
     init(args.dist)
     feeds = _load_inputs(args.input)
-    builder = SessionBuilder.from_file(args.model)
+    builder = SessionBuilder.from_file(args.model).log_level(args.log_level)
     if args.providers:
         builder.with_providers(*args.providers, strict=args.strict)
     session = builder.build()
     outputs = session.run(feeds)
+    written = []
+    if args.output_dir:
+        types = {o.name: o.type for o in session.outputs}
+        written = write_outputs(outputs, types, args.output_dir)
     print(f"ran {args.model} on {', '.join(session.providers)}")
     for fallback in session.fallbacks:
         print(f"  fallback: {fallback.provider}: {fallback.reason}")
-    if args.output_dir:
-        for path in _save(outputs, args.output_dir):
-            print(f"  wrote {path}")
-        return 0
-    for name, value in outputs.items():
-        array = np.asarray(value)
-        preview = np.array2string(array.ravel()[:6], precision=4, separator=", ")
-        more = "..." if array.size > 6 else ""
-        print(f"  {name}: {array.dtype} {list(array.shape)} {preview}{more}")
+    for plan in written:
+        renamed = f" (output {plan.name!r}: {plan.note})" if plan.note else ""
+        print(f"  wrote {plan.path}{renamed}")
+    if not args.output_dir:
+        _summary(outputs)
     return 0

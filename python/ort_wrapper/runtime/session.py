@@ -21,7 +21,7 @@ from .catalog import gpu_providers, provider_specs, resolve_provider_name
 from .diagnose import provider_status
 from .loader import RuntimeInfo, init, onnxruntime_module
 
-__all__ = ["Fallback", "Session", "SessionBuilder", "TensorInfo"]
+__all__ = ["LOG_LEVELS", "Fallback", "Session", "SessionBuilder", "TensorInfo"]
 
 log = logging.getLogger("ort_wrapper")
 
@@ -37,6 +37,7 @@ _OPT_LEVELS = {
     "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL",
 }  # fmt: skip
 _CPU = "CPUExecutionProvider"
+LOG_LEVELS = {"verbose": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ class SessionBuilder:
         self._threads: int | None = None
         self._opt_level: str | None = None
         self._deterministic = False
+        self._log_level: int | None = None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> SessionBuilder:
@@ -269,8 +271,18 @@ class SessionBuilder:
         self._deterministic = bool(flag)
         return self
 
+    def log_level(self, level: str) -> SessionBuilder:
+        """ONNX Runtime's log lines for this session from ``level`` up: 'verbose', 'info',
+        'warning' (ORT's default), 'error' or 'fatal'."""
+        if level not in LOG_LEVELS:
+            raise InputError(f"log_level expects one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        self._log_level = LOG_LEVELS[level]
+        return self
+
     def _options(self, ort: Any) -> Any:
         options = ort.SessionOptions()
+        if self._log_level is not None:
+            options.log_severity_level = self._log_level
         if self._threads is not None:
             options.intra_op_num_threads = self._threads
         if self._opt_level is not None:
