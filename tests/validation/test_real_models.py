@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from support.pypi_models import (
     iris_rows,
     ocr_detector,
