@@ -142,6 +142,18 @@ def test_zipmap_classifier_test_data_beside_the_model(tmp_path: Path) -> None:
     assert [r[2] for r in rows] == ["output_label", "output_probability"]
 
 
+def test_a_zipmap_model_breaks_no_section(tmp_path: Path) -> None:
+    """Its sequence-of-maps output once stopped the whole determinism section (AttributeError)."""
+    model = zipmap_classifier()
+    done, report = _check(tmp_path, "--model", str(model), *QUICK, sections="determinism,stability")
+    assert done.returncode == 0, done.stdout
+    for section in report["sections"]:
+        names = [c["name"] for c in section["checks"] if c["status"] != "fail"]
+        assert any(n.startswith("builtin:mlp") for n in names) and any(
+            str(model) in n for n in names
+        )
+
+
 def test_reference_differences_fail_and_are_reported(tmp_path: Path) -> None:
     model, feeds = silero_vad(), vad_inputs()
     expected = reference_outputs(model, feeds)
