@@ -172,7 +172,7 @@ def _leaf_difference(name: str, exp: Any, got: Any, rtol: float, atol: float) ->
         not bad.any(),
         float(diff[worst]),
         float(rel.max()),
-        f"{name}[{', '.join(map(str, worst))}]" if worst else name,
+        "" if not diff[worst] else f"{name}[{', '.join(map(str, worst))}]" if worst else name,
         int(bad.sum()),
         int(diff.size),
     )

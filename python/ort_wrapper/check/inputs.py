@@ -238,7 +238,10 @@ def resolve_inputs(spec: ModelSpec | None, session: Any) -> ModelInputs:
         if sets:
             return ModelInputs(InputKind.REAL, tuple(sets), ", ".join(s.name for s in sets))
         dims = dict(spec.dims)
-    feeds = synthetic_feeds(session.inputs, dims=dims)
+    try:
+        feeds = synthetic_feeds(session.inputs, dims=dims)
+    except InputError as exc:
+        raise InputError(f"{exc}; give the model's real inputs with --input") from None
     shapes = "; ".join(f"{n} {list(getattr(v, 'shape', ()))}" for n, v in feeds.items())
     return ModelInputs(InputKind.SYNTHETIC, (DataSet("synthetic", feeds),), shapes)
 
