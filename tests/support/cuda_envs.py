@@ -97,8 +97,7 @@ def require_pypi(what: str) -> None:
     if reason is not None:
         pytest.skip(
             f"!!! SKIPPED: PyPI is UNREACHABLE ({reason}); cannot build the {what} test "
-            "environment (the onnxruntime-gpu / nvidia-* wheels are about 2 GB). THESE TESTS DID "
-            "NOT RUN. !!!"
+            "environment from PyPI. THESE TESTS DID NOT RUN. !!!"
         )
 
 
