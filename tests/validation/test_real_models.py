@@ -214,6 +214,12 @@ def test_input_belongs_to_one_model(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "give exactly one --model" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "ort_wrapper.cli", "check", "--model", str(model),
+         "--expected", arg],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--expected needs the inputs" in done.stderr
 
 
 @pytest.mark.parametrize("kind", ["pairs", "npy-dir"])

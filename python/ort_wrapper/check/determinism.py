@@ -92,12 +92,15 @@ def _threads() -> dict[str, Any]:
     return {"intraOpThreads": 0, "meaning": "ORT default", "cpuCount": os.cpu_count()}
 
 
+def _said(threads: dict[str, Any]) -> str:
+    return f" (intra-op threads: ORT default, {threads['cpuCount']} CPUs)"
+
+
 def _repeats(
     model: ModelSource, first: Session, feeds: Any, reference: Any, runs: int, seconds: float
 ) -> Check:
     """Up to ``runs`` runs in one session, stopping after ``seconds``: bitwise equal or FAIL."""
     threads = _threads()
-    said = f" (intra-op threads: ORT default, {threads['cpuCount']} CPUs)"
     deadline = time.monotonic() + seconds
     done = differing = 0
     for _ in until(deadline, runs):
@@ -113,7 +116,7 @@ def _repeats(
             else f"all {done} runs bitwise identical"
         )
         + limited
-        + said,
+        + _said(threads),
         {"runs": done, "requestedRuns": runs, "timeLimited": bool(limited), "differing": differing,
          **threads},
     )  # fmt: skip
@@ -121,14 +124,13 @@ def _repeats(
 
 def _two_sessions(model: ModelSource, feeds: Any, reference: Any) -> Check:
     threads = _threads()
-    said = f" (intra-op threads: ORT default, {threads['cpuCount']} CPUs)"
     second = _session(model).run(feeds)
     same = same_outputs(reference, second)
     return Check(
         f"{model.name}: two sessions",
         PASS if same else FAIL,
         ("bitwise identical" if same else f"differ (max |diff| "
-         f"{max_abs_diff(reference, second):.3g})") + said,
+         f"{max_abs_diff(reference, second):.3g})") + _said(threads),
         {"identical": same, **threads},
     )  # fmt: skip
 

@@ -183,6 +183,8 @@ def _specs(args: argparse.Namespace) -> tuple[ModelSpec, ...]:
             "--input and --expected belong to one model: give exactly one --model "
             "(a folder of models takes its inputs from each model's test_data_set_N folders)"
         )
+    if args.expected and not (pairs or dirs):
+        args.error("--expected needs the inputs those outputs came from (--input)")
     dims = tuple(args.dim)
     extra = find_models(args.models_dir) if args.models_dir else []
     if pairs or dirs or args.expected:
