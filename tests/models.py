@@ -9,7 +9,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-__all__ = ["add_model", "identity_chain_model", "matmul_model", "save"]
+__all__ = [
+    "add_model",
+    "every_output_kind_model",
+    "identity_chain_model",
+    "matmul_model",
+    "save",
+]
 
 # ONNX Runtime 1.23 reads IR version <= 11; pin what these models declare.
 IR_VERSION = 10
@@ -59,6 +65,46 @@ def identity_chain_model(length: int = 3) -> onnx.ModelProto:
     x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])
     y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])
     return _model(helper.make_graph(nodes, "chain", [x], [y]))
+
+
+def every_output_kind_model() -> onnx.ModelProto:
+    """X [2] float -> a tensor, a string tensor, a sequence of tensors, an empty and a full
+    optional, and ZipMap's sequence of string-keyed maps."""
+    float2 = helper.make_tensor_type_proto(TensorProto.FLOAT, [2])
+    nodes = [
+        helper.make_node("Identity", ["X"], ["tensor"]),
+        helper.make_node("Constant", [], ["strings"], value=helper.make_tensor(
+            "s", TensorProto.STRING, [2], [b"ab", b"c"])),
+        helper.make_node("Neg", ["X"], ["minus"]),
+        helper.make_node("SequenceConstruct", ["X", "minus"], ["sequence"]),
+        helper.make_node("Optional", [], ["nothing"], type=float2),
+        helper.make_node("Optional", ["X"], ["something"]),
+        helper.make_node("Unsqueeze", ["X", "zero"], ["row"]),
+        helper.make_node("ZipMap", ["row"], ["maps"], domain="ai.onnx.ml",
+                         classlabels_strings=["cat", "dog"]),
+    ]  # fmt: skip
+    optional = helper.make_optional_type_proto(float2)
+    outputs = [
+        helper.make_tensor_value_info("tensor", TensorProto.FLOAT, [2]),
+        helper.make_tensor_value_info("strings", TensorProto.STRING, [2]),
+        helper.make_tensor_sequence_value_info("sequence", TensorProto.FLOAT, [2]),
+        helper.make_value_info("nothing", optional),
+        helper.make_value_info("something", optional),
+        helper.make_value_info("maps", helper.make_sequence_type_proto(
+            helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(
+                TensorProto.FLOAT, [])))),
+    ]  # fmt: skip
+    zero = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
+    graph = helper.make_graph(
+        nodes, "kinds", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [2])], outputs,
+        initializer=[zero],
+    )  # fmt: skip
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    )
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model
 
 
 def save(model: onnx.ModelProto, path: Path) -> Path:

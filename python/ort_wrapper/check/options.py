@@ -30,7 +30,7 @@ class CheckOptions:
     """Options of one check run (the CLI's flags)."""
 
     sections: tuple[str, ...] = SECTIONS
-    models: tuple[ModelSpec, ...] = ()
+    models: tuple[ModelSpec | Path, ...] = ()
     stability_runs: int = 1000
     determinism_runs: int = 20
     stability_seconds: float = STABILITY_SECONDS
@@ -44,6 +44,8 @@ class CheckOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sections", tuple(dict.fromkeys(self.sections)))  # each once
+        specs = tuple(m if isinstance(m, ModelSpec) else ModelSpec(Path(m)) for m in self.models)
+        object.__setattr__(self, "models", specs)  # a bare path: a model on synthetic inputs
         unknown = [s for s in self.sections if s not in SECTIONS]
         if unknown or not self.sections:
             raise ValueError(

@@ -106,3 +106,14 @@ def test_one_models_exception_fails_only_that_models_check(monkeypatch: pytest.M
     assert list(by_model) == ["broken"] and "AttributeError" in by_model["broken"].detail
     assert all(c.status != FAIL for c in section.checks if c.data["model"] == mlp.name)
     assert any(c.status == PASS for c in section.checks if c.data["model"] == mlp.name)
+
+
+def test_determinism_and_stability_take_every_output_kind() -> None:
+    from ort_wrapper.check.stability import stability_section
+
+    import models
+
+    kinds = ModelSource("kinds", data=models.every_output_kind_model().SerializeToString())
+    for section in (determinism_section([kinds], runs=5), stability_section([kinds], runs=50)):
+        assert section.status == PASS, section.to_json()
+        assert all(c.data["model"] == "kinds" for c in section.checks)

@@ -192,3 +192,16 @@ def test_sections_are_deduplicated() -> None:
         "linking",
         "quality",
     )
+
+
+def test_options_carry_each_models_inputs_to_the_worker() -> None:
+    from ort_wrapper.check.inputs import ModelSpec
+
+    spec = ModelSpec(Path("m.onnx"), (("x", Path("x.npy")),), (Path("d"),),
+                     (("y", Path("y.npy")),), (("n", 4),))  # fmt: skip
+    options = CheckOptions(models=(spec, Path("plain.onnx")), rtol=0.5, stability_seconds=2)
+    assert options.models[1] == ModelSpec(Path("plain.onnx"))  # a bare path: synthetic inputs
+    again = CheckOptions.from_json(json.loads(json.dumps(options.to_json())))
+    assert again == options
+    with pytest.raises(ValueError, match="time limits"):
+        CheckOptions(determinism_seconds=0)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 
@@ -30,46 +29,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _every_kind(path: Path) -> Path:
-    """X [2] float -> a tensor, a string tensor, a sequence of tensors, an empty and a full
-    optional, and ZipMap's sequence of string-keyed maps."""
-    float2 = helper.make_tensor_type_proto(TensorProto.FLOAT, [2])
-    nodes = [
-        helper.make_node("Identity", ["X"], ["tensor"]),
-        helper.make_node("Constant", [], ["strings"], value=helper.make_tensor(
-            "s", TensorProto.STRING, [2], [b"ab", b"c"])),
-        helper.make_node("Neg", ["X"], ["minus"]),
-        helper.make_node("SequenceConstruct", ["X", "minus"], ["sequence"]),
-        helper.make_node("Optional", [], ["nothing"], type=float2),
-        helper.make_node("Optional", ["X"], ["something"]),
-        helper.make_node("Unsqueeze", ["X", "zero"], ["row"]),
-        helper.make_node("ZipMap", ["row"], ["maps"], domain="ai.onnx.ml",
-                         classlabels_strings=["cat", "dog"]),
-    ]  # fmt: skip
-    optional = helper.make_optional_type_proto(float2)
-    outputs = [
-        helper.make_tensor_value_info("tensor", TensorProto.FLOAT, [2]),
-        helper.make_tensor_value_info("strings", TensorProto.STRING, [2]),
-        helper.make_tensor_sequence_value_info("sequence", TensorProto.FLOAT, [2]),
-        helper.make_value_info("nothing", optional),
-        helper.make_value_info("something", optional),
-        helper.make_value_info("maps", helper.make_sequence_type_proto(
-            helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(
-                TensorProto.FLOAT, [])))),
-    ]  # fmt: skip
-    zero = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
-    graph = helper.make_graph(
-        nodes, "kinds", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [2])], outputs,
-        initializer=[zero],
-    )  # fmt: skip
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
-    )
-    model.ir_version = 10
-    onnx.checker.check_model(model)
-    return models.save(model, path)
-
-
 def _same(a: object, b: object) -> bool:
     from ort_wrapper.check.compare import same_value
 
@@ -77,7 +36,7 @@ def _same(a: object, b: object) -> bool:
 
 
 def test_every_output_kind_reads_back(tmp_path: Path) -> None:
-    model = _every_kind(tmp_path / "kinds.onnx")
+    model = models.save(models.every_output_kind_model(), tmp_path / "kinds.onnx")
     np.save(tmp_path / "x.npy", np.array([0.25, 0.75], np.float32))
     result = _cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
