@@ -11,6 +11,7 @@ from onnx import TensorProto, helper
 
 __all__ = [
     "add_model",
+    "bad_reshape_model",
     "every_output_kind_model",
     "identity_chain_model",
     "matmul_model",
@@ -105,6 +106,15 @@ def every_output_kind_model() -> onnx.ModelProto:
     model.ir_version = 10
     onnx.checker.check_model(model)
     return model
+
+
+def bad_reshape_model() -> onnx.ModelProto:
+    """Reshape X [6] to the runtime shape S: S = [4, -1] fails inside ONNX Runtime."""
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [6])
+    s = helper.make_tensor_value_info("S", TensorProto.INT64, [2])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["a", "b"])
+    graph = helper.make_graph([helper.make_node("Reshape", ["X", "S"], ["Y"])], "r", [x, s], [y])
+    return _model(graph)
 
 
 def save(model: onnx.ModelProto, path: Path) -> Path:

@@ -73,3 +73,23 @@ def test_mistakes_are_explained(add_model_path: Path) -> None:
         ow.SessionBuilder.from_bytes(b"not a model").build()
     # Every deliberate error is an OrtWrapperError.
     assert issubclass(ow.InputError, ow.OrtWrapperError)
+
+
+def test_quiet_or_loud_onnx_runtime_logs(tmp_path: Path) -> None:
+    # log_level() sets what ONNX Runtime itself prints for a session (its default: warnings).
+    import models
+    from helpers import run_fresh
+
+    model = models.save(models.bad_reshape_model(), tmp_path / "reshape.onnx")
+    code = f"""
+        import numpy as np, ort_wrapper as ow
+        session = ow.SessionBuilder.from_file({str(model)!r}).log_level(LEVEL).build()
+        try:
+            session.run({{"X": np.ones(6, np.float32), "S": np.array([4, -1])}})
+        except ow.OrtWrapperError as exc:
+            print(type(exc).__name__)
+    """
+    quiet = run_fresh(code.replace("LEVEL", "'fatal'"))
+    loud = run_fresh(code.replace("LEVEL", "'error'"))
+    assert quiet.stdout.strip() == loud.stdout.strip() == "OrtWrapperError"
+    assert "[E:onnxruntime" not in quiet.stderr and "[E:onnxruntime" in loud.stderr

@@ -99,20 +99,11 @@ def test_an_unwritable_output_names_the_users_path_and_says_nothing_else(
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["Z.npy"]  # no leftovers
 
 
-def _bad_reshape(path: Path) -> Path:
-    """Reshape X [6] to the runtime shape S: S = [4, -1] fails inside ONNX Runtime."""
-    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [6])
-    s = helper.make_tensor_value_info("S", TensorProto.INT64, [2])
-    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["a", "b"])
-    graph = helper.make_graph([helper.make_node("Reshape", ["X", "S"], ["Y"])], "r", [x, s], [y])
-    return models.save(models._model(graph), path)
-
-
 @pytest.mark.parametrize(("level", "ort_lines"), [(None, False), ("error", True)])
 def test_log_level_keeps_a_one_line_error_one_line(
     tmp_path: Path, level: str | None, ort_lines: bool
 ) -> None:
-    model = _bad_reshape(tmp_path / "r.onnx")
+    model = models.save(models.bad_reshape_model(), tmp_path / "r.onnx")
     np.save(tmp_path / "x.npy", np.ones(6, np.float32))
     np.save(tmp_path / "s.npy", np.array([4, -1], np.int64))
     feeds = ("-i", f"X={tmp_path / 'x.npy'}", "-i", f"S={tmp_path / 's.npy'}")
