@@ -220,7 +220,7 @@ def _model_checks(
     try:
         inputs, reference = prepare(model, first)
     except Exception as exc:
-        return [Check(f"{model.name}: load and run", FAIL, _what(exc))], []
+        return [Check(f"{model.name}: first run", FAIL, _what(exc))], []
     feeds = inputs.feeds
     said = {"inputs": inputs.describe()}
     checks = [
