@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..elf.reader import is_elf, read_elf
 from ..errors import BundleError, ElfError, InitError
+from ..files import confined
 from ..manifest import MANIFEST_RELPATH, load_manifest
 from ..runtime.catalog import provider_specs, resolve_provider_name, shared_bridge
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
@@ -142,6 +143,7 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
         p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     )
     for src in candidates:
+        confined(package, src, BundleError, "file")
         dest = f"{PYTHON_DIR}/onnxruntime/{src.relative_to(package).as_posix()}"
         elf = is_elf(src)
         provider = by_library.get(src.name)
@@ -201,6 +203,7 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
         src = path / entry.path
         if not src.is_file():
             raise BundleError(f"{src} (listed in {path / MANIFEST_RELPATH}) is missing")
+        confined(path, src, BundleError, f"files[].path {entry.path!r}:")
         files.append(SourceFile(src, entry.path, entry.kind, entry.role, is_elf(src)))
     listed = {f.dest for f in files}
     loaded = []

@@ -15,7 +15,7 @@ from ..elf.versions import check_versions, host_versions, max_required, provided
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
 from .capi import CapiResult, probe_shared, probe_static
-from .report import FAIL, PASS, Check, Section, Table
+from .report import FAIL, PASS, Check, Section, Table, shortlist
 from .target import Target
 
 __all__ = ["linking_section", "shared_objects"]
@@ -160,7 +160,7 @@ def linking_section(target: Target) -> Section:
         if missing:
             checks.append(
                 Check(
-                    "manifest files", FAIL, "missing: " + ", ".join(missing), {"missing": missing}
+                    "manifest files", FAIL, "missing: " + shortlist(missing), {"missing": missing}
                 )
             )
         else:

@@ -78,9 +78,9 @@ class Distribution:
         found = []
         for entry in self.manifest.files:
             path = self.root / entry.path
-            if not path.is_file():
+            if entry.kind not in ("shared", "python") or not path.is_file():
                 continue
-            if entry.kind == "shared" or (entry.kind == "python" and is_elf(path)):
+            if entry.kind == "shared" or is_elf(path):
                 found.append(path)
         return tuple(found)
 

@@ -75,6 +75,19 @@ def _check_module(module: ModuleType, dist: Distribution, python_path: Path) -> 
         )
 
 
+def _refuse_foreign_native(dist: Distribution, python_path: Path) -> None:
+    """A native onnxruntime module mapped from elsewhere (an earlier init() that failed after
+    importing it: a shared object cannot be unloaded) means a second runtime: refuse it."""
+    for lib in _ort_libraries():
+        if lib.name.startswith(_ORT_LIB_PREFIXES[1]) and not _within(lib, python_path):
+            raise InitError(
+                f"ONNX Runtime's native module is already loaded in this process from {lib} "
+                "(an earlier init() failed after importing it, and a loaded library cannot be "
+                f"unloaded); cannot also load {dist.describe()} (two ONNX Runtimes in one "
+                "process). Retry with the same distribution, or use a new process."
+            )
+
+
 def _import(dist: Distribution) -> ModuleType:
     """Import the distribution's ``onnxruntime`` and check it; on any failure undo the import
     (sys.path and sys.modules as they were), so the next init() starts clean."""
@@ -90,6 +103,7 @@ def _import(dist: Distribution) -> ModuleType:
                 "Call ort_wrapper.init() before anything imports onnxruntime, or use a new process."
             )
         return existing
+    _refuse_foreign_native(dist, python_path)
     before = set(sys.modules)
     added = str(python_path) not in sys.path
     if added:
