@@ -233,7 +233,7 @@ def make_wheel(
 ) -> WheelResult:
     """Bundle ``src``, build the wheel carrying it, repair it; the wheel lands in ``out_dir``."""
     out_dir = Path(out_dir).expanduser().absolute()
-    created = not out_dir.exists()
+    missing = [d for d in (out_dir, *out_dir.parents) if not d.exists()]  # created below
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(prefix=".ort-wrapper-wheel-", dir=out_dir) as tmp_name:
@@ -248,8 +248,10 @@ def make_wheel(
             final = out_dir / repaired.name
             os.replace(repaired, final)
     except BaseException:
-        if created and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        for directory in missing:  # innermost first; a directory something else wrote into stays
+            if any(directory.iterdir()):
+                break
+            directory.rmdir()
         raise
     platform_tag = final.stem.split("-")[-1]
     return WheelResult(final, platform_tag, _lowest(platform_tag), bundle)

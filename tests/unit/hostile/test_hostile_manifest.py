@@ -44,12 +44,11 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
 
-@pytest.mark.parametrize("hostile", ["deep", "fifo", "device"])
-def test_init_refuses_an_unreadable_manifest_with_init_error(tmp_path: Path, hostile: str) -> None:
+def test_init_refuses_a_deeply_nested_manifest_with_init_error(tmp_path: Path) -> None:
+    """(A FIFO or /dev/zero are tried in child processes below, with a time and memory limit.)"""
     prefix = small_prefix(tmp_path / "dist")
-    manifest = _replace_manifest(prefix, hostile)
-    why = "is nested too deeply" if hostile == "deep" else "is not a regular file"
-    with pytest.raises(InitError, match=f"{manifest} {why}"):
+    manifest = _replace_manifest(prefix, "deep")
+    with pytest.raises(InitError, match=f"{manifest} is nested too deeply"):
         locate(prefix)
 
 
