@@ -23,6 +23,7 @@ __all__ = [
     "confined",
     "find_tool",
     "output_problem",
+    "read_bounded",
     "read_json",
     "relpath_problem",
     "sha256_file",
@@ -85,10 +86,9 @@ def confined(root: Path, path: Path, error: type[OrtWrapperError], what: str) ->
     return real
 
 
-def read_json(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT) -> Any:
-    """Parse the JSON file ``path``: a regular file (a FIFO or device is refused without
-    blocking), at most ``limit`` bytes, UTF-8, nested no deeper than Python can parse; every
-    problem is ``error`` naming the file. FileNotFoundError passes through."""
+def read_bounded(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT) -> bytes:
+    """The bytes of ``path``, a regular file (a FIFO or device is refused without blocking) of
+    at most ``limit`` bytes; ``error`` names the file otherwise. FileNotFoundError passes."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -101,7 +101,13 @@ def read_json(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT)
             raise error(f"{path} is not a regular file")
         if info.st_size > limit:
             raise error(f"{path} is {info.st_size} bytes, more than the {limit} this reader takes")
-        data = fh.read(limit + 1)
+        return fh.read(limit + 1)
+
+
+def read_json(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT) -> Any:
+    """Parse the JSON file ``path`` (read by :func:`read_bounded`): UTF-8, nested no deeper than
+    Python can parse; every problem is ``error`` naming the file."""
+    data = read_bounded(path, error, limit)
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..elf.reader import host_machine, is_elf, read_elf
 from ..errors import ElfError, InitError
+from ..files import read_bounded
 from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
 
 __all__ = ["CARRIED_BUNDLE", "ENV_VARS", "Distribution", "locate", "module_version"]
@@ -103,9 +104,10 @@ def module_version(package_dir: Path) -> str | None:
     """The ``__version__`` an onnxruntime package's ``__init__.py`` declares, read without
     importing it (an imported native module cannot be unloaded again)."""
     try:
-        match = _MODULE_VERSION.search((package_dir / "__init__.py").read_text())
-    except (OSError, ValueError):
+        text = read_bounded(package_dir / "__init__.py", InitError).decode("utf-8", "replace")
+    except (OSError, InitError):
         return None
+    match = _MODULE_VERSION.search(text)
     return match.group(1) if match else None
 
 

@@ -186,3 +186,12 @@ def test_a_bundle_of_a_bundle_still_works(tmp_path: Path) -> None:
     result = make_bundle(tmp_path / "copy", tmp_path / "two", quiet=True)
     first = json.loads((tmp_path / "one" / BUNDLE_JSON_RELPATH).read_text())
     assert result.files == len(first["files"])
+
+
+def test_an_unreadable_library_is_named_not_skipped(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    small_elf(src, "libfoo.so")
+    small_elf(src, "libbar.so").chmod(0)
+    proc = cli("bundle", str(src), "--out", str(tmp_path / "out"), prefix=NO_DAC_OVERRIDE)
+    assert_refused(proc, f"{src / 'libbar.so'}: permission denied")
+    assert not (tmp_path / "out").exists()
