@@ -5,6 +5,7 @@ program links against its archives and runs)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,7 +34,8 @@ def shared_objects(target: Target) -> tuple[list[Path], list[str]]:
         return [], []
     missing = []
     if target.manifest is not None and target.root is not None:
-        missing = [e.path for e in target.manifest.files if not (target.root / e.path).exists()]
+        root = str(target.root)  # os.path: a manifest may list 10**5 files
+        missing = [e.path for e in target.manifest.files if not os.path.exists(f"{root}/{e.path}")]
     return list(layout.shared_objects()), missing
 
 

@@ -78,10 +78,10 @@ class Distribution:
             return ()
         found = []
         for entry in self.manifest.files:
-            path = self.root / entry.path
-            if entry.kind not in ("shared", "python") or not path.is_file():
+            if entry.kind not in ("shared", "python"):
                 continue
-            if entry.kind == "shared" or is_elf(path):
+            path = self.root / entry.path
+            if path.is_file() and (entry.kind == "shared" or is_elf(path)):
                 found.append(path)
         return tuple(found)
 
