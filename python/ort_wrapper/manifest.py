@@ -124,8 +124,8 @@ def _relpath(where: str, key: str, value: str) -> str:
 
 
 def _files(where: str, data: Mapping[str, Any]) -> tuple[FileEntry, ...]:
-    files: dict[str, FileEntry] = {}
-    first: dict[str, int] = {}
+    files: list[FileEntry] = []
+    first: dict[str, int] = {}  # path -> index of its entry
     for i, entry in enumerate(_req(where, data, "files", list)):
         at = f"{where}: files[{i}]"
         if not isinstance(entry, dict):
@@ -137,8 +137,8 @@ def _files(where: str, data: Mapping[str, Any]) -> tuple[FileEntry, ...]:
         if path in first:
             raise InitError(f"{at}: path {path!r} is already listed at files[{first[path]}]")
         first[path] = i
-        files[path] = FileEntry(path, kind, _req(at, entry, "sha256", str), entry.get("role", ""))
-    return tuple(files.values())
+        files.append(FileEntry(path, kind, _req(at, entry, "sha256", str), entry.get("role", "")))
+    return tuple(files)
 
 
 def parse_manifest(data: Any, where: str) -> Manifest:

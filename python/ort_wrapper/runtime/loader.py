@@ -24,7 +24,8 @@ __all__ = ["RuntimeInfo", "init", "onnxruntime_module"]
 
 _lock = threading.Lock()
 _info: RuntimeInfo | None = None
-_ORT_LIB_PREFIXES = ("libonnxruntime", "onnxruntime_pybind11_state")
+_NATIVE_MODULE = "onnxruntime_pybind11_state"
+_ORT_LIB_PREFIXES = ("libonnxruntime", _NATIVE_MODULE)
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,15 @@ def _check_module(module: ModuleType, dist: Distribution, python_path: Path) -> 
 
 
 def _refuse_foreign_native(dist: Distribution, python_path: Path) -> None:
-    """A native onnxruntime module mapped from elsewhere (an earlier init() that failed after
-    importing it: a shared object cannot be unloaded) means a second runtime: refuse it."""
+    """A native onnxruntime module already mapped from elsewhere (say by an earlier init() that
+    failed after importing it: a shared object cannot be unloaded) means a second runtime."""
     for lib in _ort_libraries():
-        if lib.name.startswith(_ORT_LIB_PREFIXES[1]) and not _within(lib, python_path):
+        if lib.name.startswith(_NATIVE_MODULE) and not _within(lib, python_path):
             raise InitError(
                 f"ONNX Runtime's native module is already loaded in this process from {lib} "
-                "(an earlier init() failed after importing it, and a loaded library cannot be "
-                f"unloaded); cannot also load {dist.describe()} (two ONNX Runtimes in one "
-                "process). Retry with the same distribution, or use a new process."
+                "(for instance by an earlier init() that failed after importing it; a loaded "
+                f"library cannot be unloaded), so {dist.describe()} cannot be loaded too (two "
+                "ONNX Runtimes in one process): use a new process"
             )
 
 
