@@ -19,6 +19,7 @@ from .files import read_json, relpath_problem, write_json_atomic
 
 __all__ = [
     "MANIFEST_RELPATH",
+    "PREFIX_VAR",
     "FileEntry",
     "Manifest",
     "RuntimeLoadedEntry",
@@ -27,6 +28,12 @@ __all__ = [
 ]
 
 MANIFEST_RELPATH = Path("share/ort-wrapper/manifest.json")
+PREFIX_VAR = "${prefix}"  # stands for the distribution's root in linkFlags
+# The options a link flag may be: libraries, search directories, groups. Anything else that
+# starts with '-' or '@' (-o, -Wl,<anything>, -fplugin=, @file) could make the compiler or
+# linker `check` runs write or run anything.
+_LINK_OPTION_PREFIXES = ("-l", "-L")
+_LINK_OPTIONS = frozenset({"-Wl,--start-group", "-Wl,--end-group", "-pthread"})
 SCHEMA = 1
 FILE_KINDS = ("shared", "archive", "header", "python", "pkgconfig", "data")
 
@@ -123,6 +130,23 @@ def _relpath(where: str, key: str, value: str) -> str:
     return value
 
 
+def _link_flags(where: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """linkFlags: library files (``${prefix}/…`` confined to the root) and the options above."""
+    flags = _strings(where, data, "linkFlags")
+    for i, flag in enumerate(flags):
+        at = f"{where}: linkFlags[{i}]"
+        if flag.startswith(PREFIX_VAR):
+            _relpath(at, "path", flag.removeprefix(f"{PREFIX_VAR}/"))
+        elif flag.startswith(("-", "@")) and not (
+            flag in _LINK_OPTIONS or flag.startswith(_LINK_OPTION_PREFIXES)
+        ):
+            raise InitError(
+                f"{at}: {flag!r} is not a library, a -L search directory or a link group: "
+                "refused (such an option could make the compiler or linker write or run anything)"
+            )
+    return flags
+
+
 def _files(where: str, data: Mapping[str, Any]) -> tuple[FileEntry, ...]:
     files: list[FileEntry] = []
     first: dict[str, int] = {}  # path -> index of its entry
@@ -188,7 +212,7 @@ def parse_manifest(data: Any, where: str) -> Manifest:
         link_mode=link_mode,
         providers=_strings(where, data, "providers"),
         files=files,
-        link_flags=_strings(where, data, "linkFlags"),
+        link_flags=_link_flags(where, data),
         runtime_loaded=tuple(loaded),
         preload=preload,
         python_path=python_path,

@@ -13,7 +13,7 @@ import pytest
 
 from ort_wrapper.check import FAIL, CheckOptions, run_check
 from ort_wrapper.errors import InitError
-from ort_wrapper.manifest import MANIFEST_RELPATH
+from ort_wrapper.manifest import MANIFEST_RELPATH, load_manifest
 from ort_wrapper.runtime.distribution import locate
 
 from support.hostile import NO_DAC_OVERRIDE, assert_refused, changed, cli, small_prefix, snapshot
@@ -75,6 +75,10 @@ def test_every_verb_reports_an_unreadable_manifest(tmp_path: Path, hostile: str,
             "runtimeLoaded[0]: library '/tmp/x.so'",
         ),
         ("files", [{"path": "lib/../../x", "kind": "data", "sha256": "0"}], "files[1]: path"),
+        ("linkFlags", ["${prefix}/../../x.a"], "linkFlags[0]: path '../../x.a'"),
+        ("linkFlags", ["-lm", "-o", "/tmp/victim"], "linkFlags[1]: '-o' is not a library"),
+        ("linkFlags", ["-Wl,-o,/tmp/victim"], "linkFlags[0]: '-Wl,-o,/tmp/victim' is not"),
+        ("linkFlags", ["@/tmp/options"], "linkFlags[0]: '@/tmp/options' is not"),
     ],
 )
 def test_manifest_paths_are_confined_to_the_root(
@@ -89,6 +93,12 @@ def test_manifest_paths_are_confined_to_the_root(
         locate(prefix)
     linking = run_check(prefix, CheckOptions(sections=("linking",), quiet=True)).sections[0]
     assert linking.status == FAIL and named in linking.checks[0].detail
+
+
+def test_link_flags_finalize_writes_are_accepted(tmp_path: Path) -> None:
+    flags = ["-L/usr/lib/x", "-Wl,--start-group", "${prefix}/lib/a.a", "-l:libre2.a"]
+    prefix = small_prefix(tmp_path / "dist", linkFlags=[*flags, "-Wl,--end-group", "-lm"])
+    assert load_manifest(prefix).link_flags[:4] == tuple(flags)
 
 
 def test_pythonpath_cannot_import_another_tree(tmp_path: Path) -> None:
