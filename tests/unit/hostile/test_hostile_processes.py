@@ -18,7 +18,7 @@ from ort_wrapper.bundle.wheel import make_wheel
 from ort_wrapper.errors import BundleError
 
 from support.bundles import cpu_package, small_elf
-from support.hostile import assert_refused, cli, python_env
+from support.hostile import NO_DAC_OVERRIDE, assert_refused, cli, python_env
 
 
 def _ppid(pid: int) -> int:
@@ -145,3 +145,25 @@ def test_init_retry_after_a_late_failure_explains_the_mixed_runtime(
     assert "fails after the import" in first, done.stdout + done.stderr
     assert "native module is already loaded in this process from" in second, second
     assert "two ONNX Runtimes in one process" in second and "already registered" not in second
+
+
+def test_an_unwritable_output_names_the_users_path_not_a_temporary_file(tmp_path: Path) -> None:
+    """atomic_file (every atomic write: run -o, check --json, doctor --json, manifests) names
+    the path it was asked to write."""
+    import numpy as np
+
+    import models
+
+    model = models.save(models.add_model(), tmp_path / "add.onnx")
+    for name in "XY":
+        np.save(tmp_path / f"{name}.npy", np.ones((2, 3), np.float32))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    inputs = [f"{n}={tmp_path / n}.npy" for n in "XY"]
+    proc = cli(
+        "run", str(model), "-i", inputs[0], "-i", inputs[1], "-o", str(locked),
+        prefix=NO_DAC_OVERRIDE,
+    )  # fmt: skip
+    assert_refused(proc, str(locked / "Z.npy"), f"directory {locked} is not writable")
+    assert ".Z.npy." not in proc.stderr, proc.stderr
+    assert list(locked.iterdir()) == []
