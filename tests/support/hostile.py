@@ -22,7 +22,9 @@ __all__ = [
     "assert_refused",
     "changed",
     "cli",
+    "limit_memory",
     "python_env",
+    "replace_manifest",
     "small_prefix",
     "snapshot",
 ]
@@ -94,6 +96,29 @@ def small_prefix(root: Path, files: list[dict[str, Any]] | None = None, **fields
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest))
     return root
+
+
+def replace_manifest(prefix: Path, hostile: str) -> Path:
+    """Make ``prefix``'s manifest hostile: ``deep`` (nested 50,000 levels), ``fifo`` (a named
+    pipe: a blocking reader hangs) or ``device`` (a symlink to /dev/zero: an unbounded reader
+    exhausts memory). Returns its path."""
+    manifest = prefix / "share/ort-wrapper/manifest.json"
+    manifest.unlink()
+    if hostile == "deep":
+        manifest.write_text('{"a":' * 50_000 + "1" + "}" * 50_000)
+    elif hostile == "fifo":
+        os.mkfifo(manifest)
+    else:
+        manifest.symlink_to("/dev/zero")
+    return manifest
+
+
+def limit_memory() -> None:
+    """For ``preexec_fn``: 4 GiB of address space, so a reader that reads /dev/zero to the end
+    fails fast in the child instead of taking the machine's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
 
 def python_env(**extra: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ never modified, and the answer is a BundleError naming the offending path or fie
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from support.hostile import (
     assert_refused,
     changed,
     cli,
+    limit_memory,
+    replace_manifest,
     small_prefix,
     snapshot,
 )
@@ -147,34 +148,13 @@ def test_an_unwritable_out_names_the_out_not_a_temporary_file(tmp_path: Path) ->
 @pytest.mark.parametrize("hostile", ["deep", "fifo", "device"])
 def test_an_unreadable_manifest_is_a_clear_error(tmp_path: Path, hostile: str) -> None:
     src = small_prefix(tmp_path / "src")
-    manifest = src / "share/ort-wrapper/manifest.json"
-    manifest.unlink()
-    if hostile == "deep":
-        manifest.write_text("[" * 100_000 + "]" * 100_000)
-    elif hostile == "fifo":
-        os.mkfifo(manifest)
-    else:
-        manifest.symlink_to("/dev/zero")
+    manifest = replace_manifest(src, hostile)
     before = snapshot(tmp_path)
-    proc = cli("bundle", str(src), "--out", str(tmp_path / "out"), timeout=60, **_limited())
-    expected = {
-        "deep": "is nested too deeply",
-        "fifo": "is not a regular file",
-        "device": "is not a regular file",
-    }
-    assert_refused(proc, str(manifest), expected[hostile])
+    out = str(tmp_path / "out")
+    proc = cli("bundle", str(src), "--out", out, timeout=60, preexec_fn=limit_memory)
+    why = "is nested too deeply" if hostile == "deep" else "is not a regular file"
+    assert_refused(proc, f"{manifest} {why}")
     assert changed(before, snapshot(tmp_path)) == []
-
-
-def _limited() -> dict[str, object]:
-    """Run the child with 4 GiB of address space: a reader that reads /dev/zero to the end
-    fails fast instead of taking the machine's memory."""
-    import resource
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-    return {"preexec_fn": limit}
 
 
 def test_a_bundle_of_a_bundle_still_works(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ traceback, a hang or a path outside the distribution's root."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -16,7 +15,16 @@ from ort_wrapper.errors import InitError
 from ort_wrapper.manifest import MANIFEST_RELPATH, load_manifest
 from ort_wrapper.runtime.distribution import locate
 
-from support.hostile import NO_DAC_OVERRIDE, assert_refused, changed, cli, small_prefix, snapshot
+from support.hostile import (
+    NO_DAC_OVERRIDE,
+    assert_refused,
+    changed,
+    cli,
+    limit_memory,
+    replace_manifest,
+    small_prefix,
+    snapshot,
+)
 
 VERBS = {
     "info": ("info", "--dist"),
@@ -26,28 +34,10 @@ VERBS = {
 }
 
 
-def _replace_manifest(prefix: Path, hostile: str) -> Path:
-    manifest = prefix / MANIFEST_RELPATH
-    manifest.unlink()
-    if hostile == "deep":
-        manifest.write_text('{"a":' * 50_000 + "1" + "}" * 50_000)
-    elif hostile == "fifo":
-        os.mkfifo(manifest)
-    else:
-        manifest.symlink_to("/dev/zero")
-    return manifest
-
-
-def _limit_memory() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-
 def test_init_refuses_a_deeply_nested_manifest_with_init_error(tmp_path: Path) -> None:
     """(A FIFO or /dev/zero are tried in child processes below, with a time and memory limit.)"""
     prefix = small_prefix(tmp_path / "dist")
-    manifest = _replace_manifest(prefix, "deep")
+    manifest = replace_manifest(prefix, "deep")
     with pytest.raises(InitError, match=f"{manifest} is nested too deeply"):
         locate(prefix)
 
@@ -56,9 +46,9 @@ def test_init_refuses_a_deeply_nested_manifest_with_init_error(tmp_path: Path) -
 @pytest.mark.parametrize("hostile", ["deep", "fifo", "device"])
 def test_every_verb_reports_an_unreadable_manifest(tmp_path: Path, hostile: str, verb: str) -> None:
     prefix = small_prefix(tmp_path / "dist")
-    manifest = _replace_manifest(prefix, hostile)
+    manifest = replace_manifest(prefix, hostile)
     before = snapshot(tmp_path)
-    proc = cli(*VERBS[verb], str(prefix), timeout=60, preexec_fn=_limit_memory)
+    proc = cli(*VERBS[verb], str(prefix), timeout=60, preexec_fn=limit_memory)
     assert_refused(proc, str(manifest))
     assert changed(before, snapshot(tmp_path)) == []
 
