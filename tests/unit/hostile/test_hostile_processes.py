@@ -42,16 +42,19 @@ def _running_below(ancestor: int, needle: str) -> bool:
     return False
 
 
-def _interrupt_when(proc: subprocess.Popen[str], needle: str, after: float) -> tuple[str, str]:
-    """Ctrl-C to ``proc``'s process group ``after`` seconds into the first descendant whose
-    command line holds ``needle``; its output."""
+def _interrupt_when(
+    proc: subprocess.Popen[str], needle: str, after: float, group: bool = True
+) -> tuple[str, str]:
+    """SIGINT to ``proc``'s process group (Ctrl-C in a terminal), or to ``proc`` alone,
+    ``after`` seconds into the first descendant whose command line holds ``needle``; its
+    output."""
     deadline = time.monotonic() + 240
     while not _running_below(proc.pid, needle):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"{needle} never started"
         time.sleep(0.05)
     time.sleep(after)
-    os.killpg(proc.pid, signal.SIGINT)
+    (os.killpg if group else os.kill)(proc.pid, signal.SIGINT)
     return proc.communicate(timeout=120)
 
 
@@ -74,11 +77,14 @@ def test_ctrl_c_during_check_prints_no_traceback() -> None:
     assert "ort-wrapper check: interrupted" in err
 
 
-def test_ctrl_c_during_wheel_leaves_nothing_behind(tmp_path: Path) -> None:
+@pytest.mark.parametrize("group", [True, False], ids=["process-group", "wheel-alone"])
+def test_ctrl_c_during_wheel_leaves_nothing_behind(tmp_path: Path, group: bool) -> None:
+    """Signalled alone, the command stops auditwheel with SIGKILL (after Python's 0.25 s grace),
+    which leaves auditwheel's unpacked wheel behind in TMPDIR unless TMPDIR is ours."""
     scratch, out = tmp_path / "tmp", tmp_path / "wheels"
     scratch.mkdir()
     proc = _popen("wheel", "--dist", str(cpu_package()), "--out-dir", str(out), TMPDIR=str(scratch))
-    _, err = _interrupt_when(proc, "auditwheel", after=1.0)
+    _, err = _interrupt_when(proc, "auditwheel", after=1.0, group=group)
     assert proc.returncode == 130, err
     assert list(scratch.iterdir()) == []
     assert not out.exists(), list(out.rglob("*"))
