@@ -102,6 +102,21 @@ def test_the_wire_reader_agrees_with_onnx(tmp_path: Path) -> None:
     assert loaded.graph.initializer[0].external_data[0].value == "a/b.bin"
 
 
+def test_tensors_in_subgraphs_are_found() -> None:
+    """An If's branch holding the external tensor: a Constant in a subgraph of an attribute."""
+    from ort_wrapper.runtime.modelcheck import external_locations
+
+    w = helper.make_tensor("W", TensorProto.FLOAT, [1], [0.0])
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="/etc/passwd")
+    out = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])
+    branch = helper.make_graph([helper.make_node("Constant", [], ["Y"], value=w)], "b", [], [out])
+    cond = helper.make_tensor_value_info("C", TensorProto.BOOL, [])
+    node = helper.make_node("If", ["C"], ["Y"], then_branch=branch, else_branch=branch)
+    model = helper.make_model(helper.make_graph([node], "g", [cond], [out]))
+    assert external_locations(model.SerializeToString()) == [("W", "/etc/passwd")] * 2
+
+
 def test_check_refuses_such_a_model(tmp_path: Path) -> None:
     model = _layout(tmp_path, "../secret.bin")
     done = cli("check", "--only", "determinism", "--quiet", "--model", str(model), timeout=300)
