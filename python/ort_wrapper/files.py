@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -15,7 +17,20 @@ from typing import IO, Any
 
 from .errors import OrtWrapperError
 
-__all__ = ["atomic_file", "cache_root", "find_tool", "sha256_file", "write_json_atomic"]
+__all__ = [
+    "atomic_file",
+    "cache_root",
+    "confined",
+    "find_tool",
+    "output_problem",
+    "read_bounded",
+    "read_json",
+    "relpath_problem",
+    "sha256_file",
+    "write_json_atomic",
+]
+
+JSON_LIMIT = 16 << 20  # bytes: far above any real manifest (a CUDA bundle's is ~0.2 MiB)
 
 
 def cache_root() -> Path:
@@ -50,18 +65,105 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def relpath_problem(rel: str) -> str | None:
+    """Why ``rel`` is not a plain relative path that stays below its root (None when it is):
+    absolute, empty, or with a ``..``, ``.`` or empty component, or a NUL byte."""
+    if not rel or "\0" in rel:
+        return "is empty or holds a NUL byte"
+    if rel.startswith("/"):
+        return "is absolute (expected a path relative to the distribution's root)"
+    if any(part in ("", ".", "..") for part in rel.split("/")):
+        return "has a '..', '.' or empty component (expected a plain path below the root)"
+    return None
+
+
+def confined(root: Path, path: Path, error: type[OrtWrapperError], what: str) -> Path:
+    """``path`` with symlinks resolved, which must stay inside ``root`` (symlinks resolved too);
+    ``error`` names ``what`` and where it leads otherwise."""
+    real = path.resolve()
+    if not real.is_relative_to(root.resolve()):
+        raise error(f"{what} {path} leads outside {root} (to {real}): refused")
+    return real
+
+
+def read_bounded(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT) -> bytes:
+    """The bytes of ``path``, a regular file (a FIFO or device is refused without blocking) of
+    at most ``limit`` bytes; ``error`` names the file otherwise. FileNotFoundError passes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise error(f"{path} is {info.st_size} bytes, more than the {limit} this reader takes")
+        return fh.read(limit + 1)
+
+
+def read_json(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT) -> Any:
+    """Parse the JSON file ``path`` (read by :func:`read_bounded`): UTF-8, nested no deeper than
+    Python can parse; every problem is ``error`` naming the file."""
+    data = read_bounded(path, error, limit)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise error(f"{path} is nested too deeply for a JSON document this reader takes") from None
+    except ValueError as exc:
+        raise error(f"{path} is not valid JSON: {exc}") from None
+
+
+def output_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be an output file (None when it can): it exists and is not a regular
+    file (a directory, FIFO, device, or a symlink, which would be replaced), or its directory is
+    not writable. Opens nothing, so it never blocks and never creates a file."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link (name the file itself)"
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        return "is a directory" if stat.S_ISDIR(info.st_mode) else "is not a regular file"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK):
+        return f"directory {parent} is not writable"
+    return None
+
+
 @contextmanager
 def atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing; when the block succeeds the file gets
     mode 0644 and is renamed into place, so readers never see half a file (and a failure leaves
-    ``path`` as it was)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    ``path`` as it was). ``path`` must be absent or a regular file; an OSError names ``path``,
+    never the temporary file."""
+    problem = output_problem(path)
+    if problem is not None:
+        raise OSError(errno.EINVAL, problem, str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; distributions are read by other users too
         with os.fdopen(fd, mode) as fh:
             yield fh
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

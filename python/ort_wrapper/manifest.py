@@ -2,22 +2,24 @@
 
 Written by ``finalize`` (build) and ``bundle``; read by ``init()``, ``check`` and ``doctor``.
 Paths inside are relative to the distribution's root (the prefix). Reading validates every
-field and names the file and key at fault, so a lying or broken manifest is a clear error.
+field and names the file and key at fault, so a lying or broken manifest is a clear error; every
+path (``files[].path``, ``preload``, ``pythonPath``, ``includeDir``, ``runtimeLoaded``) must stay
+below the root, and each file is listed once, so no consumer can be led outside the root.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InitError
-from .files import write_json_atomic
+from .files import read_json, relpath_problem, write_json_atomic
 
 __all__ = [
     "MANIFEST_RELPATH",
+    "PREFIX_VAR",
     "FileEntry",
     "Manifest",
     "RuntimeLoadedEntry",
@@ -26,6 +28,12 @@ __all__ = [
 ]
 
 MANIFEST_RELPATH = Path("share/ort-wrapper/manifest.json")
+PREFIX_VAR = "${prefix}"  # stands for the distribution's root in linkFlags
+# The options a link flag may be: libraries, search directories, groups. Anything else that
+# starts with '-' or '@' (-o, -Wl,<anything>, -fplugin=, @file) could make the compiler or
+# linker `check` runs write or run anything.
+_LINK_OPTION_PREFIXES = ("-l", "-L")
+_LINK_OPTIONS = frozenset({"-Wl,--start-group", "-Wl,--end-group", "-pthread"})
 SCHEMA = 1
 FILE_KINDS = ("shared", "archive", "header", "python", "pkgconfig", "data")
 
@@ -114,6 +122,49 @@ def _strings(where: str, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _relpath(where: str, key: str, value: str) -> str:
+    """``value`` (the path at ``key``) when it stays below the root; InitError otherwise."""
+    problem = relpath_problem(value.rstrip("/") or value)
+    if problem is not None:
+        raise InitError(f"{where}: {key} {value!r} {problem}")
+    return value
+
+
+def _link_flags(where: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """linkFlags: library files (``${prefix}/…`` confined to the root) and the options above."""
+    flags = _strings(where, data, "linkFlags")
+    for i, flag in enumerate(flags):
+        at = f"{where}: linkFlags[{i}]"
+        if flag.startswith(PREFIX_VAR):
+            _relpath(at, "path", flag.removeprefix(f"{PREFIX_VAR}/"))
+        elif flag.startswith(("-", "@")) and not (
+            flag in _LINK_OPTIONS or flag.startswith(_LINK_OPTION_PREFIXES)
+        ):
+            raise InitError(
+                f"{at}: {flag!r} is not a library, a -L search directory or a link group: "
+                "refused (such an option could make the compiler or linker write or run anything)"
+            )
+    return flags
+
+
+def _files(where: str, data: Mapping[str, Any]) -> tuple[FileEntry, ...]:
+    files: list[FileEntry] = []
+    first: dict[str, int] = {}  # path -> index of its entry
+    for i, entry in enumerate(_req(where, data, "files", list)):
+        at = f"{where}: files[{i}]"
+        if not isinstance(entry, dict):
+            raise InitError(f"{at}: expected an object")
+        kind = _req(at, entry, "kind", str)
+        if kind not in FILE_KINDS:
+            raise InitError(f"{at}: kind must be one of {FILE_KINDS}, got {kind!r}")
+        path = _relpath(at, "path", _req(at, entry, "path", str))
+        if path in first:
+            raise InitError(f"{at}: path {path!r} is already listed at files[{first[path]}]")
+        first[path] = i
+        files.append(FileEntry(path, kind, _req(at, entry, "sha256", str), entry.get("role", "")))
+    return tuple(files)
+
+
 def parse_manifest(data: Any, where: str) -> Manifest:
     """Validate the JSON form of a manifest; ``where`` names it in errors."""
     if not isinstance(data, dict):
@@ -125,22 +176,7 @@ def parse_manifest(data: Any, where: str) -> Manifest:
     link_mode = _req(where, data, "linkMode", str)
     if link_mode not in ("static", "shared"):
         raise InitError(f"{where}: linkMode must be 'static' or 'shared', got {link_mode!r}")
-    files = []
-    for i, entry in enumerate(_req(where, data, "files", list)):
-        at = f"{where}: files[{i}]"
-        if not isinstance(entry, dict):
-            raise InitError(f"{at}: expected an object")
-        kind = _req(at, entry, "kind", str)
-        if kind not in FILE_KINDS:
-            raise InitError(f"{at}: kind must be one of {FILE_KINDS}, got {kind!r}")
-        files.append(
-            FileEntry(
-                _req(at, entry, "path", str),
-                kind,
-                _req(at, entry, "sha256", str),
-                entry.get("role", ""),
-            )
-        )
+    files = _files(where, data)
     loaded = []
     runtime_loaded = data.get("runtimeLoaded", [])
     if not isinstance(runtime_loaded, list):
@@ -151,9 +187,9 @@ def parse_manifest(data: Any, where: str) -> Manifest:
             raise InitError(f"{at}: expected an object")
         loaded.append(
             RuntimeLoadedEntry(
-                _req(at, entry, "library", str),
+                _relpath(at, "library", _req(at, entry, "library", str)),
                 _req(at, entry, "provider", str),
-                _req(at, entry, "loadedBy", str),
+                _relpath(at, "loadedBy", _req(at, entry, "loadedBy", str)),
             )
         )
     python_path = data.get("pythonPath")
@@ -161,6 +197,12 @@ def parse_manifest(data: Any, where: str) -> Manifest:
     for key, value in (("pythonPath", python_path), ("includeDir", include_dir)):
         if value is not None and not isinstance(value, str):
             raise InitError(f"{where}: key {key!r} must be a string or null")
+        if value is not None:
+            _relpath(where, key, value)
+    preload = tuple(
+        _relpath(f"{where}: preload[{i}]", "path", p)
+        for i, p in enumerate(_strings(where, data, "preload"))
+    )
     extra = data.get("extra", {})
     if not isinstance(extra, dict):
         raise InitError(f"{where}: key 'extra' must be an object")
@@ -169,10 +211,10 @@ def parse_manifest(data: Any, where: str) -> Manifest:
         variant=_req(where, data, "variant", str),
         link_mode=link_mode,
         providers=_strings(where, data, "providers"),
-        files=tuple(files),
-        link_flags=_strings(where, data, "linkFlags"),
+        files=files,
+        link_flags=_link_flags(where, data),
         runtime_loaded=tuple(loaded),
-        preload=_strings(where, data, "preload"),
+        preload=preload,
         python_path=python_path,
         include_dir=include_dir,
         extra=extra,
@@ -183,15 +225,7 @@ def load_manifest(root: Path) -> Manifest:
     """Read and validate ``root``'s manifest; InitError names the file and the problem."""
     path = root / MANIFEST_RELPATH
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InitError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        data = read_json(path, InitError)
     except FileNotFoundError:
         raise InitError(f"{root} is not a distribution: {MANIFEST_RELPATH} is missing") from None
-    except OSError as exc:
-        raise InitError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InitError(f"{path} is not valid JSON: {exc}") from None
     return parse_manifest(data, str(path))

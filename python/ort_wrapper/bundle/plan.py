@@ -21,6 +21,7 @@ from ..elf.policy import host_category
 from ..elf.reader import read_elf
 from ..elf.resolve import DEFAULT_DIRS, env_dirs, find_system_library, resolve_closure
 from ..errors import BundleError
+from ..files import relpath_problem
 from ..runtime.catalog import soname_source
 from . import LIB_DIR
 from .companions import companions_of
@@ -110,6 +111,8 @@ class _Collector:
             entry.reasons.append(why)
 
     def add(self, soname: str, path: Path, found_via: str, why: str) -> None:
+        if "/" in soname or relpath_problem(soname):
+            raise BundleError(f"{soname!r} ({why}) is a path, not a library file name: refused")
         dest = f"{LIB_DIR}/{soname}"
         self.entries[dest] = _Entry(
             path.resolve(), str(path), "shared", "dependency", True, found_via, [why]

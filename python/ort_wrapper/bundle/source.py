@@ -15,7 +15,7 @@ Three kinds of SRC are understood:
 from __future__ import annotations
 
 import logging
-import re
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -23,8 +23,10 @@ from pathlib import Path
 
 from ..elf.reader import is_elf, read_elf
 from ..errors import BundleError, ElfError, InitError
+from ..files import confined
 from ..manifest import MANIFEST_RELPATH, load_manifest
 from ..runtime.catalog import provider_specs, resolve_provider_name, shared_bridge
+from ..runtime.distribution import module_version
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 
 __all__ = ["RuntimeLoaded", "Source", "SourceFile", "inspect_source"]
@@ -32,7 +34,6 @@ __all__ = ["RuntimeLoaded", "Source", "SourceFile", "inspect_source"]
 log = logging.getLogger(__name__)
 
 PYTHON_DIR = "python"
-_VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.M)
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,8 @@ def _dist_requires(package: Path) -> tuple[str, ...]:
 
 
 def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
-    init = (package / "__init__.py").read_text()
-    match = _VERSION.search(init)
-    if not match:
+    version = module_version(package)
+    if version is None:
         raise BundleError(
             f"{package}/__init__.py declares no __version__: not an onnxruntime package"
         )
@@ -142,6 +142,7 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
         p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     )
     for src in candidates:
+        confined(package, src, BundleError, "file")
         dest = f"{PYTHON_DIR}/onnxruntime/{src.relative_to(package).as_posix()}"
         elf = is_elf(src)
         provider = by_library.get(src.name)
@@ -173,7 +174,7 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
     return Source(
         path=path,
         kind="wheel",
-        version=match.group(1),
+        version=version,
         variant="pypi-gpu" if gpu else "pypi-cpu",
         providers=providers,
         files=tuple(files),
@@ -201,6 +202,7 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
         src = path / entry.path
         if not src.is_file():
             raise BundleError(f"{src} (listed in {path / MANIFEST_RELPATH}) is missing")
+        confined(path, src, BundleError, f"files[].path {entry.path!r}:")
         files.append(SourceFile(src, entry.path, entry.kind, entry.role, is_elf(src)))
     listed = {f.dest for f in files}
     loaded = []
@@ -230,7 +232,10 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
 
 
 def _libdir_source(path: Path) -> Source:
-    libs = sorted(p for p in path.iterdir() if p.is_file() and not p.is_symlink() and is_elf(p))
+    candidates = sorted(p for p in path.iterdir() if p.is_file() and not p.is_symlink())
+    if unreadable := [p for p in candidates if not os.access(p, os.R_OK)]:
+        raise BundleError(f"{unreadable[0]}: permission denied (cannot read it to bundle it)")
+    libs = [p for p in candidates if is_elf(p)]
     if not libs:
         raise BundleError(
             f"{path} holds no ELF files: expected a distribution prefix (with "

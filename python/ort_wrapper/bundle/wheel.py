@@ -6,7 +6,12 @@ ort-wrapper's own minus ``onnxruntime`` (the bundle is the runtime; two would co
 Python requirements of the bundled ``onnxruntime`` package. The wheel is written
 deterministically (sorted entries, fixed timestamps) and then ``auditwheel repair`` gives it the
 lowest manylinux tag its symbol versions allow; the host-only libraries of ``elf/policy.json``
-are passed as ``--exclude``. Output appears in ``out_dir`` only when everything succeeded.
+are passed as ``--exclude``. auditwheel stamps the zip entries it rewrites with the time, unless
+``SOURCE_DATE_EPOCH`` is set: it is set to the same fixed epoch (when the caller has not chosen
+one), so two runs give byte-identical wheels. Output appears in ``out_dir`` only when everything
+succeeded; every temporary file (auditwheel's too) lives in one temporary directory inside
+``out_dir`` that is removed however the command ends, and an ``out_dir`` the command created is
+removed again when it fails.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ log = logging.getLogger(__name__)
 
 DIST_NAME = "ort-wrapper"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+_EPOCH_SECONDS = "315532800"  # _EPOCH as SOURCE_DATE_EPOCH (seconds since 1970, UTC)
 _CHUNK = 1 << 22
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXT = re.compile(r"\.cpython-(\d)(\d+)-")
@@ -188,14 +194,20 @@ def _lowest(platform_tag: str) -> str | None:
     return min(tags)[1] if tags else None
 
 
-def repair_wheel(wheel: Path, out_dir: Path, excludes: Iterable[str] = ()) -> Path:
-    """``auditwheel repair`` ``wheel`` into ``out_dir`` (--plat auto: the lowest tag allowed)."""
+def repair_wheel(
+    wheel: Path, out_dir: Path, excludes: Iterable[str] = (), *, tmp_dir: Path | None = None
+) -> Path:
+    """``auditwheel repair`` ``wheel`` into ``out_dir`` (--plat auto: the lowest tag allowed),
+    reproducibly (``SOURCE_DATE_EPOCH``), with auditwheel's temporary files in ``tmp_dir``."""
     cmd = [find_tool("auditwheel", error=BundleError), "repair", "-w", str(out_dir)]
     for pattern in (*host_patterns(), *excludes):
         cmd += ["--exclude", pattern]
     cmd.append(str(wheel))
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("SOURCE_DATE_EPOCH", _EPOCH_SECONDS)
+    if tmp_dir is not None:
+        env["TMPDIR"] = str(tmp_dir)
     log.info("running %s", " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -221,17 +233,25 @@ def make_wheel(
 ) -> WheelResult:
     """Bundle ``src``, build the wheel carrying it, repair it; the wheel lands in ``out_dir``."""
     out_dir = Path(out_dir).expanduser().absolute()
+    missing = [d for d in (out_dir, *out_dir.parents) if not d.exists()]  # created below
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".ort-wrapper-wheel-", dir=out_dir) as tmp_name:
-        tmp = Path(tmp_name)
-        bundle = make_bundle(
-            src, tmp / "bundle", search_dirs=search_dirs, providers=providers, quiet=quiet
-        )
-        (tmp / "plain").mkdir()
-        (tmp / "repaired").mkdir()
-        plain = build_wheel(bundle.root, tmp / "plain", quiet=quiet)
-        repaired = repair_wheel(plain, tmp / "repaired")
-        final = out_dir / repaired.name
-        os.replace(repaired, final)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".ort-wrapper-wheel-", dir=out_dir) as tmp_name:
+            tmp = Path(tmp_name)
+            bundle = make_bundle(
+                src, tmp / "bundle", search_dirs=search_dirs, providers=providers, quiet=quiet
+            )
+            for name in ("plain", "repaired", "auditwheel"):
+                (tmp / name).mkdir()
+            plain = build_wheel(bundle.root, tmp / "plain", quiet=quiet)
+            repaired = repair_wheel(plain, tmp / "repaired", tmp_dir=tmp / "auditwheel")
+            final = out_dir / repaired.name
+            os.replace(repaired, final)
+    except BaseException:
+        for directory in missing:  # innermost first; a directory something else wrote into stays
+            if any(directory.iterdir()):
+                break
+            directory.rmdir()
+        raise
     platform_tag = final.stem.split("-")[-1]
     return WheelResult(final, platform_tag, _lowest(platform_tag), bundle)

@@ -2,8 +2,12 @@
 
 Everything is written to a temporary sibling of ``--out`` and renamed into place only after
 verification, so ``--out`` holds either the previous content or a complete, verified bundle.
-Inputs are only read. Writing is deterministic: bundling the same inputs twice gives
-byte-identical files (no timestamps; fixed modes; sorted listings).
+An existing ``--out`` is replaced only when it is provably an earlier bundle (exactly the files
+its ``bundle.json`` records, with their hashes). Inputs are only read; ``--out`` may not lie
+inside the source (or the source inside ``--out``), and every copy is a new file in the
+temporary directory, so nothing outside ``--out`` is opened for writing. Writing is
+deterministic: bundling the same inputs twice gives byte-identical files (no timestamps; fixed
+modes; sorted listings).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,7 +26,7 @@ from ..elf.policy import host_category
 from ..elf.reader import read_elf
 from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
-from ..files import sha256_file, write_json_atomic
+from ..files import read_json, sha256_file, write_json_atomic
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
@@ -74,6 +79,27 @@ class BundleResult:
         }
 
 
+def _not_a_bundle(out: Path) -> str | None:
+    """Why ``out`` is not provably an earlier bundle (None when it is): its bundle.json must
+    record every file it holds (plus bundle.json and manifest.json), each with its hash."""
+    try:
+        data = read_json(out / BUNDLE_JSON_RELPATH, BundleError)
+        recorded = {f["path"]: f["sha256"] for f in data["files"]}
+    except (OSError, BundleError, KeyError, TypeError) as exc:
+        return f"its {BUNDLE_JSON_RELPATH} is not a bundle's record ({exc})"
+    allowed = {*recorded, BUNDLE_JSON_RELPATH, MANIFEST_RELPATH.as_posix()}
+    parents = {p.as_posix() for rel in allowed for p in Path(rel).parents}
+    for path in out.rglob("*"):
+        rel = path.relative_to(out).as_posix()
+        if path.is_symlink() or not (path.is_dir() or path.is_file()):
+            return f"{path} is not a file an earlier bundle wrote"
+        if rel not in (parents if path.is_dir() else allowed):
+            return f"{path} is not a file an earlier bundle wrote"
+        if rel in recorded and sha256_file(path) != recorded[rel]:
+            return f"{path} was changed since the bundle was written"
+    return None
+
+
 def _check_out(out: Path) -> None:
     """Refuse to replace anything but an empty directory or an earlier bundle."""
     if not out.exists() and not out.is_symlink():
@@ -82,11 +108,35 @@ def _check_out(out: Path) -> None:
         return
     if not out.is_dir() or out.is_symlink():
         raise BundleError(f"--out {out} exists and is not a directory; nothing was written")
-    if any(out.iterdir()) and not (out / BUNDLE_JSON_RELPATH).exists():
+    if not any(out.iterdir()):
+        return
+    if not (out / BUNDLE_JSON_RELPATH).exists():
         raise BundleError(
             f"--out {out} exists, is not empty and is not a bundle: refusing to replace it "
             "(nothing was written)"
         )
+    if (why := _not_a_bundle(out)) is not None:
+        raise BundleError(
+            f"--out {out} is not provably an earlier bundle: {why}; refusing to replace it "
+            "(nothing was written)"
+        )
+
+
+def _check_apart(out: Path, source: Path) -> None:
+    """Refuse an --out inside the source, or a source inside --out (symlinks resolved)."""
+    real_out, real_src = out.resolve(), source.resolve()
+    if real_out.is_relative_to(real_src) or real_src.is_relative_to(real_out):
+        raise BundleError(
+            f"--out {out} and the source {source} overlap (one lies inside the other): "
+            "choose an --out outside the source; nothing was written"
+        )
+
+
+def _make_tmp(out: Path) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise BundleError(f"--out {out}: cannot write in {out.parent}: {exc.strerror}") from None
 
 
 def _copy(plan: Plan, tmp: Path, quiet: bool) -> None:
@@ -94,7 +144,8 @@ def _copy(plan: Plan, tmp: Path, quiet: bool) -> None:
         for f in plan.files:
             dest = tmp / f.dest
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with open(f.src, "rb") as fin, open(dest, "wb") as fout:
+            # "x": a new file only, never through a symlink or onto a file already there
+            with open(f.src, "rb") as fin, open(dest, "xb") as fout:
                 while block := fin.read(_CHUNK):
                     fout.write(block)
                     progress.advance(len(block))
@@ -198,15 +249,11 @@ def _problems_error(root: Path, problems: tuple[Problem, ...]) -> BundleError:
 
 def verify_bundle(root: Path | str) -> tuple[Problem, ...]:
     """Problems of an existing bundle (from its bundle.json); () when every NEEDED resolves."""
-    import json
-
     root = Path(root)
     try:
-        data = json.loads((root / BUNDLE_JSON_RELPATH).read_text())
-    except (OSError, ValueError) as exc:
-        raise BundleError(
-            f"{root} is not a readable bundle ({BUNDLE_JSON_RELPATH}: {exc})"
-        ) from None
+        data = read_json(root / BUNDLE_JSON_RELPATH, BundleError)
+    except FileNotFoundError:
+        raise BundleError(f"{root} is not a bundle: {BUNDLE_JSON_RELPATH} is missing") from None
     elf = [f["path"] for f in data["files"] if (root / f["path"]).is_file() and "runpath" in f]
     missing = [f["path"] for f in data["files"] if not (root / f["path"]).exists()]
     problems = [Problem(rel, Path(rel).name, ("bundle.json",), None) for rel in missing]
@@ -232,12 +279,9 @@ def make_bundle(
     out = Path(out).expanduser().absolute()
     _check_out(out)
     source = inspect_source(src, providers)
-    if out == source.path or source.path.is_relative_to(out):
-        raise BundleError(f"--out {out} would replace the source {source.path}")
+    _check_apart(out, source.path)
     plan = plan_bundle(source, search_dirs, ld_library_path=ld_library_path)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = _make_tmp(out)
     try:
         _copy(plan, tmp, quiet)
         runpaths = {f.dest: runpath_for(f.dest) for f in plan.files if f.elf}

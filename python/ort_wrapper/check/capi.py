@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..manifest import Manifest
+from ..manifest import PREFIX_VAR, Manifest
 
 __all__ = ["CapiResult", "probe_shared", "probe_static", "static_program"]
 
@@ -133,7 +133,7 @@ def probe_static(root: Path, manifest: Manifest, api: int, cc: str | None = None
     if include is None:
         where = f"{root / manifest.include_dir}" if manifest.include_dir else "includeDir (unset)"
         return CapiResult(api, error=f"onnxruntime_c_api.h not found under {where}")
-    flags = [f.replace("${prefix}", str(root)) for f in manifest.link_flags]
+    flags = [f.replace(PREFIX_VAR, str(root)) for f in manifest.link_flags]
     if not any(f in ("-lstdc++", "-lc++") for f in flags):
         flags.append("-lstdc++")  # the archives are C++; the program is C
     with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:

@@ -5,6 +5,7 @@ program links against its archives and runs)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +16,7 @@ from ..elf.versions import check_versions, host_versions, max_required, provided
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
 from .capi import CapiResult, probe_shared, probe_static
-from .report import FAIL, PASS, Check, Section, Table
+from .report import FAIL, PASS, Check, Section, Table, shortlist
 from .target import Target
 
 __all__ = ["linking_section", "shared_objects"]
@@ -33,7 +34,8 @@ def shared_objects(target: Target) -> tuple[list[Path], list[str]]:
         return [], []
     missing = []
     if target.manifest is not None and target.root is not None:
-        missing = [e.path for e in target.manifest.files if not (target.root / e.path).exists()]
+        root = str(target.root)  # os.path: a manifest may list 10**5 files
+        missing = [e.path for e in target.manifest.files if not os.path.exists(f"{root}/{e.path}")]
     return list(layout.shared_objects()), missing
 
 
@@ -160,7 +162,7 @@ def linking_section(target: Target) -> Section:
         if missing:
             checks.append(
                 Check(
-                    "manifest files", FAIL, "missing: " + ", ".join(missing), {"missing": missing}
+                    "manifest files", FAIL, "missing: " + shortlist(missing), {"missing": missing}
                 )
             )
         else:

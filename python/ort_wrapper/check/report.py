@@ -145,6 +145,12 @@ class Report:
         }
 
 
+def shortlist(names: Sequence[str], limit: int = 10) -> str:
+    """'a, b, c and 7 more': a list bounded for one line of a report (JSON has them all)."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def announce(section: str, quiet: bool) -> None:
     """Say on stderr which section starts (progress for the sections without a bar)."""
     if not quiet:

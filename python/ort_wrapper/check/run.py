@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,12 @@ def _worker_env(target: Target) -> dict[str, str]:
     return env
 
 
+def _ignore_interrupts() -> None:
+    """In the worker, before exec: Ctrl-C reaches the whole process group, but the harness
+    alone answers it (it stops the worker and says so), so no traceback comes from the worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_worker(target: Target, options: CheckOptions) -> list[Section]:
     """Run the session sections of ``options`` in a child process loading ``target``."""
     wanted = [s for s in options.sections if s in SESSION_SECTIONS]
@@ -43,7 +50,11 @@ def run_worker(target: Target, options: CheckOptions) -> list[Section]:
         command = [sys.executable, "-m", "ort_wrapper.check.worker", str(request), str(result)]
         try:
             done = subprocess.run(
-                command, env=_worker_env(target), timeout=options.timeout_s, check=False
+                command,
+                env=_worker_env(target),
+                timeout=options.timeout_s,
+                check=False,
+                preexec_fn=_ignore_interrupts,
             )
             code = done.returncode
             how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"

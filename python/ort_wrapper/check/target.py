@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InitError
+from ..files import read_bounded
 from ..manifest import Manifest, load_manifest
 from ..runtime.distribution import Distribution, locate, module_version
 
@@ -81,8 +82,8 @@ def package_info(module_root: Path) -> dict[str, str]:
     cuda_version, ...): which wheel wrote the files on disk, read without importing them."""
     path = module_root / _INFO_FILE
     try:
-        tree = ast.parse(path.read_text())
-    except (OSError, SyntaxError, ValueError) as exc:
+        tree = ast.parse(read_bounded(path, InitError, limit=1 << 20))
+    except (OSError, InitError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         log.debug("no package info in %s: %s", path, exc)
         return {}
     info: dict[str, str] = {}

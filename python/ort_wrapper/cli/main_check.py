@@ -4,7 +4,6 @@ deterministic and stable; a report per section, the same facts as JSON."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -24,25 +23,6 @@ def _sections(value: str) -> tuple[str, ...]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return names
-
-
-def writable(path: Path) -> str | None:
-    """Why the report cannot be written to ``path`` (None when it can): checked before the run,
-    so an unwritable --json does not cost a whole run and end in a traceback."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            return "is a directory"
-        existed = path.exists()
-        with open(path, "a"):
-            pass
-        if not existed:
-            path.unlink()
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    if not os.access(path.parent, os.W_OK):  # write_json_atomic renames into the directory
-        return f"directory {path.parent} is not writable"
-    return None
 
 
 def _positive(value: str) -> int:
@@ -197,9 +177,9 @@ def run(args: argparse.Namespace) -> int:
     from ..check import render_text, run_check
     from ..check.report import format_table
     from ..check.summary import model_summary
-    from ..files import write_json_atomic
+    from ..files import output_problem, write_json_atomic
 
-    if args.json and (problem := writable(args.json)):
+    if args.json and (problem := output_problem(args.json)):
         print(f"ort-wrapper check: cannot write {args.json}: {problem}", file=sys.stderr)
         return 2
     specs = _specs(args)
@@ -228,6 +208,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_json_atomic(args.json, data)
         except OSError as exc:
-            print(f"ort-wrapper check: cannot write {args.json}: {exc}", file=sys.stderr)
+            print(
+                f"ort-wrapper check: cannot write {args.json}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return 2
     return 0 if report.ok else 1

@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_json_atomic(Path(args.json), report.to_json())
         except OSError as exc:
-            print(f"ort-wrapper doctor: cannot write {args.json}: {exc}", file=sys.stderr)
+            print(
+                f"ort-wrapper doctor: cannot write {args.json}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return 2
     return _emit(render_text(report), report.exit_code)
 

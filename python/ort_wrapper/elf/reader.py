@@ -40,12 +40,20 @@ class ElfInfo:
         return f"{name} ({self.elf_class}-bit)"
 
 
+def _magic(path: Path) -> bytes:
+    """The first four bytes of ``path``; ElfError saying why it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4)
+    except OSError as exc:
+        raise ElfError(f"{path}: cannot read it ({(exc.strerror or str(exc)).lower()})") from None
+
+
 def is_elf(path: Path) -> bool:
     """True when ``path`` is a regular file that starts with the ELF magic."""
     try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == ELF_MAGIC
-    except OSError:
+        return _magic(path) == ELF_MAGIC
+    except ElfError:
         return False
 
 
@@ -63,7 +71,7 @@ def read_elf(path: Path | str) -> ElfInfo:
     path = Path(path)
     if not path.is_file():
         raise ElfError(f"{path}: no such file")
-    if not is_elf(path):
+    if _magic(path) != ELF_MAGIC:
         raise ElfError(f"{path}: not an ELF file (expected a shared library or executable)")
     soname, needed, rpath, runpath = None, [], (), ()
     needs: dict[str, tuple[str, ...]] = {}

@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import BuildError
+from ..manifest import PREFIX_VAR
 from .candidates import as_built
 from .linkorder import link_order
 from .resolve import Library
 
 __all__ = ["FORMATS", "PREFIX_VAR", "format_flags", "order_flags", "substitute"]
 
-PREFIX_VAR = "${prefix}"
 START_GROUP, END_GROUP = "-Wl,--start-group", "-Wl,--end-group"
 FORMATS = ("cc", "cargo", "cmake", "json")
 

@@ -9,7 +9,6 @@ failure leaves the prefix as it was.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 
 from ..elf.archive import archive_symbols
 from ..errors import BuildError
-from ..files import sha256_file, write_json_atomic
+from ..files import read_json, sha256_file, write_json_atomic
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
@@ -74,8 +73,8 @@ def ort_version_of(cache: Mapping[str, str], sysroot: Path | None) -> str:
 def _previous(prefix: Path) -> dict[str, Any]:
     """The manifest an earlier ``finalize`` left in ``prefix`` (raw JSON), or ``{}``."""
     try:
-        data = json.loads((prefix / MANIFEST_RELPATH).read_text())
-    except (OSError, ValueError):
+        data = read_json(prefix / MANIFEST_RELPATH, BuildError)
+    except (OSError, BuildError):
         return {}
     return data if isinstance(data, dict) else {}
 

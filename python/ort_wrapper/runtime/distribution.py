@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..elf.reader import host_machine, is_elf, read_elf
 from ..errors import ElfError, InitError
+from ..files import read_bounded
 from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
 
 __all__ = ["CARRIED_BUNDLE", "ENV_VARS", "Distribution", "locate", "module_version"]
@@ -77,10 +78,10 @@ class Distribution:
             return ()
         found = []
         for entry in self.manifest.files:
-            path = self.root / entry.path
-            if not path.is_file():
+            if entry.kind not in ("shared", "python"):
                 continue
-            if entry.kind == "shared" or (entry.kind == "python" and is_elf(path)):
+            path = self.root / entry.path
+            if path.is_file() and (entry.kind == "shared" or is_elf(path)):
                 found.append(path)
         return tuple(found)
 
@@ -103,9 +104,10 @@ def module_version(package_dir: Path) -> str | None:
     """The ``__version__`` an onnxruntime package's ``__init__.py`` declares, read without
     importing it (an imported native module cannot be unloaded again)."""
     try:
-        match = _MODULE_VERSION.search((package_dir / "__init__.py").read_text())
-    except (OSError, ValueError):
+        text = read_bounded(package_dir / "__init__.py", InitError).decode("utf-8", "replace")
+    except (OSError, InitError):
         return None
+    match = _MODULE_VERSION.search(text)
     return match.group(1) if match else None
 
 

@@ -62,7 +62,7 @@ def _normalise(model: Any, providers: Any, options: dict[str, Any]) -> tuple[Any
 
 
 _VALUE_OPTIONS = ("intra_op_threads", "optimization_level", "deterministic")
-_FLAG_OPTIONS = ("cpu_only", "prefer_gpu", "require_gpu")
+_FLAG_OPTIONS = ("cpu_only", "prefer_gpu", "require_gpu", "trust_external_data")
 
 
 def _build(model: Any, providers: Sequence[Any] | None, options: dict[str, Any]) -> Session:
@@ -112,9 +112,9 @@ def infer(
 
     ``providers`` as for SessionBuilder.with_providers (``strict=True`` applies to them);
     other ``options``: ``intra_op_threads``, ``optimization_level``, ``deterministic`` (values)
-    and ``cpu_only``, ``prefer_gpu``, ``require_gpu`` (flags). Hashable arguments (a str or
-    Path, bytes, a str or tuple of provider names, scalar options) take the lock-free hit path;
-    others are normalised first.
+    and ``cpu_only``, ``prefer_gpu``, ``require_gpu``, ``trust_external_data`` (flags).
+    Hashable arguments (a str or Path, bytes, a str or tuple of provider names, scalar options)
+    take the lock-free hit path; others are normalised first.
     """
     if isinstance(model, Session):
         return model.run(inputs)

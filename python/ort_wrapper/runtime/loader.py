@@ -24,7 +24,8 @@ __all__ = ["RuntimeInfo", "init", "onnxruntime_module"]
 
 _lock = threading.Lock()
 _info: RuntimeInfo | None = None
-_ORT_LIB_PREFIXES = ("libonnxruntime", "onnxruntime_pybind11_state")
+_NATIVE_MODULE = "onnxruntime_pybind11_state"
+_ORT_LIB_PREFIXES = ("libonnxruntime", _NATIVE_MODULE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,19 @@ def _check_module(module: ModuleType, dist: Distribution, python_path: Path) -> 
         )
 
 
+def _refuse_foreign_native(dist: Distribution, python_path: Path) -> None:
+    """A native onnxruntime module already mapped from elsewhere (say by an earlier init() that
+    failed after importing it: a shared object cannot be unloaded) means a second runtime."""
+    for lib in _ort_libraries():
+        if lib.name.startswith(_NATIVE_MODULE) and not _within(lib, python_path):
+            raise InitError(
+                f"ONNX Runtime's native module is already loaded in this process from {lib} "
+                "(for instance by an earlier init() that failed after importing it; a loaded "
+                f"library cannot be unloaded), so {dist.describe()} cannot be loaded too (two "
+                "ONNX Runtimes in one process): use a new process"
+            )
+
+
 def _import(dist: Distribution) -> ModuleType:
     """Import the distribution's ``onnxruntime`` and check it; on any failure undo the import
     (sys.path and sys.modules as they were), so the next init() starts clean."""
@@ -90,6 +104,7 @@ def _import(dist: Distribution) -> ModuleType:
                 "Call ort_wrapper.init() before anything imports onnxruntime, or use a new process."
             )
         return existing
+    _refuse_foreign_native(dist, python_path)
     before = set(sys.modules)
     added = str(python_path) not in sys.path
     if added:

@@ -19,7 +19,9 @@ from typing import Any
 from ..errors import InputError, ModelLoadError, OrtWrapperError, ProviderUnavailableError
 from .catalog import gpu_providers, provider_specs, resolve_provider_name
 from .diagnose import provider_status
+from .feeds import native_feeds
 from .loader import RuntimeInfo, init, onnxruntime_module
+from .modelcheck import check_external_data
 
 __all__ = ["LOG_LEVELS", "Fallback", "Session", "SessionBuilder", "TensorInfo"]
 
@@ -104,6 +106,7 @@ class Session:
             feeds = self._as_dict(feeds)
         elif len(feeds) != self._n_inputs:
             self._raise_problems(feeds)
+        feeds = native_feeds(feeds)
         try:
             values = self._run(self._output_names, feeds, None)
         except Exception as exc:
@@ -189,6 +192,7 @@ class SessionBuilder:
         self._opt_level: str | None = None
         self._deterministic = False
         self._log_level: int | None = None
+        self._trust_external_data = False
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> SessionBuilder:
@@ -279,6 +283,12 @@ class SessionBuilder:
         self._log_level = LOG_LEVELS[level]
         return self
 
+    def trust_external_data(self, flag: bool = True) -> SessionBuilder:
+        """Let the model read external data from anywhere (by default, locations outside the
+        model's directory are refused: an untrusted model could read any file)."""
+        self._trust_external_data = bool(flag)
+        return self
+
     def _options(self, ort: Any) -> Any:
         options = ort.SessionOptions()
         if self._log_level is not None:
@@ -322,6 +332,7 @@ class SessionBuilder:
             if not self._model:
                 raise ModelLoadError("<bytes: 0> is empty, expected an ONNX model")
             source = self._model
+        check_external_data(self._model, self._label, trusted=self._trust_external_data)
         try:
             return ort.InferenceSession(
                 source,

@@ -1,0 +1,149 @@
+"""Helpers for hostile-input tests: snapshots of a whole tree (to prove nothing outside the named
+output was written and no input changed), small hostile distributions, and the CLI in a fresh
+process (to prove the answer is a typed error, not a traceback)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import ort_wrapper
+
+from support.bundles import small_elf
+
+__all__ = [
+    "NO_DAC_OVERRIDE",
+    "assert_refused",
+    "changed",
+    "cli",
+    "limit_memory",
+    "python_env",
+    "replace_manifest",
+    "small_prefix",
+    "snapshot",
+]
+
+# The package under test (the repo's, or another checkout's when PYTHONPATH points there).
+PYTHON_DIR = Path(ort_wrapper.__file__).resolve().parents[1]
+# Root reads every file; without these capabilities it gets EACCES like any other user.
+NO_DAC_OVERRIDE = (
+    ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    if os.geteuid() == 0
+    else []
+)
+
+
+def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
+    """Every entry under ``root`` (itself included): kind, mode, and the content hash and mtime
+    of a file or the target of a symlink. Directory mtimes are left out (an output appearing
+    next to them changes those)."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for base, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            path = Path(base, name)
+            info = path.lstat()
+            rel = path.relative_to(root).as_posix()
+            if stat.S_ISLNK(info.st_mode):
+                found[rel] = ("link", os.readlink(path))
+            elif stat.S_ISREG(info.st_mode):
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                found[rel] = ("file", info.st_mode, digest, info.st_mtime_ns)
+            else:
+                found[rel] = ("other", info.st_mode)
+    return found
+
+
+def changed(
+    before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]], *outputs: str
+) -> list[str]:
+    """Paths that appeared, disappeared or changed, except under the named ``outputs``."""
+    keys = set(before) | set(after)
+    return sorted(
+        k
+        for k in keys
+        if before.get(k) != after.get(k)
+        and not any(k == o or k.startswith(f"{o}/") for o in outputs)
+    )
+
+
+def small_prefix(root: Path, files: list[dict[str, Any]] | None = None, **fields: Any) -> Path:
+    """A distribution prefix: one real small shared library ``lib/libonnxruntime.so.1`` and a
+    manifest listing it, plus ``files`` entries (written as given: hostile ones too) and any
+    other manifest ``fields``."""
+    core = small_elf(root / "lib", "libonnxruntime.so.1")
+    entry = {
+        "path": "lib/libonnxruntime.so.1",
+        "kind": "shared",
+        "sha256": hashlib.sha256(core.read_bytes()).hexdigest(),
+    }
+    manifest = {
+        "schema": 1,
+        "name": "onnxruntime",
+        "version": "1.23.2",
+        "variant": "hostile",
+        "linkMode": "shared",
+        "providers": ["CPUExecutionProvider"],
+        "files": [entry, *(files or [])],
+        **fields,
+    }
+    path = root / "share/ort-wrapper/manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest))
+    return root
+
+
+def replace_manifest(prefix: Path, hostile: str) -> Path:
+    """Make ``prefix``'s manifest hostile: ``deep`` (nested 50,000 levels), ``fifo`` (a named
+    pipe: a blocking reader hangs) or ``device`` (a symlink to /dev/zero: an unbounded reader
+    exhausts memory). Returns its path."""
+    manifest = prefix / "share/ort-wrapper/manifest.json"
+    manifest.unlink()
+    if hostile == "deep":
+        manifest.write_text('{"a":' * 50_000 + "1" + "}" * 50_000)
+    elif hostile == "fifo":
+        os.mkfifo(manifest)
+    else:
+        manifest.symlink_to("/dev/zero")
+    return manifest
+
+
+def limit_memory() -> None:
+    """For ``preexec_fn``: 4 GiB of address space, so a reader that reads /dev/zero to the end
+    fails fast in the child instead of taking the machine's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    """The environment for a fresh process that imports the package under test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORT_WRAPPER", "ORT_LIB"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(PYTHON_DIR), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def cli(
+    *args: str, prefix: list[str] | None = None, timeout: float = 120, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """``ort-wrapper ARGS`` in a fresh process (``prefix``: a command to run it under)."""
+    command = [*(prefix or []), sys.executable, "-m", "ort_wrapper.cli", *args]
+    popen.setdefault("env", python_env())
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, **popen
+    )
+
+
+def assert_refused(proc: subprocess.CompletedProcess[str], *names: str) -> None:
+    """A failed command that says why in one typed error naming each of ``names``."""
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Traceback" not in output, output
+    for name in names:
+        assert name in output, (name, output)

@@ -1,0 +1,187 @@
+"""Hostile models and feeds: external data outside the model's directory is refused (a
+ModelLoadError naming the tensor and location), feeds ONNX Runtime would misread are converted
+or refused, and an unreadable model says "permission denied"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from ort_wrapper import SessionBuilder, infer
+from ort_wrapper.errors import InputError, ModelLoadError
+
+import models
+from support.hostile import NO_DAC_OVERRIDE, changed, cli, python_env, snapshot
+
+SECRET = np.arange(1, 7, dtype=np.float32)  # what a hostile model would read out
+
+
+def _external_model(path: Path, location: str, *, as_constant: bool = False) -> Path:
+    """Y = X + W, with W's 6 floats kept in external data at ``location``."""
+    w = helper.make_tensor("W", TensorProto.FLOAT, [2, 3], np.zeros(6, np.float32))
+    w.ClearField("float_data")
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", location
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2, 3])
+    nodes = [helper.make_node("Add", ["X", "W"], ["Y"])]
+    if as_constant:
+        nodes.insert(0, helper.make_node("Constant", [], ["W"], value=w))
+        graph = helper.make_graph(nodes, "g", [x], [y])
+    else:
+        graph = helper.make_graph(nodes, "g", [x], [y], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", models.OPSET)])
+    model.ir_version = models.IR_VERSION
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _layout(tmp_path: Path, location: str, **kwargs: bool) -> Path:
+    (tmp_path / "secret.bin").write_bytes(SECRET.tobytes())
+    return _external_model(tmp_path / "model" / "m.onnx", location, **kwargs)
+
+
+X = np.zeros((2, 3), np.float32)
+
+
+@pytest.mark.parametrize("location", ["../secret.bin", "ABSOLUTE", "inside/../../secret.bin"])
+@pytest.mark.parametrize("as_constant", [False, True])
+def test_external_data_outside_the_model_directory_is_refused(
+    tmp_path: Path, location: str, as_constant: bool
+) -> None:
+    location = str(tmp_path / "secret.bin") if location == "ABSOLUTE" else location
+    model = _layout(tmp_path, location, as_constant=as_constant)
+    before = snapshot(tmp_path)
+    with pytest.raises(ModelLoadError, match=rf"tensor 'W' reads external data from '{location}'"):
+        SessionBuilder.from_file(model).build()
+    with pytest.raises(ModelLoadError, match="outside the model's directory"):
+        infer(model, {"X": X})
+    assert changed(before, snapshot(tmp_path)) == []
+
+
+def test_a_symlink_in_the_model_directory_leading_out_is_refused(tmp_path: Path) -> None:
+    model = _layout(tmp_path, "w.bin")
+    (model.parent / "w.bin").symlink_to(tmp_path / "secret.bin")
+    with pytest.raises(ModelLoadError, match=r"tensor 'W' reads external data from 'w\.bin'"):
+        SessionBuilder.from_file(model).build()
+
+
+def test_external_data_inside_the_directory_and_trusted_models_load(tmp_path: Path) -> None:
+    model = _layout(tmp_path, "w.bin")
+    (model.parent / "w.bin").write_bytes(SECRET.tobytes())
+    session = SessionBuilder.from_file(model).build()
+    assert np.array_equal(session.run({"X": X})["Y"], SECRET.reshape(2, 3))
+    outside = _external_model(tmp_path / "model" / "trusted.onnx", "../secret.bin")
+    trusted = SessionBuilder.from_file(outside).trust_external_data().build()
+    assert np.array_equal(trusted.run({"X": X})["Y"], SECRET.reshape(2, 3))
+
+
+def test_a_bytes_model_with_external_data_is_refused(tmp_path: Path) -> None:
+    model = _layout(tmp_path, str(tmp_path / "secret.bin"))
+    with pytest.raises(ModelLoadError, match="a model given as bytes has no directory"):
+        SessionBuilder.from_bytes(model.read_bytes()).build()
+
+
+def test_the_wire_reader_agrees_with_onnx(tmp_path: Path) -> None:
+    from ort_wrapper.runtime.modelcheck import external_locations
+
+    model = _layout(tmp_path, "a/b.bin")
+    assert external_locations(model.read_bytes()) == [("W", "a/b.bin")]
+    plain = models.matmul_model().SerializeToString()
+    assert external_locations(plain) == []
+    assert external_locations(b"location" + bytes(range(256))) == []  # garbage: ORT's to judge
+    loaded = onnx.load(str(model), load_external_data=False)
+    assert loaded.graph.initializer[0].external_data[0].value == "a/b.bin"
+
+
+def test_tensors_in_subgraphs_are_found() -> None:
+    """An If's branch holding the external tensor: a Constant in a subgraph of an attribute."""
+    from ort_wrapper.runtime.modelcheck import external_locations
+
+    w = helper.make_tensor("W", TensorProto.FLOAT, [1], [0.0])
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="/etc/passwd")
+    out = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])
+    branch = helper.make_graph([helper.make_node("Constant", [], ["Y"], value=w)], "b", [], [out])
+    cond = helper.make_tensor_value_info("C", TensorProto.BOOL, [])
+    node = helper.make_node("If", ["C"], ["Y"], then_branch=branch, else_branch=branch)
+    model = helper.make_model(helper.make_graph([node], "g", [cond], [out]))
+    assert external_locations(model.SerializeToString()) == [("W", "/etc/passwd")] * 2
+
+
+def test_check_refuses_such_a_model(tmp_path: Path) -> None:
+    model = _layout(tmp_path, "../secret.bin")
+    done = cli("check", "--only", "determinism", "--quiet", "--model", str(model), timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "reads external data from '../secret.bin'" in done.stdout
+
+
+def _add_session():
+    return SessionBuilder.from_bytes(models.add_model().SerializeToString()).build()
+
+
+def _string_session():
+    io = [helper.make_tensor_value_info(n, TensorProto.STRING, [2]) for n in "XY"]
+    graph = helper.make_graph([helper.make_node("Identity", ["X"], ["Y"])], "s", io[:1], io[1:])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", models.OPSET)])
+    model.ir_version = models.IR_VERSION
+    return SessionBuilder.from_bytes(model.SerializeToString()).build()
+
+
+def test_a_big_endian_feed_is_read_by_value() -> None:
+    x = np.ones((2, 3), dtype=">f4")
+    out = _add_session().run({"X": x, "Y": np.ones((2, 3), np.float32)})["Z"]
+    assert np.array_equal(out, np.full((2, 3), 2, np.float32))
+
+
+@pytest.mark.parametrize(
+    "feed",
+    [
+        np.array([b"hello", b"world"]),
+        np.array([b"hello", b"world"], dtype=object),
+        [b"hello", b"world"],
+        np.array(["hello", "world"]).astype(">U5"),
+    ],
+    ids=["S5", "object-bytes", "list-bytes", "big-endian-U"],
+)
+def test_bytes_strings_are_decoded(feed: object) -> None:
+    assert list(_string_session().run({"X": feed})["Y"]) == ["hello", "world"]
+
+
+def test_one_byte_strings_do_not_read_past_the_array() -> None:
+    assert list(_string_session().run({"X": np.array([b"a", b"b"], dtype="S1")})["Y"]) == [
+        "a",
+        "b",
+    ]
+
+
+def test_bytes_that_are_not_utf8_are_an_input_error() -> None:
+    with pytest.raises(InputError, match="input 'X' holds bytes that are not UTF-8"):
+        _string_session().run({"X": np.array([b"\xff", b"a"])})
+
+
+def test_an_unreadable_model_is_permission_denied(tmp_path: Path) -> None:
+    model = models.save(models.add_model(), tmp_path / "add.onnx")
+    model.chmod(0)
+    code = (
+        "from ort_wrapper import SessionBuilder\n"
+        "from ort_wrapper.errors import ModelLoadError\n"
+        f"try:\n    SessionBuilder.from_file({str(model)!r}).build()\n"
+        "except ModelLoadError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [*NO_DAC_OVERRIDE, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+    )
+    assert f"{model}: permission denied" in done.stdout, done.stdout + done.stderr
