@@ -21,9 +21,9 @@ let
     "/pkgs/variants.json"
   ];
   root = toString ../.;
-  src = builtins.path {
+  src = lib.cleanSourceWith {
     name = "ort-wrapper-source";
-    path = ../.;
+    src = ../.;
     filter =
       path: _type:
       let

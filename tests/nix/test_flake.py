@@ -176,6 +176,12 @@ def _store_name(path: str) -> str:
     return Path(path).name.split("-", 1)[1]
 
 
+def _pname(path: str) -> str:
+    """The package name of a stand-in store path: /nix/store/<hash>-numpy-2.3.4 -> numpy,
+    .../<hash>-libcublas-stand-in-lib -> libcublas."""
+    return re.sub(r"-(stand-in|[0-9][^-]*)(-[a-z]+)?$", "", _store_name(path))
+
+
 def test_every_nix_file_parses(nix: Nix) -> None:
     files = [ROOT / "flake.nix", *sorted((ROOT / "pkgs").glob("*.nix"))]
     files += sorted((ROOT / "tests" / "nix").rglob("*.nix"))
@@ -269,11 +275,12 @@ def test_nix_side_flags_nixpkgs_requires(nix: Nix, summary: dict[str, Any]) -> N
             if cuda:
                 assert "FETCHCONTENT_SOURCE_DIR_CUDNN_FRONTEND" not in flags
                 assert "find_package(cudnn_frontend REQUIRED)" in env["postPatch"]
-                inputs = {_store_name(p).split("-stand-in")[0] for p in env["buildInputs"].split()}
+                inputs = {_pname(p) for p in env["buildInputs"].split()}
                 assert {"cudnn-frontend", "cuda_nvrtc", "libnvjitlink"} <= inputs
                 assert "remove-references-to -t" in env["postFixup"]
-                nvcc = [p for p in env["nativeBuildInputs"].split() if "cuda_nvcc" in p]
-                assert env["disallowedRequisites"].split() == nvcc
+                # nvcc's programs (its bin output, lib.getBin) must not be in the closure.
+                (nvcc,) = env["disallowedRequisites"].split()
+                assert _store_name(nvcc) == "cuda_nvcc-stand-in-bin"
             else:
                 assert not env.get("disallowedRequisites")
     assert "onnxruntime_USE_FULL_PROTOBUF" not in MATRIX["commonCmakeFlags"]
@@ -383,24 +390,30 @@ def test_python_variants_build_the_module_with_its_inputs(
     for system in _systems():
         for variant in _variants_on(system):
             env = _ort_derivation(nix, summary, system, variant)["env"]
-            inputs = {_store_name(p) for p in env["buildInputs"].split()}
             python = _expected_flags(variant).get("onnxruntime_ENABLE_PYTHON") == "ON"
             assert _cmake_flags(env)["onnxruntime_ENABLE_PYTHON"] == ("ON" if python else "OFF")
-            names = {n.split("-stand-in")[0] for n in inputs}
+            names = {_pname(p) for p in env["buildInputs"].split()}
             assert {"pybind11", "numpy"} <= names if python else not {"pybind11"} & names
             seen.add(python)
     assert seen == {True, False}  # the matrix has both kinds (cuda-dyn makes the module)
 
 
-def test_post_install_is_the_python_finalize_step(nix: Nix, summary: dict[str, Any]) -> None:
+def test_finalize_is_the_last_fixup_step(nix: Nix, summary: dict[str, Any]) -> None:
+    """finalize (and so the manifest's sha256 values) comes after everything that edits $out:
+    the fixup phase's strip and RPATH shrinking (it runs in postFixup), and for CUDA after
+    remove-references-to. tests/nix/test_fixup_phase.py runs the hooks for real."""
     for system in _systems():
         for variant in _variants_on(system):
             env = _ort_derivation(nix, summary, system, variant)["env"]
-            command = " ".join(env["postInstall"].replace("\\\n", " ").split())
+            assert "ort-wrapper" not in env.get("postInstall", "")
+            assert not env.get("dontStrip")
+            fixup = env["postFixup"]
+            command = " ".join(fixup.split("ort-wrapper finalize", 1)[1].replace("\\\n", " ").split())
             assert command.startswith(
-                f'ort-wrapper finalize "$out" --build-dir "$PWD" --variant {variant} --prune '
+                f'"$out" --build-dir "$ortBuildDir" --variant {variant} --prune '
                 f"--source-hash {MATRIX['ort']['hash']} "
             )
+            assert fixup.rfind("remove-references-to") < fixup.index("ort-wrapper finalize")
             recorded = re.findall(r"--patches-applied (\S+)", command)
             applied = [_store_name(p) for p in env["patches"].split()]
             assert recorded == applied, (system, variant)
@@ -440,11 +453,13 @@ def test_shared_variants_are_bundled_with_the_packaging_step(
             assert 'mv "$NIX_BUILD_TOP/bundle" "$out"' in command
             cuda = spec["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
             dirs = re.findall(r"--search-dir (\S+)", command)
-            names = {_store_name(d.removesuffix("/lib")).split("-stand-in")[0] for d in dirs}
+            names = {_pname(d.removesuffix("/lib")) for d in dirs}
+            # The libraries are in each package's lib output (lib.getLib), not in out.
+            assert all(_store_name(d.removesuffix("/lib")).endswith("-lib") for d in dirs)
             assert names == (_cuda_runtime_attrs() if cuda else set()), (system, variant)
             drv = nix.derivation(package["drvPath"])
             tools = {
-                _store_name(p).split("-stand-in")[0]
+                _pname(p)
                 for p in drv["env"]["nativeBuildInputs"].split()
             }
             # runCommand runs its build command only (no fixup phase): a postFixup hook such as
@@ -513,7 +528,7 @@ def test_dev_shells_point_at_their_variant(nix: Nix, summary: dict[str, Any]) ->
             dist = packages[f"onnxruntime-{variant}"]["out"]
             assert env["ORT_WRAPPER_DIST"] == dist
             assert env["ORT_LIB_LOCATION"] == dist
-            tools = {_store_name(p).split("-stand-in")[0] for p in env["nativeBuildInputs"].split()}
+            tools = {_pname(p) for p in env["nativeBuildInputs"].split()}
             assert {"cmake", "ninja", "patchelf"} <= tools
             # nixpkgs' auditwheel is Linux-only (meta.platforms = linux).
             assert ("auditwheel" in tools) == system.endswith("-linux"), (system, name)
@@ -617,7 +632,7 @@ def test_build_steps_use_the_lean_tool(nix: Nix, summary: dict[str, Any]) -> Non
 
     def deps(drv_path: str) -> set[str]:
         env = nix.derivation(drv_path)["env"]
-        return {_store_name(p).split("-stand-in")[0] for p in env["propagatedBuildInputs"].split()}
+        return {_pname(p) for p in env["propagatedBuildInputs"].split()}
 
     for system in _systems():
         linux = system.endswith("-linux")
