@@ -408,7 +408,8 @@ def test_finalize_is_the_last_fixup_step(nix: Nix, summary: dict[str, Any]) -> N
             assert "ort-wrapper" not in env.get("postInstall", "")
             assert not env.get("dontStrip")
             fixup = env["postFixup"]
-            command = " ".join(fixup.split("ort-wrapper finalize", 1)[1].replace("\\\n", " ").split())
+            after = fixup.split("ort-wrapper finalize", 1)[1]
+            command = " ".join(after.replace("\\\n", " ").split())
             assert command.startswith(
                 f'"$out" --build-dir "$ortBuildDir" --variant {variant} --prune '
                 f"--source-hash {MATRIX['ort']['hash']} "
@@ -458,10 +459,7 @@ def test_shared_variants_are_bundled_with_the_packaging_step(
             assert all(_store_name(d.removesuffix("/lib")).endswith("-lib") for d in dirs)
             assert names == (_cuda_runtime_attrs() if cuda else set()), (system, variant)
             drv = nix.derivation(package["drvPath"])
-            tools = {
-                _pname(p)
-                for p in drv["env"]["nativeBuildInputs"].split()
-            }
+            tools = {_pname(p) for p in drv["env"]["nativeBuildInputs"].split()}
             # runCommand runs its build command only (no fixup phase): a postFixup hook such as
             # autoAddDriverRunpath would never run, so the hook's function is called explicitly.
             assert "autoAddDriverRunpath" not in tools
@@ -623,6 +621,26 @@ def test_gpu_variants_check_linking_only_and_apps_run_everything(
             suffix = " --only linking" if cuda else ""
             assert f'ort-wrapper check --dist {dist}{suffix} > "$out"' in command, (system, name)
     assert "harness-cuda-dyn" in summary["x86_64-linux"]["checks"]
+
+
+def test_checks_and_apps_carry_a_compiler(nix: Nix, summary: dict[str, Any]) -> None:
+    """The linking section compiles a C program against a static distribution: the check's
+    sandbox needs stdenv's compiler (nixpkgs' runCommand has none), the app brings its own."""
+    for system in _systems():
+        compiler = "clang-wrapper" if system.endswith("darwin") else "gcc-wrapper"
+        for name, drv_path in summary[system]["checks"].items():
+            closure = json.loads(nix.run("show-derivation", "-r", drv_path).stdout)
+            stdenv = closure[drv_path]["env"]["stdenv"]
+            (marker,) = (d for d in closure.values() if d["outputs"]["out"]["path"] == stdenv)
+            assert _pname(marker["env"]["cc"]) == compiler, (system, name)
+        for variant in _variants_on(system):
+            script = nix.eval_json(
+                f"apps.{system}.{_wrapper_name(variant)}",
+                apply="a: builtins.unsafeDiscardStringContext "
+                "(builtins.head (builtins.attrNames (builtins.getContext a.program)))",
+            )
+            inputs = nix.derivation(script)["env"]["runtimeInputs"].split()
+            assert compiler in {_pname(p) for p in inputs}, (system, variant)
 
 
 def test_build_steps_use_the_lean_tool(nix: Nix, summary: dict[str, Any]) -> None:
