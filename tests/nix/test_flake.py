@@ -286,6 +286,36 @@ def test_nix_side_flags_nixpkgs_requires(nix: Nix, summary: dict[str, Any]) -> N
     assert "onnxruntime_USE_FULL_PROTOBUF" not in MATRIX["commonCmakeFlags"]
 
 
+def test_coremltools_gets_the_patch_ort_would_apply(nix: Nix, summary: dict[str, Any]) -> None:
+    """FETCHCONTENT_SOURCE_DIR_COREMLTOOLS skips ORT's PATCH_COMMAND: the source given must
+    already carry ORT's crossplatformbuild.patch, from the ORT source being built, applied
+    with ORT's own patch flags."""
+    drv = _ort_derivation(nix, summary, "aarch64-darwin", "coreml")
+    src = drv["env"]["src"]
+    tools = _cmake_flags(drv["env"])["FETCHCONTENT_SOURCE_DIR_COREMLTOOLS"]
+    patched = nix.derivation(nix.run("path-info", "--derivation", tools).stdout.strip())
+    command = " ".join(patched["env"]["postPatch"].split())
+    assert command == (
+        f"patch --binary --ignore-whitespace -p1 < "
+        f"{src}/cmake/patches/coremltools/crossplatformbuild.patch"
+    )
+    fetched = nix.derivation(
+        nix.run("path-info", "--derivation", patched["env"]["src"]).stdout.strip()
+    )
+    assert fetched["env"]["urls"] == "github:apple/coremltools/7.1"
+
+
+def test_warnings_are_not_errors_on_linux(nix: Nix, summary: dict[str, Any]) -> None:
+    """ORT builds with -Werror; the seed project's working Linux builds (and nixpkgs' CUDA
+    builds) pass --compile-no-warning-as-error."""
+    for system in _systems():
+        for variant in _variants_on(system):
+            flags = _ort_derivation(nix, summary, system, variant)["env"]["cmakeFlags"].split()
+            cuda = MATRIX["variants"][variant]["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
+            expected = system.endswith("-linux") or cuda
+            assert ("--compile-no-warning-as-error" in flags) == expected, (system, variant)
+
+
 def test_patch_series_follows_the_matrix(nix: Nix, summary: dict[str, Any]) -> None:
     listed = (ROOT / "patches" / "README.md").read_text()
     for system in _systems():

@@ -1,0 +1,136 @@
+"""The derivation's patch-series check (pkgs/check-patches.sh, run as prePatch), run for real
+with GNU patch on small source trees, and the cuda series' CMake hunk against ORT 1.23.2's
+layout of cmake/onnxruntime_providers_cuda.cmake.
+
+ORT 1.23.2's source is not reachable here. The 1.23.2 text the test uses is the part of that
+file FACTS.md records and docs/siof-patches.md cites (microsoft/onnxruntime#24606, release
+1.22.0, gave both branches a `set(onnxruntime_providers_cuda_all_srcs ...)`, a WIN32 `.rc`
+block and an add call on `${onnxruntime_providers_cuda_all_srcs}`, split over two lines in the
+internal-tests branch); 1.21.0's text is the one the series was first written against.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_flake import ROOT, Nix
+
+pytestmark = pytest.mark.nix
+
+PATCHES = ROOT / "patches"
+SERIES_0001 = PATCHES / "0001-static-providers-build-cuda-and-bridge-as-archives.patch"
+CUDA_CMAKE = "cmake/onnxruntime_providers_cuda.cmake"
+
+# The add-call region of cmake/onnxruntime_providers_cuda.cmake as each version lays it out
+# (see the module docstring for where the 1.23.2 lines come from).
+LAYOUTS = Path(__file__).with_name("layouts")
+CUDA_1_23 = (LAYOUTS / "onnxruntime_providers_cuda-1.23.2.cmake").read_text()
+CUDA_1_21 = (LAYOUTS / "onnxruntime_providers_cuda-1.21.0.cmake").read_text()
+
+
+@pytest.fixture(scope="module")
+def pre_patch(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The cuda variant's prePatch, as the evaluated derivation holds it."""
+    if shutil.which("nix") is None:
+        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
+    if shutil.which("patch") is None:
+        pytest.skip("needs GNU patch")
+    nix = Nix(tmp_path_factory.mktemp("nix-patches"))
+    drv = nix.eval_json("packages.x86_64-linux.onnxruntime-cuda.drvPath")
+    return nix.derivation(drv)["env"]["prePatch"]
+
+
+def _old_sides(patch: Path) -> dict[str, str]:
+    """For each file a patch changes, a file holding each hunk's old lines at the line its
+    header names (filler lines between): a tree the patch applies to exactly."""
+    files: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in patch.read_text().splitlines():
+        if line.startswith("+++ b/"):
+            current = files.setdefault(line[6:].split()[0], [])
+        elif match := re.match(r"@@ -(\d+)", line):
+            start = int(match[1]) - 1
+            current.extend(f"# filler {i}" for i in range(len(current), start))
+        elif current is not None and line[:1] in (" ", "-") and not line.startswith("---"):
+            current.append(line[1:])
+        elif line == "" and files:
+            current.append("")
+    return {name: "\n".join(lines) + "\n" for name, lines in files.items()}
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _check(pre_patch: str, tree: Path, *patches: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "TMPDIR": str(tree.parent),
+        "patches": " ".join(map(str, patches)),
+    }
+    return subprocess.run(
+        ["bash", "-euc", pre_patch], cwd=tree, env=env, capture_output=True, text=True
+    )
+
+
+def _snapshot(tree: Path) -> dict[str, str]:
+    return {str(p.relative_to(tree)): p.read_text() for p in tree.rglob("*") if p.is_file()}
+
+
+def test_0001_applies_to_the_1_23_2_layout_without_fuzz(pre_patch: str, tmp_path: Path) -> None:
+    files = _old_sides(SERIES_0001)
+    files[CUDA_CMAKE] = "# the provider's sources\n" * 160 + CUDA_1_23 + "\n  if (MSVC)\n"
+    tree = _tree(tmp_path / "src", files)
+    before = _snapshot(tree)
+    done = _check(pre_patch, tree, SERIES_0001)
+    assert done.returncode == 0, done.stderr
+    assert "all 1 patches apply without fuzz" in done.stdout
+    assert _snapshot(tree) == before  # only a scratch copy was patched
+
+
+def test_0001_is_refused_by_name_on_the_1_21_layout(pre_patch: str, tmp_path: Path) -> None:
+    files = _old_sides(SERIES_0001)
+    files[CUDA_CMAKE] = "# the provider's sources\n" * 128 + CUDA_1_21
+    tree = _tree(tmp_path / "src", files)
+    done = _check(pre_patch, tree, SERIES_0001)
+    assert done.returncode != 0
+    assert f"patch series: {SERIES_0001.name} does not apply to this source" in done.stderr
+    assert "Hunk #1 FAILED" in done.stderr
+
+
+def test_the_series_is_applied_in_order_and_the_first_failure_named(
+    pre_patch: str, tmp_path: Path
+) -> None:
+    first = tmp_path / "a.patch"
+    first.write_text("--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n")
+    second = tmp_path / "b.patch"  # context only the first patch makes
+    second.write_text("--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n one\n-TWO\n+2\n three\n")
+    tree = _tree(tmp_path / "src", {"f.txt": "one\ntwo\nthree\n"})
+    assert _check(pre_patch, tree, first, second).returncode == 0
+    done = _check(pre_patch, tree, second, first)
+    assert done.returncode != 0 and "b.patch does not apply" in done.stderr
+    fuzzy = _tree(tmp_path / "fuzzy", {"f.txt": "one\ntwo\nthree changed\n"})
+    assert "a.patch does not apply" in _check(pre_patch, fuzzy, first).stderr  # no fuzz
+
+
+def test_the_cuda_hunk_makes_a_static_device_linked_provider_without_version_script() -> None:
+    """What the static branch of 0001's CUDA hunk sets (read from the patch's added lines)."""
+    text = SERIES_0001.read_text()
+    added = "\n".join(
+        line[1:]
+        for line in text.split(f"+++ b/{CUDA_CMAKE}", 1)[1].splitlines()
+        if line.startswith("+")
+    )
+    assert "onnxruntime_add_static_library(onnxruntime_providers_cuda" in added
+    assert "CUDA_RESOLVE_DEVICE_SYMBOLS ON" in added
+    assert '"CUDA::\\\\1_static"' in added and "CUDA::culibos" in added
+    assert 'PROPERTIES LINK_FLAGS "")' in added
+    assert "cmake_language(DEFER CALL onnxruntime_static_cuda_link_settings)" in added
