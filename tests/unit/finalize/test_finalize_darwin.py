@@ -1,0 +1,165 @@
+"""finalize and link-flags on a darwin build: Mach-O objects in BSD-format archives, made here
+with Debian's clang (``-target arm64-apple-macos13``) and ``llvm-ar --format=darwin``, and the
+flags linked by LLVM's ld64 port (``ld64.lld``, Apple's ld's command line) against stub
+``.tbd`` files for libc++ and the frameworks (no macOS SDK here)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import MACHO, FakeBuild
+
+from ort_wrapper.cli import main
+from ort_wrapper.elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
+from ort_wrapper.finalize.darwin import system_flags
+from ort_wrapper.finalize.linkflags import substitute
+from ort_wrapper.finalize.stage import finalize
+from ort_wrapper.matrix import load_matrix
+
+CPU = load_matrix().variant("cpu")
+COREML = load_matrix().variant("coreml")
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(t) for t in (*MACHO.compile[:1], MACHO.archive[0], "llvm-nm")),
+    reason="needs clang and LLVM (tools/setup.sh installs them)",
+)
+
+MAIN_C = "int OrtGetApiBase(int);\nint main(void) { return OrtGetApiBase(1) == 34 ? 0 : 1; }\n"
+TBD = """--- !tapi-tbd
+tbd-version:     4
+targets:         [ arm64-macos ]
+install-name:    '{}'
+...
+"""
+
+
+def _ld64() -> str:
+    """ld64.lld, or Debian's versioned ld64.lld-N."""
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for path in sorted(Path(folder).glob("ld64.lld*")) if Path(folder).is_dir() else ():
+            return str(path)
+    pytest.skip("needs ld64.lld (Debian's lld)")
+
+
+def _stub_sdk(root: Path) -> Path:
+    """libc++ and the frameworks as text stubs, which ld64 reads like the SDK's."""
+    (root / "libc++.tbd").parent.mkdir(parents=True, exist_ok=True)
+    (root / "libc++.tbd").write_text(TBD.format("/usr/lib/libc++.1.dylib"))
+    for name in ("CoreML", "Foundation"):
+        framework = root / f"{name}.framework"
+        framework.mkdir()
+        install = f"/System/Library/Frameworks/{name}.framework/{name}"
+        (framework / f"{name}.tbd").write_text(TBD.format(install))
+    return root
+
+
+def _ld64_link(flags: list[str], work: Path) -> subprocess.CompletedProcess[str]:
+    """Compile a Mach-O main calling OrtGetApiBase and link it with ``flags`` as ld64 does."""
+    main_c, main_o = work / "main.c", work / "main.o"
+    main_c.write_text(MAIN_C)
+    subprocess.run([*MACHO.compile, str(main_c), "-o", str(main_o)], check=True)
+    sdk = _stub_sdk(work / "sdk")
+    command = [_ld64(), "-arch", "arm64", "-platform_version", "macos", "13.0", "13.0"]
+    command += ["-e", "_main", "-o", str(work / "main"), str(main_o), f"-L{sdk}", f"-F{sdk}"]
+    return subprocess.run([*command, *flags], capture_output=True, text=True, check=False)
+
+
+def test_bsd_archives_of_mach_o_members_are_read(fake_macho_build: FakeBuild) -> None:
+    session = fake_macho_build.archives["onnxruntime_session"]
+    info = read_archive(session)
+    assert session.read_bytes()[8:11] == b"#1/"  # BSD long names, not GNU's
+    assert info.has_index
+    assert [m.name for m in info.members] == [
+        "ort_session_entry_point_with_a_long_name.o",
+        "util.o",
+    ]
+    assert archive_format(info) is ObjectFormat.MACHO
+    entry, util = archive_symbols(session)
+    # Mach-O's leading underscore is dropped, as ELF names have none.
+    assert entry.defined == {"OrtGetApiBase"}
+    assert entry.undefined == {"framework_run", "onnx_check"}
+    assert util.defined == {"session_util"}
+
+
+def test_finalize_merges_with_llvm_ar_and_writes_ld64_flags(
+    fake_macho_build: FakeBuild, tmp_path: Path
+) -> None:
+    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, CPU, prune=True)
+    merged = read_archive(fake_macho_build.prefix / "lib/libonnxruntime.a")
+    assert archive_format(merged) is ObjectFormat.MACHO and merged.has_index
+    assert len(merged.members) == 4  # both components' members
+    flags = manifest.link_flags
+    assert flags[0] == "${prefix}/lib/libonnxruntime.a"
+    assert flags[-1] == "-lc++"
+    assert not [f for f in flags if f.startswith(("-Wl,", "-l:"))]
+    archives = [f for f in flags if f.endswith(".a")]
+    assert all(f.startswith("${prefix}/lib/lib") for f in archives)
+    # the cycle's two archives are there, once each, and the unused one is not
+    assert {"${prefix}/lib/libabsl_base.a", "${prefix}/lib/libabsl_synchronization.a"} <= set(
+        archives
+    )
+    assert "${prefix}/lib/libabsl_unused.a" not in archives
+    done = _ld64_link(substitute(flags, fake_macho_build.prefix), tmp_path)
+    assert done.returncode == 0, done.stderr
+    nm = subprocess.run(
+        ["llvm-nm", "-g", str(tmp_path / "main")], capture_output=True, text=True, check=True
+    )
+    assert " T _OrtGetApiBase" in nm.stdout and " T _absl_sync_lock" in nm.stdout
+
+
+def test_gnu_flags_are_what_ld64_refuses(fake_macho_build: FakeBuild, tmp_path: Path) -> None:
+    """Why the darwin flags differ: the same archives under GNU ld's syntax do not link."""
+    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, CPU, prune=True)
+    lib = fake_macho_build.prefix / "lib"
+    gnu = [str(lib / "libonnxruntime.a"), f"-L{lib}"]
+    gnu += ["-Wl,--start-group"] + [
+        f"-l:{Path(f).name}" for f in manifest.link_flags[1:] if f.endswith(".a")
+    ]
+    done = _ld64_link([*gnu, "-Wl,--end-group"], tmp_path)
+    assert done.returncode != 0
+    assert "unknown argument '-Wl,--start-group'" in done.stderr
+
+
+def test_link_flags_verb_prints_them_for_a_compiler(
+    fake_macho_build: FakeBuild, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "finalize",
+                str(fake_macho_build.prefix),
+                "--build-dir",
+                str(fake_macho_build.build_dir),
+                "--variant",
+                "cpu",
+                "--prune",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["link-flags", str(fake_macho_build.prefix)]) == 0
+    flags = shlex.split(capsys.readouterr().out)
+    assert flags[0] == str(fake_macho_build.prefix / "lib/libonnxruntime.a")
+    assert flags[-1] == "-lc++"
+
+
+def test_coreml_adds_its_frameworks_and_ld64_finds_them(
+    fake_macho_build: FakeBuild, tmp_path: Path
+) -> None:
+    assert system_flags(COREML.providers) == [
+        "-lc++",
+        "-framework",
+        "CoreML",
+        "-framework",
+        "Foundation",
+    ]
+    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, COREML, prune=True)
+    assert manifest.link_flags[-5:] == ("-lc++", "-framework", "CoreML", "-framework", "Foundation")
+    done = _ld64_link(substitute(manifest.link_flags, fake_macho_build.prefix), tmp_path)
+    assert done.returncode == 0, done.stderr
