@@ -277,6 +277,14 @@ def test_nix_side_flags_nixpkgs_requires(nix: Nix, summary: dict[str, Any]) -> N
                 assert "find_package(cudnn_frontend REQUIRED)" in env["postPatch"]
                 inputs = {_pname(p) for p in env["buildInputs"].split()}
                 assert {"cudnn-frontend", "cuda_nvrtc", "libnvjitlink"} <= inputs
+                # The static variant links CUDA statically: the static outputs (lib.getStatic).
+                static = {
+                    _store_name(p).removesuffix("-stand-in-static")
+                    for p in env["buildInputs"].split()
+                    if p.endswith("-static")
+                }
+                expected = {"cuda_cudart", "libcublas", "libcurand", "libcufft"}
+                assert static == (expected if variant == "cuda" else set()), (system, variant)
                 assert "remove-references-to -t" in env["postFixup"]
                 # nvcc's programs (its bin output, lib.getBin) must not be in the closure.
                 (nvcc,) = env["disallowedRequisites"].split()
@@ -671,6 +679,22 @@ def test_checks_and_apps_carry_a_compiler(nix: Nix, summary: dict[str, Any]) -> 
             )
             inputs = nix.derivation(script)["env"]["runtimeInputs"].split()
             assert compiler in {_pname(p) for p in inputs}, (system, variant)
+
+
+def test_the_darwin_tool_carries_llvm_for_mach_o_archives(
+    nix: Nix, summary: dict[str, Any]
+) -> None:
+    """finalize merges and reads darwin's archives with llvm-ar and llvm-nm: the tool the
+    ORT derivation runs has them on its PATH there (and needs none on Linux)."""
+    for system in _systems():
+        for variant in _variants_on(system):
+            env = _ort_derivation(nix, summary, system, variant)["env"]
+            (tool,) = (p for p in env["nativeBuildInputs"].split() if "-ort-wrapper-" in p)
+            wrapper = nix.derivation(nix.run("path-info", "--derivation", tool).stdout.strip())
+            path = wrapper["env"]["makeWrapperArgs"].split()[3].split(":")
+            assert ("llvm" in {_pname(p.removesuffix("/bin")) for p in path}) == (
+                system.endswith("darwin")
+            ), (system, variant)
 
 
 def test_build_steps_use_the_lean_tool(nix: Nix, summary: dict[str, Any]) -> None:

@@ -432,6 +432,8 @@ let
           nativeBuildInputs = (attrs.packages or [ ]) ++ (attrs.nativeBuildInputs or [ ]);
         }
       );
+    # LLVM's tools (llvm-ar, llvm-nm, …) in the out output, as nixpkgs' llvmPackages.llvm.
+    llvmPackages.llvm = standIn "llvm" { };
     darwinMinVersionHook = version: standIn "darwin-min-version-hook-${version}" { };
 
     abseil-cpp_202407 = withSrc "abseil-cpp" {
