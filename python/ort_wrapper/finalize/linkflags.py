@@ -21,6 +21,7 @@ __all__ = ["FORMATS", "PREFIX_VAR", "format_flags", "order_flags", "substitute"]
 
 PREFIX_VAR = "${prefix}"
 START_GROUP, END_GROUP = "-Wl,--start-group", "-Wl,--end-group"
+FRAMEWORK = "-framework"  # darwin: -framework NAME
 FORMATS = ("cc", "cargo", "cmake", "json")
 
 
@@ -87,12 +88,26 @@ def _cargo_lib(flag: str, search: list[str]) -> str:
     return f"cargo:rustc-link-arg={flag}"
 
 
+def _joined_frameworks(flags: Sequence[str]) -> list[str]:
+    """``-framework NAME`` (two arguments on a command line) as one item, as CMake and Cargo
+    take a darwin framework."""
+    items: list[str] = []
+    for flag in flags:
+        if items and items[-1] == FRAMEWORK:
+            items[-1] = f"{FRAMEWORK} {flag}"
+        else:
+            items.append(flag)
+    return items
+
+
 def _cargo(flags: Sequence[str]) -> list[str]:
     search: list[str] = []
     libs: list[str] = []
     group: list[str] | None = None
-    for flag in flags:
-        if flag == START_GROUP:
+    for flag in _joined_frameworks(flags):
+        if flag.startswith(f"{FRAMEWORK} "):
+            libs.append(f"cargo:rustc-link-lib=framework={flag.split(' ', 1)[1]}")
+        elif flag == START_GROUP:
             group = []
         elif flag == END_GROUP and group is not None:
             # rustc cannot wrap libraries in a group: repeating a cycle's members as many
@@ -115,7 +130,7 @@ def format_flags(flags: Sequence[str], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(list(flags))
     if fmt == "cmake":
-        return ";".join(flags)
+        return ";".join(_joined_frameworks(flags))
     if fmt == "cargo":
         return "\n".join(_cargo(flags))
     raise BuildError(f"unknown link-flags format {fmt!r} (expected one of {', '.join(FORMATS)})")

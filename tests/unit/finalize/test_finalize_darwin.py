@@ -17,7 +17,7 @@ from conftest import MACHO, FakeBuild
 from ort_wrapper.cli import main
 from ort_wrapper.elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
 from ort_wrapper.finalize.darwin import system_flags
-from ort_wrapper.finalize.linkflags import substitute
+from ort_wrapper.finalize.linkflags import format_flags, substitute
 from ort_wrapper.finalize.stage import finalize
 from ort_wrapper.matrix import load_matrix
 
@@ -163,3 +163,13 @@ def test_coreml_adds_its_frameworks_and_ld64_finds_them(
     assert manifest.link_flags[-5:] == ("-lc++", "-framework", "CoreML", "-framework", "Foundation")
     done = _ld64_link(substitute(manifest.link_flags, fake_macho_build.prefix), tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_frameworks_stay_whole_for_cmake_and_cargo() -> None:
+    flags = ["/d/lib/libonnxruntime.a", "-lc++", "-framework", "CoreML"]
+    assert format_flags(flags, "cmake") == "/d/lib/libonnxruntime.a;-lc++;-framework CoreML"
+    assert format_flags(flags, "cargo").splitlines()[-2:] == [
+        "cargo:rustc-link-lib=dylib=c++",
+        "cargo:rustc-link-lib=framework=CoreML",
+    ]
+    assert format_flags(flags, "cc") == "/d/lib/libonnxruntime.a -lc++ -framework CoreML"
