@@ -35,6 +35,8 @@ let
   effectiveStdenv = if useCuda then cudaPackages.backendStdenv else stdenv;
   protobuf = deps.protobufFor useCuda;
   nvcc = lib.getBin cudaPackages.cuda_nvcc;
+  # This repository's series for the variant (patches/), applied after the upstream fixes.
+  localPatches = map (name: ../patches + "/${name}") variant.patches;
   # Recorded in the manifest by finalize, in the order applied.
   patchNames = map (p: p.name) deps.upstreamPatches ++ variant.patches;
 in
@@ -52,7 +54,7 @@ effectiveStdenv.mkDerivation (finalAttrs: {
       ;
   };
 
-  patches = deps.upstreamPatches ++ map (name: ../patches + "/${name}") variant.patches;
+  patches = deps.upstreamPatches ++ localPatches;
 
   nativeBuildInputs = [
     cmake
@@ -110,12 +112,15 @@ effectiveStdenv.mkDerivation (finalAttrs: {
 
   # As nixpkgs' onnxruntime: cudnn-frontend (header-only, a build input) through find_package
   # instead of ORT's FetchContent declaration.
-  # Every patch must apply to this source as written (no fuzz), checked in order on a scratch
-  # copy of the files the series touches before patchPhase changes anything: a patch whose
-  # context does not match fails here, named, instead of applying at a guessed place.
-  prePatch = ''
+  # This repository's series must apply to this source as written (no fuzz), after the
+  # upstream fixes, checked in order on a scratch copy of the files they touch before
+  # patchPhase changes anything: a patch whose context does not match 1.23.2 fails here, named,
+  # instead of applying at a guessed place.
+  prePatch = lib.optionalString (variant.patches != [ ]) ''
     ${builtins.readFile ./check-patches.sh}
-    check_patch_series $patches
+    check_patch_series ${lib.concatMapStringsSep " " (p: "${p}") deps.upstreamPatches} -- ${
+      lib.concatMapStringsSep " " (p: "${p}") localPatches
+    }
   '';
 
   postPatch = lib.optionalString useCuda ''

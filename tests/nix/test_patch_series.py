@@ -18,11 +18,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_flake import ROOT, Nix
+from test_flake import MATRIX, ROOT, Nix
 
 pytestmark = pytest.mark.nix
 
 PATCHES = ROOT / "patches"
+MATRIX_SERIES = MATRIX["variants"]["cuda"]["patches"]
 SERIES_0001 = PATCHES / "0001-static-providers-build-cuda-and-bridge-as-archives.patch"
 CUDA_CMAKE = "cmake/onnxruntime_providers_cuda.cmake"
 
@@ -33,16 +34,36 @@ CUDA_1_23 = (LAYOUTS / "onnxruntime_providers_cuda-1.23.2.cmake").read_text()
 CUDA_1_21 = (LAYOUTS / "onnxruntime_providers_cuda-1.21.0.cmake").read_text()
 
 
+INVOCATION = "\ncheck_patch_series "
+
+
 @pytest.fixture(scope="module")
-def pre_patch(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The cuda variant's prePatch, as the evaluated derivation holds it."""
+def cuda_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The cuda variant's derivation environment."""
     if shutil.which("nix") is None:
         pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
     if shutil.which("patch") is None:
         pytest.skip("needs GNU patch")
     nix = Nix(tmp_path_factory.mktemp("nix-patches"))
     drv = nix.eval_json("packages.x86_64-linux.onnxruntime-cuda.drvPath")
-    return nix.derivation(drv)["env"]["prePatch"]
+    return nix.derivation(drv)["env"]
+
+
+@pytest.fixture(scope="module")
+def pre_patch(cuda_env: dict[str, str]) -> str:
+    """The check function of the cuda variant's prePatch (its invocation left out: the tests
+    call it on their own patches)."""
+    return cuda_env["prePatch"].strip().rsplit(INVOCATION, 1)[0]
+
+
+def test_pre_patch_checks_the_series_after_the_upstream_fixes(cuda_env: dict[str, str]) -> None:
+    """Upstream fixes before `--` (applied as patchPhase does), the series after it (no fuzz),
+    in the order of `patches`."""
+    args = cuda_env["prePatch"].strip().rsplit(INVOCATION, 1)[1].split()
+    patches = cuda_env["patches"].split()
+    series = len(MATRIX_SERIES)
+    assert args == [*patches[:-series], "--", *patches[-series:]]
+    assert [Path(p).name.split("-", 1)[1] for p in args[-series:]] == MATRIX_SERIES
 
 
 def _old_sides(patch: Path) -> dict[str, str]:
@@ -70,14 +91,16 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _check(pre_patch: str, tree: Path, *patches: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "TMPDIR": str(tree.parent),
-        "patches": " ".join(map(str, patches)),
-    }
+def _check(
+    pre_patch: str, tree: Path, *patches: Path, upstream: tuple[Path, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run the derivation's check on ``tree``: ``upstream`` as fetched fixes, ``patches`` as
+    this repository's series."""
+    args = " ".join([*map(str, upstream), "--", *map(str, patches)])
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tree.parent)}
+    script = f"{pre_patch}\ncheck_patch_series {args}\n"
     return subprocess.run(
-        ["bash", "-euc", pre_patch], cwd=tree, env=env, capture_output=True, text=True
+        ["bash", "-euc", script], cwd=tree, env=env, capture_output=True, text=True
     )
 
 
@@ -92,7 +115,7 @@ def test_0001_applies_to_the_1_23_2_layout_without_fuzz(pre_patch: str, tmp_path
     before = _snapshot(tree)
     done = _check(pre_patch, tree, SERIES_0001)
     assert done.returncode == 0, done.stderr
-    assert "all 1 patches apply without fuzz" in done.stdout
+    assert "every patch applies" in done.stdout
     assert _snapshot(tree) == before  # only a scratch copy was patched
 
 
@@ -102,7 +125,9 @@ def test_0001_is_refused_by_name_on_the_1_21_layout(pre_patch: str, tmp_path: Pa
     tree = _tree(tmp_path / "src", files)
     done = _check(pre_patch, tree, SERIES_0001)
     assert done.returncode != 0
-    assert f"patch series: {SERIES_0001.name} does not apply to this source" in done.stderr
+    assert f"patch series: {SERIES_0001.name} does not apply to this source as written" in (
+        done.stderr
+    )
     assert "Hunk #1 FAILED" in done.stderr
 
 
@@ -119,6 +144,14 @@ def test_the_series_is_applied_in_order_and_the_first_failure_named(
     assert done.returncode != 0 and "b.patch does not apply" in done.stderr
     fuzzy = _tree(tmp_path / "fuzzy", {"f.txt": "one\ntwo\nthree changed\n"})
     assert "a.patch does not apply" in _check(pre_patch, fuzzy, first).stderr  # no fuzz
+    # an upstream fix may need fuzz, as patchPhase allows it; the series after it may not
+    fix = tmp_path / "fix.patch"
+    fix.write_text("--- a/g.txt\n+++ b/g.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n")
+    ours = tmp_path / "ours.patch"
+    ours.write_text("--- a/g.txt\n+++ b/g.txt\n@@ -2,3 +2,3 @@\n B\n-c\n+C\n d\n")
+    moved = _tree(tmp_path / "moved", {"g.txt": "A\nb\nc\nd\n"})  # the fix's context moved
+    assert _check(pre_patch, moved, ours, upstream=(fix,)).returncode == 0
+    assert "fix.patch does not apply" in _check(pre_patch, moved, fix, ours).stderr
 
 
 def test_the_cuda_hunk_makes_a_static_device_linked_provider_without_version_script() -> None:
