@@ -134,15 +134,15 @@ effectiveStdenv.mkDerivation (finalAttrs: {
 
   # finalize runs last, in postFixup: the fixup phase before it strips every file under lib/
   # (and re-runs ranlib on archives) and shrinks RPATHs, which would leave the sha256 values of
-  # a manifest written in postInstall stale. Stripping is kept (dontStrip is not set): the
-  # archives finalize merges are the stripped ones, and `ort-wrapper check` verifies the
-  # recorded hashes against $out (docs/build-reference.md).
+  # a manifest written in postInstall stale. Stripping is kept (dontStrip is not set; why:
+  # docs/build-reference.md), and `ort-wrapper check` verifies the recorded hashes against $out.
   # nvcc's paths end up in the CUDA objects' strings; the toolkit must not be a run-time
   # dependency (nixpkgs' onnxruntime does the same for libonnxruntime_providers_cuda.so; here for
   # every file, since the static variant carries the CUDA objects in archives and the layout
   # finalize writes is not nixpkgs'). A reference left anywhere fails the build here, not later.
-  # The build tree's component archives are cleaned too: finalize merges them when the install
-  # step left them out.
+  # What finalize takes from the build tree is cleaned too: the component archives (merged
+  # when the install step left them out) and the Python package folder (installed as
+  # lib/python by the variants that build the module).
   postFixup =
     ''
       ortBuildDir="$NIX_BUILD_TOP/$sourceRoot/''${cmakeBuildDir:-build}"
@@ -150,6 +150,9 @@ effectiveStdenv.mkDerivation (finalAttrs: {
     + lib.optionalString useCuda ''
       find "$out" -type f -exec remove-references-to -t ${nvcc} {} +
       find "$ortBuildDir" -maxdepth 1 -name 'libonnxruntime_*.a' -exec remove-references-to -t ${nvcc} {} +
+      if [ -d "$ortBuildDir/onnxruntime" ]; then
+        find "$ortBuildDir/onnxruntime" -type f -exec remove-references-to -t ${nvcc} {} +
+      fi
     ''
     + ''
       ort-wrapper finalize "$out" --build-dir "$ortBuildDir" \
