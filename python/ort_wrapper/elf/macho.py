@@ -15,7 +15,7 @@ from ..errors import ElfError
 from ..files import find_tool
 from .archive import ArchiveInfo, ObjectSymbols
 
-__all__ = ["macho_archive_symbols", "macho_library_symbols", "nm_lines"]
+__all__ = ["macho_archive_symbols", "macho_library_symbols"]
 
 NM = "llvm-nm"
 
@@ -28,7 +28,7 @@ def _nm(args: list[str], path: Path) -> str:
     return done.stdout
 
 
-def nm_lines(text: str, path: Path, archive: bool) -> Iterator[tuple[str, str, bool, bool]]:
+def _nm_lines(text: str, path: Path, archive: bool) -> Iterator[tuple[str, str, bool, bool]]:
     """``(member, name, defined, weak)`` of each external symbol in ``llvm-nm -g -m -A``
     output for ``path`` (lines ``path:member: …`` for an archive, ``path: …`` for one file,
     whose member is "")."""
@@ -56,7 +56,7 @@ def _group(text: str, path: Path, archive: bool) -> tuple[ObjectSymbols, ...]:
             label = f"{path}({current})" if archive else str(path)
             objects.append(ObjectSymbols(label, frozenset(defined), frozenset(undefined - defined)))
 
-    for member, name, is_defined, weak in nm_lines(text, path, archive):
+    for member, name, is_defined, weak in _nm_lines(text, path, archive):
         if member != current:
             flush()
             current, defined, undefined = member, set(), set()

@@ -92,7 +92,7 @@ def library_dirs(cache: dict[str, str], build_dir: Path) -> list[str]:
         for value in raw.split(";"):
             if not value.startswith("/") or value.startswith(skip):
                 continue
-            is_lib = value.endswith((".a", ".so")) or ".so." in value.rsplit("/", 1)[-1]
+            is_lib = value.endswith((".a", ".so", ".dylib")) or ".so." in value.rsplit("/", 1)[-1]
             if key.endswith("_DIR") or is_lib:
                 found = _lib_dir_of(value)
                 if found and found not in dirs:

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MACHO, FakeBuild
+from conftest import MACHO, SOURCES, FakeBuild
 
 from ort_wrapper.cli import main
 from ort_wrapper.elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
@@ -34,7 +34,12 @@ TBD = """--- !tapi-tbd
 tbd-version:     4
 targets:         [ arm64-macos ]
 install-name:    '{}'
-...
+{}...
+"""
+# libSystem exports the lazy-binding helper every link against a dylib references.
+SYSTEM_EXPORTS = """exports:
+  - targets:     [ arm64-macos ]
+    symbols:     [ dyld_stub_binder ]
 """
 
 
@@ -47,26 +52,30 @@ def _ld64() -> str:
 
 
 def _stub_sdk(root: Path) -> Path:
-    """libc++ and the frameworks as text stubs, which ld64 reads like the SDK's."""
-    (root / "libc++.tbd").parent.mkdir(parents=True, exist_ok=True)
-    (root / "libc++.tbd").write_text(TBD.format("/usr/lib/libc++.1.dylib"))
+    """libSystem, libc++ and the frameworks as text stubs, which ld64 reads like the SDK's."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "libSystem.tbd").write_text(TBD.format("/usr/lib/libSystem.B.dylib", SYSTEM_EXPORTS))
+    (root / "libc++.tbd").write_text(TBD.format("/usr/lib/libc++.1.dylib", ""))
     for name in ("CoreML", "Foundation"):
         framework = root / f"{name}.framework"
         framework.mkdir()
         install = f"/System/Library/Frameworks/{name}.framework/{name}"
-        (framework / f"{name}.tbd").write_text(TBD.format(install))
+        (framework / f"{name}.tbd").write_text(TBD.format(install, ""))
     return root
 
 
 def _ld64_link(flags: list[str], work: Path) -> subprocess.CompletedProcess[str]:
-    """Compile a Mach-O main calling OrtGetApiBase and link it with ``flags`` as ld64 does."""
+    """Compile a Mach-O main calling OrtGetApiBase and link it with ``flags`` as ld64 does
+    (with libSystem, as a compiler driver adds it)."""
+    work.mkdir(parents=True, exist_ok=True)
     main_c, main_o = work / "main.c", work / "main.o"
     main_c.write_text(MAIN_C)
     subprocess.run([*MACHO.compile, str(main_c), "-o", str(main_o)], check=True)
     sdk = _stub_sdk(work / "sdk")
     command = [_ld64(), "-arch", "arm64", "-platform_version", "macos", "13.0", "13.0"]
     command += ["-e", "_main", "-o", str(work / "main"), str(main_o), f"-L{sdk}", f"-F{sdk}"]
-    return subprocess.run([*command, *flags], capture_output=True, text=True, check=False)
+    command = [*command, *flags, "-lSystem"]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
 def test_bsd_archives_of_mach_o_members_are_read(fake_macho_build: FakeBuild) -> None:
@@ -173,3 +182,28 @@ def test_frameworks_stay_whole_for_cmake_and_cargo() -> None:
         "cargo:rustc-link-lib=framework=CoreML",
     ]
     assert format_flags(flags, "cc") == "/d/lib/libonnxruntime.a -lc++ -framework CoreML"
+
+
+def test_a_system_dylib_is_linked_by_name(fake_macho_build: FakeBuild, tmp_path: Path) -> None:
+    """A dependency the build found installed as a dylib (say nixpkgs' shared protobuf): read
+    with llvm-nm, linked as -L DIR -lNAME, which ld64 resolves."""
+    work, sysdir = tmp_path / "dylib", tmp_path / "sys" / "lib"
+    work.mkdir()
+    sysdir.mkdir(parents=True)
+    source = work / "parse.c"
+    source.write_text(SOURCES["protobuf"]["parse.c"])
+    subprocess.run([*MACHO.compile, str(source), "-o", str(work / "parse.o")], check=True)
+    dylib = sysdir / "libprotobuf.32.dylib"
+    command = [_ld64(), "-dylib", "-arch", "arm64", "-platform_version", "macos", "13.0", "13.0"]
+    command += ["-install_name", str(dylib), "-undefined", "dynamic_lookup"]
+    subprocess.run([*command, "-o", str(dylib), str(work / "parse.o")], check=True)
+    (sysdir / "libprotobuf.dylib").symlink_to(dylib.name)
+    fake_macho_build.archives["protobuf"].unlink()  # no in-tree protobuf: the system's
+    cache = fake_macho_build.build_dir / "CMakeCache.txt"
+    cache.write_text(cache.read_text() + f"Protobuf_DIR:PATH={sysdir}/cmake/protobuf\n")
+    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, CPU, prune=True)
+    flags = manifest.link_flags
+    assert f"-L{sysdir}" in flags and "-lprotobuf" in flags
+    assert not [f for f in flags if "libprotobuf" in f]
+    done = _ld64_link(substitute(flags, fake_macho_build.prefix), tmp_path / "link")
+    assert done.returncode == 0, done.stderr
