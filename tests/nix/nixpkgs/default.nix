@@ -432,6 +432,8 @@ let
           nativeBuildInputs = (attrs.packages or [ ]) ++ (attrs.nativeBuildInputs or [ ]);
         }
       );
+    # nixpkgs' add-driver-runpath: the hook, and the driver directory it adds as driverLink.
+    addDriverRunpath = standIn "add-driver-runpath" { driverLink = "/run/opengl-driver"; };
     # LLVM's tools (llvm-ar, llvm-nm, …) in the out output, as nixpkgs' llvmPackages.llvm.
     llvmPackages.llvm = standIn "llvm" { };
     darwinMinVersionHook = version: standIn "darwin-min-version-hook-${version}" { };
@@ -496,7 +498,6 @@ let
     "zlib"
     "cpuinfo"
     "autoAddDriverRunpath"
-    "addDriverRunpath"
     "removeReferencesTo"
     "ruff"
   ];
