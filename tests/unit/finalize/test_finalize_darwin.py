@@ -6,6 +6,7 @@ flags linked by LLVM's ld64 port (``ld64.lld``, Apple's ld's command line) again
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from conftest import MACHO, SOURCES, FakeBuild
 
 from ort_wrapper.cli import main
 from ort_wrapper.elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
+from ort_wrapper.errors import ElfError
 from ort_wrapper.finalize.darwin import system_flags
 from ort_wrapper.finalize.linkflags import format_flags, substitute
 from ort_wrapper.finalize.stage import finalize
@@ -207,3 +209,24 @@ def test_a_system_dylib_is_linked_by_name(fake_macho_build: FakeBuild, tmp_path:
     assert not [f for f in flags if "libprotobuf" in f]
     done = _ld64_link(substitute(flags, fake_macho_build.prefix), tmp_path / "link")
     assert done.returncode == 0, done.stderr
+
+
+def _bsd_member(name_field: str, data: bytes) -> bytes:
+    header = f"{name_field:<16}{0:<12}{0:<6}{0:<6}{644:<8}{len(data):<10}`\n".encode()
+    return header + data + (b"\n" if len(data) % 2 else b"")
+
+
+@pytest.mark.parametrize(
+    ("name_field", "data", "message"),
+    [
+        ("#1/abc", b"x" * 8, "bad BSD member name '#1/abc'"),
+        ("#1/64", b"short.o\0", "BSD member name length 64"),
+    ],
+)
+def test_a_malformed_bsd_name_is_a_clear_error(
+    tmp_path: Path, name_field: str, data: bytes, message: str
+) -> None:
+    archive = tmp_path / "libbad.a"
+    archive.write_bytes(b"!<arch>\n" + _bsd_member(name_field, data))
+    with pytest.raises(ElfError, match=re.escape(message)):
+        read_archive(archive)
