@@ -256,8 +256,10 @@ let
     ];
   };
 
-  # Versions as a nixpkgs of late 2025 might hold them; onnxruntime is nixpkgs' 1.22.2 (its
-  # package.nix), so ort-wrapper's `onnxruntime==1.23.2` is not met without pythonRelaxDeps.
+  # Versions for the runtime-deps check: plausible, not those of any one nixpkgs revision.
+  # onnxruntime is 1.22.2, a version nixpkgs has carried (its package.nix, read through the code
+  # index), so that ort-wrapper's `onnxruntime==1.23.2` needs pythonRelaxDeps, as it does with
+  # any nixpkgs whose onnxruntime is not exactly 1.23.2.
   pythonVersions = {
     setuptools = "80.9.0";
     numpy = "2.3.4";
