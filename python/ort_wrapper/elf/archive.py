@@ -221,9 +221,10 @@ def _symbols(name: str, data: bytes, table: str) -> ObjectSymbols:
 
 def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:
     """The global symbols of each member of an archive, in member order (Mach-O names
-    without the leading underscore the C ABI adds there, as in ELF)."""
+    without the leading underscore the C ABI adds there, as in ELF); () for an empty one
+    (glibc's libpthread.a, for one)."""
     info = read_archive(path)
-    if archive_format(info) is ObjectFormat.MACHO:
+    if info.members and archive_format(info) is ObjectFormat.MACHO:
         from .macho import macho_archive_symbols
 
         return macho_archive_symbols(info)

@@ -230,3 +230,11 @@ def test_a_malformed_bsd_name_is_a_clear_error(
     archive.write_bytes(b"!<arch>\n" + _bsd_member(name_field, data))
     with pytest.raises(ElfError, match=re.escape(message)):
         read_archive(archive)
+
+
+def test_an_empty_archive_has_no_symbols_and_no_format(tmp_path: Path) -> None:
+    empty = tmp_path / "libempty.a"
+    empty.write_bytes(b"!<arch>\n")  # as glibc's libpthread.a
+    assert archive_symbols(empty) == ()
+    with pytest.raises(ElfError, match="has no members"):
+        archive_format(read_archive(empty))
