@@ -84,7 +84,7 @@ def merge_archives(inputs: Sequence[Path], output: Path) -> None:
             link.symlink_to(path.resolve())
             names.append(link.name)
         what = f"merging {len(inputs)} archives ({_names(inputs)})"
-        if archive_format(read_archive(inputs[0])) is ObjectFormat.MACHO:
+        if _format_of(inputs) is ObjectFormat.MACHO:
             from .darwin import llvm_ar_merge
 
             llvm_ar_merge(names, "merged.a", Path(tmp), what)
@@ -94,6 +94,15 @@ def merge_archives(inputs: Sequence[Path], output: Path) -> None:
             Path(tmp, "merged.a"), inputs, label=f"the archive merged from {_names(inputs)}"
         )
         Path(tmp, "merged.a").replace(output)
+
+
+def _format_of(inputs: Sequence[Path]) -> ObjectFormat:
+    """The object format of the first input that has members (ELF when none has)."""
+    for path in inputs:
+        info = read_archive(path)
+        if info.members:
+            return archive_format(info)
+    return ObjectFormat.ELF
 
 
 def _gnu_merge(names: Sequence[str], cwd: Path, what: str) -> None:
