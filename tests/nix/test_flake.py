@@ -313,6 +313,30 @@ def test_coremltools_gets_the_patch_ort_would_apply(nix: Nix, summary: dict[str,
     assert fetched["env"]["urls"] == "github:apple/coremltools/7.1"
 
 
+def test_the_coremltools_patch_step_applies_ort_s_patch(
+    nix: Nix, summary: dict[str, Any], tmp_path: Path
+) -> None:
+    """The applyPatches step run for real, with the ORT source's store path pointing at a tree
+    holding a patch where ORT keeps crossplatformbuild.patch."""
+    drv = _ort_derivation(nix, summary, "aarch64-darwin", "coreml")
+    tools = _cmake_flags(drv["env"])["FETCHCONTENT_SOURCE_DIR_COREMLTOOLS"]
+    patched = nix.derivation(nix.run("path-info", "--derivation", tools).stdout.strip())
+    ort = tmp_path / "ort"
+    (ort / "cmake/patches/coremltools").mkdir(parents=True)
+    (ort / "cmake/patches/coremltools/crossplatformbuild.patch").write_bytes(
+        b"--- a/mlmodel/src/Utils.hpp\r\n+++ b/mlmodel/src/Utils.hpp\r\n"
+        b"@@ -1,1 +1,2 @@\r\n #pragma once\r\n+#include <cstdint>\r\n"
+    )
+    source = tmp_path / "coremltools"
+    (source / "mlmodel/src").mkdir(parents=True)
+    (source / "mlmodel/src/Utils.hpp").write_bytes(b"#pragma once\r\n")
+    script = patched["env"]["postPatch"].replace(drv["env"]["src"], str(ort))
+    subprocess.run(["bash", "-euc", script], cwd=source, check=True, capture_output=True)
+    assert (source / "mlmodel/src/Utils.hpp").read_bytes() == (
+        b"#pragma once\r\n#include <cstdint>\r\n"
+    )
+
+
 def test_warnings_are_not_errors_on_linux(nix: Nix, summary: dict[str, Any]) -> None:
     """ORT builds with -Werror; the seed project's working Linux builds (and nixpkgs' CUDA
     builds) pass --compile-no-warning-as-error."""
