@@ -154,16 +154,70 @@ def test_the_series_is_applied_in_order_and_the_first_failure_named(
     assert "fix.patch does not apply" in _check(pre_patch, moved, fix, ours).stderr
 
 
-def test_the_cuda_hunk_makes_a_static_device_linked_provider_without_version_script() -> None:
-    """What the static branch of 0001's CUDA hunk sets (read from the patch's added lines)."""
-    text = SERIES_0001.read_text()
-    added = "\n".join(
-        line[1:]
-        for line in text.split(f"+++ b/{CUDA_CMAKE}", 1)[1].splitlines()
-        if line.startswith("+")
+# The parts of ORT's CMake the CUDA hunk's added lines run among, reduced to what they touch:
+# ORT's add-library helpers, FindCUDAToolkit's imported targets, and (after the hunk) what
+# config_cuda_provider_shared_module gives the provider: the shared CUDA libraries and a
+# module's version script.
+CMAKE_PROBE = """cmake_minimum_required(VERSION 3.19)
+project(probe C)
+set(onnxruntime_STATIC_PROVIDERS ON)
+function(onnxruntime_add_static_library name)
+  add_library(${{name}} STATIC ${{ARGN}})
+endfunction()
+function(onnxruntime_add_shared_library_module name)
+  add_library(${{name}} MODULE ${{ARGN}})
+endfunction()
+foreach(lib cudart cublas cublasLt curand cufft cuda_driver
+            cudart_static cublas_static cublasLt_static curand_static cufft_static culibos)
+  add_library(CUDA::${{lib}} INTERFACE IMPORTED)
+endforeach()
+set(onnxruntime_providers_cuda_src ${{CMAKE_CURRENT_SOURCE_DIR}}/provider.c)
+set(onnxruntime_providers_cuda_all_srcs ${{onnxruntime_providers_cuda_src}})
+{hunk}
+target_link_libraries(onnxruntime_providers_cuda PRIVATE CUDA::cublasLt CUDA::cublas
+  CUDA::curand CUDA::cufft CUDA::cudart CUDA::cuda_driver)
+set_property(TARGET onnxruntime_providers_cuda APPEND_STRING PROPERTY LINK_FLAGS
+  "-Xlinker --version-script=version_script.lds -Xlinker --gc-sections")
+function(report)
+  foreach(prop TYPE LINK_LIBRARIES INTERFACE_LINK_LIBRARIES LINK_FLAGS
+               CUDA_RESOLVE_DEVICE_SYMBOLS COMPILE_DEFINITIONS)
+    get_target_property(value onnxruntime_providers_cuda ${{prop}})
+    file(APPEND ${{CMAKE_BINARY_DIR}}/report.txt "${{prop}}=${{value}}\\n")
+  endforeach()
+endfunction()
+cmake_language(DEFER CALL report)
+"""
+
+
+def test_the_cuda_hunk_makes_a_static_device_linked_provider_without_version_script(
+    tmp_path: Path,
+) -> None:
+    """0001's added CMake for the CUDA provider, run by CMake: a static archive, device-linked,
+    linking the static CUDA libraries, with no version script, in the provider's namespace."""
+    if shutil.which("cmake") is None or shutil.which("cc") is None:
+        pytest.skip("needs cmake and cc (tools/setup.sh installs them)")
+    text = SERIES_0001.read_text().split(f"+++ b/{CUDA_CMAKE}", 1)[1]
+    hunk = "\n".join(line[1:] for line in text.splitlines() if line.startswith("+"))
+    (tmp_path / "provider.c").write_text("int provider(void) { return 0; }\n")
+    (tmp_path / "CMakeLists.txt").write_text(CMAKE_PROBE.format(hunk=hunk))
+    done = subprocess.run(
+        ["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "build")],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert "onnxruntime_add_static_library(onnxruntime_providers_cuda" in added
-    assert "CUDA_RESOLVE_DEVICE_SYMBOLS ON" in added
-    assert '"CUDA::\\\\1_static"' in added and "CUDA::culibos" in added
-    assert 'PROPERTIES LINK_FLAGS "")' in added
-    assert "cmake_language(DEFER CALL onnxruntime_static_cuda_link_settings)" in added
+    assert done.returncode == 0, done.stderr
+    report = dict(
+        line.split("=", 1) for line in (tmp_path / "build/report.txt").read_text().splitlines()
+    )
+    static = "cublasLt_static;cublas_static;curand_static;cufft_static;cudart_static"
+    assert report["TYPE"] == "STATIC_LIBRARY"
+    assert report["LINK_LIBRARIES"] == (
+        ";".join(f"CUDA::{n}" for n in static.split(";")) + ";CUDA::cuda_driver;CUDA::culibos"
+    )
+    assert report["INTERFACE_LINK_LIBRARIES"] == ";".join(
+        f"$<LINK_ONLY:CUDA::{n}>" for n in [*static.split(";"), "cuda_driver", "culibos"]
+    )
+    assert report["LINK_FLAGS"] == ""
+    assert report["CUDA_RESOLVE_DEVICE_SYMBOLS"] == "ON"
+    assert report["COMPILE_DEFINITIONS"] == "onnxruntime=onnxruntime_static_cuda"
