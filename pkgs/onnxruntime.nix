@@ -110,8 +110,6 @@ effectiveStdenv.mkDerivation (finalAttrs: {
   # As nixpkgs' onnxruntime: no executable stack in what ORT links (Linux).
   env = lib.optionalAttrs effectiveStdenv.hostPlatform.isLinux { NIX_LDFLAGS = "-z,noexecstack"; };
 
-  # As nixpkgs' onnxruntime: cudnn-frontend (header-only, a build input) through find_package
-  # instead of ORT's FetchContent declaration.
   # This repository's series must apply to this source as written (no fuzz), after the
   # upstream fixes, checked in order on a scratch copy of the files they touch before
   # patchPhase changes anything: a patch whose context does not match 1.23.2 fails here, named,
@@ -123,6 +121,8 @@ effectiveStdenv.mkDerivation (finalAttrs: {
     }
   '';
 
+  # As nixpkgs' onnxruntime: cudnn-frontend (header-only, a build input) through find_package
+  # instead of ORT's FetchContent declaration.
   postPatch = lib.optionalString useCuda ''
     echo "find_package(cudnn_frontend REQUIRED)" > cmake/external/cudnn_frontend.cmake
   '';
