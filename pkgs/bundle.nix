@@ -1,10 +1,11 @@
 # A shared-library variant made self-contained by the packaging step (`ort-wrapper bundle`):
 # the libraries ORT needs and dlopens (for CUDA: deps.cudaRuntimeLibs, i.e. cudart, cuBLAS,
 # cuFFT, cuRAND, cuDNN, NVRTC, nvJitLink) are copied next to it with RUNPATH $ORIGIN, found in
-# the given store paths. The GPU driver's libcuda is never carried: nixpkgs' addDriverRunpath
-# puts the driver directory (/run/opengl-driver/lib on NixOS) first in every ELF's RUNPATH.
-# runCommand runs only its build command (no fixup phase, so autoAddDriverRunpath's postFixup
-# hook would never run): the hook's function is called here, after the bundle step.
+# the given store paths. The GPU driver's libcuda is never carried: the bundle step puts the
+# driver directory nixpkgs' addDriverRunpath names (/run/opengl-driver/lib on NixOS) first in
+# every ELF's RUNPATH itself (--runpath-prefix), so nothing edits the files after the manifest
+# that records their sha256 is written (runCommand has no fixup phase, and a hook run after
+# the step would leave the manifest stale).
 {
   lib,
   runCommand,
@@ -21,7 +22,7 @@ let
 in
 runCommand "${unbundled.pname}-${unbundled.version}"
   {
-    nativeBuildInputs = [ ortWrapperTool ] ++ lib.optionals useCuda [ addDriverRunpath ];
+    nativeBuildInputs = [ ortWrapperTool ];
     passthru = unbundled.passthru // {
       inherit unbundled;
     };
@@ -33,21 +34,11 @@ runCommand "${unbundled.pname}-${unbundled.version}"
       );
     };
   }
-  (
-    ''
-      # Bundle inside the build directory (the step writes a temporary sibling of --out and
-      # renames it into place, which the store does not allow next to $out), then move it.
-      ort-wrapper bundle ${unbundled} --out "$NIX_BUILD_TOP/bundle" ${
-        lib.concatMapStringsSep " " (dir: "--search-dir ${dir}") searchDirs
-      }
-      mv "$NIX_BUILD_TOP/bundle" "$out"
-    ''
-    + lib.optionalString useCuda ''
-      # The driver's libcuda.so.1 from the host. addDriverRunpath is a shell function of the
-      # hook (find cannot exec it); it skips files that are not ELF.
-      chmod -R u+w "$out"
-      while IFS= read -r -d "" file; do
-        addDriverRunpath "$file"
-      done < <(find "$out" -type f -print0)
-    ''
-  )
+  ''
+    # Bundle inside the build directory (the step writes a temporary sibling of --out and
+    # renames it into place, which the store does not allow next to $out), then move it.
+    ort-wrapper bundle ${unbundled} --out "$NIX_BUILD_TOP/bundle" ${
+      lib.concatMapStringsSep " " (dir: "--search-dir ${dir}") searchDirs
+    }${lib.optionalString useCuda " --runpath-prefix ${addDriverRunpath.driverLink}/lib"}
+    mv "$NIX_BUILD_TOP/bundle" "$out"
+  ''

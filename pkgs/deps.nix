@@ -1,7 +1,11 @@
 # What ORT 1.23.2's CMake would download, supplied from the store instead: source trees for
 # FETCHCONTENT_SOURCE_DIR_* (with FETCHCONTENT_FULLY_DISCONNECTED in variants.json), and the
-# upstream fixes every variant applies. Versions follow ORT v1.23.2's cmake/deps.txt as packaged
-# by nixpkgs; hashes are fixed-output hashes, so a wrong one fails the fetch, never the build.
+# upstream fixes every variant applies. mp11, safeint, dlpack, cutlass, coremltools, fp16 and
+# psimd are pinned at the versions nixpkgs' onnxruntime recipe and ORT's cmake/deps.txt name
+# (read from nixpkgs; ORT 1.23.2's deps.txt itself cannot be read here); ONNX is v1.18.0, ORT
+# 1.23's. abseil, flatbuffers and re2 are NOT ORT's pins: they are nixpkgs' own packages'
+# sources (abseil-cpp_202407, i.e. abseil 20240722.0; flatbuffers_23; re2), as in nixpkgs'
+# onnxruntime. Hashes are fixed-output hashes, so a wrong one fails the fetch, never the build.
 {
   lib,
   fetchFromGitHub,
@@ -64,14 +68,25 @@ let
     hash = "sha256-teziPNA9csYvhkG5t2ht8W8x5+1YGGbHm8VKx4JoxgI=";
   };
   # CoreML execution provider (aarch64-darwin): coremltools 7.1 for the model protos and
-  # MILBlob, and fp16 (with psimd) as pinned in ORT's cmake/deps.txt.
-  coremltools = fetchFromGitHub {
-    name = "coremltools-src";
-    owner = "apple";
-    repo = "coremltools";
-    tag = "7.1";
-    hash = "sha256-kajQFHpl+4UK6fp+rM8TP0GiqIFYXPVFc2x1p19rBSw=";
-  };
+  # MILBlob, and fp16 (with psimd) as pinned in ORT's cmake/deps.txt. ORT declares coremltools
+  # with a PATCH_COMMAND applying its cmake/patches/coremltools/crossplatformbuild.patch (an
+  # include newer libc++ needs); FETCHCONTENT_SOURCE_DIR_COREMLTOOLS skips that command, so
+  # the same patch, from the ORT source being built, is applied here the way ORT applies it.
+  coremltoolsFor =
+    ortSrc:
+    applyPatches {
+      name = "coremltools-src";
+      src = fetchFromGitHub {
+        owner = "apple";
+        repo = "coremltools";
+        tag = "7.1";
+        hash = "sha256-kajQFHpl+4UK6fp+rM8TP0GiqIFYXPVFc2x1p19rBSw=";
+      };
+      postPatch = ''
+        patch --binary --ignore-whitespace -p1 < ${ortSrc}/${coremltoolsPatch}
+      '';
+    };
+  coremltoolsPatch = "cmake/patches/coremltools/crossplatformbuild.patch";
   fp16 = fetchFromGitHub {
     name = "fp16-src";
     owner = "Maratyszcza";
@@ -133,6 +148,18 @@ in
     cuda_nvrtc
     libnvjitlink
   ];
+  # The static variant's CUDA libraries (nixpkgs' `static` outputs: libcudart_static.a and
+  # libculibos.a, libcublas_static.a and libcublasLt_static.a, libcurand_static.a,
+  # libcufft_static.a), behind the CUDA::*_static targets patch 0001 links the provider with.
+  cudaStaticLibs = map lib.getStatic (
+    with cudaPackages;
+    [
+      cuda_cudart
+      libcublas
+      libcurand
+      libcufft
+    ]
+  );
   # Headers and libraries the CUDA provider compiles against but does not load at run time.
   cudaBuildLibs = with cudaPackages; [
     cuda_cccl # cub/cub.cuh
@@ -147,8 +174,9 @@ in
     (lib.cmakeFeature "onnxruntime_NVCC_THREADS" "1")
   ];
 
-  coremlCmakeFlags = [
-    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_COREMLTOOLS" "${coremltools}")
+  # CoreML's sources; coremltools patched with ORT's own patch from `ortSrc` (ORT's source).
+  coremlCmakeFlagsFor = ortSrc: [
+    (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_COREMLTOOLS" "${coremltoolsFor ortSrc}")
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_FP16" "${fp16}")
     (lib.cmakeFeature "FETCHCONTENT_SOURCE_DIR_PSIMD" "${psimd}")
     # fp16 and psimd declare cmake_minimum_required < 3.5, which CMake 4 refuses.

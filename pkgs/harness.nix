@@ -3,10 +3,13 @@
 # section) and as a check (`nix flake check`). No LD_LIBRARY_PATH: the distribution resolves its
 # own libraries. A build sandbox has no GPU, so for a variant that needs one (`linkingOnly`) the
 # check runs the linking section alone; the providers section would fail a claimed but unusable
-# CUDA provider there.
+# CUDA provider there. Both compile: the linking section of a static variant builds a C program
+# against the archives, so the check is a runCommandCC (nixpkgs' runCommand uses stdenvNoCC: no
+# compiler) and the app carries stdenv.cc instead of relying on one on the user's host.
 {
   lib,
-  runCommand,
+  stdenv,
+  runCommandCC,
   writeShellApplication,
   wrapper,
   appName,
@@ -21,7 +24,10 @@ in
     meta.description = "Validate the ${dist.variantName} ONNX Runtime distribution (ort-wrapper check)";
     program = lib.getExe (writeShellApplication {
       name = "ort-wrapper-check-${dist.variantName}";
-      runtimeInputs = [ wrapper ];
+      runtimeInputs = [
+        wrapper
+        stdenv.cc
+      ];
       text = ''
         exec ort-wrapper check --dist ${dist} "$@"
       '';
@@ -29,7 +35,7 @@ in
   };
 
   check =
-    runCommand "ort-wrapper-check-${dist.variantName}"
+    runCommandCC "ort-wrapper-check-${dist.variantName}"
       {
         nativeBuildInputs = [ wrapper ];
         passthru = { inherit linkingOnly; };

@@ -13,7 +13,7 @@ raw
 // {
   # The source tag follows the version (one fact in variants.json, not two).
   ort = raw.ort // {
-    rev = "v${raw.ort.version}";
+    tag = "v${raw.ort.version}";
   };
 
   # Every system some variant supports, in first-seen order.

@@ -8,6 +8,7 @@
   stdenv,
   python3Packages,
   patchelf,
+  llvmPackages,
   dist ? null,
   buildTool ? false,
 }:
@@ -21,9 +22,9 @@ let
     "/pkgs/variants.json"
   ];
   root = toString ../.;
-  src = builtins.path {
+  src = lib.cleanSourceWith {
     name = "ort-wrapper-source";
-    path = ../.;
+    src = ../.;
     filter =
       path: _type:
       let
@@ -58,11 +59,15 @@ python3Packages.buildPythonPackage {
     "onnx"
   ];
 
+  # patchelf (ELF), and on darwin LLVM's llvm-ar and llvm-nm, which finalize uses for Mach-O
+  # archives (nixpkgs' darwin `ar` is llvm-ar too, but under another name and flags).
   makeWrapperArgs = [
     "--prefix"
     "PATH"
     ":"
-    (lib.makeBinPath [ patchelf ])
+    (lib.makeBinPath (
+      [ patchelf ] ++ lib.optionals stdenv.hostPlatform.isDarwin [ (lib.getBin llvmPackages.llvm) ]
+    ))
   ]
   ++ lib.optionals (dist != null) [
     "--set-default"

@@ -29,11 +29,13 @@ __all__ = [
 
 MANIFEST_RELPATH = Path("share/ort-wrapper/manifest.json")
 PREFIX_VAR = "${prefix}"  # stands for the distribution's root in linkFlags
-# The options a link flag may be: libraries, search directories, groups. Anything else that
+FRAMEWORK = "-framework"  # darwin: a linkFlags item followed by the framework's name
+# The options a link flag may be: libraries, search directories, groups, darwin frameworks
+# (the name that follows is a plain word, not an option). Anything else that
 # starts with '-' or '@' (-o, -Wl,<anything>, -fplugin=, @file) could make the compiler or
 # linker `check` runs write or run anything.
 _LINK_OPTION_PREFIXES = ("-l", "-L")
-_LINK_OPTIONS = frozenset({"-Wl,--start-group", "-Wl,--end-group", "-pthread"})
+_LINK_OPTIONS = frozenset({"-Wl,--start-group", "-Wl,--end-group", "-pthread", FRAMEWORK})
 SCHEMA = 1
 FILE_KINDS = ("shared", "archive", "header", "python", "pkgconfig", "data")
 

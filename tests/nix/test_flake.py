@@ -176,6 +176,12 @@ def _store_name(path: str) -> str:
     return Path(path).name.split("-", 1)[1]
 
 
+def _pname(path: str) -> str:
+    """The package name of a stand-in store path: /nix/store/<hash>-numpy-2.3.4 -> numpy,
+    .../<hash>-libcublas-stand-in-lib -> libcublas."""
+    return re.sub(r"-(stand-in|[0-9][^-]*)(-[a-z]+)?$", "", _store_name(path))
+
+
 def test_every_nix_file_parses(nix: Nix) -> None:
     files = [ROOT / "flake.nix", *sorted((ROOT / "pkgs").glob("*.nix"))]
     files += sorted((ROOT / "tests" / "nix").rglob("*.nix"))
@@ -269,14 +275,77 @@ def test_nix_side_flags_nixpkgs_requires(nix: Nix, summary: dict[str, Any]) -> N
             if cuda:
                 assert "FETCHCONTENT_SOURCE_DIR_CUDNN_FRONTEND" not in flags
                 assert "find_package(cudnn_frontend REQUIRED)" in env["postPatch"]
-                inputs = {_store_name(p).split("-stand-in")[0] for p in env["buildInputs"].split()}
+                inputs = {_pname(p) for p in env["buildInputs"].split()}
                 assert {"cudnn-frontend", "cuda_nvrtc", "libnvjitlink"} <= inputs
+                # The static variant links CUDA statically: the static outputs (lib.getStatic).
+                static = {
+                    _store_name(p).removesuffix("-stand-in-static")
+                    for p in env["buildInputs"].split()
+                    if p.endswith("-static")
+                }
+                expected = {"cuda_cudart", "libcublas", "libcurand", "libcufft"}
+                assert static == (expected if variant == "cuda" else set()), (system, variant)
                 assert "remove-references-to -t" in env["postFixup"]
-                nvcc = [p for p in env["nativeBuildInputs"].split() if "cuda_nvcc" in p]
-                assert env["disallowedRequisites"].split() == nvcc
+                # nvcc's programs (its bin output, lib.getBin) must not be in the closure.
+                (nvcc,) = env["disallowedRequisites"].split()
+                assert _store_name(nvcc) == "cuda_nvcc-stand-in-bin"
             else:
                 assert not env.get("disallowedRequisites")
     assert "onnxruntime_USE_FULL_PROTOBUF" not in MATRIX["commonCmakeFlags"]
+
+
+def test_coremltools_gets_the_patch_ort_would_apply(nix: Nix, summary: dict[str, Any]) -> None:
+    """FETCHCONTENT_SOURCE_DIR_COREMLTOOLS skips ORT's PATCH_COMMAND: the source given must
+    already carry ORT's crossplatformbuild.patch, from the ORT source being built, applied
+    with ORT's own patch flags."""
+    drv = _ort_derivation(nix, summary, "aarch64-darwin", "coreml")
+    src = drv["env"]["src"]
+    tools = _cmake_flags(drv["env"])["FETCHCONTENT_SOURCE_DIR_COREMLTOOLS"]
+    patched = nix.derivation(nix.run("path-info", "--derivation", tools).stdout.strip())
+    command = " ".join(patched["env"]["postPatch"].split())
+    assert command == (
+        f"patch --binary --ignore-whitespace -p1 < "
+        f"{src}/cmake/patches/coremltools/crossplatformbuild.patch"
+    )
+    fetched = nix.derivation(
+        nix.run("path-info", "--derivation", patched["env"]["src"]).stdout.strip()
+    )
+    assert fetched["env"]["urls"] == "github:apple/coremltools/7.1"
+
+
+def test_the_coremltools_patch_step_applies_ort_s_patch(
+    nix: Nix, summary: dict[str, Any], tmp_path: Path
+) -> None:
+    """The applyPatches step run for real, with the ORT source's store path pointing at a tree
+    holding a patch where ORT keeps crossplatformbuild.patch."""
+    drv = _ort_derivation(nix, summary, "aarch64-darwin", "coreml")
+    tools = _cmake_flags(drv["env"])["FETCHCONTENT_SOURCE_DIR_COREMLTOOLS"]
+    patched = nix.derivation(nix.run("path-info", "--derivation", tools).stdout.strip())
+    ort = tmp_path / "ort"
+    (ort / "cmake/patches/coremltools").mkdir(parents=True)
+    (ort / "cmake/patches/coremltools/crossplatformbuild.patch").write_bytes(
+        b"--- a/mlmodel/src/Utils.hpp\r\n+++ b/mlmodel/src/Utils.hpp\r\n"
+        b"@@ -1,1 +1,2 @@\r\n #pragma once\r\n+#include <cstdint>\r\n"
+    )
+    source = tmp_path / "coremltools"
+    (source / "mlmodel/src").mkdir(parents=True)
+    (source / "mlmodel/src/Utils.hpp").write_bytes(b"#pragma once\r\n")
+    script = patched["env"]["postPatch"].replace(drv["env"]["src"], str(ort))
+    subprocess.run(["bash", "-euc", script], cwd=source, check=True, capture_output=True)
+    assert (source / "mlmodel/src/Utils.hpp").read_bytes() == (
+        b"#pragma once\r\n#include <cstdint>\r\n"
+    )
+
+
+def test_warnings_are_not_errors_on_linux(nix: Nix, summary: dict[str, Any]) -> None:
+    """ORT builds with -Werror; the seed project's working Linux builds (and nixpkgs' CUDA
+    builds) pass --compile-no-warning-as-error."""
+    for system in _systems():
+        for variant in _variants_on(system):
+            flags = _ort_derivation(nix, summary, system, variant)["env"]["cmakeFlags"].split()
+            cuda = MATRIX["variants"][variant]["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
+            expected = system.endswith("-linux") or cuda
+            assert ("--compile-no-warning-as-error" in flags) == expected, (system, variant)
 
 
 def test_patch_series_follows_the_matrix(nix: Nix, summary: dict[str, Any]) -> None:
@@ -383,24 +452,31 @@ def test_python_variants_build_the_module_with_its_inputs(
     for system in _systems():
         for variant in _variants_on(system):
             env = _ort_derivation(nix, summary, system, variant)["env"]
-            inputs = {_store_name(p) for p in env["buildInputs"].split()}
             python = _expected_flags(variant).get("onnxruntime_ENABLE_PYTHON") == "ON"
             assert _cmake_flags(env)["onnxruntime_ENABLE_PYTHON"] == ("ON" if python else "OFF")
-            names = {n.split("-stand-in")[0] for n in inputs}
+            names = {_pname(p) for p in env["buildInputs"].split()}
             assert {"pybind11", "numpy"} <= names if python else not {"pybind11"} & names
             seen.add(python)
     assert seen == {True, False}  # the matrix has both kinds (cuda-dyn makes the module)
 
 
-def test_post_install_is_the_python_finalize_step(nix: Nix, summary: dict[str, Any]) -> None:
+def test_finalize_is_the_last_fixup_step(nix: Nix, summary: dict[str, Any]) -> None:
+    """finalize (and so the manifest's sha256 values) comes after everything that edits $out:
+    the fixup phase's strip and RPATH shrinking (it runs in postFixup), and for CUDA after
+    remove-references-to. tests/nix/test_fixup_phase.py runs the hooks for real."""
     for system in _systems():
         for variant in _variants_on(system):
             env = _ort_derivation(nix, summary, system, variant)["env"]
-            command = " ".join(env["postInstall"].replace("\\\n", " ").split())
+            assert "ort-wrapper" not in env.get("postInstall", "")
+            assert not env.get("dontStrip")
+            fixup = env["postFixup"]
+            after = fixup.split("ort-wrapper finalize", 1)[1]
+            command = " ".join(after.replace("\\\n", " ").split())
             assert command.startswith(
-                f'ort-wrapper finalize "$out" --build-dir "$PWD" --variant {variant} --prune '
+                f'"$out" --build-dir "$ortBuildDir" --variant {variant} --prune '
                 f"--source-hash {MATRIX['ort']['hash']} "
             )
+            assert fixup.rfind("remove-references-to") < fixup.index("ort-wrapper finalize")
             recorded = re.findall(r"--patches-applied (\S+)", command)
             applied = [_store_name(p) for p in env["patches"].split()]
             assert recorded == applied, (system, variant)
@@ -440,23 +516,18 @@ def test_shared_variants_are_bundled_with_the_packaging_step(
             assert 'mv "$NIX_BUILD_TOP/bundle" "$out"' in command
             cuda = spec["cmakeFlags"].get("onnxruntime_USE_CUDA", False)
             dirs = re.findall(r"--search-dir (\S+)", command)
-            names = {_store_name(d.removesuffix("/lib")).split("-stand-in")[0] for d in dirs}
+            names = {_pname(d.removesuffix("/lib")) for d in dirs}
+            # The libraries are in each package's lib output (lib.getLib), not in out.
+            assert all(_store_name(d.removesuffix("/lib")).endswith("-lib") for d in dirs)
             assert names == (_cuda_runtime_attrs() if cuda else set()), (system, variant)
             drv = nix.derivation(package["drvPath"])
-            tools = {
-                _store_name(p).split("-stand-in")[0]
-                for p in drv["env"]["nativeBuildInputs"].split()
-            }
-            # runCommand runs its build command only (no fixup phase): a postFixup hook such as
-            # autoAddDriverRunpath would never run, so the hook's function is called explicitly.
-            assert "autoAddDriverRunpath" not in tools
-            if cuda:
-                assert "addDriverRunpath" in tools
-                after = command.split('mv "$NIX_BUILD_TOP/bundle" "$out"', 1)[1]
-                assert 'addDriverRunpath "$file"' in after
-                assert 'find "$out" -type f -print0' in after
-            else:
-                assert "addDriverRunpath" not in command
+            tools = {_pname(p) for p in drv["env"]["nativeBuildInputs"].split()}
+            # runCommand has no fixup phase, and nothing may edit the files after the bundle
+            # step's manifest: the driver directory is in the RUNPATHs the step itself writes.
+            assert not {"autoAddDriverRunpath", "add-driver-runpath"} & tools
+            prefix = "--runpath-prefix /run/opengl-driver/lib"
+            assert (prefix in command) == cuda, (system, variant)
+            assert command.rstrip().endswith('mv "$NIX_BUILD_TOP/bundle" "$out"')
     # Literal anchor, in case sonames.json and companions.json drift together.
     assert _cuda_runtime_attrs() >= {
         "cuda_cudart",
@@ -513,7 +584,7 @@ def test_dev_shells_point_at_their_variant(nix: Nix, summary: dict[str, Any]) ->
             dist = packages[f"onnxruntime-{variant}"]["out"]
             assert env["ORT_WRAPPER_DIST"] == dist
             assert env["ORT_LIB_LOCATION"] == dist
-            tools = {_store_name(p).split("-stand-in")[0] for p in env["nativeBuildInputs"].split()}
+            tools = {_pname(p) for p in env["nativeBuildInputs"].split()}
             assert {"cmake", "ninja", "patchelf"} <= tools
             # nixpkgs' auditwheel is Linux-only (meta.platforms = linux).
             assert ("auditwheel" in tools) == system.endswith("-linux"), (system, name)
@@ -610,6 +681,42 @@ def test_gpu_variants_check_linking_only_and_apps_run_everything(
     assert "harness-cuda-dyn" in summary["x86_64-linux"]["checks"]
 
 
+def test_checks_and_apps_carry_a_compiler(nix: Nix, summary: dict[str, Any]) -> None:
+    """The linking section compiles a C program against a static distribution: the check's
+    sandbox needs stdenv's compiler (nixpkgs' runCommand has none), the app brings its own."""
+    for system in _systems():
+        compiler = "clang-wrapper" if system.endswith("darwin") else "gcc-wrapper"
+        for name, drv_path in summary[system]["checks"].items():
+            closure = json.loads(nix.run("show-derivation", "-r", drv_path).stdout)
+            stdenv = closure[drv_path]["env"]["stdenv"]
+            (marker,) = (d for d in closure.values() if d["outputs"]["out"]["path"] == stdenv)
+            assert _pname(marker["env"]["cc"]) == compiler, (system, name)
+        for variant in _variants_on(system):
+            script = nix.eval_json(
+                f"apps.{system}.{_wrapper_name(variant)}",
+                apply="a: builtins.unsafeDiscardStringContext "
+                "(builtins.head (builtins.attrNames (builtins.getContext a.program)))",
+            )
+            inputs = nix.derivation(script)["env"]["runtimeInputs"].split()
+            assert compiler in {_pname(p) for p in inputs}, (system, variant)
+
+
+def test_the_darwin_tool_carries_llvm_for_mach_o_archives(
+    nix: Nix, summary: dict[str, Any]
+) -> None:
+    """finalize merges and reads darwin's archives with llvm-ar and llvm-nm: the tool the
+    ORT derivation runs has them on its PATH there (and needs none on Linux)."""
+    for system in _systems():
+        for variant in _variants_on(system):
+            env = _ort_derivation(nix, summary, system, variant)["env"]
+            (tool,) = (p for p in env["nativeBuildInputs"].split() if "-ort-wrapper-" in p)
+            wrapper = nix.derivation(nix.run("path-info", "--derivation", tool).stdout.strip())
+            path = wrapper["env"]["makeWrapperArgs"].split()[3].split(":")
+            assert ("llvm" in {_pname(p.removesuffix("/bin")) for p in path}) == (
+                system.endswith("darwin")
+            ), (system, variant)
+
+
 def test_build_steps_use_the_lean_tool(nix: Nix, summary: dict[str, Any]) -> None:
     """The ORT derivations run finalize/bundle with a tool that brings no ONNX Runtime or ONNX
     onto PYTHONPATH; the wrappers (apps, checks) carry the full package."""
@@ -617,7 +724,7 @@ def test_build_steps_use_the_lean_tool(nix: Nix, summary: dict[str, Any]) -> Non
 
     def deps(drv_path: str) -> set[str]:
         env = nix.derivation(drv_path)["env"]
-        return {_store_name(p).split("-stand-in")[0] for p in env["propagatedBuildInputs"].split()}
+        return {_pname(p) for p in env["propagatedBuildInputs"].split()}
 
     for system in _systems():
         linux = system.endswith("-linux")

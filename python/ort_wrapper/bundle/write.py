@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,11 +267,15 @@ def make_bundle(
     search_dirs: Iterable[Path | str] = (),
     providers: Iterable[str] | None = None,
     ld_library_path: str | None = None,
+    runpath_prefix: Sequence[str] = (),
     quiet: bool = False,
 ) -> BundleResult:
     """Bundle distribution ``src`` into directory ``out`` (see the module docstring).
 
     ``providers`` limits the runtime-loaded providers bundled (default: all the source has).
+    ``runpath_prefix``: directories put first in every bundled ELF file's RUNPATH (the GPU
+    driver's, /run/opengl-driver/lib on NixOS), so that no step after this one edits the files
+    the manifest records.
     Raises BundleError, with nothing written to ``out``, for bad input, libraries that cannot
     be found, or a bundle that fails verification.
     """
@@ -284,7 +288,9 @@ def make_bundle(
     tmp = _make_tmp(out)
     try:
         _copy(plan, tmp, quiet)
-        runpaths = {f.dest: runpath_for(f.dest) for f in plan.files if f.elf}
+        runpaths = {
+            f.dest: ":".join([*runpath_prefix, runpath_for(f.dest)]) for f in plan.files if f.elf
+        }
         patched = sum(set_runpath(tmp / rel, rp) for rel, rp in runpaths.items())
         log.info("patched the RUNPATH of %d of %d ELF files", patched, len(runpaths))
         hashes = {f.dest: sha256_file(tmp / f.dest) for f in plan.files}

@@ -16,6 +16,7 @@ from ..elf.versions import check_versions, host_versions, max_required, provided
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
 from .capi import CapiResult, probe_shared, probe_static
+from .digests import digest_check
 from .report import FAIL, PASS, Check, Section, Table, shortlist
 from .target import Target
 
@@ -171,6 +172,9 @@ def linking_section(target: Target) -> Section:
                     "manifest files", PASS, f"all {len(target.manifest.files)} listed files present"
                 )
             )
+    digests = digest_check(target)
+    if digests is not None:
+        checks.append(digests)
     preloaded = _preloaded_sonames(target)
     rows: list[tuple[str, ...]] = []
     objects_rows: list[tuple[str, ...]] = []

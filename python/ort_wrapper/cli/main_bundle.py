@@ -37,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bundle only these runtime-loaded providers (repeatable; e.g. cuda); "
         "default: every provider library the source has",
     )
+    parser.add_argument(
+        "--runpath-prefix",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory put first in every bundled ELF file's RUNPATH (repeatable; e.g. the GPU "
+        "driver's /run/opengl-driver/lib on NixOS)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -49,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         search_dirs=args.search_dir,
         providers=args.provider,
+        runpath_prefix=args.runpath_prefix,
         quiet=args.quiet,
     )
     if args.json:

@@ -1,7 +1,9 @@
-"""Static archives (GNU ``ar`` format) and the global symbols of their ELF members.
+"""Static archives and the global symbols of their members.
 
-The archive container is read here (header, symbol index, long-name table); each member's
-symbols are read with pyelftools. Shared libraries' exported symbols come from ``.dynsym``.
+The archive container is read here, in both formats: GNU (``/`` or ``/SYM64/`` symbol index,
+``//`` long-name table) and BSD/darwin (``__.SYMDEF`` index, ``#1/<len>`` names stored in front
+of the member's data). ELF members' symbols are read with pyelftools; Mach-O members' (darwin)
+with LLVM's ``llvm-nm`` (``macho``). Shared libraries' exported symbols come from ``.dynsym``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +23,9 @@ from ..errors import ElfError
 __all__ = [
     "ArchiveInfo",
     "Member",
+    "ObjectFormat",
     "ObjectSymbols",
+    "archive_format",
     "archive_symbols",
     "iter_members",
     "member_digests",
@@ -34,7 +39,18 @@ AR_MAGIC = b"!<arch>\n"
 THIN_MAGIC = b"!<thin>\n"
 _HEADER = 60
 _INDEX_NAMES = ("/", "/SYM64/")
+_BSD_INDEX_PREFIX = "__.SYMDEF"  # __.SYMDEF, __.SYMDEF SORTED, __.SYMDEF_64 (darwin)
+_BSD_NAME = "#1/"  # the name's length follows; the name is the first bytes of the data
 _LONG_NAMES = "//"
+_ELF_MAGIC = b"\x7fELF"
+_MACHO_MAGICS = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce")
+
+
+class ObjectFormat(Enum):
+    """What an archive's members are: ELF (Linux) or Mach-O (darwin)."""
+
+    ELF = "elf"
+    MACHO = "macho"
 
 
 @dataclass(frozen=True)
@@ -102,8 +118,23 @@ def _open(path: Path) -> BinaryIO:
         raise ElfError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _bsd_name(path: Path, fh: BinaryIO, raw: str, start: int, size: int) -> tuple[str, int, int]:
+    """A BSD ``#1/<len>`` member's name (the first ``len`` bytes of its data, NUL-padded) and
+    where its real data starts and how long it is."""
+    try:
+        length = int(raw[len(_BSD_NAME) :])
+    except ValueError:
+        raise ElfError(f"{path}: bad BSD member name {raw!r} at byte {start}") from None
+    if not 0 < length <= size:
+        raise ElfError(f"{path}: BSD member name length {length} at byte {start} is not in it")
+    fh.seek(start)
+    name = fh.read(length).rstrip(b"\0").decode("utf-8", "replace")
+    return name, start + length, size - length
+
+
 def read_archive(path: Path | str) -> ArchiveInfo:
-    """Read an archive's table of contents; ElfError when it is not a regular GNU archive."""
+    """Read an archive's table of contents (GNU or BSD format); ElfError when it is not an
+    archive of objects."""
     path = Path(path)
     with _open(path) as fh:
         magic = fh.read(len(AR_MAGIC))
@@ -116,13 +147,17 @@ def read_archive(path: Path | str) -> ArchiveInfo:
         members: list[Member] = []
         has_index = False
         for raw, start, size in _headers(path, fh, end):
-            if raw in _INDEX_NAMES:
+            if raw.startswith(_BSD_NAME):
+                name, start, size = _bsd_name(path, fh, raw, start, size)
+                if name.startswith(_BSD_INDEX_PREFIX):
+                    has_index = True
+                else:
+                    members.append(Member(name, start, size))
+            elif raw in _INDEX_NAMES or raw.startswith(_BSD_INDEX_PREFIX):
                 has_index = True
             elif raw == _LONG_NAMES:
                 fh.seek(start)
                 long_names = fh.read(size)
-            elif raw.startswith("#1/"):
-                raise ElfError(f"{path} is a BSD-format archive; only the GNU format is read")
             elif raw.startswith("/") and raw[1:].isdigit():
                 offset = int(raw[1:])
                 stop = long_names.find(b"/\n", offset)
@@ -140,6 +175,21 @@ def iter_members(info: ArchiveInfo) -> Iterator[tuple[Member, bytes]]:
         for member in info.members:
             fh.seek(member.offset)
             yield member, fh.read(member.size)
+
+
+def archive_format(info: ArchiveInfo) -> ObjectFormat:
+    """Whether ``info``'s members are ELF or Mach-O objects (from the first member's magic);
+    ElfError for an empty archive or members of another kind."""
+    with _open(info.path) as fh:
+        for member in info.members:
+            fh.seek(member.offset)
+            magic = fh.read(4)
+            if magic == _ELF_MAGIC:
+                return ObjectFormat.ELF
+            if magic in _MACHO_MAGICS:
+                return ObjectFormat.MACHO
+            raise ElfError(f"{info.path}({member.name}) is neither an ELF nor a Mach-O object")
+    raise ElfError(f"{info.path} has no members")
 
 
 def member_digests(info: ArchiveInfo) -> list[tuple[str, str]]:
@@ -170,8 +220,14 @@ def _symbols(name: str, data: bytes, table: str) -> ObjectSymbols:
 
 
 def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:
-    """The global symbols of each ELF member of an archive, in member order."""
+    """The global symbols of each member of an archive, in member order (Mach-O names
+    without the leading underscore the C ABI adds there, as in ELF); () for an empty one
+    (glibc's libpthread.a, for one)."""
     info = read_archive(path)
+    if info.members and archive_format(info) is ObjectFormat.MACHO:
+        from .macho import macho_archive_symbols
+
+        return macho_archive_symbols(info)
     return tuple(
         _symbols(f"{info.path}({member.name})", data, ".symtab")
         for member, data in iter_members(info)
@@ -179,6 +235,12 @@ def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:
 
 
 def shared_library_symbols(path: Path | str) -> ObjectSymbols:
-    """The dynamic symbols a shared library exports and imports (its ``.dynsym``)."""
+    """The dynamic symbols a shared library exports and imports (an ELF object's ``.dynsym``,
+    a Mach-O dylib's external symbols)."""
     path = Path(path)
-    return _symbols(str(path), _read(path), ".dynsym")
+    data = _read(path)
+    if data[:4] in _MACHO_MAGICS:
+        from .macho import macho_library_symbols
+
+        return macho_library_symbols(path)
+    return _symbols(str(path), data, ".dynsym")

@@ -1,5 +1,6 @@
 """ONNX Runtime's component archives: found by glob, merged into one ``libonnxruntime.a``
-with an MRI script run by ``ar -M``, given a symbol index and checked member by member."""
+(GNU archives with an MRI script run by ``ar -M``; darwin's with ``llvm-ar``, ``darwin``),
+given a symbol index and checked member by member."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..elf.archive import member_digests, read_archive
+from ..elf.archive import ObjectFormat, archive_format, member_digests, read_archive
 from ..errors import BuildError
 from ..files import find_tool
 
@@ -68,7 +69,8 @@ def _names(inputs: Sequence[Path]) -> str:
 
 
 def merge_archives(inputs: Sequence[Path], output: Path) -> None:
-    """Merge ``inputs`` into ``output`` with ``ar -M``, index it with ``ranlib -D``, check it.
+    """Merge ``inputs`` into ``output`` with ``ar -M`` and index it with ``ranlib -D`` (for
+    Mach-O members: ``llvm-ar``, which indexes as it writes), check it.
 
     The work happens in a scratch folder next to ``output`` (same file system: the result is
     renamed into place, not copied). The script names short symlinks there, because MRI
@@ -81,22 +83,43 @@ def merge_archives(inputs: Sequence[Path], output: Path) -> None:
             link = Path(tmp, f"in{i}.a")
             link.symlink_to(path.resolve())
             names.append(link.name)
-        script = mri_script("merged.a", names)
         what = f"merging {len(inputs)} archives ({_names(inputs)})"
-        done = subprocess.run(
-            [_tool("ar"), "-M"], input=script, cwd=tmp, capture_output=True, text=True
-        )
-        if done.returncode:
-            raise BuildError(f"ar -M failed {what}: {done.stderr.strip()}")
-        done = subprocess.run(
-            [_tool("ranlib"), "-D", "merged.a"], cwd=tmp, capture_output=True, text=True
-        )
-        if done.returncode:
-            raise BuildError(f"ranlib failed {what}: {done.stderr.strip()}")
+        if _format_of(inputs) is ObjectFormat.MACHO:
+            from .darwin import llvm_ar_merge
+
+            llvm_ar_merge(names, "merged.a", Path(tmp), what)
+        else:
+            _gnu_merge(names, Path(tmp), what)
         check_merged(
             Path(tmp, "merged.a"), inputs, label=f"the archive merged from {_names(inputs)}"
         )
         Path(tmp, "merged.a").replace(output)
+
+
+def _format_of(inputs: Sequence[Path]) -> ObjectFormat:
+    """The object format of the first input that has members (ELF when none has)."""
+    for path in inputs:
+        info = read_archive(path)
+        if info.members:
+            return archive_format(info)
+    return ObjectFormat.ELF
+
+
+def _gnu_merge(names: Sequence[str], cwd: Path, what: str) -> None:
+    done = subprocess.run(
+        [_tool("ar"), "-M"],
+        input=mri_script("merged.a", names),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise BuildError(f"ar -M failed {what}: {done.stderr.strip()}")
+    done = subprocess.run(
+        [_tool("ranlib"), "-D", "merged.a"], cwd=cwd, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise BuildError(f"ranlib failed {what}: {done.stderr.strip()}")
 
 
 def check_merged(merged: Path, inputs: Sequence[Path], *, label: str | None = None) -> None:

@@ -92,7 +92,7 @@ def library_dirs(cache: dict[str, str], build_dir: Path) -> list[str]:
         for value in raw.split(";"):
             if not value.startswith("/") or value.startswith(skip):
                 continue
-            is_lib = value.endswith((".a", ".so")) or ".so." in value.rsplit("/", 1)[-1]
+            is_lib = value.endswith((".a", ".so", ".dylib")) or ".so." in value.rsplit("/", 1)[-1]
             if key.endswith("_DIR") or is_lib:
                 found = _lib_dir_of(value)
                 if found and found not in dirs:
@@ -109,8 +109,9 @@ def _static(path: Path, origin: str) -> Library:
 def _shared(path: Path) -> Library:
     name = library_name(path.name)
     assert name is not None
-    info = read_elf(path.resolve())
-    return Library(name, str(path), False, "system", (shared_library_symbols(path),), info.needed)
+    # A dylib's load commands are not read: the one-copy rule (resolve) sees no needs of it.
+    needed = () if path.suffix == ".dylib" else read_elf(path.resolve()).needed
+    return Library(name, str(path), False, "system", (shared_library_symbols(path),), needed)
 
 
 def find_candidates(
@@ -142,7 +143,8 @@ def find_candidates(
             found.append(_static(path, origin))
     system: list[Library] = []
     for folder in system_dirs:
-        for path in sorted(folder.glob("lib*.a")) + sorted(folder.glob("lib*.so")):
+        shared = sorted(folder.glob("lib*.so")) + sorted(folder.glob("lib*.dylib"))
+        for path in sorted(folder.glob("lib*.a")) + shared:
             name = library_name(path.name)
             if name and _wanted(name) and name not in seen and path.exists():
                 system.append(_static(path, "system") if path.suffix == ".a" else _shared(path))

@@ -1,5 +1,6 @@
 """Link flags of a distribution: computed once by ``finalize`` (ordered, with ``${prefix}``
-for the distribution's root) and printed for C compilers, Cargo, CMake or as JSON."""
+for the distribution's root; for GNU ld, or for darwin's ld64, see ``darwin``) and printed for
+C compilers, Cargo, CMake or as JSON."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..elf.archive import ObjectFormat
 from ..errors import BuildError
-from ..manifest import PREFIX_VAR
+from ..manifest import FRAMEWORK, PREFIX_VAR
+from . import darwin
 from .candidates import as_built
 from .linkorder import link_order
 from .resolve import Library
@@ -33,13 +36,17 @@ def order_flags(
     in_dist: Mapping[str, str],
     sysroot: Path | None,
     system: Sequence[str],
+    fmt: ObjectFormat = ObjectFormat.ELF,
 ) -> list[str]:
     """Flags for the libraries of ``graph`` in link order, cycles grouped, then ``system``.
 
     ``in_dist`` maps a library key to its path inside the distribution (``lib/libx.a``);
     other libraries are the system's: ``-l:libx.a`` or ``-lx``, with ``-L`` for a folder
-    outside the linker's default search path.
+    outside the linker's default search path. For Mach-O (``fmt``), what ld64 takes: a
+    system archive by its full path, and no groups.
     """
+    macho = fmt is ObjectFormat.MACHO
+    defaults = darwin.DEFAULT_DIRS if macho else _default_dirs()
     search: list[str] = []
     flags: list[str] = []
     for group in link_order(graph):
@@ -49,12 +56,16 @@ def order_flags(
             if key in in_dist:
                 entries.append(f"{PREFIX_VAR}/{in_dist[key]}")
                 continue
-            path = Path(lib.path)
-            folder = as_built(path, sysroot).rsplit("/", 1)[0]
-            if folder not in _default_dirs() and f"-L{folder}" not in search:
+            built = as_built(lib.path, sysroot)
+            if macho and lib.static:
+                entries.append(built)
+                continue
+            folder = built.rsplit("/", 1)[0]
+            if folder not in defaults and f"-L{folder}" not in search:
                 search.append(f"-L{folder}")
-            entries.append(f"-l:{path.name}" if lib.static else f"-l{lib.name}")
-        flags += [START_GROUP, *entries, END_GROUP] if len(entries) > 1 else entries
+            entries.append(f"-l:{Path(built).name}" if lib.static else f"-l{lib.name}")
+        grouped = len(entries) > 1 and not macho
+        flags += [START_GROUP, *entries, END_GROUP] if grouped else entries
     return [*search, *flags, *system]
 
 
@@ -76,12 +87,26 @@ def _cargo_lib(flag: str, search: list[str]) -> str:
     return f"cargo:rustc-link-arg={flag}"
 
 
+def _joined_frameworks(flags: Sequence[str]) -> list[str]:
+    """``-framework NAME`` (two arguments on a command line) as one item, as CMake and Cargo
+    take a darwin framework."""
+    items: list[str] = []
+    for flag in flags:
+        if items and items[-1] == FRAMEWORK:
+            items[-1] = f"{FRAMEWORK} {flag}"
+        else:
+            items.append(flag)
+    return items
+
+
 def _cargo(flags: Sequence[str]) -> list[str]:
     search: list[str] = []
     libs: list[str] = []
     group: list[str] | None = None
-    for flag in flags:
-        if flag == START_GROUP:
+    for flag in _joined_frameworks(flags):
+        if flag.startswith(f"{FRAMEWORK} "):
+            libs.append(f"cargo:rustc-link-lib=framework={flag.split(' ', 1)[1]}")
+        elif flag == START_GROUP:
             group = []
         elif flag == END_GROUP and group is not None:
             # rustc cannot wrap libraries in a group: repeating a cycle's members as many
@@ -104,7 +129,7 @@ def format_flags(flags: Sequence[str], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(list(flags))
     if fmt == "cmake":
-        return ";".join(flags)
+        return ";".join(_joined_frameworks(flags))
     if fmt == "cargo":
         return "\n".join(_cargo(flags))
     raise BuildError(f"unknown link-flags format {fmt!r} (expected one of {', '.join(FORMATS)})")

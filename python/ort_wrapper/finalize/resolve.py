@@ -28,11 +28,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ORIGIN_RANK = {"dist": 0, "build": 1, "system": 2}
-_SONAME = re.compile(r"^lib(.+?)\.(?:so(?:\.[0-9.]+)?|a)$")
+_SONAME = re.compile(r"^lib(.+?)\.(?:so(?:\.[0-9.]+)?|a|(?:[0-9.]+\.)?dylib)$")
 
 
 def library_name(filename: str) -> str | None:
-    """The link name of ``libNAME.a`` / ``libNAME.so[.N]`` (``NAME``), else None."""
+    """The link name of ``libNAME.a`` / ``libNAME.so[.N]`` / ``libNAME[.N].dylib``
+    (``NAME``), else None."""
     match = _SONAME.match(filename)
     return match[1] if match else None
 

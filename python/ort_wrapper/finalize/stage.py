@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..elf.archive import archive_symbols
+from ..elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
 from ..errors import BuildError
 from ..files import read_json, sha256_file, write_json_atomic
 from ..manifest import (
@@ -36,6 +36,7 @@ from .candidates import (
     library_dirs,
     read_cmake_cache,
 )
+from .darwin import system_flags
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
 from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, stage_python_package
@@ -153,6 +154,7 @@ def _static_link(
     lib_dirs: Sequence[str],
     prune: bool,
     previous: Mapping[str, Any],
+    providers: Sequence[str],
 ) -> StaticLink:
     prefix = tx.root
     merged_rel = f"lib/{MERGED_NAME}"
@@ -190,7 +192,11 @@ def _static_link(
         log.info("removing %s: an earlier finalize copied it, this link does not use it", rel)
         tx.remove(rel)
     libraries = {lib.key: lib for lib in (root, *linked)}
-    flags = order_flags(graph, libraries, in_dist, sysroot, dependency_policy()["system"])
+    fmt = archive_format(read_archive(merged))
+    system_libs = (
+        system_flags(providers) if fmt is ObjectFormat.MACHO else dependency_policy()["system"]
+    )
+    flags = order_flags(graph, libraries, in_dist, sysroot, system_libs, fmt)
     system = [
         {
             "name": lib.name,
@@ -291,7 +297,9 @@ def finalize(
     with Transaction(prefix) as tx:
         previous = _previous(prefix)  # read under the transaction's lock
         if variant.link_mode == "static":
-            link = _static_link(tx, build_dir, cache, sysroot, lib_dirs, prune, previous)
+            link = _static_link(
+                tx, build_dir, cache, sysroot, lib_dirs, prune, previous, variant.providers
+            )
             flags, roles, extra = link.flags, link.roles, dict(link.extra)
             private = tuple(f for f in flags if f != f"{PREFIX_VAR}/lib/{MERGED_NAME}")
         else:

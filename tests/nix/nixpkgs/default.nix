@@ -20,10 +20,11 @@ let
     "echo 'stand-in nixpkgs (tests/nix): nothing can be built with it' >&2; exit 1"
   ];
 
-  # nixpkgs' meta checks (pkgs/stdenv/generic/check-meta.nix), reduced to the two the flake
-  # relies on: a package whose meta.platforms leaves out the host, or an unfree one (any of its
+  # nixpkgs' meta checks (pkgs/stdenv/generic/check-meta.nix), reduced to the three the flake
+  # relies on: a package whose meta.platforms leaves out the host, an unfree one (any of its
   # licenses, meta.license being one or a list) that neither allowUnfree nor
-  # allowUnfreePredicate (called with the package's attributes) lets in, does not evaluate.
+  # allowUnfreePredicate (called with the package's attributes) lets in, or one marked
+  # meta.broken without config.allowBroken, does not evaluate.
   # As in nixpkgs, the check fires when the package is used (e.g. as another's build input).
   hasUnfreeLicense =
     attrs: builtins.any (l: !(l.free or true)) (lib.toList (attrs.meta.license or [ ]));
@@ -38,6 +39,8 @@ let
       throw "Package ‘${name}’ is not available on the requested hostPlatform ${system}"
     else if hasUnfreeLicense attrs && !(allowedUnfree attrs) then
       throw "Package ‘${name}’ has an unfree license, refusing to evaluate."
+    else if (meta.broken or false) && !(config.allowBroken or false) then
+      throw "Package ‘${name}’ is marked as broken, refusing to evaluate."
     else
       true;
 
@@ -55,8 +58,32 @@ let
     else
       value;
 
-  mkDerivation =
-    fpargs:
+  # The C compiler of this platform's stdenv (nixpkgs: gcc on Linux, clang on darwin). As in
+  # nixpkgs, a derivation's `stdenv` variable names its stdenv, whose closure holds the
+  # compiler for `stdenv` and none for `stdenvNoCC`: a build script that runs `cc` under
+  # stdenvNoCC fails ("cc: command not found"); tests read the closure to see which it got.
+  cc = mkDerivationIn (stdenvMarker false) {
+    pname = if hostPlatform.isDarwin then "clang-wrapper" else "gcc-wrapper";
+    version = "stand-in";
+    passthru.isClang = hostPlatform.isDarwin;
+  };
+  stdenvMarker =
+    withCC:
+    derivation {
+      name = if withCC then "stdenv-${system}" else "stdenv-nocc-${system}";
+      inherit system;
+      builder = "/bin/sh";
+      args = refuse;
+      cc = if withCC then cc else "";
+    };
+  stdenvWith = withCC: {
+    inherit hostPlatform;
+    cc = if withCC then cc else null;
+    mkDerivation = mkDerivationIn (stdenvMarker withCC);
+  };
+
+  mkDerivationIn =
+    stdenvDrv: fpargs:
     let
       attrs = lib.fix (final: if builtins.isFunction fpargs then fpargs final else fpargs);
       name = attrs.name or "${attrs.pname}-${attrs.version}";
@@ -67,6 +94,7 @@ let
         // {
           inherit name;
           inherit system;
+          stdenv = stdenvDrv;
           builder = "/bin/sh";
           args = refuse;
         }
@@ -84,8 +112,11 @@ let
         let
           g = if builtins.isFunction (f attrs) then f attrs else f;
         in
-        mkDerivation (attrs // g attrs);
+        mkDerivationIn stdenvDrv (attrs // g attrs);
     };
+  stdenv = stdenvWith true;
+  stdenvNoCC = stdenvWith false;
+  inherit (stdenv) mkDerivation;
 
   standIn =
     name: extra:
@@ -97,17 +128,76 @@ let
       // extra
     );
 
-  fetcher =
-    args:
+  fixedOutput =
+    { name, url, hash }:
     derivation {
-      name = args.name or "source";
-      inherit system;
+      inherit name system url;
       builder = "/bin/sh";
       args = refuse;
       outputHashMode = "recursive";
-      outputHash = args.hash;
-      urls = args.url or "github:${args.owner}/${args.repo}/${args.tag or args.rev}";
+      outputHash = hash;
+      urls = url;
     };
+
+  # nixpkgs' fetchFromGitHub (pkgs/build-support/fetchgithub): exactly one of rev and tag
+  # (its assertion's message), and only the arguments it and the fetchers it calls take (it
+  # passes the rest on to fetchgit/fetchzip, which turn unknown ones into build variables;
+  # the stand-in refuses them instead, so that a misspelt argument is caught).
+  fetchFromGitHub =
+    {
+      owner,
+      repo,
+      tag ? null,
+      rev ? null,
+      name ? "source",
+      hash,
+      fetchSubmodules ? false,
+      leaveDotGit ? null,
+      deepClone ? false,
+      private ? false,
+      forceFetchGit ? false,
+      fetchLFS ? false,
+      rootDir ? "",
+      sparseCheckout ? [ ],
+      githubBase ? "github.com",
+      varPrefix ? null,
+      postFetch ? "",
+      passthru ? { },
+      meta ? { },
+    }:
+    assert lib.assertMsg ((tag == null) != (rev == null))
+      "fetchFromGitHub requires one of either `rev` or `tag` to be provided (not both).";
+    fixedOutput {
+      inherit name hash;
+      url = "github:${owner}/${repo}/${if tag != null then tag else rev}";
+    }
+    // {
+      inherit owner repo;
+      rev = if tag != null then "refs/tags/${tag}" else rev;
+    };
+
+  # nixpkgs' fetchpatch (pkgs/build-support/fetchpatch) and the fetchurl arguments it passes
+  # on: includes and excludes are exclusive (its throwIfNot), a hash is required.
+  fetchpatch =
+    {
+      url,
+      hash,
+      name ? baseNameOf url,
+      relative ? null,
+      stripLen ? 0,
+      decode ? "cat",
+      extraPrefix ? null,
+      excludes ? [ ],
+      includes ? [ ],
+      revert ? false,
+      postFetch ? "",
+      passthru ? { },
+      meta ? { },
+    }:
+    if excludes != [ ] && includes != [ ] then
+      throw "fetchpatch: cannot use excludes and includes simultaneously"
+    else
+      fixedOutput { inherit name url hash; };
 
   # Tools, libraries and CUDA packages: names as in nixpkgs.
   simple = names: lib.genAttrs names (n: standIn n { });
@@ -119,11 +209,31 @@ let
     free = false;
     redistributable = true;
   };
+  # Multi-output as in nixpkgs' cuda-modules: headers in dev, shared libraries in lib, static
+  # archives in static, nvcc's programs in bin (lib.getLib/getDev/getBin/getStatic pick them).
+  cudaOutputs = {
+    cuda_nvcc = [
+      "out"
+      "bin"
+      "dev"
+    ];
+    cuda_cccl = [
+      "out"
+      "dev"
+    ];
+  };
   cudaOnly =
     names:
     lib.genAttrs names (
       n:
       standIn n {
+        outputs =
+          cudaOutputs.${n} or [
+            "out"
+            "dev"
+            "lib"
+            "static"
+          ];
         meta = {
           platforms = [ "x86_64-linux" ];
           license = if n == "cudnn" then cudnnLicense else lib.licenses.nvidiaCudaRedist;
@@ -134,33 +244,104 @@ let
   withSrc =
     name: src:
     standIn name {
-      passthru.src = fetcher ({ name = "${name}-source"; } // src);
+      passthru.src = fetchFromGitHub ({ name = "${name}-source"; } // src);
     };
 
   # auditwheel: Linux-only, as nixpkgs' python-modules/auditwheel (meta.platforms = linux).
   auditwheel = standIn "auditwheel" {
+    version = pythonVersions.auditwheel;
     meta.platforms = [
       "x86_64-linux"
       "aarch64-linux"
     ];
   };
 
-  python3Packages = simple [
-    "setuptools"
-    "numpy"
-    "pyelftools"
-    "onnxruntime"
-    "onnx"
-    "ml-dtypes"
-    "pytest"
-    "pybind11"
-    "packaging"
-  ] // {
+  # Versions for the runtime-deps check: plausible, not those of any one nixpkgs revision.
+  # onnxruntime is 1.22.2, a version nixpkgs has carried (its package.nix, read through the code
+  # index), so that ort-wrapper's `onnxruntime==1.23.2` needs pythonRelaxDeps, as it does with
+  # any nixpkgs whose onnxruntime is not exactly 1.23.2.
+  pythonVersions = {
+    setuptools = "80.9.0";
+    numpy = "2.3.4";
+    pyelftools = "0.32";
+    onnxruntime = "1.22.2";
+    onnx = "1.19.1";
+    ml-dtypes = "0.5.3";
+    pytest = "8.4.2";
+    pybind11 = "3.0.1";
+    packaging = "25.0";
+    auditwheel = "6.4.2";
+  };
+  pythonPackage = n: standIn n { version = pythonVersions.${n}; };
+
+  # nixpkgs' pythonRuntimeDepsCheckHook, at evaluation time: every Requires-Dist of the
+  # package's pyproject.toml (extras left out, as the wheel's metadata marks them) must be
+  # among `dependencies` at a version its specifiers accept, unless pythonRemoveDeps drops it
+  # or pythonRelaxDeps drops its specifiers (each may be a list of names or true).
+  normalize = n: lib.toLower (builtins.replaceStrings [ "_" "." ] [ "-" "-" ] n);
+  listed = spec: n: spec == true || builtins.elem n (map normalize (lib.toList spec));
+  satisfies =
+    version: spec:
+    let
+      m = builtins.match " *(==|>=|<=|~=|!=|<|>) *([^ ]+) *" spec;
+      op = builtins.elemAt m 0;
+      c = builtins.compareVersions version (builtins.elemAt m 1);
+    in
+    if m == null then
+      throw "stand-in pythonRuntimeDepsCheck: cannot read the version specifier ${spec}"
+    else
+      {
+        "==" = c == 0;
+        ">=" = c >= 0;
+        "<=" = c <= 0;
+        "~=" = c >= 0;
+        "!=" = c != 0;
+        "<" = c < 0;
+        ">" = c > 0;
+      }
+      .${op};
+  runtimeDepsCheck =
+    attrs: requirement:
+    let
+      parts = builtins.match "([A-Za-z0-9_.-]+) *([^;]*)(;(.*))?" requirement;
+      name = normalize (builtins.elemAt parts 0);
+      specs = lib.filter (x: x != "") (lib.splitString "," (builtins.elemAt parts 1));
+      marker = builtins.elemAt parts 3;
+      found = lib.filter (d: normalize (d.pname or "") == name) (attrs.dependencies or [ ]);
+      dep = builtins.head found;
+      bad = lib.filter (spec: !(satisfies dep.version spec)) specs;
+    in
+    if marker != null && builtins.match ".*extra *==.*" marker != null then
+      true
+    else if listed (attrs.pythonRemoveDeps or [ ]) name then
+      true
+    else if found == [ ] then
+      throw "pythonRuntimeDepsCheck: ${attrs.pname}: ${name} not installed (needed: ${requirement})"
+    else if bad != [ ] && !(listed (attrs.pythonRelaxDeps or [ ]) name) then
+      throw "pythonRuntimeDepsCheck: ${attrs.pname}: ${name}${lib.concatStrings bad} not satisfied by version ${dep.version}"
+    else
+      true;
+  # The project's pyproject.toml: in src (read from the original tree of a cleanSourceWith
+  # source, which evaluation never copies), or the folder sourceRoot names inside it.
+  pyprojectOf =
+    attrs:
+    let
+      sub = lib.concatStringsSep "/" (lib.drop 1 (lib.splitString "/" (attrs.sourceRoot or "")));
+      base = attrs.src.origSrc or attrs.src;
+      path = base + "${lib.optionalString (sub != "") "/${sub}"}/pyproject.toml";
+    in
+    if attrs ? src && builtins.pathExists path then lib.importTOML path else { };
+
+  python3Packages = lib.genAttrs (builtins.attrNames pythonVersions) pythonPackage // {
     inherit auditwheel;
     # The interpreter the package set is built for (as python3Packages.python in nixpkgs).
     python = python3;
     buildPythonPackage =
       attrs:
+      let
+        requires = (pyprojectOf attrs).project.dependencies or [ ];
+      in
+      assert (attrs.pyproject or false) -> builtins.all (runtimeDepsCheck attrs) requires;
       mkDerivation (
         removeAttrs attrs [
           "build-system"
@@ -197,29 +378,39 @@ let
 
   base = final: {
     inherit lib python3 python3Packages;
-    stdenv = {
-      inherit hostPlatform mkDerivation;
-    };
+    inherit stdenv stdenvNoCC;
     callPackage =
       fn: args:
       let
         f = if builtins.isFunction fn then fn else import fn;
       in
       f (builtins.intersectAttrs (builtins.functionArgs f) final // args);
-    fetchFromGitHub = fetcher;
-    fetchpatch = fetcher;
+    inherit fetchFromGitHub fetchpatch;
     applyPatches =
       {
         name ? "source",
         src,
         patches ? [ ],
+        prePatch ? "",
+        postPatch ? "",
       }:
-      mkDerivation {
-        inherit name src patches;
+      stdenvNoCC.mkDerivation {
+        inherit
+          name
+          src
+          patches
+          prePatch
+          postPatch
+          ;
       };
+    # As nixpkgs' trivial-builders: runCommand is built with stdenvNoCC, runCommandCC with
+    # stdenv (the one that has a C compiler).
     runCommand =
       name: env: buildCommand:
-      mkDerivation ({ inherit name buildCommand; } // env);
+      stdenvNoCC.mkDerivation ({ inherit name buildCommand; } // env);
+    runCommandCC =
+      name: env: buildCommand:
+      stdenv.mkDerivation ({ inherit name buildCommand; } // env);
     writeShellApplication =
       {
         name,
@@ -227,7 +418,7 @@ let
         runtimeInputs ? [ ],
         runtimeEnv ? { },
       }:
-      mkDerivation {
+      stdenvNoCC.mkDerivation {
         inherit name text runtimeInputs;
         runtimeEnv = builtins.toJSON runtimeEnv;
         meta.mainProgram = name;
@@ -243,6 +434,10 @@ let
           nativeBuildInputs = (attrs.packages or [ ]) ++ (attrs.nativeBuildInputs or [ ]);
         }
       );
+    # nixpkgs' add-driver-runpath: the hook, and the driver directory it adds as driverLink.
+    addDriverRunpath = standIn "add-driver-runpath" { driverLink = "/run/opengl-driver"; };
+    # LLVM's tools (llvm-ar, llvm-nm, …) in the out output, as nixpkgs' llvmPackages.llvm.
+    llvmPackages.llvm = standIn "llvm" { };
     darwinMinVersionHook = version: standIn "darwin-min-version-hook-${version}" { };
 
     abseil-cpp_202407 = withSrc "abseil-cpp" {
@@ -305,7 +500,6 @@ let
     "zlib"
     "cpuinfo"
     "autoAddDriverRunpath"
-    "addDriverRunpath"
     "removeReferencesTo"
     "ruff"
   ];

@@ -71,12 +71,57 @@ rec {
     cmakeOptionType "string" feature value;
 
   getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
-  getLib = drv: drv;
-  getBin = drv: drv;
+  # As nixpkgs' lib/attrsets.nix: a multi-output package's lib/bin/dev/static output, else out.
+  getOutput =
+    output: pkg:
+    if !pkg ? outputSpecified || !pkg.outputSpecified then pkg.${output} or pkg.out or pkg else pkg;
+  getFirstOutput =
+    candidates: pkg:
+    let
+      outputs = filter (name: builtins.hasAttr name pkg) candidates;
+    in
+    if pkg.outputSpecified or false || outputs == [ ] then pkg else pkg.${builtins.head outputs};
+  getLib = getOutput "lib";
+  getBin = getOutput "bin";
+  getDev = getOutput "dev";
+  getStatic = getFirstOutput [
+    "static"
+    "lib"
+    "out"
+  ];
+  assertMsg = pred: msg: pred || builtins.throw msg;
+  toLower = s: builtins.replaceStrings upperChars lowerChars s;
+  splitString = sep: s: filter builtins.isString (builtins.split (escapeRegex sep) s);
+  # nixpkgs' escapeRegex: the characters ERE treats specially, backslash-escaped.
+  escapeRegex = builtins.replaceStrings regexSpecials (map (c: "\\${c}") regexSpecials);
+  regexSpecials = [ "\\" "[" "{" "(" ")" "^" "$" "?" "*" "+" "|" "." "]" "}" ];
+  drop = n: xs: builtins.genList (i: builtins.elemAt xs (i + n)) (max 0 (builtins.length xs - n));
+  max = a: b: if a > b then a else b;
+  filter = builtins.filter;
+  concatStrings = concatStringsSep "";
+  concatStringsSep = builtins.concatStringsSep;
   toList = x: if builtins.isList x then x else [ x ];
   concatMap = builtins.concatMap;
   unique = builtins.foldl' (acc: x: if elem x acc then acc else acc ++ [ x ]) [ ];
   makeBinPath = xs: concatStringsSep ":" (map (x: "${x}/bin") xs);
+
+  # As nixpkgs' lib/sources.nix (one level: no nested cleanSourceWith): the filtered copy as
+  # outPath, and the original path and filter kept beside it.
+  cleanSourceWith =
+    {
+      src,
+      filter ? _: _: true,
+      name ? "source",
+    }:
+    {
+      _isLibCleanSourceWith = true;
+      origSrc = src;
+      inherit filter name;
+      outPath = builtins.path {
+        inherit filter name;
+        path = src;
+      };
+    };
 
   importJSON = path: builtins.fromJSON (builtins.readFile path);
   importTOML = path: builtins.fromTOML (builtins.readFile path);

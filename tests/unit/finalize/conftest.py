@@ -1,5 +1,6 @@
 """A miniature ONNX Runtime build made at test time from small C files with known symbol
-dependencies, compiled with the host's ``cc`` and archived with ``ar``.
+dependencies, compiled with the host's ``cc`` and archived with ``ar`` (or, for darwin, as
+Mach-O objects in BSD archives with ``clang -target arm64-apple-macos13`` and ``llvm-ar``).
 
 The dependency graph (``a -> b``: a member of ``a`` calls a function of ``b``)::
 
@@ -76,25 +77,44 @@ class FakeBuild:
     archives: dict[str, Path]
 
 
-def _archive(name: str, members: dict[str, str], where: Path, work: Path) -> Path:
+@dataclass(frozen=True)
+class Toolchain:
+    """How the objects and archives of a fake build are made."""
+
+    compile: tuple[str, ...]  # followed by SOURCE -o OBJECT
+    archive: tuple[str, ...]  # followed by ARCHIVE OBJECT...
+
+
+ELF = Toolchain(("cc", "-c", "-fPIC", "-O1"), ("ar", "rcs"))
+# darwin's: Mach-O objects for Apple silicon (clang needs no SDK for code without system
+# headers) in BSD-format archives (`#1/` long names, `__.SYMDEF` index), as Apple's and
+# nixpkgs' darwin toolchains write them.
+MACHO = Toolchain(
+    ("clang", "-target", "arm64-apple-macos13", "-c", "-O1"),
+    ("llvm-ar", "--format=darwin", "rcs"),
+)
+
+
+def _archive(name: str, members: dict[str, str], where: Path, work: Path, tools: Toolchain) -> Path:
     objects = []
     for filename, source in members.items():
         src = work / name / filename
         src.parent.mkdir(parents=True, exist_ok=True)
         src.write_text(source)
         obj = src.with_suffix(".o")
-        subprocess.run(["cc", "-c", "-fPIC", "-O1", str(src), "-o", str(obj)], check=True)
+        subprocess.run([*tools.compile, str(src), "-o", str(obj)], check=True)
         objects.append(str(obj))
     where.mkdir(parents=True, exist_ok=True)
     archive = where / f"lib{name}.a"
-    subprocess.run(["ar", "rcs", str(archive), *objects], check=True)
+    subprocess.run([*tools.archive, str(archive), *objects], check=True)
     return archive
 
 
-def make_fake_build(root: Path) -> FakeBuild:
+def make_fake_build(root: Path, tools: Toolchain = ELF) -> FakeBuild:
     """Compile the SOURCES into archives laid out like an ORT build with in-tree deps."""
-    if shutil.which("cc") is None or shutil.which("ar") is None:
-        pytest.fail("cc and ar (binutils) are required for the build tests")
+    needed = (tools.compile[0], tools.archive[0])
+    if not all(shutil.which(t) for t in needed):
+        pytest.fail(f"{' and '.join(needed)} are required for the build tests (tools/setup.sh)")
     build_dir, prefix, work = root / "build+tree", root / "prefix", root / "work"
     archives = {}
     for name, members in SOURCES.items():
@@ -102,7 +122,7 @@ def make_fake_build(root: Path) -> FakeBuild:
             where = build_dir
         else:
             where = build_dir / "_deps" / f"{name.split('_')[0]}-build"
-        archives[name] = _archive(name, members, where, work)
+        archives[name] = _archive(name, members, where, work, tools)
     source_dir = root / "src"
     (source_dir / "cmake").mkdir(parents=True)
     (source_dir / "VERSION_NUMBER").write_text("1.21.0\n")
@@ -125,18 +145,33 @@ def _compiled(tmp_path_factory: pytest.TempPathFactory) -> FakeBuild:
     return make_fake_build(tmp_path_factory.mktemp("fake-ort"))
 
 
+@pytest.fixture(scope="session")
+def _compiled_macho(tmp_path_factory: pytest.TempPathFactory) -> FakeBuild:
+    return make_fake_build(tmp_path_factory.mktemp("fake-ort-macho"), MACHO)
+
+
+def _fresh_copy(compiled: FakeBuild, tmp_path: Path) -> FakeBuild:
+    base = compiled.build_dir.parent
+    shutil.copytree(base, tmp_path, symlinks=True, dirs_exist_ok=True)
+    cache = tmp_path / compiled.build_dir.name / "CMakeCache.txt"
+    cache.write_text(cache.read_text().replace(str(base), str(tmp_path)))
+    return FakeBuild(
+        tmp_path / compiled.build_dir.name,
+        tmp_path / compiled.prefix.name,
+        {k: tmp_path / v.relative_to(base) for k, v in compiled.archives.items()},
+    )
+
+
 @pytest.fixture
 def fake_build(_compiled: FakeBuild, tmp_path: Path) -> FakeBuild:
     """A fresh copy of the miniature build (compiled once per session) for one test."""
-    base = _compiled.build_dir.parent
-    shutil.copytree(base, tmp_path, symlinks=True, dirs_exist_ok=True)
-    cache = tmp_path / _compiled.build_dir.name / "CMakeCache.txt"
-    cache.write_text(cache.read_text().replace(str(base), str(tmp_path)))
-    return FakeBuild(
-        tmp_path / _compiled.build_dir.name,
-        tmp_path / _compiled.prefix.name,
-        {k: tmp_path / v.relative_to(base) for k, v in _compiled.archives.items()},
-    )
+    return _fresh_copy(_compiled, tmp_path)
+
+
+@pytest.fixture
+def fake_macho_build(_compiled_macho: FakeBuild, tmp_path: Path) -> FakeBuild:
+    """The same miniature build for darwin (Mach-O objects, BSD archives), fresh per test."""
+    return _fresh_copy(_compiled_macho, tmp_path)
 
 
 def link_and_run(flags: list[str], work: Path) -> subprocess.CompletedProcess[str]:

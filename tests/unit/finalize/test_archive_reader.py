@@ -64,5 +64,7 @@ def test_a_member_that_is_not_elf(tmp_path: Path) -> None:
     text.write_text("plain text\n")
     archive = tmp_path / "libtext.a"
     subprocess.run(["ar", "rcS", str(archive), str(text)], check=True)
-    with pytest.raises(ElfError, match=r"libtext.a\(notes.o\) is not a readable ELF object"):
+    with pytest.raises(
+        ElfError, match=r"libtext.a\(notes.o\) is neither an ELF nor a Mach-O object"
+    ):
         archive_symbols(archive)

@@ -1,0 +1,108 @@
+"""The ONNX Runtime derivation's install and fixup hooks, run for real on a miniature build.
+
+The hooks are read from the evaluated derivation (stand-in nixpkgs) and run by the stand-in's
+phases.sh, which does what nixpkgs' fixup phase does to such an output (strip.sh: `strip -S`
+and ranlib under lib/; patchelf --shrink-rpath) between postInstall and postFixup. A manifest
+written before the fixup phase lists hashes the fixup phase then changes: `ort-wrapper check`
+fails it, naming the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_flake import STAND_IN, Nix
+from unit.finalize.conftest import make_fake_build
+
+pytestmark = [
+    pytest.mark.nix,
+    pytest.mark.skipif(
+        not all(shutil.which(t) for t in ("cc", "ar", "strip", "ranlib", "patchelf")),
+        reason="needs cc and binutils",
+    ),
+]
+
+BUILD_DIR = "build+tree"  # make_fake_build's name for the build tree (cmakeBuildDir)
+
+
+@pytest.fixture(scope="module")
+def cpu_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    if shutil.which("nix") is None:
+        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
+    nix = Nix(tmp_path_factory.mktemp("nix-fixup"))
+    drv = nix.eval_json("packages.x86_64-linux.onnxruntime-cpu.drvPath")
+    return nix.derivation(drv)["env"]
+
+
+def _run_phases(tmp: Path, hooks: dict[str, str]) -> Path:
+    """Build the miniature ORT under tmp, run the hooks over its install prefix ($out)."""
+    top = tmp / "top"
+    fake = make_fake_build(top / "source")
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp),
+        "TMPDIR": str(tmp),
+        "out": str(fake.prefix),
+        "NIX_BUILD_TOP": str(top),
+        "sourceRoot": "source",
+        "cmakeBuildDir": BUILD_DIR,
+        **hooks,
+    }
+    done = subprocess.run(
+        ["bash", str(STAND_IN / "phases.sh")],
+        cwd=fake.build_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "stripping (with command strip" in done.stdout
+    return fake.prefix
+
+
+def _tool() -> str:
+    return str(Path(sys.executable).parent / "ort-wrapper")
+
+
+def _digest_check(dist: Path, tmp: Path) -> dict:
+    report = tmp / "report.json"
+    subprocess.run(
+        [_tool(), "check", "--dist", str(dist), "--only", "linking", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    sections = json.loads(report.read_text())["sections"]
+    checks = next(s for s in sections if s["name"] == "linking")["checks"]
+    return next(c for c in checks if c["name"] == "manifest sha256")
+
+
+def test_the_derivation_records_hashes_after_the_fixup_phase(
+    cpu_env: dict[str, str], tmp_path: Path
+) -> None:
+    hooks = {k: cpu_env[k] for k in ("postInstall", "postFixup") if k in cpu_env}
+    dist = _run_phases(tmp_path, hooks)
+    manifest = json.loads((dist / "share/ort-wrapper/manifest.json").read_text())
+    assert any(f["path"] == "lib/libonnxruntime.a" for f in manifest["files"])
+    check = _digest_check(dist, tmp_path)
+    assert check["status"] == "pass", check
+
+
+def test_a_manifest_written_in_post_install_is_caught(
+    cpu_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The flake's finalize command moved back to postInstall (where it was): the stand-in's
+    fixup phase strips the archives after it, and the check names them."""
+    finalize = "ort-wrapper finalize" + cpu_env["postFixup"].split("ort-wrapper finalize", 1)[1]
+    hooks = {"postInstall": finalize.replace('"$ortBuildDir"', '"$PWD"')}
+    dist = _run_phases(tmp_path, hooks)
+    check = _digest_check(dist, tmp_path)
+    assert check["status"] == "fail"
+    assert "lib/libonnxruntime.a" in check["data"]["changed"]

@@ -1,0 +1,171 @@
+"""The stand-in nixpkgs refuses what real nixpkgs refuses, where the flake relies on it.
+
+Each test evaluates an expression that nixpkgs rejects (at evaluation, or when it builds) and
+checks the stand-in rejects it too, or that the stand-in's model shows the difference a build
+would hit (a compiler in the closure or not, a package's lib output rather than its out).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_flake import Nix
+
+pytestmark = pytest.mark.nix
+
+LINUX = "x86_64-linux"
+
+
+@pytest.fixture(scope="module")
+def nix(tmp_path_factory: pytest.TempPathFactory) -> Nix:
+    if shutil.which("nix") is None:
+        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
+    return Nix(tmp_path_factory.mktemp("stand-in"))
+
+
+def _pkgs(nix: Nix, system: str = LINUX, config: str = "{ }") -> str:
+    return f'(import {nix.stand_in} {{ system = "{system}"; config = {config}; }})'
+
+
+def _eval(nix: Nix, expr: str, check: bool = True):
+    done = nix.run("eval", "--json", "--impure", "--expr", expr, check=check)
+    return json.loads(done.stdout) if done.returncode == 0 else done
+
+
+def _refused(nix: Nix, expr: str) -> str:
+    done = nix.run("eval", "--json", "--impure", "--expr", expr, check=False)
+    assert done.returncode != 0, f"the stand-in accepted: {expr}"
+    return done.stderr
+
+
+def _stdenv_of(nix: Nix, drv_path: str) -> dict[str, Any]:
+    """The stand-in stdenv derivation a derivation was made with (its `stdenv` variable)."""
+    closure = json.loads(nix.run("show-derivation", "-r", drv_path).stdout)
+    out = closure[drv_path]["env"]["stdenv"]
+    return next(d for d in closure.values() if d["outputs"]["out"]["path"] == out)
+
+
+def test_run_command_has_no_compiler_and_run_command_cc_has_one(nix: Nix) -> None:
+    """nixpkgs: runCommand is stdenvNoCC's (a script calling cc fails to build),
+    runCommandCC is stdenv's."""
+    pkgs = _pkgs(nix)
+    plain = _eval(nix, f'({pkgs}.runCommand "probe" {{ }} "cc -o $out x.c").drvPath')
+    with_cc = _eval(nix, f'({pkgs}.runCommandCC "probe" {{ }} "cc -o $out x.c").drvPath')
+    assert _stdenv_of(nix, plain)["env"]["cc"] == ""
+    assert _stdenv_of(nix, with_cc)["env"]["cc"].endswith("-gcc-wrapper-stand-in")
+    assert _eval(nix, f"{pkgs}.stdenvNoCC.cc == null")
+    darwin = _eval(nix, f"{_pkgs(nix, 'aarch64-darwin')}.stdenv.cc.pname")
+    assert darwin == "clang-wrapper"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ('rev = "v1"; tag = "v1";', "requires one of either `rev` or `tag`"),
+        ("", "requires one of either `rev` or `tag`"),
+        ('tag = "v1"; sha256Hash = "x";', "unexpected argument 'sha256Hash'"),
+        ('tag = "v1"; fetchSubmodule = true;', "unexpected argument 'fetchSubmodule'"),
+    ],
+)
+def test_fetch_from_github_arguments(nix: Nix, args: str, message: str) -> None:
+    expr = (
+        f'({_pkgs(nix)}.fetchFromGitHub {{ owner = "o"; repo = "r"; {args} '
+        'hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; }).drvPath'
+    )
+    assert message in _refused(nix, expr)
+
+
+def test_fetch_from_github_accepts_one_of_rev_and_tag(nix: Nix) -> None:
+    base = 'owner = "o"; repo = "r"; hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";'
+    for pin in ('tag = "v1";', 'rev = "0123456789abcdef0123456789abcdef01234567";'):
+        drv = _eval(nix, f"({_pkgs(nix)}.fetchFromGitHub {{ {base} {pin} }}).drvPath")
+        assert drv.endswith("-source.drv")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ('includes = [ "a" ]; excludes = [ "b" ];', "cannot use excludes and includes"),
+        ("strip = 1;", "unexpected argument 'strip'"),
+        ("sha256 = null;", "unexpected argument 'sha256'"),
+    ],
+)
+def test_fetchpatch_arguments(nix: Nix, args: str, message: str) -> None:
+    expr = (
+        f'({_pkgs(nix)}.fetchpatch {{ url = "https://example.org/x.patch"; {args} '
+        'hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; }).drvPath'
+    )
+    assert message in _refused(nix, expr)
+
+
+def test_multi_output_packages_have_distinct_outputs(nix: Nix) -> None:
+    """`${cudnn}/lib` is not where nixpkgs' cuDNN keeps its libraries: lib.getLib is."""
+    got = _eval(
+        nix,
+        f"let pkgs = {_pkgs(nix, config='{ allowUnfree = true; }')}; "
+        "inherit (pkgs) lib; c = pkgs.cudaPackages; in {"
+        ' out = "${c.cudnn}"; lib = "${lib.getLib c.cudnn}"; dev = "${lib.getDev c.cudnn}";'
+        ' static = "${lib.getStatic c.libcublas}"; bin = "${lib.getBin c.cuda_nvcc}";'
+        ' nvccLib = "${lib.getLib c.cuda_nvcc}"; nvccOut = "${c.cuda_nvcc}";'
+        ' single = "${lib.getLib pkgs.zlib}"; zlib = "${pkgs.zlib}"; }',
+    )
+    assert len({got["out"], got["lib"], got["dev"]}) == 3
+    assert got["lib"].endswith("-cudnn-stand-in-lib")
+    assert got["static"].endswith("-libcublas-stand-in-static")
+    assert got["bin"].endswith("-cuda_nvcc-stand-in-bin")
+    assert got["nvccLib"] == got["nvccOut"]  # no lib output: out, as nixpkgs' getOutput
+    assert got["single"] == got["zlib"]
+
+
+def test_broken_packages_are_refused_unless_allowed(nix: Nix) -> None:
+    probe = 'stdenv.mkDerivation { name = "probe"; meta.broken = true; }'
+    message = _refused(nix, f"(with {_pkgs(nix)}; {probe}).drvPath")
+    assert "is marked as broken, refusing to evaluate" in message
+    allowed = _pkgs(nix, config="{ allowBroken = true; }")
+    assert _eval(nix, f"(with {allowed}; {probe}).drvPath").endswith("-probe.drv")
+
+
+def _python_package(nix: Nix, tmp: Path, requires: list[str], extra: str) -> str:
+    (tmp / "pyproject.toml").write_text(
+        '[project]\nname = "probe"\nversion = "1"\ndependencies = ' + json.dumps(requires) + "\n"
+    )
+    return (
+        f'(with {_pkgs(nix)}.python3Packages; buildPythonPackage {{ pname = "probe"; '
+        f'version = "1"; pyproject = true; src = {tmp}; '
+        f"dependencies = [ numpy onnxruntime ]; {extra} }}).drvPath"
+    )
+
+
+@pytest.mark.parametrize(
+    ("requires", "extra", "message"),
+    [
+        (["onnxruntime==1.23.2"], "", "onnxruntime==1.23.2 not satisfied by version 1.22.2"),
+        (["numpy>=1.24,<2"], "", "numpy<2 not satisfied by version 2.3.4"),
+        (["pyelftools>=0.31"], "", "pyelftools not installed"),
+        (["onnxruntime==1.23.2"], 'pythonRelaxDeps = [ "numpy" ];', "not satisfied"),
+    ],
+)
+def test_runtime_deps_check_refuses_what_nixpkgs_refuses(
+    nix: Nix, tmp_path: Path, requires: list[str], extra: str, message: str
+) -> None:
+    assert message in _refused(nix, _python_package(nix, tmp_path, requires, extra))
+
+
+@pytest.mark.parametrize(
+    ("requires", "extra"),
+    [
+        (["onnxruntime==1.23.2"], 'pythonRelaxDeps = [ "onnxruntime" ];'),
+        (["onnxruntime==1.23.2", "numpy<2"], "pythonRelaxDeps = true;"),
+        (["pyelftools>=0.31"], 'pythonRemoveDeps = [ "pyelftools" ];'),
+        (['onnx==1.18.0; extra == "check"', "numpy>=1.24"], ""),
+    ],
+)
+def test_runtime_deps_check_lets_relaxed_removed_and_extras_through(
+    nix: Nix, tmp_path: Path, requires: list[str], extra: str
+) -> None:
+    drv = _eval(nix, _python_package(nix, tmp_path, requires, extra))
+    assert drv.endswith("-probe-1.drv")
