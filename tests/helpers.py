@@ -9,9 +9,10 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["REPO", "run_fresh"]
+__all__ = ["LAB_VERSION", "REPO", "run_fresh"]
 
 REPO = Path(__file__).resolve().parent.parent
+LAB_VERSION = "1.21.0"  # the ORT source the lab-tier tests build (the newest Debian serves)
 
 
 def run_fresh(
