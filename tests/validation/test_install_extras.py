@@ -67,3 +67,34 @@ def test_plain_ort_wrapper_installs_no_wheel_and_init_says_how_to_get_one() -> N
     said = proc.stdout
     assert said.startswith("no ONNX Runtime found"), said
     assert "pip install 'ort-wrapper[cpu]'" in said and "'ort-wrapper[gpu]'" in said
+
+
+def test_a_bundle_that_left_providers_out_on_purpose_reads_as_such(tmp_path) -> None:
+    """`bundle --provider cpu` of the GPU wheel leaves CUDA and TensorRT out (bundle.json's
+    leftOut); doctor --dist says so in ok lines instead of reporting them broken."""
+    python = wrapper_venv("gpu")
+    where = run_python(
+        python, "import importlib.util as u; print(u.find_spec('onnxruntime').origin)", _CLEAN
+    )
+    assert where.returncode == 0, where.stderr
+    package = where.stdout.strip().rsplit("/", 1)[0]
+    out = tmp_path / "cpu-only"
+    made = run_python(
+        python,
+        ["-m", "ort_wrapper.cli", "bundle", package, "--out", str(out), "--provider", "cpu"],
+        _CLEAN,
+    )
+    assert made.returncode == 0, made.stderr
+    proc = run_python(
+        python, ["-m", "ort_wrapper.cli", "doctor", "--dist", str(out), "--json"], _CLEAN
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    by_code: dict[str, list[dict]] = {}
+    for finding in report["findings"]:
+        by_code.setdefault(finding["code"], []).append(finding)
+    left_out = sorted(f["fact"].split(":")[0] for f in by_code["provider.left-out"])
+    assert left_out == ["CUDAExecutionProvider", "TensorrtExecutionProvider"]
+    assert all(f["severity"] == "ok" for f in by_code["provider.left-out"])
+    assert "provider.unusable" not in by_code
+    assert [f["severity"] for f in by_code["provider.manifest"]] == ["ok"]
