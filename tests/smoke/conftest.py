@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import pytest
 
@@ -13,13 +12,7 @@ from ort_wrapper.lab.run import LabResult, run_lab
 from ort_wrapper.lab.source import known_source
 from ort_wrapper.matrix import load_matrix
 
-from helpers import LAB_VERSION, REPO
-
-
-def skip_loudly(reason: str) -> None:
-    """Skip for a failure of the environment, visibly."""
-    print(f"\n*** native lab SKIPPED (environment): {reason}\n", file=sys.stderr)
-    pytest.skip(f"native lab environment: {reason}")
+from helpers import LAB_VERSION, REPO, skip_loudly
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 import pytest
-from conftest import skip_loudly
 
 from ort_wrapper.errors import BuildError
 from ort_wrapper.lab.run import LabResult
 
 import models
-from helpers import LAB_VERSION, REPO
+from helpers import LAB_VERSION, REPO, skip_loudly
 
 pytestmark = pytest.mark.lab
 
