@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
+from ..errors import InitError
 from ..files import sha256_file
 from ..manifest import FileEntry, Manifest
 from .linkflags import END_GROUP, PREFIX_VAR, START_GROUP
@@ -57,6 +58,22 @@ def _quoted(flag: str) -> str:
     return text.replace("\\" + PREFIX_VAR, f"${{{_PREFIX}}}")
 
 
+def _comment(text: str) -> str:
+    """``text`` safe in a ``#`` comment line (a manifest may come from anyone)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _confined(where: str, relpath: str) -> str:
+    """``relpath`` when it stays inside the distribution, else InitError naming it."""
+    path = PurePosixPath(relpath)
+    if not relpath or path.is_absolute() or ".." in path.parts:
+        raise InitError(
+            f"the manifest's {where} {relpath!r} leaves the distribution: expected a relative "
+            "path inside it"
+        )
+    return relpath
+
+
 def _cmake_items(flags: Sequence[str]) -> list[str]:
     """``flags`` as CMake link items: each group becomes one ``-Wl,--start-group,…,--end-group``
     item, since CMake drops a repeated ``-Wl,--start-group`` item (a second cycle would lose
@@ -78,8 +95,10 @@ def _cmake_items(flags: Sequence[str]) -> list[str]:
 
 def _config(manifest: Manifest, library: str) -> str:
     static = manifest.link_mode == "static"
-    location = f"{PREFIX_VAR}/{library}"
-    include = f"{PREFIX_VAR}/{manifest.include_dir}" if manifest.include_dir else None
+    location = f"{PREFIX_VAR}/{_confined('core library', library)}"
+    include = None
+    if manifest.include_dir:
+        include = f"{PREFIX_VAR}/{_confined('includeDir', manifest.include_dir)}"
     props = [f'IMPORTED_LOCATION "{_quoted(location)}"']
     if include:
         props.append(f'INTERFACE_INCLUDE_DIRECTORIES "{_quoted(include)}"')
@@ -102,7 +121,8 @@ def _config(manifest: Manifest, library: str) -> str:
     kind = "STATIC" if static else "SHARED"
     return (
         _HEADER
-        + f"# ONNX Runtime {manifest.version}, variant {manifest.variant} ({manifest.link_mode}).\n"
+        + _comment(f"# ONNX Runtime {manifest.version}, variant {manifest.variant}")
+        + f" ({manifest.link_mode}).\n"
         + f"# Use: find_package(onnxruntime CONFIG REQUIRED), then link {TARGET}.\n"
         + f"if(TARGET {TARGET})\n  return()\nendif()\n"
         + f'get_filename_component({_PREFIX} "${{CMAKE_CURRENT_LIST_DIR}}/../../.." ABSOLUTE)\n'
@@ -116,30 +136,31 @@ def _config(manifest: Manifest, library: str) -> str:
 
 
 def _version(version: str) -> str:
-    major = version.split(".")[0]
-    return (
-        _HEADER
-        + f'set(PACKAGE_VERSION "{version}")\n'
-        + "if(PACKAGE_FIND_VERSION_RANGE)\n"
-        + "  if(PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION_MIN\n"
-        + '     OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "INCLUDE"\n'
-        + "         AND PACKAGE_VERSION VERSION_GREATER PACKAGE_FIND_VERSION_MAX)\n"
-        + '     OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "EXCLUDE"\n'
-        + "         AND PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION_MAX))\n"
-        + "    set(PACKAGE_VERSION_COMPATIBLE FALSE)\n"
-        + "  else()\n"
-        + "    set(PACKAGE_VERSION_COMPATIBLE TRUE)\n"
-        + "  endif()\n"
-        + "elseif(PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION\n"
-        + f"       OR NOT PACKAGE_FIND_VERSION_MAJOR EQUAL {major})\n"
-        + "  set(PACKAGE_VERSION_COMPATIBLE FALSE)\n"
-        + "else()\n"
-        + "  set(PACKAGE_VERSION_COMPATIBLE TRUE)\n"
-        + "  if(PACKAGE_VERSION VERSION_EQUAL PACKAGE_FIND_VERSION)\n"
-        + "    set(PACKAGE_VERSION_EXACT TRUE)\n"
-        + "  endif()\n"
-        + "endif()\n"
-    )
+    lines = [
+        f'set(PACKAGE_VERSION "{_quoted(version)}")',
+        'string(REGEX MATCH "^[0-9]+" _onnxruntime_major "${PACKAGE_VERSION}")',
+        "if(PACKAGE_FIND_VERSION_RANGE)",
+        "  if(PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION_MIN",
+        '     OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "INCLUDE"',
+        "         AND PACKAGE_VERSION VERSION_GREATER PACKAGE_FIND_VERSION_MAX)",
+        '     OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "EXCLUDE"',
+        "         AND PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION_MAX))",
+        "    set(PACKAGE_VERSION_COMPATIBLE FALSE)",
+        "  else()",
+        "    set(PACKAGE_VERSION_COMPATIBLE TRUE)",
+        "  endif()",
+        "elseif(PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION",
+        '       OR NOT PACKAGE_FIND_VERSION_MAJOR STREQUAL "${_onnxruntime_major}")',
+        "  set(PACKAGE_VERSION_COMPATIBLE FALSE)",
+        "else()",
+        "  set(PACKAGE_VERSION_COMPATIBLE TRUE)",
+        "  if(PACKAGE_VERSION VERSION_EQUAL PACKAGE_FIND_VERSION)",
+        "    set(PACKAGE_VERSION_EXACT TRUE)",
+        "  endif()",
+        "endif()",
+        "unset(_onnxruntime_major)",
+    ]
+    return _HEADER + "\n".join(lines) + "\n"
 
 
 def cmake_package(manifest: Manifest) -> dict[str, str]:
