@@ -94,7 +94,8 @@ def _cmake_items(flags: Sequence[str]) -> list[str]:
 
 
 def _config(manifest: Manifest, library: str) -> str:
-    static = manifest.link_mode == "static"
+    # the library's own kind decides (a bundle of a static prefix says linkMode "shared")
+    static = any(f.path == library and f.kind == "archive" for f in manifest.files)
     location = f"{PREFIX_VAR}/{_confined('core library', library)}"
     include = None
     if manifest.include_dir:
