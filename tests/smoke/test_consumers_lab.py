@@ -95,14 +95,24 @@ def _expected(path: Path) -> dict[str, np.ndarray]:
     return {o.name: v.ravel() for o, v in zip(session.get_outputs(), outputs, strict=True)}
 
 
+def _environment(lab: LabResult) -> dict[str, str]:
+    return {
+        "PATH": CHROOT_PATH,
+        "ORT_LIB_LOCATION": lab.dist_inside,
+        "PKG_CONFIG_PATH": f"{lab.dist_inside}/lib/pkgconfig",
+    }
+
+
+def _unresolved(log: Path) -> list[str]:
+    return sorted(set(_UNRESOLVED.findall(log.read_text(errors="replace"))))
+
+
 def _build(lab: LabResult, argv: list[str], cwd: str, log: Path) -> None:
     """Run a build step in the chroot; a link failure names the unresolved symbols."""
-    env = {"PATH": CHROOT_PATH, "ORT_LIB_LOCATION": lab.dist_inside}
-    env["PKG_CONFIG_PATH"] = f"{lab.dist_inside}/lib/pkgconfig"
     try:
-        lab.chroot.run(argv, cwd=cwd, env=env, log_file=log)
+        lab.chroot.run(argv, cwd=cwd, env=_environment(lab), log_file=log)
     except BuildError as exc:
-        symbols = sorted(set(_UNRESOLVED.findall(log.read_text(errors="replace"))))
+        symbols = _unresolved(log)
         if symbols:
             shown = "\n  ".join(symbols[:40])
             pytest.fail(f"{argv[0]}: {len(symbols)} unresolved symbols:\n  {shown}")
@@ -146,3 +156,19 @@ def test_rust_with_link_flags_in_build_rs(lab: LabResult, work: Path, tmp_path: 
     cwd = f"{WORK}/examples/rust"
     _build(lab, ["cargo", "build", "--offline"], cwd, tmp_path / "rust.log")
     _run(lab, "./target/debug/run-model", cwd)
+
+
+def test_control_without_the_static_dependencies_the_link_fails_naming_symbols(
+    lab: LabResult, work: Path, tmp_path: Path
+) -> None:
+    """Control: the C example linked with pkg-config's view for shared linking (no --static,
+    so no Libs.private) misses ORT's dependencies, and the failure names what is unresolved."""
+    log = tmp_path / "control.log"
+    line = "cc run_model.c $(pkg-config --cflags --libs libonnxruntime) -o control"
+    with pytest.raises(BuildError):
+        lab.chroot.run(
+            ["sh", "-c", line], cwd=f"{WORK}/examples/c", env=_environment(lab), log_file=log
+        )
+    symbols = _unresolved(log)
+    print(f"\nwithout --static: {len(symbols)} unresolved, e.g. {symbols[:3]}")
+    assert any(s.startswith(("onnx::", "google::protobuf::", "absl::")) for s in symbols)
