@@ -39,7 +39,8 @@ _HEADER = "# Written by ort-wrapper from share/ort-wrapper/manifest.json; do not
 def core_library(files: Iterable[FileEntry]) -> str | None:
     """The relative path of the distribution's core library: the entry whose role is
     ``core`` (a shared library or the merged archive), else the shortest
-    ``libonnxruntime.so*`` or ``libonnxruntime.a`` name; None when there is none."""
+    ``libonnxruntime.so*`` or ``libonnxruntime.a`` name; None when there is none. InitError
+    when that path leaves the distribution (a manifest may come from anyone)."""
     files = tuple(files)
     cores = [f.path for f in files if f.role == "core" and f.kind in ("shared", "archive")]
     if not cores:
@@ -49,7 +50,9 @@ def core_library(files: Iterable[FileEntry]) -> str | None:
             if f.kind in ("shared", "archive")
             and PurePosixPath(f.path).name.startswith(("libonnxruntime.so", "libonnxruntime.a"))
         ]
-    return min(cores, key=lambda p: (len(PurePosixPath(p).name), p)) if cores else None
+    if not cores:
+        return None
+    return _confined("core library", min(cores, key=lambda p: (len(PurePosixPath(p).name), p)))
 
 
 def _quoted(flag: str) -> str:
@@ -96,7 +99,7 @@ def _cmake_items(flags: Sequence[str]) -> list[str]:
 def _config(manifest: Manifest, library: str) -> str:
     # the library's own kind decides (a bundle of a static prefix says linkMode "shared")
     static = any(f.path == library and f.kind == "archive" for f in manifest.files)
-    location = f"{PREFIX_VAR}/{_confined('core library', library)}"
+    location = f"{PREFIX_VAR}/{library}"
     include = None
     if manifest.include_dir:
         include = f"{PREFIX_VAR}/{_confined('includeDir', manifest.include_dir)}"

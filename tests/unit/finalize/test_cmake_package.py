@@ -180,3 +180,13 @@ def test_a_hostile_manifest_cannot_write_cmake_code_or_leave_the_root(tmp_path: 
     for bad in ("../outside", "/usr/include"):
         with pytest.raises(InitError, match="leaves the distribution"):
             cmake_package(Manifest("1.21.0", "x", "shared", (), (entry,), include_dir=bad))
+
+
+def test_link_flags_refuse_a_core_library_outside_the_distribution(tmp_path: Path, capsys) -> None:
+    from ort_wrapper.cli import main
+
+    entry = FileEntry("../../lib/libonnxruntime.so.1", "shared", "0" * 64, "core")
+    Manifest("1.21.0", "x", "shared", (), (entry,)).write(tmp_path)
+    assert main(["link-flags", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "leaves the distribution" in captured.err
