@@ -174,5 +174,8 @@ effectiveStdenv.mkDerivation (finalAttrs: {
     homepage = "https://github.com/microsoft/onnxruntime";
     license = lib.licenses.mit;
     inherit (variant) platforms;
+    # What finalize writes into every distribution: lib/pkgconfig/libonnxruntime.pc, and the
+    # CMake package lib/cmake/onnxruntime (onnxruntime::onnxruntime).
+    pkgConfigModules = [ "libonnxruntime" ];
   };
 })

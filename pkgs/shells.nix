@@ -1,6 +1,9 @@
 # A development shell for one variant: Python with ort_wrapper in editable mode (imports
 # ./python of the checkout the shell was entered from), the variant's distribution in
-# ORT_LIB_LOCATION / ORT_WRAPPER_DIST, and the build and packaging tools.
+# ORT_LIB_LOCATION / ORT_WRAPPER_DIST (the root, as the Rust `ort` crate and init() read it),
+# PKG_CONFIG_PATH (its libonnxruntime.pc) and CMAKE_PREFIX_PATH (its lib/cmake/onnxruntime
+# package), so the consumers under examples/ build with no variable set by hand, and the build
+# and packaging tools.
 {
   lib,
   stdenv,
@@ -8,6 +11,7 @@
   python3,
   cmake,
   ninja,
+  pkg-config,
   patchelf,
   auditwheel,
   ruff,
@@ -28,6 +32,7 @@ mkShell {
     (python3.withPackages (ps: [ editable ] ++ (pyDeps ps).check ++ [ ps.pytest ]))
     cmake
     ninja
+    pkg-config
     patchelf
     ruff
   ]
@@ -36,6 +41,10 @@ mkShell {
   env = {
     ORT_WRAPPER_DIST = "${dist}";
     ORT_LIB_LOCATION = "${dist}";
+    # finalize writes lib/pkgconfig/libonnxruntime.pc and lib/cmake/onnxruntime/ in every
+    # distribution (bundles included).
+    PKG_CONFIG_PATH = "${dist}/lib/pkgconfig";
+    CMAKE_PREFIX_PATH = "${dist}";
   };
   # The checkout's root, also when the shell is entered from a subdirectory: git's top level,
   # else the nearest directory upwards holding pkgs/variants.json, else the current one.

@@ -1,15 +1,23 @@
-"""Shared fixtures: small models written to a temporary directory."""
+"""Shared fixtures: small models written to a temporary directory; the native lab's result
+(lab tier)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import models
+from helpers import LAB_VERSION, REPO, skip_loudly
+
+if TYPE_CHECKING:
+    from ort_wrapper.lab.run import LabResult
 
 
 @pytest.fixture
@@ -60,3 +68,30 @@ def wheel_prefix(tmp_path: Path) -> Path:
 def make_wheel_prefix():
     """Factory form of ``wheel_prefix``: make_wheel_prefix(root, version=None)."""
     return _make_wheel_prefix
+
+
+@pytest.fixture(scope="module")
+def lab() -> LabResult:
+    """ORT ``LAB_VERSION`` cpu-static built in the trixie chroot and finalized (lab tier;
+    cached by input, so every module after the first gets it at once)."""
+    from ort_wrapper.errors import LabEnvironmentError
+    from ort_wrapper.lab.run import run_lab
+    from ort_wrapper.lab.source import known_source
+    from ort_wrapper.matrix import load_matrix
+
+    if os.geteuid() != 0:
+        skip_loudly("the lab needs root (debootstrap, chroot, mounts)")
+    if shutil.which("debootstrap") is None:
+        skip_loudly("debootstrap is not installed (tools/setup.sh installs it)")
+    try:
+        return run_lab(
+            load_matrix(),
+            "cpu",
+            known_source(LAB_VERSION),
+            REPO / "patches",
+            jobs=os.cpu_count() or 1,
+            prune=True,
+        )
+    except LabEnvironmentError as exc:
+        skip_loudly(str(exc))
+        raise  # unreachable: skip raises

@@ -9,9 +9,10 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["REPO", "run_fresh"]
+__all__ = ["LAB_VERSION", "REPO", "run_fresh", "skip_loudly"]
 
 REPO = Path(__file__).resolve().parent.parent
+LAB_VERSION = "1.21.0"  # the ORT source the lab-tier tests build (the newest Debian serves)
 
 
 def run_fresh(
@@ -34,3 +35,11 @@ def run_fresh(
         timeout=timeout,
         check=False,
     )
+
+
+def skip_loudly(reason: str) -> None:
+    """Skip a lab-tier test for a failure of the environment (not of this project), visibly."""
+    import pytest
+
+    print(f"\n*** native lab SKIPPED (environment): {reason}\n", file=sys.stderr)
+    pytest.skip(f"native lab environment: {reason}")

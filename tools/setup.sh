@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up a development environment in .venv: the ort-wrapper package (editable) with its
-# test extras, and the Debian packages the tests use. Safe to run again: it only adds what
-# is missing. Used by run.sh and test.sh; nothing else needs to be installed by hand.
+# Set up a development environment in .venv: the ort-wrapper package (editable) with the CPU
+# ONNX Runtime wheel (extra `cpu`) and its test extras, and the Debian packages the tests use.
+# Safe to run again: it only adds what is missing. Used by run.sh and test.sh; nothing else
+# needs to be installed by hand.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,7 +28,7 @@ if [ ! -f "$stamp" ] || [ python/pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing ort-wrapper (editable) with its test dependencies"
   log=.venv/setup.log
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-         .venv/bin/python -m pip install -q -e "python[test]"; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install -q -e "python[cpu,test]"; } >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup: pip failed (log above, also in $log)" >&2
     exit 1

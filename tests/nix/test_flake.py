@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from ort_wrapper.finalize.cmakepkg import CMAKE_DIR
+from ort_wrapper.finalize.pkgconfig import PC_RELPATH
+
 pytestmark = pytest.mark.nix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +112,7 @@ builtins.mapAttrs (_: builtins.mapAttrs (_: p: {
   platforms = p.meta.platforms or null;
   description = p.meta.description or "";
   variantName = p.variantName or null;
+  pkgConfigModules = p.meta.pkgConfigModules or null;
   unbundled = if p ? unbundled then p.unbundled.drvPath else null;
   dist = if p ? dist then p.dist.outPath else null;
 }))
@@ -491,6 +495,7 @@ def test_outputs_meta_and_wrappers(nix: Nix, summary: dict[str, Any]) -> None:
             dist = packages[f"onnxruntime-{variant}"]
             assert dist["platforms"] == spec["platforms"]
             assert dist["variantName"] == variant
+            assert dist["pkgConfigModules"] == [Path(PC_RELPATH).stem]  # bundles too
             assert ("EXPERIMENTAL" in dist["description"]) == spec["experimental"]
             assert nix.derivation(dist["drvPath"])["outputs"].keys() == {"out"}
             wrapper = packages[_wrapper_name(variant)]
@@ -584,8 +589,12 @@ def test_dev_shells_point_at_their_variant(nix: Nix, summary: dict[str, Any]) ->
             dist = packages[f"onnxruntime-{variant}"]["out"]
             assert env["ORT_WRAPPER_DIST"] == dist
             assert env["ORT_LIB_LOCATION"] == dist
+            # where finalize puts the pkg-config file and the CMake package
+            assert env["PKG_CONFIG_PATH"] == f"{dist}/{Path(PC_RELPATH).parent}"
+            assert env["CMAKE_PREFIX_PATH"] == dist
+            assert CMAKE_DIR == "lib/cmake/onnxruntime"  # one of CMake's <prefix>/ search paths
             tools = {_pname(p) for p in env["nativeBuildInputs"].split()}
-            assert {"cmake", "ninja", "patchelf"} <= tools
+            assert {"cmake", "ninja", "patchelf", "pkg-config"} <= tools
             # nixpkgs' auditwheel is Linux-only (meta.platforms = linux).
             assert ("auditwheel" in tools) == system.endswith("-linux"), (system, name)
             hook = env["shellHook"]

@@ -123,3 +123,57 @@ def test_fresh_process_loads_only_from_the_bundle(bundled: dict, add_model_path:
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_array_equal(np.array(result["z"], dtype=np.float32), x + x)
     assert result["ld_library_path"] is None
+
+
+VERSION_C = """#include <stdio.h>
+typedef struct { const void* (*GetApi)(unsigned); const char* (*GetVersionString)(void); } Base;
+const Base* OrtGetApiBase(void);
+int main(void) { printf("%s\\n", OrtGetApiBase()->GetVersionString()); return 0; }
+"""
+
+
+def test_the_bundle_links_through_its_cmake_package(bundled: dict, tmp_path: Path) -> None:
+    """The bundle's CMake package points at its core library (the wheel has no development
+    link): a CMake project links it; the wheel has no file named by the library's SONAME, so
+    link-flags says so, and with that link the program runs."""
+    out = bundled["out"]
+    manifest = load_manifest(out)
+    cmake_files = [f.path for f in manifest.files if f.role == "cmake"]
+    assert cmake_files == [
+        "lib/cmake/onnxruntime/onnxruntimeConfig.cmake",
+        "lib/cmake/onnxruntime/onnxruntimeConfigVersion.cmake",
+    ]
+    config = (out / cmake_files[0]).read_text()
+    assert "SHARED IMPORTED" in config
+    assert "${_onnxruntime_prefix}/python/onnxruntime/capi/libonnxruntime.so.1.23.2" in config
+    src, build = tmp_path / "src", tmp_path / "build"
+    src.mkdir()
+    (src / "main.c").write_text(VERSION_C)
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.16)\nproject(v C)\n"
+        "find_package(onnxruntime 1.23 CONFIG REQUIRED)\nadd_executable(v main.c)\n"
+        "target_link_libraries(v PRIVATE onnxruntime::onnxruntime)\n"
+    )
+    for argv in (
+        ["cmake", "-S", str(src), "-B", str(build), f"-DCMAKE_PREFIX_PATH={out}"],
+        ["cmake", "--build", str(build)],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    flags = subprocess.run(
+        [sys.executable, "-m", "ort_wrapper.cli", "link-flags", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert flags.returncode == 0 and flags.stdout.split()[0].endswith("libonnxruntime.so.1.23.2")
+    assert "loads libonnxruntime.so.1, which" in flags.stderr
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "libonnxruntime.so.1").symlink_to(
+        out / "python/onnxruntime/capi/libonnxruntime.so.1.23.2"
+    )
+    ran = subprocess.run(
+        [str(build / "v")], capture_output=True, text=True, env={"LD_LIBRARY_PATH": str(links)}
+    )
+    assert (ran.returncode, ran.stdout.strip()) == (0, "1.23.2"), ran.stderr

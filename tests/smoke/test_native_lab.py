@@ -9,7 +9,6 @@ broken) skips loudly with the reason; a failure of the project's own steps fails
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,45 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from ort_wrapper.errors import LabEnvironmentError
 from ort_wrapper.files import sha256_file
-from ort_wrapper.lab.run import LabResult, run_lab
+from ort_wrapper.lab.run import LabResult
 from ort_wrapper.lab.source import known_source
 from ort_wrapper.manifest import load_manifest
-from ort_wrapper.matrix import api_version_for, load_matrix
+from ort_wrapper.matrix import api_version_for
 
 import models
+from helpers import LAB_VERSION as VERSION
 from helpers import REPO
 
-VERSION = "1.21.0"
 SMOKE_C = Path(__file__).with_name("native_lab_smoke.c")
 
 pytestmark = pytest.mark.lab
-
-
-def _skip_loudly(reason: str) -> None:
-    print(f"\n*** native lab SKIPPED (environment): {reason}\n", file=sys.stderr)
-    pytest.skip(f"native lab environment: {reason}")
-
-
-@pytest.fixture(scope="module")
-def lab() -> LabResult:
-    if os.geteuid() != 0:
-        _skip_loudly("the lab needs root (debootstrap, chroot, mounts)")
-    if shutil.which("debootstrap") is None:
-        _skip_loudly("debootstrap is not installed (tools/setup.sh installs it)")
-    try:
-        return run_lab(
-            load_matrix(),
-            "cpu",
-            known_source(VERSION),
-            REPO / "patches",
-            jobs=os.cpu_count() or 1,
-            prune=True,
-        )
-    except LabEnvironmentError as exc:
-        _skip_loudly(str(exc))
-        raise  # unreachable: skip raises
 
 
 def test_the_distribution(lab: LabResult) -> None:

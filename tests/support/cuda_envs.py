@@ -7,6 +7,8 @@ lock (so two test processes do not download the same 2 GB twice). pip's own cach
 
 - ``gpu_venv()``: a venv with ``onnxruntime-gpu==1.23.2`` and ort-wrapper's other runtime
   dependencies, but NOT ``onnxruntime``; returns its python.
+- ``wrapper_venv(extra)``: a venv where only ``pip install 'ort-wrapper[extra]'`` (this checkout)
+  ran: ``gpu`` pulls onnxruntime-gpu alone, ``None`` no ONNX Runtime at all.
 - ``both_venv()``: a venv with both ``onnxruntime`` and ``onnxruntime-gpu`` (the conflict users
   hit); returns its python.
 - ``nvidia_libs()``: a ``pip install --target`` directory with the nvidia-* wheels that
@@ -58,6 +60,7 @@ __all__ = [
     "run_logged",
     "run_python",
     "venv_python",
+    "wrapper_venv",
 ]
 
 ORT_VERSION = load_matrix().ort_version
@@ -182,6 +185,37 @@ def gpu_venv() -> Path:
 def both_venv() -> Path:
     """Python of a venv holding both onnxruntime==1.23.2 and onnxruntime-gpu==1.23.2."""
     return venv_python(build_cached("both-venv", BOTH_SPEC, make_venv(BOTH_SPEC)))
+
+
+def _wrapper_build(extra: str | None) -> Callable[[Path], None]:
+    """Install ort-wrapper as a user would (``pip install 'ort-wrapper[extra]'``), from a copy
+    of this checkout's python/ (pip builds in the source tree; the checkout stays untouched)."""
+
+    def build(tmp: Path) -> None:
+        run_logged([sys.executable, "-m", "venv", str(tmp)], "create venv")
+        source = tmp / "ort-wrapper-source"
+        shutil.copytree(
+            REPO / "python", source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
+        target = f"{source}[{extra}]" if extra else str(source)
+        run_logged(
+            [str(venv_python(tmp)), "-m", "pip", "install", "--progress-bar", "off", target],
+            f"pip install ort-wrapper{f'[{extra}]' if extra else ''} (this checkout)",
+        )
+        shutil.rmtree(source)
+
+    return build
+
+
+def wrapper_venv(extra: str | None = None) -> Path:
+    """Python of a fresh venv where only ``pip install 'ort-wrapper[extra]'`` ran (no extra
+    when None), with this checkout's requirements (cached by pyproject.toml's hash; tests run
+    the checkout's code through ``run_python``)."""
+    pyproject = hashlib.sha256((REPO / "python/pyproject.toml").read_bytes()).hexdigest()
+    spec = (f"ort-wrapper[{extra or ''}]", f"pyproject.toml sha256 {pyproject}")
+    return venv_python(
+        build_cached(f"wrapper-{extra or 'plain'}-venv", spec, _wrapper_build(extra))
+    )
 
 
 def _nvidia_build(tmp: Path) -> None:

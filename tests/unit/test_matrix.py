@@ -15,10 +15,15 @@ from ort_wrapper.matrix import api_version_for, load_matrix, parse_matrix
 from helpers import REPO
 
 
-def test_pyproject_pins_the_matrix_version() -> None:
-    pyproject = tomllib.loads((REPO / "python/pyproject.toml").read_text())
-    [pin] = [d for d in pyproject["project"]["dependencies"] if d.startswith("onnxruntime")]
-    assert pin == f"onnxruntime=={load_matrix().ort_version}"
+def test_pyproject_pins_the_matrix_version_in_its_extras_only() -> None:
+    """The ONNX Runtime wheel is a choice (extras cpu and gpu), never a plain dependency: two
+    wheels installing one `onnxruntime` package would conflict."""
+    project = tomllib.loads((REPO / "python/pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.startswith("onnxruntime")]
+    version = load_matrix().ort_version
+    extras = project["optional-dependencies"]
+    assert extras["cpu"] == [f"onnxruntime=={version}"]
+    assert extras["gpu"] == [f"onnxruntime-gpu=={version}"]
 
 
 def test_the_packaged_matrix_is_the_repo_file() -> None:

@@ -126,7 +126,7 @@ def test_a_static_c_distribution_says_what_applies(tmp_path):
     report = json.loads(proc.stdout)
     codes = {f["code"]: f for f in report["findings"]}
     assert "dist.unusable" not in codes and codes["dist.static"]["severity"] == "ok"
-    assert "link-flags --dist" in codes["dist.static"]["fix"]
+    assert f"ort-wrapper link-flags {root}`" in codes["dist.static"]["fix"]
     assert "check --dist" in codes["dist.static"]["fix"]
     assert not any(code.startswith("provider.") for code in codes)
 

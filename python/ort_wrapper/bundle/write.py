@@ -1,5 +1,6 @@
 """Write a bundle: copy, patch the copies' RUNPATH, describe, verify, rename into place.
 
+The bundle gets its own CMake package (``finalize.cmakepkg``), pointing at its core library.
 Everything is written to a temporary sibling of ``--out`` and renamed into place only after
 verification, so ``--out`` holds either the previous content or a complete, verified bundle.
 An existing ``--out`` is replaced only when it is provably an earlier bundle (exactly the files
@@ -27,6 +28,7 @@ from ..elf.reader import read_elf
 from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
 from ..files import read_json, sha256_file, write_json_atomic
+from ..finalize.cmakepkg import with_cmake_package
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
@@ -296,11 +298,14 @@ def make_bundle(
         hashes = {f.dest: sha256_file(tmp / f.dest) for f in plan.files}
         sizes = {f.dest: (tmp / f.dest).stat().st_size for f in plan.files}
         versions, host_versions = _symbol_versions(tmp, runpaths)
+        manifest = with_cmake_package(_manifest(plan, hashes, host_versions), tmp.joinpath)
+        for entry in manifest.files:  # the CMake package is written anew, for the bundle
+            hashes[entry.path], sizes[entry.path] = entry.sha256, (tmp / entry.path).stat().st_size
         write_json_atomic(
             tmp / BUNDLE_JSON_RELPATH,
             _bundle_json(plan, hashes, sizes, runpaths, versions, host_versions),
         )
-        _manifest(plan, hashes, host_versions).write(tmp)
+        manifest.write(tmp)
         problems = verify_files(tmp, runpaths)
         if problems:
             raise _problems_error(out, problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..finalize.linkflags import FORMATS
@@ -26,18 +27,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def _flags(prefix: Path) -> tuple[str, ...]:
+    """The manifest's flags; for a shared distribution that records none (a bundle of a
+    wheel, say), the full path of its core library."""
     from ..errors import BuildError
-    from ..finalize.linkflags import format_flags, substitute
+    from ..finalize.cmakepkg import core_library
+    from ..finalize.sharedflags import shared_link_flags
     from ..manifest import load_manifest
 
-    manifest = load_manifest(args.prefix)
-    if not manifest.link_flags:
+    manifest = load_manifest(prefix)
+    if manifest.link_flags:
+        return manifest.link_flags
+    library = core_library(manifest.files) if manifest.link_mode == "shared" else None
+    if library is None:
         raise BuildError(
-            f"{args.prefix}: this distribution records no link flags (it is a "
-            f"{manifest.link_mode} distribution: link with -L<its lib folder> -lonnxruntime, "
-            "or load it at run time)"
+            f"{prefix}: this {manifest.link_mode} distribution records no link flags and lists "
+            "no libonnxruntime.so* to link: it cannot be linked (load it at run time instead)"
         )
+    _note_soname(prefix / library)
+    return shared_link_flags(library)
+
+
+def _note_soname(library: Path) -> None:
+    """Warn when nothing in the library's folder has its SONAME: a program linked with it
+    records that name and would not find the library at run time (a wheel's capi/ has
+    ``libonnxruntime.so.1.23.2`` only)."""
+    from ..elf.reader import read_elf
+    from ..errors import ElfError
+
+    try:
+        soname = read_elf(library).soname
+    except ElfError:
+        return
+    if soname and not (library.parent / soname).exists():
+        print(
+            f"ort-wrapper link-flags: note: a program linked with {library.name} loads "
+            f"{soname}, which {library.parent} lacks: put a link there "
+            f"(ln -s {library.name} {soname}) or in a folder on LD_LIBRARY_PATH",
+            file=sys.stderr,
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..finalize.linkflags import format_flags, substitute
+
+    flags = _flags(args.prefix)
     root = args.as_path or args.prefix.resolve()
-    print(format_flags(substitute(manifest.link_flags, root), args.format))
+    print(format_flags(substitute(flags, root), args.format))
     return 0

@@ -271,7 +271,10 @@ def _unusable(problem: str, given: str | None, expected: str) -> Finding:
     if chosen:
         fix = f"fix {chosen} (a directory holding share/ort-wrapper/manifest.json) or unset it"
     else:
-        fix = f"pip install onnxruntime=={expected} (or set ORT_WRAPPER_DIST to a distribution)"
+        fix = (
+            "pip install 'ort-wrapper[cpu]' (or 'ort-wrapper[gpu]' for onnxruntime-gpu), "
+            f"which installs ONNX Runtime {expected}; or set ORT_WRAPPER_DIST to a distribution"
+        )
     return Finding(_SECTION, "dist.unusable", "error", problem, fix)
 
 
@@ -296,7 +299,7 @@ def _static_findings(target: Target, expected: str) -> tuple[list[Finding], dict
             f"(providers {', '.join(m.providers)}): it is linked into programs, not loaded by "
             "init(), so the provider and process findings do not apply; host versions are "
             "judged on its shared objects, if it has any",
-            f"link with `ort-wrapper link-flags --dist {root}`; prove it links and runs with "
+            f"link with `ort-wrapper link-flags {root}`; prove it links and runs with "
             f"`ort-wrapper check --dist {root}`",
         )
     ]

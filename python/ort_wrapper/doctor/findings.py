@@ -29,6 +29,7 @@ CODES: Mapping[str, str] = {
     "provider.usable": "a provider library whose whole closure resolves on the loader's path",
     "provider.needs-preload": "a provider whose libraries resolve only from nvidia-* wheels",
     "provider.unusable": "a provider that is compiled in but cannot load or has no device",
+    "provider.left-out": "a provider whose library a bundle left out on purpose (--provider)",
     "core.closure": "the core library's dependency closure",
     "host.glibc": "the glibc version the libraries need against the host's",
     "host.libstdcxx": "the libstdc++ (GLIBCXX/CXXABI) versions needed against the host's",

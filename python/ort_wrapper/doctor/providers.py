@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..bundle import BUNDLE_JSON_RELPATH
 from ..elf.resolve import Closure, ResolvedLibrary, resolve_closure
 from ..errors import ElfError
 from ..runtime.catalog import gpu_providers, provider_spec, provider_specs, soname_source
 from ..runtime.diagnose import ProviderStatus, provider_status
 from ..runtime.distribution import ENV_VARS, Distribution
 from .findings import Finding
+from .leftout import left_out_libraries
 
 __all__ = [
     "CompiledIn",
@@ -108,14 +110,22 @@ def compiled_in(dist: Distribution) -> CompiledIn:
     return CompiledIn(fallback, source, error=error)
 
 
-def manifest_findings(dist: Distribution, compiled: CompiledIn) -> list[Finding]:
+def _library_of(provider: str) -> str | None:
+    spec = provider_spec(provider)
+    return spec.library if spec else None
+
+
+def manifest_findings(
+    dist: Distribution, compiled: CompiledIn, left_out: frozenset[str] = frozenset()
+) -> list[Finding]:
     """The manifest's providers against the runtime's (the same rule as check's
-    "manifest vs runtime providers": claiming one it lacks is an error)."""
+    "manifest vs runtime providers": claiming one it lacks is an error). A provider whose
+    library a bundle left out (``left_out``) is rightly not claimed."""
     if dist.manifest is None or compiled.source != "child process":
         return []
     claimed, available = dist.manifest.providers, compiled.providers
     lacking = [p for p in claimed if p not in available]
-    unclaimed = [p for p in available if p not in claimed]
+    unclaimed = [p for p in available if p not in claimed and _library_of(p) not in left_out]
     if lacking:
         return [
             Finding(
@@ -199,8 +209,18 @@ def _fact(status: ProviderStatus) -> str:
     return status.reason().split("; fix: ", 1)[0]
 
 
-def _finding(status: ProviderStatus, usable_gpu: bool) -> Finding:
+def _finding(
+    status: ProviderStatus, usable_gpu: bool, left_out: frozenset[str] = frozenset()
+) -> Finding:
     name = status.name
+    if not status.library_present and status.library and status.library.name in left_out:
+        return Finding(
+            _SECTION,
+            "provider.left-out",
+            "ok",
+            f"{name}: {status.library.name} was left out of this bundle on purpose "
+            f"({BUNDLE_JSON_RELPATH} leftOut)",
+        )
     if status.loadable and status.library is None:
         return Finding(_SECTION, "provider.builtin", "ok", f"{name}: built into ONNX Runtime")
     if status.loadable and status.needs_preload:
@@ -269,7 +289,8 @@ def provider_findings(
                 "see the host and core findings below; reinstall the package if they are clear",
             )
         )
-    findings += manifest_findings(dist, compiled)
+    left_out = left_out_libraries(dist)
+    findings += manifest_findings(dist, compiled, left_out)
     core_finding, core_details = _core_finding(dist)
     if core_finding is not None:
         findings.append(core_finding)
@@ -285,7 +306,7 @@ def provider_findings(
                 Finding(_SECTION, "provider.unusable", "error", fact, "reinstall the distribution")
             )
     usable_gpu = any(s.loadable and s.name in gpu_providers() for s in statuses)
-    findings += [_finding(status, usable_gpu) for status in statuses]
+    findings += [_finding(status, usable_gpu, left_out) for status in statuses]
     unknown = [s.name for s in statuses if provider_spec(s.name) is None]
     if unknown:
         log.debug("providers unknown to data/providers.json: %s", unknown)

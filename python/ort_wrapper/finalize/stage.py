@@ -2,9 +2,9 @@
 
 For a static variant: merge ORT's component archives into ``lib/libonnxruntime.a``, resolve
 its dependencies (in-tree archives copied in, system libraries recorded), order them for a
-single-pass linker; for every variant: write ``lib/pkgconfig/libonnxruntime.pc`` and
-``share/ort-wrapper/manifest.json``. All of it happens in a Transaction: idempotent, and a
-failure leaves the prefix as it was.
+single-pass linker; for every variant: write ``lib/pkgconfig/libonnxruntime.pc``, the CMake
+package (``lib/cmake/onnxruntime/``, from the manifest) and ``share/ort-wrapper/manifest.json``.
+All of it happens in a Transaction: idempotent, and a failure leaves the prefix as it was.
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ from .candidates import (
     library_dirs,
     read_cmake_cache,
 )
+from .cmakepkg import CMAKE_FILES, core_library, with_cmake_package
 from .darwin import system_flags
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
 from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, stage_python_package
 from .resolve import Library, linked_without_pruning, public_api_symbols, resolve
+from .sharedflags import shared_link_flags
 from .transaction import Transaction
 
 __all__ = ["StaticLink", "finalize", "ort_version_of"]
@@ -269,6 +271,13 @@ def _runtime_loaded(prefix: Path, variant: Variant) -> tuple[RuntimeLoadedEntry,
     return tuple(entries)
 
 
+def _shared_flags(prefix: Path, files: Sequence[FileEntry]) -> tuple[str, ...]:
+    library = core_library(files)
+    if library is None:
+        raise BuildError(f"a shared variant, but {prefix} holds no libonnxruntime.so*")
+    return shared_link_flags(library)
+
+
 def finalize(
     prefix: Path,
     build_dir: Path,
@@ -303,8 +312,7 @@ def finalize(
             flags, roles, extra = link.flags, link.roles, dict(link.extra)
             private = tuple(f for f in flags if f != f"{PREFIX_VAR}/lib/{MERGED_NAME}")
         else:
-            flags, roles, extra = (f"-L{PREFIX_VAR}/lib", "-lonnxruntime"), {}, {}
-            private = ()
+            flags, roles, extra, private = (), {}, {}, ()
         runtime_loaded = _runtime_loaded(prefix, variant)
         python_path = None
         if variant.cmake_flags.get(PYTHON_FLAG) is True:
@@ -325,8 +333,10 @@ def finalize(
         files = tuple(
             FileEntry(rel, _kind(rel), tx.sha256(path), _role(rel, roles))
             for rel, path in sorted(tx.final_files().items())
-            if rel != str(MANIFEST_RELPATH)
+            if rel != str(MANIFEST_RELPATH) and rel not in CMAKE_FILES
         )
+        if variant.link_mode != "static":
+            flags = _shared_flags(prefix, files)
         extra.update({"source": dict(source or {}), "patches": [dict(p) for p in patches]})
         manifest = Manifest(
             version=version,
@@ -340,6 +350,7 @@ def finalize(
             include_dir=include_dir,
             extra=extra,
         )
+        manifest = with_cmake_package(manifest, tx.path_for)
         write_json_atomic(tx.path_for(str(MANIFEST_RELPATH)), manifest.to_json())
         changed = tx.commit()
     log.info("finalized %s: %d files changed", prefix, len(changed))

@@ -116,7 +116,9 @@ def _installed_module() -> Distribution:
     if spec is None or not spec.submodule_search_locations:
         raise InitError(
             "no ONNX Runtime found: the onnxruntime package is not installed and no "
-            f"distribution was given (init(path), {' or '.join(ENV_VARS)})"
+            f"distribution was given (init(path), {' or '.join(ENV_VARS)}); install a wheel "
+            "with pip install 'ort-wrapper[cpu]' (CPU) or 'ort-wrapper[gpu]' "
+            "(onnxruntime-gpu), or point ORT_WRAPPER_DIST at a distribution"
         )
     return Distribution("module", Path(spec.submodule_search_locations[0]), "installed module")
 

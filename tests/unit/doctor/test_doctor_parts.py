@@ -190,3 +190,45 @@ def test_a_provider_library_that_is_not_elf_is_an_error_finding_not_a_crash(tmp_
     assert bad.severity == "error" and "not an ELF file" in bad.fact
     assert [s.name for s in statuses] == ["CPUExecutionProvider"]
     assert details["core"] is None
+
+
+def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_path):
+    """`bundle --provider cpu` of the GPU wheel: the runtime still has CUDA and TensorRT
+    compiled in, their libraries are absent by choice (bundle.json's leftOut). Only what was
+    left out is excused: TensorRT, not listed there, stays an error (the control)."""
+    from ort_wrapper.bundle import BUNDLE_JSON_RELPATH
+    from ort_wrapper.manifest import Manifest
+
+    root = tmp_path / "bundle"
+    (root / "lib").mkdir(parents=True)
+    manifest = Manifest("1.23.2", "pypi-gpu", "shared", ("CPUExecutionProvider",), ())
+    manifest.write(root)
+    dist = Distribution("prefix", root, "argument", manifest)
+    providers = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+    compiled = CompiledIn(providers, "child process", "1.23.2")
+
+    def codes() -> dict[str, list[tuple[str, str]]]:
+        findings, _, _ = provider_findings(dist, compiled)
+        out: dict[str, list[tuple[str, str]]] = {}
+        for f in findings:
+            out.setdefault(f.code, []).append((f.severity, f.fact))
+        return out
+
+    before = codes()
+    assert len(before["provider.unusable"]) == 2
+    (root / BUNDLE_JSON_RELPATH).write_text(
+        json.dumps(
+            {"leftOut": ["libonnxruntime_providers_cuda.so (CUDAExecutionProvider not selected)"]}
+        )
+    )
+    after = codes()
+    [(severity, fact)] = after["provider.left-out"]
+    assert severity == "ok" and fact.startswith(
+        "CUDAExecutionProvider: libonnxruntime_providers_cuda"
+    )
+    [(severity, fact)] = after["provider.unusable"]
+    assert severity == "error" and fact.startswith("TensorrtExecutionProvider")
+    [(severity, fact)] = after["provider.manifest"]
+    assert severity == "warning" and "CUDA" not in fact and "Tensorrt" in fact
+    (root / BUNDLE_JSON_RELPATH).write_text("{not json")  # unreadable: judged as the files are
+    assert len(codes()["provider.unusable"]) == 2

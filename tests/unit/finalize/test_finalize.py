@@ -169,7 +169,11 @@ def test_shared_variant_records_runtime_loaded_libraries(fake_build: FakeBuild) 
     _shared_object(package / "capi" / "onnxruntime_pybind11_state.so")
     manifest = finalize(fake_build.prefix, fake_build.build_dir, variant)
     assert manifest.link_mode == "shared"
-    assert manifest.link_flags == ("-L${prefix}/lib", "-lonnxruntime")
+    # the full path: linking works with or without the libonnxruntime.so development link
+    assert manifest.link_flags == (
+        "${prefix}/lib/libonnxruntime.so.1.21.0",
+        "-Wl,-rpath,${prefix}/lib",
+    )
     assert [(r.library, r.loaded_by) for r in manifest.runtime_loaded] == [
         ("lib/libonnxruntime_providers_shared.so", "lib/libonnxruntime.so"),
         ("lib/libonnxruntime_providers_cuda.so", "lib/libonnxruntime.so"),

@@ -1,0 +1,174 @@
+"""Smoke: the three consumers under ``examples/`` build in the lab's trixie chroot against the
+native static ONNX Runtime with nothing but the distribution's own metadata (pkg-config, the
+CMake package, ``ort-wrapper link-flags --format cargo``), run real models through the C API,
+and print what the PyPI wheel computes for the same inputs.
+
+Debian's cargo and rustc (and make, cmake, pkgconf) are installed into the chroot here, not in
+the lab's package list, so the lab's build key does not change. A link failure fails with the
+symbols the linker could not resolve.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from ort_wrapper.errors import BuildError
+from ort_wrapper.lab.run import LabResult
+
+import models
+from helpers import LAB_VERSION, REPO, skip_loudly
+
+pytestmark = pytest.mark.lab
+
+WORK = "/lab/consumers"
+# the command each consumer needs -> the Debian package providing it
+TOOLS = {
+    "cargo": "cargo",
+    "rustc": "rustc",
+    "make": "make",
+    "cmake": "cmake",
+    "pkg-config": "pkgconf",
+}
+CHROOT_PATH = f"{WORK}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MODELS = {"add": models.add_model(), "mlp": models.matmul_model()}
+_UNRESOLVED = re.compile(r"undefined reference to [`'](.+?)'")
+_OUTPUT = re.compile(r"^(\w+)=([-+0-9.e,a-z]*)$")
+
+
+@pytest.fixture(scope="module")
+def work(lab: LabResult) -> Path:
+    """The consumers' folder in the chroot: the examples, the models, Debian's build tools and
+    an ``ort-wrapper`` command (this checkout's package with its pure-Python dependencies)."""
+    have = lab.chroot.host_path("/usr/bin")
+    missing = [pkg for tool, pkg in TOOLS.items() if not (have / tool).exists()]
+    if missing:
+        apt = {"DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            lab.chroot.run(
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env=apt
+            )
+        except BuildError as exc:
+            skip_loudly(f"installing {' '.join(missing)} in the chroot failed: {exc}")
+    host = lab.chroot.host_path(WORK)
+    shutil.rmtree(host, ignore_errors=True)
+    shutil.copytree(REPO / "examples", host / "examples")
+    import auditwheel
+    import elftools
+
+    for module in (elftools, auditwheel):
+        folder = Path(module.__file__).parent
+        shutil.copytree(folder, host / "py" / folder.name)
+    shutil.copytree(
+        REPO / "python/ort_wrapper",
+        host / "py/ort_wrapper",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    tool = host / "bin/ort-wrapper"
+    tool.parent.mkdir()
+    tool.write_text(f'#!/bin/sh\nPYTHONPATH={WORK}/py exec python3 -m ort_wrapper.cli "$@"\n')
+    tool.chmod(0o755)
+    for name, model in MODELS.items():
+        models.save(model, host / f"{name}.onnx")
+    return host
+
+
+def _inputs(path: Path) -> dict[str, np.ndarray]:
+    """The feeds the examples make: every float input filled with 0, 0.1, ..., 0.9, 0, ..."""
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for arg in session.get_inputs():
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in arg.shape]
+        count = int(np.prod(shape))
+        feeds[arg.name] = (np.arange(count) % 10 / np.float32(10)).astype(np.float32).reshape(shape)
+    return feeds
+
+
+def _expected(path: Path) -> dict[str, np.ndarray]:
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, _inputs(path))
+    return {o.name: v.ravel() for o, v in zip(session.get_outputs(), outputs, strict=True)}
+
+
+def _environment(lab: LabResult) -> dict[str, str]:
+    return {
+        "PATH": CHROOT_PATH,
+        "ORT_LIB_LOCATION": lab.dist_inside,
+        "PKG_CONFIG_PATH": f"{lab.dist_inside}/lib/pkgconfig",
+    }
+
+
+def _unresolved(log: Path) -> list[str]:
+    return sorted(set(_UNRESOLVED.findall(log.read_text(errors="replace"))))
+
+
+def _build(lab: LabResult, argv: list[str], cwd: str, log: Path) -> None:
+    """Run a build step in the chroot; a link failure names the unresolved symbols."""
+    try:
+        lab.chroot.run(argv, cwd=cwd, env=_environment(lab), log_file=log)
+    except BuildError as exc:
+        symbols = _unresolved(log)
+        if symbols:
+            shown = "\n  ".join(symbols[:40])
+            pytest.fail(f"{argv[0]}: {len(symbols)} unresolved symbols:\n  {shown}")
+        pytest.fail(str(exc))
+
+
+def _run(lab: LabResult, program: str, cwd: str) -> None:
+    """Run ``program`` on each model and compare its printed outputs with the wheel's."""
+    for name in MODELS:
+        lines: list[str] = []
+        lab.chroot.run([program, f"{WORK}/{name}.onnx"], cwd=cwd, on_line=lines.append)
+        assert f"onnxruntime {LAB_VERSION}\n" in lines, lines[-5:]
+        printed = {
+            m[1]: np.array([float(v) for v in m[2].split(",")], dtype=np.float32)
+            for m in map(_OUTPUT.match, lines)
+            if m
+        }
+        expected = _expected(lab.chroot.host_path(f"{WORK}/{name}.onnx"))
+        assert printed.keys() == expected.keys()
+        for key, values in expected.items():
+            np.testing.assert_allclose(printed[key], values, rtol=1e-4, atol=1e-5)
+        print(f"\n{program} {name}.onnx: {', '.join(f'{k}[{len(v)}]' for k, v in printed.items())}")
+
+
+def test_c_with_pkg_config(lab: LabResult, work: Path, tmp_path: Path) -> None:
+    cwd = f"{WORK}/examples/c"
+    _build(lab, ["make"], cwd, tmp_path / "c.log")
+    _run(lab, "./run_model", cwd)
+
+
+def test_cpp_with_find_package(lab: LabResult, work: Path, tmp_path: Path) -> None:
+    cwd = f"{WORK}/examples/cpp"
+    log = tmp_path / "cpp.log"
+    configure = ["cmake", "-S", ".", "-B", "build", f"-DCMAKE_PREFIX_PATH={lab.dist_inside}"]
+    _build(lab, configure, cwd, log)
+    _build(lab, ["cmake", "--build", "build"], cwd, log)
+    _run(lab, "./build/run_model", cwd)
+
+
+def test_rust_with_link_flags_in_build_rs(lab: LabResult, work: Path, tmp_path: Path) -> None:
+    cwd = f"{WORK}/examples/rust"
+    _build(lab, ["cargo", "build", "--offline"], cwd, tmp_path / "rust.log")
+    _run(lab, "./target/debug/run-model", cwd)
+
+
+def test_control_without_the_static_dependencies_the_link_fails_naming_symbols(
+    lab: LabResult, work: Path, tmp_path: Path
+) -> None:
+    """Control: the C example linked with pkg-config's view for shared linking (no --static,
+    so no Libs.private) misses ORT's dependencies, and the failure names what is unresolved."""
+    log = tmp_path / "control.log"
+    line = "cc run_model.c $(pkg-config --cflags --libs libonnxruntime) -o control"
+    with pytest.raises(BuildError):
+        lab.chroot.run(
+            ["sh", "-c", line], cwd=f"{WORK}/examples/c", env=_environment(lab), log_file=log
+        )
+    symbols = _unresolved(log)
+    print(f"\nwithout --static: {len(symbols)} unresolved, e.g. {symbols[:3]}")
+    assert any(s.startswith(("onnx::", "google::protobuf::", "absl::")) for s in symbols)
