@@ -36,6 +36,7 @@ FRAMEWORK = "-framework"  # darwin: a linkFlags item followed by the framework's
 # linker `check` runs write or run anything.
 _LINK_OPTION_PREFIXES = ("-l", "-L")
 _LINK_OPTIONS = frozenset({"-Wl,--start-group", "-Wl,--end-group", "-pthread", FRAMEWORK})
+_RPATH = "-Wl,-rpath,"  # accepted only before a ${prefix} path with no comma (one linker word)
 SCHEMA = 1
 FILE_KINDS = ("shared", "archive", "header", "python", "pkgconfig", "data")
 
@@ -133,12 +134,14 @@ def _relpath(where: str, key: str, value: str) -> str:
 
 
 def _link_flags(where: str, data: Mapping[str, Any]) -> tuple[str, ...]:
-    """linkFlags: library files (``${prefix}/…`` confined to the root) and the options above."""
+    """linkFlags: library files and RUNPATHs (``${prefix}/…`` confined to the root) and the
+    options above."""
     flags = _strings(where, data, "linkFlags")
     for i, flag in enumerate(flags):
         at = f"{where}: linkFlags[{i}]"
-        if flag.startswith(PREFIX_VAR):
-            _relpath(at, "path", flag.removeprefix(f"{PREFIX_VAR}/"))
+        path = flag.removeprefix(_RPATH)
+        if path.startswith(PREFIX_VAR) and not (path != flag and "," in path):
+            _relpath(at, "path", path.removeprefix(f"{PREFIX_VAR}/"))
         elif flag.startswith(("-", "@")) and not (
             flag in _LINK_OPTIONS or flag.startswith(_LINK_OPTION_PREFIXES)
         ):

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from ..errors import InitError
-from ..files import sha256_file
+from ..files import relpath_problem, sha256_file
 from ..manifest import FileEntry, Manifest
 from .linkflags import END_GROUP, PREFIX_VAR, START_GROUP
 
@@ -68,12 +68,9 @@ def _comment(text: str) -> str:
 
 def _confined(where: str, relpath: str) -> str:
     """``relpath`` when it stays inside the distribution, else InitError naming it."""
-    path = PurePosixPath(relpath)
-    if not relpath or path.is_absolute() or ".." in path.parts:
-        raise InitError(
-            f"the manifest's {where} {relpath!r} leaves the distribution: expected a relative "
-            "path inside it"
-        )
+    problem = relpath_problem(relpath)
+    if problem is not None:
+        raise InitError(f"the manifest's {where} {relpath!r} {problem}")
     return relpath
 
 

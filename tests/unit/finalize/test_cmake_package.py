@@ -178,7 +178,7 @@ def test_a_hostile_manifest_cannot_write_cmake_code_or_leave_the_root(tmp_path: 
     assert "injected" not in done.stdout + done.stderr.replace(evil, "")
     assert done.stdout.strip() == EXPECTED_OUTPUT  # still a package, its strings inert
     for bad in ("../outside", "/usr/include"):
-        with pytest.raises(InitError, match="leaves the distribution"):
+        with pytest.raises(InitError, match=r"includeDir .* (is absolute|has a '..')"):
             cmake_package(Manifest("1.21.0", "x", "shared", (), (entry,), include_dir=bad))
 
 
@@ -189,4 +189,4 @@ def test_link_flags_refuse_a_core_library_outside_the_distribution(tmp_path: Pat
     Manifest("1.21.0", "x", "shared", (), (entry,)).write(tmp_path)
     assert main(["link-flags", str(tmp_path)]) == 1
     captured = capsys.readouterr()
-    assert captured.out == "" and "leaves the distribution" in captured.err
+    assert captured.out == "" and "'../../lib/libonnxruntime.so.1' has a '..'" in captured.err

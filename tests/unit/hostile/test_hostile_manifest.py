@@ -69,6 +69,13 @@ def test_every_verb_reports_an_unreadable_manifest(tmp_path: Path, hostile: str,
         ("linkFlags", ["-lm", "-o", "/tmp/victim"], "linkFlags[1]: '-o' is not a library"),
         ("linkFlags", ["-Wl,-o,/tmp/victim"], "linkFlags[0]: '-Wl,-o,/tmp/victim' is not"),
         ("linkFlags", ["@/tmp/options"], "linkFlags[0]: '@/tmp/options' is not"),
+        ("linkFlags", ["-Wl,-rpath,/etc"], "linkFlags[0]: '-Wl,-rpath,/etc' is not"),
+        (
+            "linkFlags",
+            ["-Wl,-rpath,${prefix}/lib,-o,/tmp/victim"],
+            "linkFlags[0]: '-Wl,-rpath,${prefix}/lib,-o,/tmp/victim' is not",
+        ),
+        ("linkFlags", ["-Wl,-rpath,${prefix}/../x"], "linkFlags[0]: path '../x'"),
     ],
 )
 def test_manifest_paths_are_confined_to_the_root(
@@ -87,8 +94,9 @@ def test_manifest_paths_are_confined_to_the_root(
 
 def test_link_flags_finalize_writes_are_accepted(tmp_path: Path) -> None:
     flags = ["-L/usr/lib/x", "-Wl,--start-group", "${prefix}/lib/a.a", "-l:libre2.a"]
-    prefix = small_prefix(tmp_path / "dist", linkFlags=[*flags, "-Wl,--end-group", "-lm"])
-    assert load_manifest(prefix).link_flags[:4] == tuple(flags)
+    tail = ["-Wl,--end-group", "-lm", "-Wl,-rpath,${prefix}/lib"]
+    prefix = small_prefix(tmp_path / "dist", linkFlags=[*flags, *tail])
+    assert load_manifest(prefix).link_flags == (*flags, *tail)
 
 
 def test_pythonpath_cannot_import_another_tree(tmp_path: Path) -> None:
