@@ -9,7 +9,9 @@ __all__ = [
     "InitError",
     "InputError",
     "LabEnvironmentError",
+    "LinkError",
     "ModelLoadError",
+    "OrtApiError",
     "OrtWrapperError",
     "ProviderUnavailableError",
     "VariantError",
@@ -43,6 +45,15 @@ class ProviderUnavailableError(OrtWrapperError):
         self.fallbacks = fallbacks
 
 
+class OrtApiError(OrtWrapperError):
+    """ONNX Runtime's C API returned an OrtStatus: ORT's message, and its error code's name
+    (``ORT_INVALID_ARGUMENT``, ``ORT_NO_SUCHFILE``, ...) in ``code``."""
+
+    def __init__(self, message: str, code: str = "ORT_FAIL") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class ElfError(OrtWrapperError):
     """A file is not a readable ELF object of the expected kind."""
 
@@ -62,3 +73,12 @@ class BundleError(OrtWrapperError):
 class LabEnvironmentError(BuildError):
     """The native build lab's environment failed (mirror unreachable, a Debian package broken),
     as opposed to a failure of this project's own steps."""
+
+
+class LinkError(BuildError):
+    """A static distribution's archives did not link with its own link flags; ``command`` is
+    the link command that failed."""
+
+    def __init__(self, message: str, command: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.command = command

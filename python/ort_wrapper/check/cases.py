@@ -117,12 +117,13 @@ def _feedable(value: Any) -> Any:
         return value
     from onnx.helper import np_dtype_to_tensor_dtype
 
-    from ..runtime.loader import onnxruntime_module
+    from ..runtime.loader import active_runtime
 
-    ort = onnxruntime_module()
-    return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
-        value.view(dtype.base), np_dtype_to_tensor_dtype(dtype)
+    runtime = active_runtime()  # the C API backend takes (array, type); pybind an OrtValue
+    make = getattr(runtime, "typed_feed", None) or (
+        runtime.OrtValue.ortvalue_from_numpy_with_onnx_type
     )
+    return make(value.view(dtype.base), np_dtype_to_tensor_dtype(dtype))
 
 
 def _data_sets(case: BackendCase, model: Any) -> list[tuple[dict[str, Any], list[Any]]]:

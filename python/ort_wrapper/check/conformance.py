@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..progress import Progress
 from ..runtime.catalog import provider_spec
-from ..runtime.loader import init, onnxruntime_module
+from ..runtime.loader import active_runtime, init
 from .baselines import (
     Baseline,
     BaselineError,
@@ -46,7 +46,7 @@ def run_cases(
 ) -> tuple[CaseResult, ...]:
     """Run ``cases`` on ``provider``, with progress on stderr. Lowers ONNX Runtime's default
     log level to errors-only-fatal for this process: many cases warn by design."""
-    onnxruntime_module().set_default_logger_severity(4)
+    active_runtime().set_default_logger_severity(4)
     results = []
     with Progress(f"conformance on {provider}", len(cases), quiet=quiet) as progress:
         for case in cases:

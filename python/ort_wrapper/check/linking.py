@@ -128,6 +128,28 @@ def _capi_check(target: Target) -> Check:
     return _capi_verdict(name, result, version)
 
 
+def _shared_object_check(target: Target) -> Check:
+    """The archives linked into the shared object the session sections run (cached): what a
+    consumer's ``-shared`` link with ``ort-wrapper link-flags`` gives."""
+    from ..errors import OrtWrapperError
+    from ..runtime.capi.library import link_static
+
+    assert target.manifest is not None and target.root is not None
+    name = "shared object from the link flags"
+    start = time.monotonic()
+    try:
+        built = link_static(target.root, target.manifest)
+    except OrtWrapperError as exc:
+        return Check(name, FAIL, str(exc), {"command": list(getattr(exc, "command", ()))})
+    return Check(
+        name,
+        PASS,
+        f"{built} ({built.stat().st_size / 2**20:.1f} MiB, {time.monotonic() - start:.1f} s; "
+        "cached by the manifest's hashes)",
+        {"path": str(built), "seconds": time.monotonic() - start},
+    )
+
+
 def _capi_verdict(name: str, result: CapiResult, version: str) -> Check:
     data = {
         "api": result.api,
@@ -152,7 +174,7 @@ def linking_section(target: Target) -> Section:
     """Run the linking section on ``target`` (never raises for a bad distribution)."""
     start = time.monotonic()
     checks: list[Check] = []
-    if target.manifest is None and target.kind != "module":
+    if target.manifest is None and target.kind == "broken":
         checks.append(Check("distribution", FAIL, target.problem or "not a distribution"))
         return Section("linking", tuple(checks), seconds=time.monotonic() - start)
     objects, missing = shared_objects(target)
@@ -189,6 +211,8 @@ def linking_section(target: Target) -> Section:
     if target.kind != "static" and not objects:
         checks.append(Check("shared objects", FAIL, "the distribution has no shared objects"))
     checks.append(_capi_check(target))
+    if target.kind == "static":
+        checks.append(_shared_object_check(target))
     host = host_versions()
     tables = (
         Table(

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..runtime.distribution import ENV_VARS
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions
-from .report import SKIP, Check, Report, Section, announce, failed_section
+from .report import Report, Section, announce, failed_section
 from .target import Target, resolve_target
 
 __all__ = ["run_check", "run_worker"]
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _worker_env(target: Target) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    if target.kind == "prefix" and target.root is not None:
+    if target.kind != "module" and target.root is not None:
         env["ORT_WRAPPER_DIST"] = str(target.root)
     return env
 
@@ -67,12 +67,6 @@ def _collect(result: Path, wanted: list[str], how: str) -> list[Section]:
 
 
 def _not_loadable(target: Target, wanted: list[str]) -> list[Section]:
-    if target.kind == "static":
-        reason = (
-            "a static C distribution without a Python module: sessions are not created from "
-            "Python; its linking section proves it links and runs"
-        )
-        return [Section(n, (Check("distribution", SKIP, reason),)) for n in wanted]
     return [failed_section(n, f"not a loadable distribution: {target.problem}") for n in wanted]
 
 

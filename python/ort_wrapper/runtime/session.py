@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import InputError, ModelLoadError, OrtWrapperError, ProviderUnavailableError
 from .catalog import gpu_providers, provider_specs, resolve_provider_name
 from .diagnose import provider_status
-from .loader import RuntimeInfo, init, onnxruntime_module
+from .loader import RuntimeInfo, active_runtime, init
 
 __all__ = ["Fallback", "Session", "SessionBuilder", "TensorInfo"]
 
@@ -185,6 +185,7 @@ class SessionBuilder:
         self._strict = False
         self._gpu: str | None = None  # None, "prefer" or "require"
         self._threads: int | None = None
+        self._inter_threads: int | None = None
         self._opt_level: str | None = None
         self._deterministic = False
 
@@ -255,6 +256,13 @@ class SessionBuilder:
         self._threads = n
         return self
 
+    def inter_op_threads(self, n: int) -> SessionBuilder:
+        """Threads running independent operators in parallel (0: ONNX Runtime's default)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InputError(f"inter_op_threads expects an integer >= 0, got {n!r}")
+        self._inter_threads = n
+        return self
+
     def optimization_level(self, level: str) -> SessionBuilder:
         """Graph optimisation: 'disable', 'basic', 'extended' or 'all'."""
         if level not in _OPT_LEVELS:
@@ -273,6 +281,8 @@ class SessionBuilder:
         options = ort.SessionOptions()
         if self._threads is not None:
             options.intra_op_num_threads = self._threads
+        if self._inter_threads is not None:
+            options.inter_op_num_threads = self._inter_threads
         if self._opt_level is not None:
             options.graph_optimization_level = getattr(
                 ort.GraphOptimizationLevel, _OPT_LEVELS[self._opt_level]
@@ -288,13 +298,15 @@ class SessionBuilder:
         return [*((p, {}) for p in gpu_providers()), (_CPU, {})]
 
     @staticmethod
-    def _reason(info: RuntimeInfo, provider: str) -> str:
+    def _reason(info: RuntimeInfo, provider: str, session: Any) -> str:
         status = provider_status(
             provider,
             available=info.available_providers,
             library_dirs=info.distribution.library_dirs,
         )
-        return status.reason() or f"ONNX Runtime did not enable {provider} (see its log)"
+        said = getattr(session, "provider_errors", {}).get(provider)  # the C API's own message
+        reason = status.reason() or (f"ONNX Runtime: {said}" if said else None)
+        return reason or f"ONNX Runtime did not enable {provider} (see its log)"
 
     def _load(self, ort: Any, options: Any, providers: list[tuple[str, dict[str, Any]]]) -> Any:
         if isinstance(self._model, Path):
@@ -323,12 +335,14 @@ class SessionBuilder:
     def build(self) -> Session:
         """Create the session; raises ModelLoadError or ProviderUnavailableError."""
         info = init()
-        ort = onnxruntime_module()
+        ort = active_runtime()
         requested = self._requested()
         usable = [(p, o) for p, o in requested if p in info.available_providers]
         session = self._load(ort, self._options(ort), usable or [(_CPU, {})])
         used = set(session.get_providers())
-        fallbacks = tuple(Fallback(p, self._reason(info, p)) for p, _ in requested if p not in used)
+        fallbacks = tuple(
+            Fallback(p, self._reason(info, p, session)) for p, _ in requested if p not in used
+        )
         names = tuple(p for p, _ in requested)
         if fallbacks and self._strict:
             raise ProviderUnavailableError(

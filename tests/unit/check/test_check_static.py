@@ -23,11 +23,15 @@ pytestmark = pytest.mark.skipif(
 def test_static_prefix_links_and_answers(tmp_path: Path) -> None:
     root = static_prefix(tmp_path / "dist")
     target = resolve_target(root)
-    assert target.kind == "static" and target.dist is None
+    assert target.kind == "static" and target.dist is not None
     section = linking_section(target)
     assert section.status == "pass", section.to_json()
     capi = next(c for c in section.checks if c.name.startswith("C API"))
     assert "GetApi(21) non-null; GetVersionString() = 1.21.0" in capi.detail
+    linked = next(c for c in section.checks if c.name == "shared object from the link flags")
+    assert (
+        Path(linked.data["path"]).is_file() and "cached by the manifest's hashes" in linked.detail
+    )
 
 
 def test_static_prefix_with_wrong_version_fails(tmp_path: Path) -> None:

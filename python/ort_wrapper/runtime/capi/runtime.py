@@ -1,0 +1,242 @@
+"""The C API backend: the calls ``SessionBuilder`` and ``Session`` make, over one
+``libonnxruntime.so*`` loaded with ctypes.
+
+It answers to the names the ``onnxruntime`` module uses for the same things
+(``SessionOptions``, ``GraphOptimizationLevel``, ``InferenceSession``, ``get_providers``...), so
+the wrapper has one session path on both backends. A session reports the providers ORT really
+registered: a provider whose append call fails is not used, and ORT's message says why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...errors import InputError, OrtApiError
+from ..catalog import provider_spec
+from .api import OrtLibrary, table_for
+from .values import TypedFeed, describe_type, from_value, to_value
+
+__all__ = ["CapiRuntime", "GraphOptimizationLevel", "NodeArg", "SessionOptions"]
+
+_CPU = "CPUExecutionProvider"
+_LOG_WARNING = 2
+
+
+class GraphOptimizationLevel(enum.IntEnum):
+    """ORT's ``GraphOptimizationLevel`` values."""
+
+    ORT_DISABLE_ALL = 0
+    ORT_ENABLE_BASIC = 1
+    ORT_ENABLE_EXTENDED = 2
+    ORT_ENABLE_ALL = 99
+
+
+@dataclass
+class SessionOptions:
+    """What SessionBuilder sets; turned into an ``OrtSessionOptions`` per session."""
+
+    intra_op_num_threads: int = 0
+    inter_op_num_threads: int = 0
+    graph_optimization_level: GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL
+    use_deterministic_compute: bool = False
+
+
+@dataclass(frozen=True)
+class NodeArg:
+    """An input or output as the pybind module describes it."""
+
+    name: str
+    type: str
+    shape: tuple[Any, ...]
+    element_type: int | None
+
+
+def _pairs(options: Mapping[str, Any]) -> tuple[Any, Any, int]:
+    keys = [str(k).encode() for k in options]
+    values = [str(v).encode() for v in options.values()]
+    n = len(keys)
+    return (ctypes.c_char_p * n)(*keys), (ctypes.c_char_p * n)(*values), n
+
+
+class CapiRuntime:
+    """One ONNX Runtime shared library driven through its C API (one OrtEnv per process)."""
+
+    __version__: str
+
+    SessionOptions = SessionOptions
+    GraphOptimizationLevel = GraphOptimizationLevel
+
+    def __init__(self, library: Path, header: Path | None = None) -> None:
+        self.lib = OrtLibrary(library, table_for(header))
+        self.__version__ = self.lib.version
+        self.env = self.lib.out("CreateEnv", _LOG_WARNING, b"ort-wrapper")
+        self._providers = self.lib.available_providers()
+
+    def get_available_providers(self) -> list[str]:
+        """The providers compiled in."""
+        return list(self._providers)
+
+    def set_default_logger_severity(self, level: int) -> None:
+        """ORT's log level for this process (0 verbose ... 4 fatal)."""
+        self.lib.call("UpdateEnvWithCustomLogLevel", self.env, int(level))
+
+    def typed_feed(self, array: Any, element_type: int) -> TypedFeed:
+        """``array``'s bytes fed as the ONNX element type ``element_type``."""
+        return TypedFeed(array, element_type)
+
+    def InferenceSession(
+        self,
+        source: str | bytes,
+        options: SessionOptions,
+        providers: Sequence[str] = (),
+        provider_options: Sequence[Mapping[str, Any]] = (),
+    ) -> CapiSession:
+        """A session on ``source`` (a path or the model's bytes)."""
+        return CapiSession(self, source, options, providers, provider_options)
+
+    def session_options(self, options: SessionOptions) -> int:
+        """A new ``OrtSessionOptions*`` (the caller releases it)."""
+        lib = self.lib
+        handle = lib.out("CreateSessionOptions")
+        try:
+            lib.call("SetIntraOpNumThreads", handle, options.intra_op_num_threads)
+            lib.call("SetInterOpNumThreads", handle, options.inter_op_num_threads)
+            lib.call(
+                "SetSessionGraphOptimizationLevel", handle, int(options.graph_optimization_level)
+            )
+            if options.use_deterministic_compute:
+                lib.call("SetDeterministicCompute", handle, True)
+        except BaseException:
+            lib.fn("ReleaseSessionOptions")(handle)
+            raise
+        return handle
+
+    def append_provider(self, handle: int, name: str, options: Mapping[str, Any]) -> None:
+        """Register ``name`` on the session options the way its spec says (the generic call, or
+        the CUDA/TensorRT V2 calls); OrtApiError with ORT's message when it cannot."""
+        spec = provider_spec(name)
+        how = spec.capi if spec is not None else None
+        lib = self.lib
+        if how is None:
+            raise OrtApiError(
+                f"the C API backend has no way to append {name} (no 'capi' entry in "
+                "data/providers.json)",
+                "ORT_NOT_IMPLEMENTED",
+            )
+        if how in ("CUDA", "TensorRT"):
+            made = lib.out(f"Create{how}ProviderOptions")
+            try:
+                lib.call(f"Update{how}ProviderOptions", made, *_pairs(options))
+                lib.call(f"SessionOptionsAppendExecutionProvider_{how}_V2", handle, made)
+            finally:
+                lib.fn(f"Release{how}ProviderOptions")(made)
+            return
+        lib.call("SessionOptionsAppendExecutionProvider", handle, how.encode(), *_pairs(options))
+
+
+class CapiSession:
+    """A session: ``get_inputs``/``get_outputs``/``get_overridable_initializers``,
+    ``get_providers`` and ``run(output_names, feeds, run_options)`` as the pybind module's."""
+
+    def __init__(
+        self,
+        runtime: CapiRuntime,
+        source: str | bytes,
+        options: SessionOptions,
+        providers: Sequence[str],
+        provider_options: Sequence[Mapping[str, Any]],
+    ) -> None:
+        lib = self.lib = runtime.lib
+        self.provider_errors: dict[str, str] = {}
+        used = []
+        handle = runtime.session_options(options)
+        try:
+            for i, name in enumerate(providers):
+                if name == _CPU:
+                    continue
+                extra = provider_options[i] if i < len(provider_options) else {}
+                try:
+                    runtime.append_provider(handle, name, extra)
+                    used.append(name)
+                except OrtApiError as exc:
+                    self.provider_errors[name] = str(exc)
+            if isinstance(source, bytes):
+                self._handle = lib.out(
+                    "CreateSessionFromArray", runtime.env, source, len(source), handle
+                )
+            else:
+                self._handle = lib.out("CreateSession", runtime.env, source.encode(), handle)
+        finally:
+            lib.fn("ReleaseSessionOptions")(handle)
+        weakref.finalize(self, lib.fn("ReleaseSession"), self._handle)
+        self._providers = [*used, _CPU]
+        self._inputs = self._args("Input")
+        self._outputs = self._args("Output")
+        self._overridable = self._args("OverridableInitializer")
+        self._names = {a.name: a.name.encode() for a in (*self._inputs, *self._overridable)}
+
+    def _args(self, what: str) -> list[NodeArg]:
+        lib, count = self.lib, ctypes.c_size_t()
+        lib.call(f"SessionGet{what}Count", self._handle, ctypes.byref(count))
+        args = []
+        for i in range(count.value):
+            name = lib.take_string(lib.out(f"SessionGet{what}Name", self._handle, i, lib.allocator))
+            info = lib.out(f"SessionGet{what}TypeInfo", self._handle, i)
+            try:
+                kind, element, shape = describe_type(lib, info)
+            finally:
+                lib.fn("ReleaseTypeInfo")(info)
+            args.append(NodeArg(name, kind, shape, element))
+        return args
+
+    def get_inputs(self) -> list[NodeArg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> list[NodeArg]:
+        return list(self._outputs)
+
+    def get_overridable_initializers(self) -> list[NodeArg]:
+        return list(self._overridable)
+
+    def get_providers(self) -> list[str]:
+        return list(self._providers)
+
+    def run(
+        self, output_names: Sequence[str], feeds: Mapping[str, Any], run_options: Any = None
+    ) -> list[Any]:
+        """Run and copy every output out of ORT's memory (all OrtValues are released)."""
+        lib, keep = self.lib, []
+        n_in, n_out = len(feeds), len(output_names)
+        values = (ctypes.c_void_p * n_in)()
+        outputs = (ctypes.c_void_p * n_out)()
+        try:
+            names = []
+            for i, (name, feed) in enumerate(feeds.items()):
+                encoded = self._names.get(name)
+                if encoded is None:
+                    raise InputError(f"unknown input {name!r}")
+                names.append(encoded)
+                values[i] = to_value(lib, name, feed, keep)
+            lib.call(
+                "Run",
+                self._handle,
+                None,
+                (ctypes.c_char_p * n_in)(*names),
+                values,
+                n_in,
+                (ctypes.c_char_p * n_out)(*(n.encode() for n in output_names)),
+                n_out,
+                outputs,
+            )
+            return [from_value(lib, outputs[i], output_names[i]) for i in range(n_out)]
+        finally:
+            release = lib.fn("ReleaseValue")
+            for value in (*values, *outputs):
+                if value:
+                    release(value)

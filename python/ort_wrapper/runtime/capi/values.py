@@ -1,0 +1,254 @@
+"""numpy arrays to OrtValues and back; ORT type descriptions as the pybind module spells them.
+
+Tensors of every element type: numeric, bool, string, float16, and bfloat16/float8/4-bit
+through ml_dtypes (4-bit tensors are packed two to a byte, as ORT stores them). Outputs that are
+sequences become lists, maps become dicts, an empty optional becomes None.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ...errors import InputError, OrtApiError
+from .api import OrtLibrary
+
+__all__ = ["TypedFeed", "describe_type", "from_value", "to_value"]
+
+# ONNXTensorElementDataType -> (ORT's name, numpy dtype name; ml_dtypes names for the custom ones)
+_ELEMENTS: dict[int, tuple[str, str]] = {
+    1: ("float", "float32"), 2: ("uint8", "uint8"), 3: ("int8", "int8"),
+    4: ("uint16", "uint16"), 5: ("int16", "int16"), 6: ("int32", "int32"),
+    7: ("int64", "int64"), 8: ("string", "object"), 9: ("bool", "bool"),
+    10: ("float16", "float16"), 11: ("double", "float64"), 12: ("uint32", "uint32"),
+    13: ("uint64", "uint64"), 14: ("complex64", "complex64"), 15: ("complex128", "complex128"),
+    16: ("bfloat16", "bfloat16"), 17: ("float8e4m3fn", "float8_e4m3fn"),
+    18: ("float8e4m3fnuz", "float8_e4m3fnuz"), 19: ("float8e5m2", "float8_e5m2"),
+    20: ("float8e5m2fnuz", "float8_e5m2fnuz"), 21: ("uint4", "uint4"), 22: ("int4", "int4"),
+    23: ("float4e2m1", "float4_e2m1fn"),
+}  # fmt: skip
+_STRING, _PACKED = 8, (21, 22, 23)
+_TENSOR, _SEQUENCE, _MAP, _OPAQUE, _SPARSE, _OPTIONAL = 1, 2, 3, 4, 5, 6
+
+
+@dataclass(frozen=True)
+class TypedFeed:
+    """An array fed as a given ONNX element type (its bytes reinterpreted), for element types
+    numpy spells differently (onnx's own bfloat16/float8/4-bit arrays)."""
+
+    array: Any
+    element_type: int
+
+
+@cache
+def numpy_dtype(code: int) -> Any:
+    """The numpy dtype of an ONNX element type; None when it needs ml_dtypes and that is absent."""
+    import numpy as np
+
+    name = _ELEMENTS[code][1]
+    try:
+        return np.dtype(name)
+    except TypeError:
+        try:
+            import ml_dtypes
+        except ImportError:
+            return None
+        return np.dtype(getattr(ml_dtypes, name))
+
+
+@cache
+def _codes() -> dict[Any, int]:
+    table = {}
+    for code in _ELEMENTS:
+        dtype = numpy_dtype(code)
+        if dtype is not None and code != _STRING:
+            table.setdefault(dtype, code)
+    return table
+
+
+def element_name(code: int) -> str:
+    """ORT's name of an element type ('float', 'bfloat16', ...)."""
+    return _ELEMENTS.get(code, (f"element type {code}", ""))[0]
+
+
+def describe_type(lib: OrtLibrary, type_info: int) -> tuple[str, int | None, tuple[Any, ...]]:
+    """'tensor(float)' / 'seq(map(int64,tensor(float)))' ..., the element type of a tensor
+    (else None) and its shape (ints, symbolic names, None for unknown dims)."""
+    kind = ctypes.c_int()
+    lib.call("GetOnnxTypeFromTypeInfo", type_info, ctypes.byref(kind))
+    if kind.value in (_TENSOR, _SPARSE):
+        tensor = lib.out("CastTypeInfoToTensorInfo", type_info)
+        code, shape = _element_and_shape(lib, tensor)
+        prefix = "tensor" if kind.value == _TENSOR else "sparse_tensor"
+        return f"{prefix}({element_name(code)})", code, shape
+    if kind.value == _SEQUENCE:
+        inner = lib.out(
+            "GetSequenceElementType", lib.out("CastTypeInfoToSequenceTypeInfo", type_info)
+        )
+        return f"seq({_owned_description(lib, inner)})", None, ()
+    if kind.value == _MAP:
+        map_info = lib.out("CastTypeInfoToMapTypeInfo", type_info)
+        key = ctypes.c_int()
+        lib.call("GetMapKeyType", map_info, ctypes.byref(key))
+        value = _owned_description(lib, lib.out("GetMapValueType", map_info))
+        return f"map({element_name(key.value)},{value})", None, ()
+    if kind.value == _OPTIONAL:
+        optional = lib.out("CastTypeInfoToOptionalTypeInfo", type_info)
+        inner = lib.out("GetOptionalContainedTypeInfo", optional)
+        return f"optional({_owned_description(lib, inner)})", None, ()
+    return ("opaque" if kind.value == _OPAQUE else f"onnx type {kind.value}"), None, ()
+
+
+def _owned_description(lib: OrtLibrary, type_info: int) -> str:
+    try:
+        return describe_type(lib, type_info)[0]
+    finally:
+        lib.fn("ReleaseTypeInfo")(type_info)
+
+
+def _element_and_shape(lib: OrtLibrary, tensor: int) -> tuple[int, tuple[Any, ...]]:
+    code, count = ctypes.c_int(), ctypes.c_size_t()
+    lib.call("GetTensorElementType", tensor, ctypes.byref(code))
+    lib.call("GetDimensionsCount", tensor, ctypes.byref(count))
+    n = count.value
+    dims = (ctypes.c_int64 * n)()
+    symbols = (ctypes.c_char_p * n)()
+    lib.call("GetDimensions", tensor, dims, n)
+    lib.call("GetSymbolicDimensions", tensor, symbols, n)
+    shape = tuple(
+        d if d >= 0 else (symbols[i].decode() if symbols[i] else None) for i, d in enumerate(dims)
+    )
+    return code.value, shape
+
+
+def _native(array: Any) -> Any:
+    """C-contiguous, native byte order (the one place feeds are normalised)."""
+    import numpy as np
+
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return np.ascontiguousarray(array)
+
+
+def _pack4(array: Any) -> Any:
+    import numpy as np
+
+    flat = array.reshape(-1).view(np.uint8) & 0x0F
+    if flat.size % 2:
+        flat = np.concatenate([flat, np.zeros(1, np.uint8)])
+    return (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
+
+
+def to_value(lib: OrtLibrary, name: str, feed: Any, keep: list[Any]) -> int:
+    """An OrtValue over ``feed`` (an array, or a TypedFeed); the buffers it borrows are appended
+    to ``keep``, which must outlive the OrtValue."""
+    import numpy as np
+
+    if isinstance(feed, TypedFeed):
+        array, code = _native(np.asarray(feed.array)), feed.element_type
+    else:
+        array = _native(np.asarray(feed))
+        code = _STRING if array.dtype.kind in "OUS" else _codes().get(array.dtype)
+        if code is None:
+            raise InputError(f"input {name!r}: arrays of dtype {array.dtype} have no ONNX type")
+    shape = (ctypes.c_int64 * array.ndim)(*array.shape)
+    if code == _STRING:
+        return _string_value(lib, array, shape)
+    data = _pack4(array) if code in _PACKED else array
+    keep.append(data)
+    return lib.out(
+        "CreateTensorWithDataAsOrtValue",
+        lib.cpu_memory,
+        data.ctypes.data,
+        data.nbytes,
+        shape,
+        array.ndim,
+        code,
+    )
+
+
+def _string_value(lib: OrtLibrary, array: Any, shape: Any) -> int:
+    value = lib.out("CreateTensorAsOrtValue", lib.allocator, shape, array.ndim, _STRING)
+    items = [(v if isinstance(v, bytes) else str(v).encode()) for v in array.reshape(-1).tolist()]
+    try:
+        lib.call("FillStringTensor", value, (ctypes.c_char_p * len(items))(*items), len(items))
+    except BaseException:
+        lib.fn("ReleaseValue")(value)
+        raise
+    return value
+
+
+def from_value(lib: OrtLibrary, value: int, output: str) -> Any:
+    """A copy of ``value`` as numpy (tensors), list (sequences), dict (maps) or None."""
+    flag, kind = ctypes.c_int(), ctypes.c_int()
+    lib.call("HasValue", value, ctypes.byref(flag))
+    if not flag.value:
+        return None
+    lib.call("GetValueType", value, ctypes.byref(kind))
+    if kind.value == _TENSOR:
+        return _tensor(lib, value, output)
+    if kind.value == _SEQUENCE:
+        count = ctypes.c_size_t()
+        lib.call("GetValueCount", value, ctypes.byref(count))
+        return [_child(lib, value, i, output) for i in range(count.value)]
+    if kind.value == _MAP:
+        keys, values = _child(lib, value, 0, output), _child(lib, value, 1, output)
+        return dict(zip(keys.tolist(), values.tolist(), strict=True))
+    raise OrtApiError(
+        f"output {output!r} is an ONNX value of kind {kind.value} (opaque or sparse), which the "
+        "C API backend does not convert",
+        "ORT_NOT_IMPLEMENTED",
+    )
+
+
+def _child(lib: OrtLibrary, value: int, index: int, output: str) -> Any:
+    child = lib.out("GetValue", value, index, lib.allocator)
+    try:
+        return from_value(lib, child, output)
+    finally:
+        lib.fn("ReleaseValue")(child)
+
+
+def _tensor(lib: OrtLibrary, value: int, output: str) -> Any:
+    import numpy as np
+
+    info = lib.out("GetTensorTypeAndShape", value)
+    try:
+        code, shape = _element_and_shape(lib, info)
+    finally:
+        lib.fn("ReleaseTensorTypeAndShapeInfo")(info)
+    count = int(np.prod(shape, dtype=np.int64))
+    if code == _STRING:
+        return _strings(lib, value, count).reshape(shape)
+    dtype = numpy_dtype(code) if code in _ELEMENTS else None
+    if dtype is None:
+        raise OrtApiError(
+            f"output {output!r} is a tensor({element_name(code)}); install ml_dtypes to read it",
+            "ORT_NOT_IMPLEMENTED",
+        )
+    nbytes = (count + 1) // 2 if code in _PACKED else count * dtype.itemsize
+    out = np.empty(nbytes, np.uint8)
+    if nbytes:
+        ctypes.memmove(out.ctypes.data, lib.out("GetTensorMutableData", value), nbytes)
+    if code in _PACKED:
+        out = np.stack([out & 0x0F, out >> 4], axis=-1).reshape(-1)[:count]
+        if code == 22:  # int4: sign-extend the nibble
+            out = ((out.astype(np.int8) << 4) >> 4).view(np.uint8)
+    return out.view(dtype).reshape(shape)
+
+
+def _strings(lib: OrtLibrary, value: int, count: int) -> Any:
+    import numpy as np
+
+    length = ctypes.c_size_t()
+    lib.call("GetStringTensorDataLength", value, ctypes.byref(length))
+    buffer = ctypes.create_string_buffer(max(length.value, 1))
+    offsets = (ctypes.c_size_t * max(count, 1))()
+    lib.call("GetStringTensorContent", value, buffer, length.value, offsets, count)
+    raw = buffer.raw[: length.value]
+    ends = [*offsets[1:count], length.value]
+    return np.array(
+        [raw[offsets[i] : ends[i]].decode(errors="replace") for i in range(count)], dtype=object
+    )
