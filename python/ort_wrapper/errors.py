@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BackendLimitError",
     "BuildError",
     "BundleError",
     "ElfError",
@@ -32,6 +33,11 @@ class ModelLoadError(OrtWrapperError):
 
 class InputError(OrtWrapperError):
     """Feeds do not fit the model's input signature."""
+
+
+class BackendLimitError(InputError):
+    """A feed the backend cannot express (the C API makes no optional values and no empty
+    sequences); the pybind module can."""
 
 
 class ProviderUnavailableError(OrtWrapperError):

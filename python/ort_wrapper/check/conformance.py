@@ -25,6 +25,7 @@ from .cases import (
     FAILED,
     PASSED,
     SUITES,
+    UNSUPPORTED,
     BackendCase,
     CaseResult,
     backend_cases,
@@ -68,7 +69,7 @@ def compute_providers(usable: Sequence[str]) -> tuple[str, ...]:
 
 def _counts(results: Sequence[CaseResult]) -> dict[str, int]:
     counter = Counter(r.status for r in results)
-    return {s: counter.get(s, 0) for s in (PASSED, FAILED, ERRORED)}
+    return {s: counter.get(s, 0) for s in (PASSED, FAILED, ERRORED, UNSUPPORTED)}
 
 
 def _listing(title: str, items: Sequence[tuple[str, ...]], columns: tuple[str, ...]) -> Table:
@@ -96,6 +97,8 @@ def _conformance_check(
     summary = (
         f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error of {len(results)}"
     )
+    if counts[UNSUPPORTED]:
+        summary += f" ({counts[UNSUPPORTED]} not expressible through this backend, not compared)"
     data: dict[str, object] = {
         "provider": provider,
         "counts": counts,
@@ -124,6 +127,7 @@ def _conformance_check(
         changed=list(diff.changed),
         absent=list(diff.absent),
         countMismatch=diff.count_mismatch,
+        unsupported={r.case: r.message for r in results if r.status == UNSUPPORTED},
     )
     tables = []
     if diff.regressions:

@@ -36,7 +36,10 @@ def _worker_env(target: Target) -> dict[str, str]:
 def run_worker(target: Target, options: CheckOptions) -> list[Section]:
     """Run the session sections of ``options`` in a child process loading ``target``."""
     wanted = [s for s in options.sections if s in SESSION_SECTIONS]
+    # A module claims what it compiles in; a plain directory claims nothing (no manifest).
     claimed = list(target.manifest.providers) if target.manifest else None
+    if target.kind == "directory":
+        claimed = []
     with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request.write_text(json.dumps({"options": options.to_json(), "claimed": claimed}))

@@ -105,6 +105,8 @@ class Session:
             self._raise_problems(feeds)
         try:
             values = self._run(self._output_names, feeds, None)
+        except InputError:
+            raise
         except Exception as exc:
             self._raise_problems(feeds)
             raise OrtWrapperError(f"ONNX Runtime failed running {self.label}: {exc}") from None

@@ -154,32 +154,54 @@ class CapiSession:
     ) -> None:
         lib = self.lib = runtime.lib
         self.provider_errors: dict[str, str] = {}
-        used = []
-        handle = runtime.session_options(options)
+        wanted = [
+            (name, provider_options[i] if i < len(provider_options) else {})
+            for i, name in enumerate(providers)
+            if name != _CPU
+        ]
         try:
-            for i, name in enumerate(providers):
-                if name == _CPU:
-                    continue
-                extra = provider_options[i] if i < len(provider_options) else {}
-                try:
-                    runtime.append_provider(handle, name, extra)
-                    used.append(name)
-                except OrtApiError as exc:
-                    self.provider_errors[name] = str(exc)
-            if isinstance(source, bytes):
-                self._handle = lib.out(
-                    "CreateSessionFromArray", runtime.env, source, len(source), handle
-                )
-            else:
-                self._handle = lib.out("CreateSession", runtime.env, source.encode(), handle)
-        finally:
-            lib.fn("ReleaseSessionOptions")(handle)
+            self._handle, used = self._create(runtime, source, options, wanted)
+        except OrtApiError as exc:
+            if not wanted or len(self.provider_errors) == len(wanted):
+                raise
+            # As the pybind module does: a provider that fails the session's creation is
+            # dropped (its reason kept) and the session is made on the CPU.
+            for name, _ in wanted:
+                self.provider_errors.setdefault(name, f"creating the session failed: {exc}")
+            self._handle, used = self._create(runtime, source, options, [])
         weakref.finalize(self, lib.fn("ReleaseSession"), self._handle)
         self._providers = [*used, _CPU]
         self._inputs = self._args("Input")
         self._outputs = self._args("Output")
         self._overridable = self._args("OverridableInitializer")
-        self._names = {a.name: a.name.encode() for a in (*self._inputs, *self._overridable)}
+        args = (*self._inputs, *self._overridable)
+        self._names = {a.name: (a.name.encode(), a.type) for a in args}
+
+    def _create(
+        self,
+        runtime: CapiRuntime,
+        source: str | bytes,
+        options: SessionOptions,
+        wanted: Sequence[tuple[str, Mapping[str, Any]]],
+    ) -> tuple[int, list[str]]:
+        lib, used = self.lib, []
+        handle = runtime.session_options(options)
+        try:
+            for name, extra in wanted:
+                try:
+                    runtime.append_provider(handle, name, extra)
+                    used.append(name)
+                except OrtApiError as exc:
+                    self.provider_errors[name] = str(exc).strip()
+            if isinstance(source, bytes):
+                session = lib.out(
+                    "CreateSessionFromArray", runtime.env, source, len(source), handle
+                )
+            else:
+                session = lib.out("CreateSession", runtime.env, source.encode(), handle)
+        finally:
+            lib.fn("ReleaseSessionOptions")(handle)
+        return session, used
 
     def _args(self, what: str) -> list[NodeArg]:
         lib, count = self.lib, ctypes.c_size_t()
@@ -218,11 +240,11 @@ class CapiSession:
         try:
             names = []
             for i, (name, feed) in enumerate(feeds.items()):
-                encoded = self._names.get(name)
-                if encoded is None:
+                known = self._names.get(name)
+                if known is None:
                     raise InputError(f"unknown input {name!r}")
-                names.append(encoded)
-                values[i] = to_value(lib, name, feed, keep)
+                names.append(known[0])
+                values[i] = to_value(lib, name, feed, keep, known[1])
             lib.call(
                 "Run",
                 self._handle,

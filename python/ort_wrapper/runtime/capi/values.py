@@ -8,11 +8,12 @@ sequences become lists, maps become dicts, an empty optional becomes None.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from ...errors import InputError, OrtApiError
+from ...errors import BackendLimitError, InputError, OrtApiError
 from .api import OrtLibrary
 
 __all__ = ["TypedFeed", "describe_type", "from_value", "to_value"]
@@ -129,7 +130,7 @@ def _native(array: Any) -> Any:
 
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
-    return np.ascontiguousarray(array)
+    return np.require(array, requirements="C")  # ascontiguousarray would make 0-d arrays 1-d
 
 
 def _pack4(array: Any) -> Any:
@@ -141,11 +142,21 @@ def _pack4(array: Any) -> Any:
     return (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
 
 
-def to_value(lib: OrtLibrary, name: str, feed: Any, keep: list[Any]) -> int:
-    """An OrtValue over ``feed`` (an array, or a TypedFeed); the buffers it borrows are appended
-    to ``keep``, which must outlive the OrtValue."""
+def to_value(lib: OrtLibrary, name: str, feed: Any, keep: list[Any], kind: str = "") -> int:
+    """An OrtValue over ``feed`` (an array, a TypedFeed, a list for a ``seq(...)`` input, a
+    dict for a ``map(...)`` one); the buffers it borrows are appended to ``keep``, which must
+    outlive the OrtValue. ``kind`` is the input's type as ``describe_type`` spells it."""
     import numpy as np
 
+    if kind.startswith("optional("):
+        raise BackendLimitError(
+            f"input {name!r} is {kind}: the C API has no call that makes an optional value"
+        )
+    if kind.startswith("seq(") and isinstance(feed, list | tuple):
+        return _container(lib, name, [(f, kind[4:-1]) for f in feed], _SEQUENCE, keep)
+    if kind.startswith("map(") and isinstance(feed, Mapping):
+        pairs = [(np.array(list(feed.keys())), ""), (np.array(list(feed.values())), "")]
+        return _container(lib, name, pairs, _MAP, keep)
     if isinstance(feed, TypedFeed):
         array, code = _native(np.asarray(feed.array)), feed.element_type
     else:
@@ -167,6 +178,27 @@ def to_value(lib: OrtLibrary, name: str, feed: Any, keep: list[Any]) -> int:
         array.ndim,
         code,
     )
+
+
+def _container(
+    lib: OrtLibrary, name: str, items: list[tuple[Any, str]], kind: int, keep: list[Any]
+) -> int:
+    """A sequence (of the items) or a map (keys, values) made with ``CreateValue``, which
+    copies its parts (released here)."""
+    if not items:
+        raise BackendLimitError(
+            f"input {name!r}: the C API cannot make an empty sequence (CreateValue needs at "
+            "least one value to know the element type)"
+        )
+    parts = (ctypes.c_void_p * len(items))()
+    try:
+        for i, (item, inner) in enumerate(items):
+            parts[i] = to_value(lib, name, item, keep, inner)
+        return lib.out("CreateValue", parts, len(items), kind)
+    finally:
+        for part in parts:
+            if part:
+                lib.fn("ReleaseValue")(part)
 
 
 def _string_value(lib: OrtLibrary, array: Any, shape: Any) -> int:
