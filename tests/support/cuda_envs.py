@@ -49,6 +49,7 @@ __all__ = [
     "NVIDIA_SPEC",
     "REPO",
     "both_venv",
+    "build_cached",
     "env_dir",
     "gpu_venv",
     "nvidia_libs",
@@ -130,12 +131,18 @@ def _run(cmd: Sequence[str], what: str) -> None:
     _say(f"{what}: done in {time.monotonic() - start:.0f} s")
 
 
-def _build(kind: str, spec: Sequence[str], build: Callable[[Path], None]) -> Path:
-    """Build ``kind`` atomically (tmp dir + rename) under a lock; return the final directory."""
+def build_cached(
+    kind: str,
+    spec: Sequence[str],
+    build: Callable[[Path], None],
+    require: Callable[[str], None] = lambda kind: require_pypi(kind),
+) -> Path:
+    """Build ``kind`` atomically (tmp dir + rename) under a lock; return the final directory.
+    ``require`` skips loudly when the registry the build needs cannot be reached."""
     final = env_dir(kind, spec)
     if (final / "spec.json").exists():
         return final
-    require_pypi(kind)
+    require(kind)
     final.parent.mkdir(parents=True, exist_ok=True)
     with open(final.parent / f".{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -172,12 +179,12 @@ def _make_venv(spec: Sequence[str]) -> Callable[[Path], None]:
 
 def gpu_venv() -> Path:
     """Python of a venv with onnxruntime-gpu==1.23.2 and ort-wrapper's deps, without onnxruntime."""
-    return _venv_python(_build("gpu-venv", GPU_SPEC, _make_venv(GPU_SPEC)))
+    return _venv_python(build_cached("gpu-venv", GPU_SPEC, _make_venv(GPU_SPEC)))
 
 
 def both_venv() -> Path:
     """Python of a venv holding both onnxruntime==1.23.2 and onnxruntime-gpu==1.23.2."""
-    return _venv_python(_build("both-venv", BOTH_SPEC, _make_venv(BOTH_SPEC)))
+    return _venv_python(build_cached("both-venv", BOTH_SPEC, _make_venv(BOTH_SPEC)))
 
 
 def _nvidia_build(tmp: Path) -> None:
@@ -209,7 +216,7 @@ def _nvidia_build(tmp: Path) -> None:
 
 def nvidia_libs() -> Path:
     """A ``pip install --target`` directory with the nvidia-* wheels (libs in nvidia/*/lib)."""
-    return _build("nvidia-libs", NVIDIA_SPEC, _nvidia_build)
+    return build_cached("nvidia-libs", NVIDIA_SPEC, _nvidia_build)
 
 
 def run_python(

@@ -105,7 +105,8 @@ class Session:
             self._raise_problems(feeds)
         try:
             values = self._run(self._output_names, feeds, None)
-        except InputError:
+        except InputError:  # the backend's own (a feed it cannot express): ours come first
+            self._raise_problems(feeds)
             raise
         except Exception as exc:
             self._raise_problems(feeds)

@@ -264,10 +264,8 @@ def _tensor(lib: OrtLibrary, value: int, output: str) -> Any:
     out = np.empty(nbytes, np.uint8)
     if nbytes:
         ctypes.memmove(out.ctypes.data, lib.out("GetTensorMutableData", value), nbytes)
-    if code in _PACKED:
+    if code in _PACKED:  # one nibble per byte, as ml_dtypes stores 4-bit values
         out = np.stack([out & 0x0F, out >> 4], axis=-1).reshape(-1)[:count]
-        if code == 22:  # int4: sign-extend the nibble
-            out = ((out.astype(np.int8) << 4) >> 4).view(np.uint8)
     return out.view(dtype).reshape(shape)
 
 
