@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from unit.check.check_prefixes import static_prefix
+from unit.check.check_prefixes import static_prefix, write_manifest
 
 from ort_wrapper.check.capi import probe_static
 from ort_wrapper.check.linking import linking_section
 from ort_wrapper.check.target import resolve_target
+from ort_wrapper.errors import LinkError
 from ort_wrapper.manifest import MANIFEST_RELPATH, load_manifest
+from ort_wrapper.runtime.capi.library import link_static
 
 pytestmark = pytest.mark.skipif(
     shutil.which("cc") is None or shutil.which("ar") is None, reason="needs cc and ar"
@@ -67,3 +70,59 @@ def test_missing_cc_on_path_is_a_clear_failure(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     result = probe_static(root, load_manifest(root), 21)
     assert result.error == "no C compiler: `cc` is not on PATH (install gcc or clang)"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The linked shared objects are cached under cache_root(): keep them in the test's dir."""
+    monkeypatch.setenv("ORT_BUILDER_CACHE", str(tmp_path / "cache"))
+
+
+def _archive(lib: Path, name: str, source: str) -> None:
+    c = lib / f"{name}.c"
+    c.write_text(source)
+    subprocess.run(["cc", "-c", str(c), "-o", str(lib / f"{name}.o")], check=True)
+    subprocess.run(["ar", "rcs", str(lib / f"lib{name}.a"), str(lib / f"{name}.o")], check=True)
+    c.unlink()
+    (lib / f"{name}.o").unlink()
+
+
+def test_an_archive_set_that_does_not_link_names_the_symbols(tmp_path: Path) -> None:
+    root = tmp_path / "dist"
+    lib = root / "lib"
+    lib.mkdir(parents=True)
+    _archive(
+        lib,
+        "onnxruntime_session",
+        "int helper_from_extra(void);\n"
+        "const void* OrtGetApiBase(void) { return (const void*)(long)helper_from_extra(); }\n",
+    )
+    _archive(lib, "extra", "int helper_from_extra(void) { return 0; }\n")
+    _archive(
+        lib,
+        "lonely",
+        "int nowhere_defined(void);\nint lonely(void) { return nowhere_defined(); }\n",
+    )
+    write_manifest(
+        root,
+        version="1.21.0",
+        link_mode="static",
+        entries=[(f"lib/lib{n}.a", "archive") for n in ("onnxruntime_session", "extra", "lonely")],
+        link_flags=("${prefix}/lib/libonnxruntime_session.a", "-Wl,--whole-archive",
+                    "${prefix}/lib/liblonely.a", "-Wl,--no-whole-archive"),
+    )  # fmt: skip
+    with pytest.raises(LinkError) as caught:
+        link_static(root, load_manifest(root))
+    message = str(caught.value)
+    assert "2 unresolved symbol(s)" in message
+    assert (
+        "helper_from_extra (needed by libonnxruntime_session.a(onnxruntime_session.o); "
+        "defined in lib/libextra.a)" in message
+    )
+    assert (
+        "nowhere_defined (needed by liblonely.a(lonely.o); no archive here defines it)" in message
+    )
+    assert caught.value.command and "-Wl,--no-undefined" in caught.value.command
+    section = linking_section(resolve_target(root))
+    failed = {c.name: c.detail for c in section.checks if c.status == "fail"}
+    assert "helper_from_extra" in failed["shared object from the link flags"]

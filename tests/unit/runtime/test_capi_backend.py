@@ -5,6 +5,7 @@ bad libraries, and no leaks. Each case runs in a fresh process (a process holds 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ from onnx import TensorProto, helper
 
 from helpers import run_fresh
 from support.bundles import small_elf
-from support.real_libraries import wheel_library_dir
+from support.real_libraries import debian_header, wheel_library_dir
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="ELF shared libraries")
 
@@ -313,3 +314,36 @@ def test_a_library_that_crashes_on_load_is_reported(tmp_path: Path) -> None:
     assert list(sections) == ["linking", "providers", "quality", "determinism", "stability"]
     assert all(s["status"] == "fail" for s in sections.values())
     assert "killed by signal 6" in json.dumps(sections["linking"])
+
+
+def test_a_release_tarball_layout_is_a_distribution(tmp_path: Path, add_model_path: Path) -> None:
+    """lib/ + include/ (an official release tarball's shape): the library is found in lib/,
+    the version comes from GetVersionString(), the shipped header gives the function table, and
+    bundle reads the same version."""
+    root = tmp_path / "onnxruntime-linux-x64-1.23.2"
+    wheel_library_dir(root / "lib")
+    (root / "include").mkdir()
+    shutil.copy2(debian_header(), root / "include" / "onnxruntime_c_api.h")
+    facts = _fresh(
+        f"""
+        from ort_wrapper.runtime.capi.library import find_header
+        info = ow.init({str(root)!r})
+        x = np.ones((2, 3), np.float32)
+        z = ow.SessionBuilder.from_file({str(add_model_path)!r}).build().run({{"X": x, "Y": x}})
+        print(json.dumps({{"library": str(info.library), "version": info.version,
+                          "header": str(find_header(info.distribution)), "z": z["Z"].sum().item(),
+                          "dirs": [str(d) for d in info.distribution.library_dirs]}}))
+        """,
+        root,
+    )
+    assert facts["library"] == str(root / "lib" / "libonnxruntime.so.1.23.2")
+    assert facts["header"] == str(root / "include" / "onnxruntime_c_api.h")
+    assert facts["version"] == "1.23.2" and facts["z"] == 12.0
+    assert facts["dirs"] == [str(root / "lib")]
+    out = tmp_path / "bundle"
+    done = subprocess.run(
+        [sys.executable, "-m", "ort_wrapper.cli", "bundle", str(root), "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "share/ort-wrapper/manifest.json").read_text())["version"] == "1.23.2"

@@ -27,10 +27,10 @@ __all__ = ["LINK_TIMEOUT_S", "capi_library", "find_header", "link_static"]
 LINK_TIMEOUT_S = 900
 _HEADER = "onnxruntime_c_api.h"
 _HEADER_DIRS = ("include", "usr/include")
-# GNU ld: "<object>: in function `f': ...: undefined reference to `sym'" (quotes vary by locale)
-_UNDEFINED = re.compile(
-    r"^(?P<where>[^:\n]*?)(?::.*)?: undefined reference to [`'‘](?P<sym>[^'’]+)"
-)
+# GNU ld: "ld: lib/x.a(y.o): in function `f':" then "y.c:(.text+0x5): undefined reference to
+# `sym'" (quotes vary by locale)
+_IN_FUNCTION = re.compile(r"(?P<object>[^\s:]+\.(?:a\([^)]*\)|o)): in function")
+_UNDEFINED = re.compile(r"undefined reference to [`'‘](?P<sym>[^'’`]+)")
 
 
 def find_header(dist: Distribution) -> Path | None:
@@ -112,10 +112,12 @@ def _link_failure(root: Path, manifest: Manifest, output: str) -> str:
     """The linker's complaint, with each unresolved symbol, who needs it and which of the
     distribution's archives defines it."""
     needed: dict[str, str] = {}
+    where = "?"
     for line in output.splitlines():
-        match = _UNDEFINED.match(line.strip())
-        if match:
-            needed.setdefault(match.group("sym"), Path(match.group("where")).name)
+        if found := _IN_FUNCTION.search(line):
+            where = Path(found.group("object")).name
+        if found := _UNDEFINED.search(line):
+            needed.setdefault(found.group("sym"), where)
     if not needed:
         return f"linking {root}'s archives into a shared object failed: {output[-1500:]}"
     providers = _definers(root, manifest, set(needed))
