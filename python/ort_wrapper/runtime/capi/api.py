@@ -207,6 +207,11 @@ class OrtLibrary:
             self._fns[name] = found
         return found
 
+    def untyped(self, name: str, nargs: int) -> Any:
+        """``name``'s function with every argument and the result a plain address (int), for
+        the run path, where ctypes' argument conversion is the cost."""
+        return ctypes.CFUNCTYPE(p, *(p,) * nargs)(self._slots[self._table.index(name)])
+
     def check(self, status: int | None) -> None:
         """Raise OrtApiError for a non-NULL ``OrtStatus*`` (and release it)."""
         if status:

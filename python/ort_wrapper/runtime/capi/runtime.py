@@ -20,7 +20,7 @@ from typing import Any
 from ...errors import InputError, OrtApiError
 from ..catalog import provider_spec
 from .api import OrtLibrary, table_for
-from .values import TypedFeed, describe_type, from_value, to_value
+from .values import Converter, TypedFeed, describe_type
 
 __all__ = ["CapiRuntime", "GraphOptimizationLevel", "NodeArg", "SessionOptions"]
 
@@ -176,6 +176,10 @@ class CapiSession:
         self._overridable = self._args("OverridableInitializer")
         args = (*self._inputs, *self._overridable)
         self._names = {a.name: (a.name.encode(), a.type) for a in args}
+        self._convert = Converter(lib)
+        self._run = lib.fn("Run")
+        self._release_value = lib.fn("ReleaseValue")
+        self._outputs_cache: tuple[list[str], Any, list[str]] | None = None
 
     def _create(
         self,
@@ -233,32 +237,39 @@ class CapiSession:
         self, output_names: Sequence[str], feeds: Mapping[str, Any], run_options: Any = None
     ) -> list[Any]:
         """Run and copy every output out of ORT's memory (all OrtValues are released)."""
-        lib, keep = self.lib, []
+        keep: list[Any] = []  # buffers the input OrtValues borrow, alive until Run returns
         n_in, n_out = len(feeds), len(output_names)
         values = (ctypes.c_void_p * n_in)()
+        names = (ctypes.c_char_p * n_in)()
         outputs = (ctypes.c_void_p * n_out)()
+        out_names, out_kinds = self._output_arrays(output_names)
+        convert = self._convert
         try:
-            names = []
             for i, (name, feed) in enumerate(feeds.items()):
                 known = self._names.get(name)
                 if known is None:
                     raise InputError(f"unknown input {name!r}")
-                names.append(known[0])
-                values[i] = to_value(lib, name, feed, keep, known[1])
-            lib.call(
-                "Run",
-                self._handle,
-                None,
-                (ctypes.c_char_p * n_in)(*names),
-                values,
-                n_in,
-                (ctypes.c_char_p * n_out)(*(n.encode() for n in output_names)),
-                n_out,
-                outputs,
-            )
-            return [from_value(lib, outputs[i], output_names[i]) for i in range(n_out)]
+                names[i] = known[0]
+                convert.feed(values, i, name, feed, keep, known[1])
+            status = self._run(self._handle, None, names, values, n_in, out_names, n_out, outputs)
+            if status:
+                self.lib.check(status)
+            return [convert.fetch(outputs[i], output_names[i], out_kinds[i]) for i in range(n_out)]
         finally:
-            release = lib.fn("ReleaseValue")
+            release = self._release_value
             for value in (*values, *outputs):
                 if value:
                     release(value)
+
+    def _output_arrays(self, output_names: Sequence[str]) -> tuple[Any, list[str]]:
+        cached = self._outputs_cache
+        if cached is not None and cached[0] == output_names:
+            return cached[1], cached[2]
+        kinds = {a.name: a.type for a in self._outputs}
+        try:
+            types = [kinds[n] for n in output_names]
+        except KeyError as exc:
+            raise InputError(f"the model has no output {exc.args[0]!r}") from None
+        encoded = (ctypes.c_char_p * len(output_names))(*(n.encode() for n in output_names))
+        self._outputs_cache = (list(output_names), encoded, types)
+        return encoded, types

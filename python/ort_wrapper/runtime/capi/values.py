@@ -16,7 +16,7 @@ from typing import Any
 from ...errors import BackendLimitError, InputError, OrtApiError
 from .api import OrtLibrary
 
-__all__ = ["TypedFeed", "describe_type", "from_value", "to_value"]
+__all__ = ["Converter", "TypedFeed", "describe_type", "from_value", "to_value"]
 
 # ONNXTensorElementDataType -> (ORT's name, numpy dtype name; ml_dtypes names for the custom ones)
 _ELEMENTS: dict[int, tuple[str, str]] = {
@@ -282,3 +282,85 @@ def _strings(lib: OrtLibrary, value: int, count: int) -> Any:
     return np.array(
         [raw[offsets[i] : ends[i]].decode(errors="replace") for i in range(count)], dtype=object
     )
+
+
+def _address(array: Any) -> int:
+    """The data address of a C-contiguous array (the buffer protocol is cheaper than
+    ``array.ctypes``, but needs a writable array of a standard type)."""
+    if array.flags.writeable:
+        try:
+            return ctypes.addressof(ctypes.c_byte.from_buffer(array))
+        except (TypeError, ValueError):  # a buffer format ctypes does not take (ml_dtypes)
+            pass
+    return array.ctypes.data
+
+
+class Converter:
+    """The run path: plain tensors in and out with the C functions bound once, taking plain
+    addresses, and no more calls than needed (each ctypes call costs a fraction of a
+    microsecond, which adds up on small models); anything else goes through
+    ``to_value``/``from_value``."""
+
+    def __init__(self, lib: OrtLibrary) -> None:
+        self.lib = lib
+        self.memory = lib.cpu_memory
+        # numpy dtype -> element type, for feeds passed as they are (4-bit ones are packed)
+        self.codes = {d: c for d, c in _codes().items() if c not in _PACKED}
+        self.slot = ctypes.sizeof(ctypes.c_void_p)
+        self.create = lib.untyped("CreateTensorWithDataAsOrtValue", 7)
+        self.type_shape = lib.untyped("GetTensorTypeAndShape", 2)
+        self.rank = lib.untyped("GetDimensionsCount", 2)
+        self.dims = lib.untyped("GetDimensions", 3)
+        self.release_info = lib.untyped("ReleaseTensorTypeAndShapeInfo", 1)
+        self.data = lib.untyped("GetTensorMutableData", 2)
+        # declared output type -> numpy dtype, for tensors copied out directly
+        self.declared = {
+            f"tensor({name})": numpy_dtype(code)
+            for code, (name, _) in _ELEMENTS.items()
+            if code != _STRING and code not in _PACKED and numpy_dtype(code) is not None
+        }
+
+    def feed(self, values: Any, i: int, name: str, feed: Any, keep: list[Any], kind: str) -> None:
+        """Set ``values[i]`` to an OrtValue over ``feed`` (borrowing its buffer)."""
+        import numpy as np
+
+        if type(feed) is np.ndarray and kind.startswith("tensor("):
+            code = self.codes.get(feed.dtype)  # non-native byte orders are not in the table
+            if code is not None and feed.flags.c_contiguous:
+                shape = (ctypes.c_int64 * feed.ndim)(*feed.shape)
+                status = self.create(
+                    self.memory,
+                    _address(feed) if feed.nbytes else feed.ctypes.data,
+                    feed.nbytes,
+                    ctypes.addressof(shape),
+                    feed.ndim,
+                    code,
+                    ctypes.addressof(values) + i * self.slot,
+                )
+                if status:
+                    self.lib.check(status)
+                return
+        values[i] = to_value(self.lib, name, feed, keep, kind)
+
+    def fetch(self, value: int, output: str, kind: str) -> Any:
+        """A numpy copy of a tensor output of a declared element type (ORT checks that the value
+        is of it), or ``from_value`` for anything else."""
+        import numpy as np
+
+        dtype = self.declared.get(kind)
+        if dtype is None:
+            return from_value(self.lib, value, output)
+        check, info, rank = self.lib.check, ctypes.c_void_p(), ctypes.c_size_t()
+        check(self.type_shape(value, ctypes.addressof(info)))
+        try:
+            check(self.rank(info, ctypes.addressof(rank)))
+            dims = (ctypes.c_int64 * rank.value)()
+            check(self.dims(info, ctypes.addressof(dims), rank.value))
+        finally:
+            self.release_info(info)
+        out = np.empty(tuple(dims), dtype)
+        if out.nbytes:
+            data = ctypes.c_void_p()
+            check(self.data(value, ctypes.addressof(data)))
+            ctypes.memmove(_address(out), data, out.nbytes)
+        return out
