@@ -347,3 +347,23 @@ def test_a_release_tarball_layout_is_a_distribution(tmp_path: Path, add_model_pa
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "share/ort-wrapper/manifest.json").read_text())["version"] == "1.23.2"
+
+
+def test_outputs_whose_shape_depends_on_the_data_stay_right(libdir: Path, tmp_path: Path) -> None:
+    """The run path hands ORT output arrays of the shape the same input shapes gave last time;
+    a data-dependent shape (NonZero) makes ORT refuse the guess, and the run is redone."""
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, ["n"])
+    y = helper.make_tensor_value_info("Y", TensorProto.INT64, [1, "k"])
+    path = _save(_model([helper.make_node("NonZero", ["X"], ["Y"])], [x], [y], opset=17),
+                 tmp_path / "nonzero.onnx")  # fmt: skip
+    inputs = [[0, 1, 0, 1], [1, 1, 1, 0], [0, 0, 0, 1], [1, 0, 1, 0], [1, 1, 1, 1]]
+    facts = _fresh(
+        f"""
+        ow.init(LIB)
+        s = ow.SessionBuilder.from_file({str(path)!r}).build()
+        got = [s.run(np.array(v, np.float32))["Y"].tolist() for v in {inputs!r}]
+        print(json.dumps({{"got": got}}))
+        """,
+        libdir,
+    )
+    assert facts["got"] == [[np.nonzero(v)[0].tolist()] for v in inputs]

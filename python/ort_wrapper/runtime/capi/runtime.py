@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ...errors import InputError, OrtApiError
 from ..catalog import provider_spec
 from .api import OrtLibrary, table_for
@@ -177,9 +179,11 @@ class CapiSession:
         args = (*self._inputs, *self._overridable)
         self._names = {a.name: (a.name.encode(), a.type) for a in args}
         self._convert = Converter(lib)
-        self._run = lib.fn("Run")
+        self._c_run = lib.fn("Run")
         self._release_value = lib.fn("ReleaseValue")
-        self._outputs_cache: tuple[list[str], Any, list[str]] | None = None
+        self._outputs_cache: tuple[list[str], Any, list[str], Any, Any] | None = None
+        self._static_ok = True  # until ORT rejects a declared output shape
+        self._shapes: dict[tuple[Any, ...], Any] = {}  # feeds' names and shapes -> outputs
 
     def _create(
         self,
@@ -236,13 +240,22 @@ class CapiSession:
     def run(
         self, output_names: Sequence[str], feeds: Mapping[str, Any], run_options: Any = None
     ) -> list[Any]:
-        """Run and copy every output out of ORT's memory (all OrtValues are released)."""
-        keep: list[Any] = []  # buffers the input OrtValues borrow, alive until Run returns
+        """Run and return every output as Python data (all OrtValues are released)."""
+        return self._run(output_names, feeds, guess=True)
+
+    def _run(self, output_names: Sequence[str], feeds: Mapping[str, Any], guess: bool) -> list[Any]:
+        """The run (see ``run``).
+
+        Numeric tensor outputs whose shapes are known (declared static, or what the same input
+        shapes gave last time) are handed to ORT as numpy arrays to fill, which saves querying
+        each output; ORT refuses a wrong guess (shape mismatch), and the run is redone the
+        ordinary way, copying each output out of ORT's memory."""
+        keep: list[Any] = []  # buffers the OrtValues borrow, alive until Run returns
         n_in, n_out = len(feeds), len(output_names)
         values = (ctypes.c_void_p * n_in)()
         names = (ctypes.c_char_p * n_in)()
         outputs = (ctypes.c_void_p * n_out)()
-        out_names, out_kinds = self._output_arrays(output_names)
+        out_names, out_kinds, dtypes, static = self._output_arrays(output_names)
         convert = self._convert
         try:
             for i, (name, feed) in enumerate(feeds.items()):
@@ -251,25 +264,72 @@ class CapiSession:
                     raise InputError(f"unknown input {name!r}")
                 names[i] = known[0]
                 convert.feed(values, i, name, feed, keep, known[1])
-            status = self._run(self._handle, None, names, values, n_in, out_names, n_out, outputs)
+            key = filled = None
+            if dtypes is not None:
+                key = (*feeds, *(getattr(f, "shape", None) for f in feeds.values()))
+                shapes = (static or self._shapes.get(key)) if guess else None
+                if shapes:
+                    filled = [np.empty(s, d) for s, d in zip(shapes, dtypes, strict=True)]
+                    for i, array in enumerate(filled):
+                        convert.feed(outputs, i, output_names[i], array, keep, out_kinds[i])
+            status = self._c_run(self._handle, None, names, values, n_in, out_names, n_out, outputs)
+            if status and filled is not None:  # a wrong shape guess, or a real error
+                self.lib.fn("ReleaseStatus")(status)
+                return self._run_unguessed(output_names, feeds, key, static is not None)
             if status:
                 self.lib.check(status)
-            return [convert.fetch(outputs[i], output_names[i], out_kinds[i]) for i in range(n_out)]
+            if filled is not None:
+                return filled
+            got = [convert.fetch(outputs[i], output_names[i], out_kinds[i]) for i in range(n_out)]
+            if key is not None and self._shapes.get(key) is not False:
+                self._remember(key, [a.shape for a in got])
+            return got
         finally:
             release = self._release_value
             for value in (*values, *outputs):
                 if value:
                     release(value)
 
-    def _output_arrays(self, output_names: Sequence[str]) -> tuple[Any, list[str]]:
+    def _remember(self, key: tuple[Any, ...], shapes: list[tuple[int, ...]] | bool) -> None:
+        if len(self._shapes) >= 64:
+            self._shapes.clear()
+        self._shapes[key] = shapes
+
+    def _run_unguessed(
+        self, output_names: Sequence[str], feeds: Mapping[str, Any], key: Any, declared: bool
+    ) -> list[Any]:
+        """Redo a run whose output shapes were guessed; when it then succeeds the guess was
+        wrong: stop guessing (the declared shapes for the session, learnt ones for these
+        input shapes). When it fails too, the error is the run's own."""
+        outputs = self._run(output_names, feeds, guess=False)
+        if declared:
+            self._static_ok = False
+            self._outputs_cache = None
+        else:
+            self._remember(key, False)
+        return outputs
+
+    def _output_arrays(self, output_names: Sequence[str]) -> tuple[Any, list[str], Any, Any]:
+        """The encoded names, the declared types, the numpy dtypes when every output is a
+        numeric tensor (else None), and their shapes when all are declared static (else None);
+        cached for the last list asked for."""
         cached = self._outputs_cache
         if cached is not None and cached[0] == output_names:
-            return cached[1], cached[2]
-        kinds = {a.name: a.type for a in self._outputs}
+            return cached[1:]
+        args = {a.name: a for a in self._outputs}
         try:
-            types = [kinds[n] for n in output_names]
+            chosen = [args[n] for n in output_names]
         except KeyError as exc:
             raise InputError(f"the model has no output {exc.args[0]!r}") from None
-        encoded = (ctypes.c_char_p * len(output_names))(*(n.encode() for n in output_names))
-        self._outputs_cache = (list(output_names), encoded, types)
-        return encoded, types
+        encoded = (ctypes.c_char_p * len(chosen))(*(a.name.encode() for a in chosen))
+        dtypes = [self._convert.declared.get(a.type) for a in chosen]
+        numeric = all(d is not None for d in dtypes)
+        static = [a.shape for a in chosen if all(type(d) is int and d >= 0 for d in a.shape)]
+        self._outputs_cache = (
+            list(output_names),
+            encoded,
+            [a.type for a in chosen],
+            dtypes if numeric else None,
+            static if numeric and self._static_ok and len(static) == len(chosen) else None,
+        )
+        return self._outputs_cache[1:]

@@ -313,12 +313,19 @@ class Converter:
         self.dims = lib.untyped("GetDimensions", 3)
         self.release_info = lib.untyped("ReleaseTensorTypeAndShapeInfo", 1)
         self.data = lib.untyped("GetTensorMutableData", 2)
+        self.shapes: dict[tuple[int, ...], Any] = {}  # shape -> its int64_t[] (a few, reused)
         # declared output type -> numpy dtype, for tensors copied out directly
         self.declared = {
             f"tensor({name})": numpy_dtype(code)
             for code, (name, _) in _ELEMENTS.items()
             if code != _STRING and code not in _PACKED and numpy_dtype(code) is not None
         }
+
+    def _shape(self, shape: tuple[int, ...]) -> Any:
+        if len(self.shapes) >= 64:
+            self.shapes.clear()
+        array = self.shapes[shape] = (ctypes.c_int64 * len(shape))(*shape)
+        return array
 
     def feed(self, values: Any, i: int, name: str, feed: Any, keep: list[Any], kind: str) -> None:
         """Set ``values[i]`` to an OrtValue over ``feed`` (borrowing its buffer)."""
@@ -327,7 +334,9 @@ class Converter:
         if type(feed) is np.ndarray and kind.startswith("tensor("):
             code = self.codes.get(feed.dtype)  # non-native byte orders are not in the table
             if code is not None and feed.flags.c_contiguous:
-                shape = (ctypes.c_int64 * feed.ndim)(*feed.shape)
+                shape = self.shapes.get(feed.shape)
+                if shape is None:
+                    shape = self._shape(feed.shape)
                 status = self.create(
                     self.memory,
                     _address(feed) if feed.nbytes else feed.ctypes.data,
