@@ -368,3 +368,24 @@ def test_outputs_whose_shape_depends_on_the_data_stay_right(libdir: Path, tmp_pa
         libdir,
     )
     assert facts["got"] == [[np.nonzero(v)[0].tolist()] for v in inputs]
+
+
+def test_the_c_library_does_not_taint_a_later_pybind_import(
+    libdir: Path, add_model_path: Path
+) -> None:
+    """The C library is loaded RTLD_LOCAL: importing onnxruntime afterwards gives a working,
+    separate runtime, which init() does not hand out (a process holds one)."""
+    facts = _fresh(
+        f"""
+        ow.init(LIB)
+        x = np.ones((2, 3), np.float32)
+        import onnxruntime
+        raw = onnxruntime.InferenceSession({str(add_model_path)!r}, providers=["CPUExecutionProvider"])
+        capi = ow.SessionBuilder.from_file({str(add_model_path)!r}).build()
+        print(json.dumps({{"pybind": raw.run(None, {{"X": x, "Y": x}})[0].tolist(),
+                          "capi": capi.run({{"X": x, "Y": x}})["Z"].tolist(),
+                          "backend": ow.init().backend}}))
+        """,
+        libdir,
+    )
+    assert facts["pybind"] == facts["capi"] == [[2.0] * 3] * 2 and facts["backend"] == "capi"
