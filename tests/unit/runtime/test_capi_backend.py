@@ -380,7 +380,7 @@ def test_the_c_library_does_not_taint_a_later_pybind_import(
         ow.init(LIB)
         x = np.ones((2, 3), np.float32)
         import onnxruntime
-        raw = onnxruntime.InferenceSession({str(add_model_path)!r}))
+        raw = onnxruntime.InferenceSession({str(add_model_path)!r})
         capi = ow.SessionBuilder.from_file({str(add_model_path)!r}).build()
         print(json.dumps({{"pybind": raw.run(None, {{"X": x, "Y": x}})[0].tolist(),
                           "capi": capi.run({{"X": x, "Y": x}})["Z"].tolist(),
