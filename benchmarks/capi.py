@@ -93,6 +93,7 @@ def main() -> int:
         "MLP 3x128, batch 8": (mlp_model(), 1000),
         "Conv 3x3 8->16 ch + ReduceMean, 32x32": (conv_model(), 300),
         "MLP 3x256, batch 8": (mlp_model(n=256), 300),
+        "Conv 3x3 8->64 ch + ReduceMean, 32x32": (conv_model(channels=64), 100),
     }
     results: dict[str, Any] = {"onnxruntime": info.version, "python": sys.version.split()[0]}
     for name, (data, calls) in cases.items():
