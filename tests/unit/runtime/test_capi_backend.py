@@ -389,3 +389,23 @@ def test_the_c_library_does_not_taint_a_later_pybind_import(
         libdir,
     )
     assert facts["pybind"] == facts["capi"] == [[2.0] * 3] * 2 and facts["backend"] == "capi"
+
+
+def test_one_session_runs_from_many_threads(libdir: Path, mlp_model_path: Path) -> None:
+    facts = _fresh(
+        f"""
+        from concurrent.futures import ThreadPoolExecutor
+        ow.init(LIB)
+        s = ow.SessionBuilder.from_file({str(mlp_model_path)!r}).build()
+        feeds = [np.random.default_rng(i).standard_normal((i + 1, 64)).astype(np.float32)
+                 for i in range(8)]
+        alone = [s.run(x)["Y"].tobytes() for x in feeds]
+        def work(i):
+            return all(s.run(feeds[i])["Y"].tobytes() == alone[i] for _ in range(200))
+        with ThreadPoolExecutor(8) as pool:
+            same = list(pool.map(work, range(8)))
+        print(json.dumps({{"same": same}}))
+        """,
+        libdir,
+    )
+    assert facts["same"] == [True] * 8

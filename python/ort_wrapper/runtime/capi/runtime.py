@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import os
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -206,7 +207,7 @@ class CapiSession:
                     "CreateSessionFromArray", runtime.env, source, len(source), handle
                 )
             else:
-                session = lib.out("CreateSession", runtime.env, source.encode(), handle)
+                session = lib.out("CreateSession", runtime.env, os.fsencode(source), handle)
         finally:
             lib.fn("ReleaseSessionOptions")(handle)
         return session, used
