@@ -15,7 +15,7 @@ from ..elf.versions import check_versions, host_versions, max_required, provided
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
 from .capi import CapiResult, probe_shared, probe_static
-from .report import FAIL, PASS, Check, Section, Table
+from .report import FAIL, INFO, PASS, Check, Section, Table
 from .target import Target
 
 __all__ = ["linking_section", "shared_objects"]
@@ -128,26 +128,54 @@ def _capi_check(target: Target) -> Check:
     return _capi_verdict(name, result, version)
 
 
-def _shared_object_check(target: Target) -> Check:
-    """The archives linked into the shared object the session sections run (cached): what a
-    consumer's ``-shared`` link with ``ort-wrapper link-flags`` gives."""
+def _static_checks(target: Target) -> list[Check]:
+    """The archives linked with their own flags into what the session sections run: a shared
+    object (what a consumer's ``-shared`` link gives), else a Python interpreter linked with
+    them (what an executable's link gives); cached by the manifest's hashes."""
     from ..errors import OrtWrapperError
-    from ..runtime.capi.library import link_static
+    from ..runtime.capi.library import link_runner, link_static
 
     assert target.manifest is not None and target.root is not None
-    name = "shared object from the link flags"
     start = time.monotonic()
     try:
         built = link_static(target.root, target.manifest)
     except OrtWrapperError as exc:
-        return Check(name, FAIL, str(exc), {"command": list(getattr(exc, "command", ()))})
-    return Check(
-        name,
-        PASS,
-        f"{built} ({built.stat().st_size / 2**20:.1f} MiB, {time.monotonic() - start:.1f} s; "
-        "cached by the manifest's hashes)",
-        {"path": str(built), "seconds": time.monotonic() - start},
-    )
+        shared_error = exc
+    else:
+        took = time.monotonic() - start
+        return [
+            Check(
+                "shared object from the link flags",
+                PASS,
+                f"{built} ({built.stat().st_size / 2**20:.1f} MiB, {took:.1f} s; cached)",
+                {"path": str(built), "seconds": took},
+            )
+        ]
+    command = list(getattr(shared_error, "command", ()))
+    try:
+        runner = link_runner(target.root, target.manifest)
+    except OrtWrapperError as exc:
+        return [
+            Check(
+                "shared object from the link flags", FAIL, str(shared_error), {"command": command}
+            ),
+            Check("Python linked with the archives", FAIL, str(exc)),
+        ]
+    took = time.monotonic() - start
+    return [
+        Check(
+            "shared object from the link flags",
+            INFO,
+            f"not as a shared object (a consumer's -shared link fails alike): {shared_error}",
+            {"command": command},
+        ),
+        Check(
+            "Python linked with the archives",
+            PASS,
+            f"{runner} ({took:.1f} s; cached): the session sections run in it",
+            {"runner": str(runner), "seconds": took},
+        ),
+    ]
 
 
 def _capi_verdict(name: str, result: CapiResult, version: str) -> Check:
@@ -212,7 +240,7 @@ def linking_section(target: Target) -> Section:
         checks.append(Check("shared objects", FAIL, "the distribution has no shared objects"))
     checks.append(_capi_check(target))
     if target.kind == "static":
-        checks.append(_shared_object_check(target))
+        checks.extend(_static_checks(target))
     host = host_versions()
     tables = (
         Table(

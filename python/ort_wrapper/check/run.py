@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..errors import OrtWrapperError
 from ..runtime.distribution import ENV_VARS
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions
@@ -33,6 +34,17 @@ def _worker_env(target: Target) -> dict[str, str]:
     return env
 
 
+def _interpreter(target: Target) -> tuple[str, dict[str, str]]:
+    """The Python the worker runs in: this one, or for a static distribution whose archives
+    do not link into a shared object, a Python linked with them (LinkError when neither)."""
+    if target.kind != "static":
+        return sys.executable, {}
+    from ..runtime.capi.library import static_interpreter
+
+    assert target.root is not None and target.manifest is not None
+    return static_interpreter(target.root, target.manifest)
+
+
 def run_worker(target: Target, options: CheckOptions) -> list[Section]:
     """Run the session sections of ``options`` in a child process loading ``target``."""
     wanted = [s for s in options.sections if s in SESSION_SECTIONS]
@@ -43,10 +55,17 @@ def run_worker(target: Target, options: CheckOptions) -> list[Section]:
     with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request.write_text(json.dumps({"options": options.to_json(), "claimed": claimed}))
-        command = [sys.executable, "-m", "ort_wrapper.check.worker", str(request), str(result)]
+        try:
+            python, extra = _interpreter(target)
+        except OrtWrapperError as exc:
+            return [failed_section(n, f"cannot run the distribution: {exc}") for n in wanted]
+        command = [python, "-m", "ort_wrapper.check.worker", str(request), str(result)]
         try:
             done = subprocess.run(
-                command, env=_worker_env(target), timeout=options.timeout_s, check=False
+                command,
+                env={**_worker_env(target), **extra},
+                timeout=options.timeout_s,
+                check=False,
             )
             code = done.returncode
             how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"

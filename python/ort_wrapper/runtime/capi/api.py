@@ -11,6 +11,7 @@ import ctypes
 import json
 import logging
 import re
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -147,21 +148,23 @@ def table_for(header: Path | None) -> ApiTable:
     return own if own.api_version >= committed.api_version else committed
 
 
-def open_library(path: Path) -> tuple[ctypes.CDLL, Any, str]:
-    """Load ``path`` (RTLD_LOCAL) and return it, its ``OrtApiBase*`` and ``GetVersionString()``;
-    InitError when it is not ONNX Runtime."""
+def open_library(path: Path | None) -> tuple[ctypes.CDLL, Any, str]:
+    """Load ``path`` (RTLD_LOCAL; None: this program, when it is linked with ONNX Runtime) and
+    return it, its ``OrtApiBase*`` and ``GetVersionString()``; InitError when it is not ONNX
+    Runtime."""
+    what = str(path) if path is not None else "this program"
     try:
-        cdll = ctypes.CDLL(str(path))
+        cdll = ctypes.CDLL(str(path) if path is not None else None)
     except OSError as exc:
-        raise InitError(f"cannot load {path}: {exc}") from None
+        raise InitError(f"cannot load {what}: {exc}") from None
     try:
         get_base = cdll.OrtGetApiBase
     except AttributeError:
-        raise InitError(f"{path} is not ONNX Runtime: it does not export OrtGetApiBase") from None
+        raise InitError(f"{what} is not ONNX Runtime: it does not export OrtGetApiBase") from None
     get_base.restype = ctypes.POINTER(_ApiBase)
     base = get_base()
     if not base:
-        raise InitError(f"{path}: OrtGetApiBase() returned NULL")
+        raise InitError(f"{what}: OrtGetApiBase() returned NULL")
     raw = base.contents.GetVersionString()
     return cdll, base, (raw.decode(errors="replace") if raw else "")
 
@@ -170,25 +173,25 @@ class OrtLibrary:
     """One loaded ONNX Runtime and its ``OrtApi``: ``call(name, *args)`` raises OrtApiError for
     a non-NULL OrtStatus; ``fn(name)`` is the raw function (for release calls and the run path)."""
 
-    def __init__(self, path: Path, table: ApiTable) -> None:
+    def __init__(self, path: Path | None, table: ApiTable) -> None:
+        self.path = path if path is not None else Path(sys.executable)  # a linked-in runtime
         self._cdll, base, self.version = open_library(path)
-        self.path = path
         release = release_api(self.version)
         if release is None:
             raise InitError(
-                f"{path}: GetVersionString() returned {self.version!r}, not an ONNX Runtime "
+                f"{self.path}: GetVersionString() returned {self.version!r}, not an ONNX Runtime "
                 "release version"
             )
         self.api_version = min(release, table.api_version)
         if self.api_version < MIN_API:
             raise InitError(
-                f"{path} is ONNX Runtime {self.version} (C API {self.api_version}); the C API "
+                f"{self.path} is ONNX Runtime {self.version} (C API {self.api_version}); the C API "
                 f"backend needs API {MIN_API} or newer (ONNX Runtime 1.{MIN_API})"
             )
         api = base.contents.GetApi(self.api_version)
         if not api:
             raise InitError(
-                f"{path} (ONNX Runtime {self.version}) returned NULL for GetApi"
+                f"{self.path} (ONNX Runtime {self.version}) returned NULL for GetApi"
                 f"({self.api_version}): it does not offer that C API version"
             )
         self._table = table
