@@ -119,6 +119,21 @@ def test_a_c_program_links_and_runs_a_model(lab: LabResult, tmp_path: Path) -> N
     assert out == [f"version={VERSION} api={api_version_for(VERSION)}", "Z=11,22,33,44,55,66"]
 
 
+@pytest.fixture(scope="module")
+def libpython(lab: LabResult) -> None:
+    """The headers and libpython that linking's "Python linked with the archives" is built
+    from (trixie's libre2.a is not position-independent, so no shared object can hold the
+    archives): installed into the chroot once."""
+    try:
+        lab.chroot.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "libpython3-dev"],
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+        )
+    except BuildError as exc:
+        _skip_loudly(f"cannot install libpython3-dev in the chroot: {exc}")
+
+
+@pytest.mark.usefixtures("libpython")
 def test_check_passes_its_linking_section_in_the_chroot(lab: LabResult) -> None:
     """``ort-wrapper check --dist`` where the distribution's system libraries are: in the
     chroot, with this checkout's package and its pure-Python dependencies."""
@@ -183,13 +198,6 @@ def test_every_patch_is_dry_run_against_the_lab_source(lab: LabResult, tmp_path:
 def _chroot_python(lab: LabResult) -> str:
     """A folder in the chroot with this checkout's ort_wrapper and check's dependencies built
     for the chroot's Python (from PyPI wheels, cached)."""
-    try:  # the headers and libpython a Python linked with the archives is built from
-        lab.chroot.run(
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "libpython3-dev"],
-            env={"DEBIAN_FRONTEND": "noninteractive"},
-        )
-    except BuildError as exc:
-        _skip_loudly(f"cannot install libpython3-dev in the chroot: {exc}")
     inside = "/lab/capi-check-py"
     folder = lab.chroot.host_path(inside)
     shutil.rmtree(folder, ignore_errors=True)
@@ -199,6 +207,7 @@ def _chroot_python(lab: LabResult) -> str:
     return inside
 
 
+@pytest.mark.usefixtures("libpython")
 def test_check_runs_every_section_on_the_static_build(lab: LabResult) -> None:
     """The full harness in the chroot (where the build's shared dependencies are): the static
     distribution linked with its own link flags (into a Python interpreter: trixie's libre2.a is
