@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import OrtWrapperError
@@ -46,20 +47,47 @@ def _interpreter(target: Target) -> tuple[str, dict[str, str]]:
 
 
 def run_worker(target: Target, options: CheckOptions) -> list[Section]:
-    """Run the session sections of ``options`` in a child process loading ``target``."""
+    """Run the session sections of ``options`` in a child process loading ``target``. When the
+    child dies (a signal, an exit), the section it was in fails with how it ended and the
+    sections after it run in a new child; ``--timeout`` bounds them all together."""
     wanted = [s for s in options.sections if s in SESSION_SECTIONS]
+    try:
+        python, extra = _interpreter(target)
+    except OrtWrapperError as exc:
+        return [failed_section(n, f"cannot run the distribution: {exc}") for n in wanted]
+    done: dict[str, Section] = {}
+    deadline = time.monotonic() + options.timeout_s
+    while remaining := [n for n in wanted if n not in done]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            how = f"did not finish within {options.timeout_s:.0f} s (--timeout)"
+            done.update((n, failed_section(n, how, "harness")) for n in remaining)
+            break
+        chunk = replace(options, sections=tuple(remaining), timeout_s=left)
+        finished, how, timed_out = _one_worker(target, chunk, (python, extra))
+        done.update(finished)
+        rest = [n for n in remaining if n not in finished]
+        if timed_out:
+            done.update((n, failed_section(n, how, "harness")) for n in rest)
+        elif rest:
+            done[rest[0]] = failed_section(rest[0], how, "harness")
+    return [done[n] for n in wanted]
+
+
+def _one_worker(
+    target: Target, options: CheckOptions, interpreter: tuple[str, dict[str, str]]
+) -> tuple[dict[str, Section], str, bool]:
+    """One child: the sections it finished, how it ended, whether it ran out of time."""
     # A module claims what it compiles in; a plain directory claims nothing (no manifest).
     claimed = list(target.manifest.providers) if target.manifest else None
     if target.kind == "directory":
         claimed = []
+    python, extra = interpreter
     with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request.write_text(json.dumps({"options": options.to_json(), "claimed": claimed}))
-        try:
-            python, extra = _interpreter(target)
-        except OrtWrapperError as exc:
-            return [failed_section(n, f"cannot run the distribution: {exc}") for n in wanted]
         command = [python, "-m", "ort_wrapper.check.worker", str(request), str(result)]
+        timed_out = False
         try:
             done = subprocess.run(
                 command,
@@ -71,21 +99,19 @@ def run_worker(target: Target, options: CheckOptions) -> list[Section]:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
             how = f"the check worker {how} (its messages are above)"
         except subprocess.TimeoutExpired:
-            how = f"did not finish within {options.timeout_s:.0f} s (--timeout)"
-        return _collect(result, wanted, how)
+            how, timed_out = f"did not finish within {options.timeout_s:.0f} s (--timeout)", True
+        return _collect(result), how, timed_out
 
 
-def _collect(result: Path, wanted: list[str], how: str) -> list[Section]:
-    """The sections the worker wrote (after each one), and a failed section, saying ``how`` the
-    worker ended, for every wanted section it did not finish."""
-    finished: dict[str, Section] = {}
+def _collect(result: Path) -> dict[str, Section]:
+    """The sections the worker wrote (it writes them after each one)."""
     try:
-        finished = {s["name"]: Section.from_json(s) for s in json.loads(result.read_text())}
+        return {s["name"]: Section.from_json(s) for s in json.loads(result.read_text())}
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.debug("unreadable worker result %s: %s", result, exc)
-    return [finished.get(n) or failed_section(n, how, "harness") for n in wanted]
+    return {}
 
 
 def _not_loadable(target: Target, wanted: list[str]) -> list[Section]:

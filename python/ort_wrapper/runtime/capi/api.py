@@ -54,6 +54,9 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "CreateTensorRTProviderOptions": (p, (pp,)),
     "UpdateTensorRTProviderOptions": (p, (p, ps, ps, sz)),
     "SessionOptionsAppendExecutionProvider_TensorRT_V2": (p, (p, p)),
+    "CreateDnnlProviderOptions": (p, (pp,)),
+    "UpdateDnnlProviderOptions": (p, (p, ps, ps, sz)),
+    "SessionOptionsAppendExecutionProvider_Dnnl": (p, (p, p)),
     "GetAvailableProviders": (p, (ctypes.POINTER(ps), pi32)),
     "ReleaseAvailableProviders": (p, (ps, i32)),
     "CreateSession": (p, (p, s, p, pp)),
@@ -106,6 +109,7 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "ReleaseMemoryInfo": (None, (p,)),
     "ReleaseCUDAProviderOptions": (None, (p,)),
     "ReleaseTensorRTProviderOptions": (None, (p,)),
+    "ReleaseDnnlProviderOptions": (None, (p,)),
 }
 _ERROR_CODES = (
     "ORT_OK", "ORT_FAIL", "ORT_INVALID_ARGUMENT", "ORT_NO_SUCHFILE", "ORT_NO_MODEL",

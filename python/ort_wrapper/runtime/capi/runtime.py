@@ -122,7 +122,7 @@ class CapiRuntime:
 
     def append_provider(self, handle: int, name: str, options: Mapping[str, Any]) -> None:
         """Register ``name`` on the session options the way its spec says (the generic call, or
-        the CUDA/TensorRT V2 calls); OrtApiError with ORT's message when it cannot."""
+        the provider's own options calls); OrtApiError with ORT's message when it cannot."""
         spec = provider_spec(name)
         how = spec.capi if spec is not None else None
         lib = self.lib
@@ -132,15 +132,18 @@ class CapiRuntime:
                 "data/providers.json)",
                 "ORT_NOT_IMPLEMENTED",
             )
-        if how in ("CUDA", "TensorRT"):
-            made = lib.out(f"Create{how}ProviderOptions")
+        kind, _, target = how.partition(":")
+        if kind == "options":
+            made = lib.out(f"Create{target.removesuffix('_V2')}ProviderOptions")
             try:
-                lib.call(f"Update{how}ProviderOptions", made, *_pairs(options))
-                lib.call(f"SessionOptionsAppendExecutionProvider_{how}_V2", handle, made)
+                lib.call(
+                    f"Update{target.removesuffix('_V2')}ProviderOptions", made, *_pairs(options)
+                )
+                lib.call(f"SessionOptionsAppendExecutionProvider_{target}", handle, made)
             finally:
-                lib.fn(f"Release{how}ProviderOptions")(made)
+                lib.fn(f"Release{target.removesuffix('_V2')}ProviderOptions")(made)
             return
-        lib.call("SessionOptionsAppendExecutionProvider", handle, how.encode(), *_pairs(options))
+        lib.call("SessionOptionsAppendExecutionProvider", handle, target.encode(), *_pairs(options))
 
 
 class CapiSession:
