@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ort_wrapper.elf.reader import read_elf
 from ort_wrapper.errors import BuildError, LabEnvironmentError
 from ort_wrapper.files import sha256_file
 from ort_wrapper.lab.run import LabResult, run_lab
@@ -255,3 +256,39 @@ def test_check_runs_every_section_on_the_static_build(lab: LabResult) -> None:
     lab.chroot.run([runner, "-c", code], env={"PYTHONPATH": py}, on_line=run.append)
     [said] = [line.split(maxsplit=1)[1].strip() for line in run if line.startswith("capi-run")]
     assert said == f"capi {VERSION} [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]"
+
+
+def test_an_extracted_debian_package_is_a_distribution(lab: LabResult) -> None:
+    """Debian trixie's own libonnxruntime1.21, extracted (not installed) with the libraries it
+    needs: a plain directory whose version is what GetVersionString() says (its symbols are
+    versioned VERS_1.21), checked through the C API. Its DNNL provider is usable for a session
+    but dies with SIGFPE during the conformance run (see docs/native-build-lab.md), so the
+    quality section is left out here."""
+    py = _chroot_python(lab)
+    deb = "/lab/capi-deb"
+    libs = f"{deb}/root/usr/lib/x86_64-linux-gnu"
+    script = (
+        f"rm -rf {deb} && mkdir -p {deb}/debs && cd {deb}/debs && apt-get download -q "
+        "libonnxruntime1.21 libdnnl3.6 libpthreadpool0 libxnnpack0.20241108 && "
+        f"for d in *.deb; do dpkg-deb -x $d {deb}/root; done"
+    )
+    try:
+        lab.chroot.run(["sh", "-c", script])
+    except BuildError as exc:
+        _skip_loudly(f"cannot download Debian's libonnxruntime1.21: {exc}")
+    with contextlib.suppress(BuildError):  # the report says what failed
+        lab.chroot.run(
+            ["python3", "-m", "ort_wrapper.cli", "check", "--dist", f"{deb}/root", "--quiet",
+             "--only", "linking,providers,determinism,stability", "--json", f"{py}/deb.json"],
+            env={"PYTHONPATH": py, "LD_LIBRARY_PATH": libs},
+        )  # fmt: skip
+    data = json.loads(lab.chroot.host_path(f"{py}/deb.json").read_text())
+    assert (data["distribution"]["kind"], data["distribution"]["version"]) == ("directory", VERSION)
+    assert {s["name"]: s["status"] for s in data["sections"]} == dict.fromkeys(
+        ("linking", "providers", "determinism", "stability"), "pass"
+    )
+    [providers] = [s for s in data["sections"] if s["name"] == "providers"]
+    usable = {c["name"] for c in providers["checks"] if c["status"] == "pass"}
+    assert {"DnnlExecutionProvider", "XnnpackExecutionProvider"} <= usable
+    core = lab.chroot.host_path(f"{libs}/libonnxruntime.so.1.21.0")
+    assert "VERS_1.21" in read_elf(core).version_defs
