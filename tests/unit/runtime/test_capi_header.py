@@ -82,3 +82,15 @@ def test_a_header_that_is_not_ort_is_refused_with_the_reason(
 def test_a_name_the_table_lacks_is_a_clear_error() -> None:
     with pytest.raises(InitError, match="OrtApi has no function 'NoSuchCall'"):
         committed_table().index("NoSuchCall")
+
+
+def test_a_distributions_own_header_is_preferred_when_it_covers_the_table(tmp_path: Path) -> None:
+    from ort_wrapper.runtime.capi.api import table_for
+
+    committed = committed_table()
+    assert table_for(None) == committed
+    assert table_for(debian_header()) == parse_header(debian_header())  # API 23: its own
+    assert table_for(lab_source_header(tmp_path)) == committed  # API 21: older than the table
+    broken = tmp_path / "onnxruntime_c_api.h"
+    broken.write_text("not a header")
+    assert table_for(broken) == committed  # unreadable: the committed table, with a warning
