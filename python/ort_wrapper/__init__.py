@@ -17,11 +17,14 @@ from .errors import (
     OrtWrapperError,
     ProviderUnavailableError,
 )
+from .runtime.distribution import DistributionKind
 from .runtime.infer import infer
-from .runtime.loader import RuntimeInfo, init
+from .runtime.loader import Backend, RuntimeInfo, init
 from .runtime.session import Fallback, Session, SessionBuilder, TensorInfo
 
 __all__ = [
+    "Backend",
+    "DistributionKind",
     "Fallback",
     "InitError",
     "InputError",

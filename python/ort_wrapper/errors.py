@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 __all__ = [
+    "BackendLimitError",
     "BuildError",
     "BundleError",
     "ElfError",
     "InitError",
     "InputError",
     "LabEnvironmentError",
+    "LinkError",
     "ModelLoadError",
+    "OrtApiError",
     "OrtWrapperError",
     "ProviderUnavailableError",
     "VariantError",
@@ -32,6 +35,11 @@ class InputError(OrtWrapperError):
     """Feeds do not fit the model's input signature."""
 
 
+class BackendLimitError(InputError):
+    """A feed the backend cannot express (the C API makes no optional values and no empty
+    sequences); the pybind module can."""
+
+
 class ProviderUnavailableError(OrtWrapperError):
     """A required execution provider is not actually in use, with the reason.
 
@@ -41,6 +49,15 @@ class ProviderUnavailableError(OrtWrapperError):
     def __init__(self, message: str, fallbacks: tuple = ()) -> None:
         super().__init__(message)
         self.fallbacks = fallbacks
+
+
+class OrtApiError(OrtWrapperError):
+    """ONNX Runtime's C API returned an OrtStatus: ORT's message, and its error code's name
+    (``ORT_INVALID_ARGUMENT``, ``ORT_NO_SUCHFILE``, ...) in ``code``."""
+
+    def __init__(self, message: str, code: str = "ORT_FAIL") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ElfError(OrtWrapperError):
@@ -62,3 +79,12 @@ class BundleError(OrtWrapperError):
 class LabEnvironmentError(BuildError):
     """The native build lab's environment failed (mirror unreachable, a Debian package broken),
     as opposed to a failure of this project's own steps."""
+
+
+class LinkError(BuildError):
+    """A static distribution's archives did not link with its own link flags; ``command`` is
+    the link command that failed."""
+
+    def __init__(self, message: str, command: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.command = command

@@ -8,6 +8,7 @@ broken) skips loudly with the reason; a failure of the project's own steps fails
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ort_wrapper.elf.reader import read_elf
+from ort_wrapper.errors import BuildError
 from ort_wrapper.files import sha256_file
 from ort_wrapper.lab.run import LabResult
 from ort_wrapper.lab.source import known_source
@@ -24,7 +27,8 @@ from ort_wrapper.matrix import api_version_for
 
 import models
 from helpers import LAB_VERSION as VERSION
-from helpers import REPO
+from helpers import REPO, skip_loudly
+from support.real_libraries import chroot_python_packages
 
 SMOKE_C = Path(__file__).with_name("native_lab_smoke.c")
 
@@ -90,6 +94,21 @@ def test_a_c_program_links_and_runs_a_model(lab: LabResult, tmp_path: Path) -> N
     assert out == [f"version={VERSION} api={api_version_for(VERSION)}", "Z=11,22,33,44,55,66"]
 
 
+@pytest.fixture(scope="module")
+def libpython(lab: LabResult) -> None:
+    """The headers and libpython that linking's "Python linked with the archives" is built
+    from (trixie's libre2.a is not position-independent, so no shared object can hold the
+    archives): installed into the chroot once."""
+    try:
+        lab.chroot.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "libpython3-dev"],
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+        )
+    except BuildError as exc:
+        skip_loudly(f"cannot install libpython3-dev in the chroot: {exc}")
+
+
+@pytest.mark.usefixtures("libpython")
 def test_check_passes_its_linking_section_in_the_chroot(lab: LabResult) -> None:
     """``ort-wrapper check --dist`` where the distribution's system libraries are: in the
     chroot, with this checkout's package and its pure-Python dependencies."""
@@ -149,3 +168,101 @@ def test_every_patch_is_dry_run_against_the_lab_source(lab: LabResult, tmp_path:
         assert entry["status"] in ("applies", "skipped-context-differs"), entry
         assert entry["source"] == VERSION
         assert bool(entry["reason"]) == (entry["status"] != "applies")
+
+
+def _chroot_python(lab: LabResult) -> str:
+    """A folder in the chroot with this checkout's ort_wrapper and check's dependencies built
+    for the chroot's Python (from PyPI wheels, cached)."""
+    inside = "/lab/capi-check-py"
+    folder = lab.chroot.host_path(inside)
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(chroot_python_packages(), folder, ignore=shutil.ignore_patterns("spec.json"))
+    shutil.copytree(REPO / "python/ort_wrapper", folder / "ort_wrapper")
+    models.save(models.add_model(), folder / "add.onnx")
+    return inside
+
+
+@pytest.mark.usefixtures("libpython")
+def test_check_runs_every_section_on_the_static_build(lab: LabResult) -> None:
+    """The full harness in the chroot (where the build's shared dependencies are): the static
+    distribution linked with its own link flags (into a Python interpreter: trixie's libre2.a is
+    not position-independent, so no shared object can hold it) and driven through the C API:
+    conformance against the committed 1.21.0 baseline, determinism, stability; and
+    ``init(DIST)`` + SessionBuilder running a model in that interpreter."""
+    py = _chroot_python(lab)
+    report = lab.chroot.host_path(f"{py}/report.json")
+    lines: list[str] = []
+    with contextlib.suppress(BuildError):  # a failing check exits 1: the report says which
+        lab.chroot.run(
+            ["python3", "-m", "ort_wrapper.cli", "check", "--dist", lab.dist_inside, "--quiet",
+             "--json", f"{py}/report.json", "--model", f"{py}/add.onnx"],
+            env={"PYTHONPATH": py}, on_line=lines.append,
+        )  # fmt: skip
+    assert report.is_file(), "".join(lines[-60:])
+    data = json.loads(report.read_text())
+    sections = {s["name"]: s for s in data["sections"]}
+    checks = {c["name"]: c for s in data["sections"] for c in s["checks"]}
+    figures = [f"{s['name']}: {s['status']} ({s['seconds']:.1f} s)" for s in data["sections"]]
+    print("\n" + "\n".join(figures))
+    for name in (
+        "shared object from the link flags",
+        "Python linked with the archives",
+        "conformance on CPUExecutionProvider",
+    ):
+        print(f"{name}: {checks[name]['detail']}")
+    assert {n: s["status"] for n, s in sections.items()} == dict.fromkeys(
+        ("linking", "providers", "quality", "determinism", "stability"), "pass"
+    ), "".join(lines[-80:])
+    conformance = checks["conformance on CPUExecutionProvider"]["data"]
+    assert conformance["baseline"].endswith(
+        f"ort-{VERSION}-onnx-{conformance['onnx']}-CPUExecutionProvider.json"
+    )
+    assert conformance["counts"]["pass"] > 1000
+    run: list[str] = []
+    code = (
+        "import numpy as np, ort_wrapper as ow\n"
+        f"info = ow.init({lab.dist_inside!r})\n"
+        "x = np.arange(6, dtype=np.float32).reshape(2, 3)\n"
+        f"z = ow.SessionBuilder.from_file({py + '/add.onnx'!r}).build().run({{'X': x, 'Y': x}})\n"
+        "print('capi-run', info.backend, info.version, z['Z'].ravel().tolist())\n"
+    )
+    runner = checks["Python linked with the archives"]["data"]["runner"]
+    lab.chroot.run([runner, "-c", code], env={"PYTHONPATH": py}, on_line=run.append)
+    [said] = [line.split(maxsplit=1)[1].strip() for line in run if line.startswith("capi-run")]
+    assert said == f"capi {VERSION} [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]"
+
+
+def test_an_extracted_debian_package_is_a_distribution(lab: LabResult) -> None:
+    """Debian trixie's own libonnxruntime1.21, extracted (not installed) with the libraries it
+    needs: a plain directory whose version is what GetVersionString() says (its symbols are
+    versioned VERS_1.21), checked through the C API. Its DNNL provider is usable for a session
+    but dies with SIGFPE during the conformance run (see docs/native-build-lab.md), so the
+    quality section is left out here."""
+    py = _chroot_python(lab)
+    deb = "/lab/capi-deb"
+    libs = f"{deb}/root/usr/lib/x86_64-linux-gnu"
+    script = (
+        f"rm -rf {deb} && mkdir -p {deb}/debs && cd {deb}/debs && apt-get download -q "
+        "libonnxruntime1.21 libdnnl3.6 libpthreadpool0 libxnnpack0.20241108 && "
+        f"for d in *.deb; do dpkg-deb -x $d {deb}/root; done"
+    )
+    try:
+        lab.chroot.run(["sh", "-c", script])
+    except BuildError as exc:
+        skip_loudly(f"cannot download Debian's libonnxruntime1.21: {exc}")
+    with contextlib.suppress(BuildError):  # the report says what failed
+        lab.chroot.run(
+            ["python3", "-m", "ort_wrapper.cli", "check", "--dist", f"{deb}/root", "--quiet",
+             "--only", "linking,providers,determinism,stability", "--json", f"{py}/deb.json"],
+            env={"PYTHONPATH": py, "LD_LIBRARY_PATH": libs},
+        )  # fmt: skip
+    data = json.loads(lab.chroot.host_path(f"{py}/deb.json").read_text())
+    assert (data["distribution"]["kind"], data["distribution"]["version"]) == ("directory", VERSION)
+    assert {s["name"]: s["status"] for s in data["sections"]} == dict.fromkeys(
+        ("linking", "providers", "determinism", "stability"), "pass"
+    )
+    [providers] = [s for s in data["sections"] if s["name"] == "providers"]
+    usable = {c["name"] for c in providers["checks"] if c["status"] == "pass"}
+    assert {"DnnlExecutionProvider", "XnnpackExecutionProvider"} <= usable
+    core = lab.chroot.host_path(f"{libs}/libonnxruntime.so.1.21.0")
+    assert "VERS_1.21" in read_elf(core).version_defs

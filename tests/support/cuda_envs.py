@@ -136,13 +136,18 @@ def run_logged(cmd: Sequence[str], what: str) -> None:
     _say(f"{what}: done in {time.monotonic() - start:.0f} s")
 
 
-def build_cached(kind: str, spec: Sequence[str], build: Callable[[Path], None]) -> Path:
-    """Build ``kind`` from ``spec`` once, atomically (tmp dir + rename) under a lock; return the
-    final directory (cached under ``env_dir(kind, spec)``)."""
+def build_cached(
+    kind: str,
+    spec: Sequence[str],
+    build: Callable[[Path], None],
+    require: Callable[[str], None] = lambda kind: require_pypi(kind),
+) -> Path:
+    """Build ``kind`` atomically (tmp dir + rename) under a lock; return the final directory.
+    ``require`` skips loudly when the registry the build needs cannot be reached."""
     final = env_dir(kind, spec)
     if (final / "spec.json").exists():
         return final
-    require_pypi(kind)
+    require(kind)
     final.parent.mkdir(parents=True, exist_ok=True)
     with open(final.parent / f".{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

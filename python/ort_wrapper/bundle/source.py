@@ -26,7 +26,7 @@ from ..errors import BundleError, ElfError, InitError
 from ..files import confined
 from ..manifest import MANIFEST_RELPATH, load_manifest
 from ..runtime.catalog import provider_specs, resolve_provider_name, shared_bridge
-from ..runtime.distribution import module_version
+from ..runtime.distribution import library_dir, module_version
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 
 __all__ = ["RuntimeLoaded", "Source", "SourceFile", "inspect_source"]
@@ -102,12 +102,19 @@ def _provider_of_library() -> dict[str, str]:
     return {s.library: s.name for s in provider_specs().values() if s.library}
 
 
-def _version_from_elf(files: Iterable[Path]) -> str | None:
-    for path in files:
-        for name in read_elf(path).version_defs:
-            if name.startswith("VERS_"):
-                return name[5:]
-    return None
+def _library_version(libs: Iterable[Path]) -> str:
+    """What the core library's GetVersionString() says (asked in a child process); "unknown"
+    for a directory without one. A symbol-version node such as Debian's VERS_1.23 is not it."""
+    from ..runtime.capi.probe import probe_shared
+
+    cores = [p for p in libs if p.name.startswith("libonnxruntime.so")]
+    if not cores:
+        return "unknown"
+    core = min(cores, key=lambda p: (len(p.name), p.name))
+    result = probe_shared(core)
+    if result.error or not result.version:
+        raise BundleError(f"{core}: cannot tell its ONNX Runtime version: {result.error}")
+    return result.version
 
 
 def _wheel_package(path: Path) -> Path | None:
@@ -231,7 +238,8 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
     )
 
 
-def _libdir_source(path: Path) -> Source:
+def _libdir_source(given: Path) -> Source:
+    path = library_dir(given) or given  # a release tarball's lib/, a Debian package's usr/lib/…
     candidates = sorted(p for p in path.iterdir() if p.is_file() and not p.is_symlink())
     if unreadable := [p for p in candidates if not os.access(p, os.R_OK)]:
         raise BundleError(f"{unreadable[0]}: permission denied (cannot read it to bundle it)")
@@ -252,7 +260,7 @@ def _libdir_source(path: Path) -> Source:
     return Source(
         path=path,
         kind="libdir",
-        version=_version_from_elf(libs) or "unknown",
+        version=_library_version(libs),
         variant="libdir",
         providers=(),
         files=tuple(files),

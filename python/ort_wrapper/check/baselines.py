@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..files import write_json_atomic
-from .cases import PASSED, CaseResult
+from .cases import PASSED, UNSUPPORTED, CaseResult
 
 __all__ = [
     "BASELINE_DIR",
@@ -57,6 +57,7 @@ class Comparison:
     changed: tuple[str, ...] = field(default_factory=tuple)  # fail <-> error among known ones
     absent: tuple[str, ...] = ()  # known cases of the baseline that were not run
     count_mismatch: str | None = None  # "ran 1500 cases, the baseline has 1590"
+    unsupported: tuple[str, ...] = ()  # cases the backend cannot feed: not compared
 
     @property
     def ok(self) -> bool:
@@ -109,7 +110,11 @@ def write_baseline(
 ) -> Path:
     """Record ``results`` as the baseline of this combination."""
     results = list(results)
-    known = {r.case: r.status for r in sorted(results, key=lambda r: r.case) if r.status != PASSED}
+    known = {
+        r.case: r.status
+        for r in sorted(results, key=lambda r: r.case)
+        if r.status not in (PASSED, UNSUPPORTED)
+    }
     data = {
         "comment": "Cases that do not pass; regenerate with "
         "`ort-wrapper check --only quality --write-baseline`.",
@@ -135,12 +140,17 @@ def compare(results: Iterable[CaseResult], baseline: Baseline) -> Comparison:
         if len(results) != baseline.cases
         else None
     )
+    unsupported = tuple(r.case for r in results if r.status == UNSUPPORTED)
     for result in results:
         known = baseline.known.get(result.case)
+        if result.status == UNSUPPORTED:
+            continue
         if known is None and result.status != PASSED:
             regressions.append(result)
         elif known is not None and result.status == PASSED:
             improvements.append(result.case)
         elif known is not None and known != result.status:
             changed.append(f"{result.case}: {known} -> {result.status}")
-    return Comparison(tuple(regressions), tuple(improvements), tuple(changed), absent, mismatch)
+    return Comparison(
+        tuple(regressions), tuple(improvements), tuple(changed), absent, mismatch, unsupported
+    )

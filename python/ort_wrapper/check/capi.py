@@ -1,101 +1,27 @@
 """Reaching ONNX Runtime's C API: ``OrtGetApiBase()->GetApi(N)`` and ``GetVersionString()``.
 
-Shared distributions are probed with ctypes in a child process (``python -m
-ort_wrapper.check.capi LIBRARY API [PRELOAD...]``), so a library that crashes on load fails a
-check instead of killing the harness. Static distributions are proven by compiling and running
-a small C program against their archives with the manifest's link flags.
+Shared distributions are probed with ctypes in a child process
+(``ort_wrapper.runtime.capi.probe``), so a library that crashes on load fails a check instead of
+killing the harness. Static distributions are proven by compiling and running a small C program
+against their archives with the manifest's link flags.
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
 import logging
 import shutil
-import subprocess
-import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..manifest import PREFIX_VAR, Manifest
+from ..runtime.capi.probe import PROBE_TIMEOUT_S, CapiResult, probe_shared
+from ..runtime.capi.probe import run_command as _run
 
 __all__ = ["CapiResult", "probe_shared", "probe_static", "static_program"]
 
 log = logging.getLogger(__name__)
 
-PROBE_TIMEOUT_S = 60
 LINK_TIMEOUT_S = 600
-
-
-@dataclass(frozen=True)
-class CapiResult:
-    """What the C API said: whether GetApi(api) was non-null and the version string."""
-
-    api: int
-    api_ok: bool = False
-    version: str | None = None
-    error: str | None = None
-    command: tuple[str, ...] = ()
-
-
-class _ApiBase(ctypes.Structure):
-    _fields_ = [
-        ("GetApi", ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint32)),
-        ("GetVersionString", ctypes.CFUNCTYPE(ctypes.c_char_p)),
-    ]
-
-
-def _probe_here(library: str, api: int, preload: Sequence[str]) -> dict[str, object]:
-    for path in preload:
-        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-    lib = ctypes.CDLL(library)
-    try:
-        get_base = lib.OrtGetApiBase
-    except AttributeError:
-        return {"error": f"{Path(library).name} does not export OrtGetApiBase"}
-    get_base.restype = ctypes.POINTER(_ApiBase)
-    base = get_base()
-    if not base:
-        return {"error": "OrtGetApiBase() returned NULL"}
-    version = base.contents.GetVersionString()
-    return {
-        "api_ok": bool(base.contents.GetApi(api)),
-        "version": version.decode() if version else None,
-    }
-
-
-def _run(command: Sequence[str], timeout: float, what: str) -> tuple[int, str, str | None]:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return -1, "", f"{what} did not finish within {timeout:.0f} s"
-    except OSError as exc:
-        return -1, "", f"cannot run {command[0]}: {exc.strerror}"
-    if done.returncode < 0:
-        return done.returncode, done.stdout, f"{what} was killed by signal {-done.returncode}"
-    return done.returncode, done.stdout, (done.stderr.strip()[-2000:] or None)
-
-
-def probe_shared(library: Path, api: int, preload: Sequence[Path] = ()) -> CapiResult:
-    """Load ``library`` with ctypes in a child process and ask its C API for ``api``."""
-    command = (sys.executable, "-m", __name__, str(library), str(api), *map(str, preload))
-    code, out, err = _run(command, PROBE_TIMEOUT_S, "the C API probe")
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    if code != 0 or not lines:
-        return CapiResult(api, error=err or f"the C API probe exited with {code}", command=command)
-    try:
-        data = json.loads(lines[-1])
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        return CapiResult(
-            api, error=f"the C API probe printed {lines[-1][:200]!r} ({exc})", command=command
-        )
-    return CapiResult(
-        api, bool(data.get("api_ok")), data.get("version"), data.get("error"), command
-    )
 
 
 def static_program(api: int) -> str:
@@ -150,11 +76,3 @@ def probe_static(root: Path, manifest: Manifest, api: int, cc: str | None = None
             api, error=err or f"the linked program exited with {code}", command=command
         )
     return CapiResult(api, facts.get("api") == "ok", facts.get("version"), None, command)
-
-
-if __name__ == "__main__":
-    try:
-        result = _probe_here(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
-    except OSError as exc:
-        result = {"error": f"cannot load: {exc}"}
-    print(json.dumps(result))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..progress import Progress
 from ..runtime.catalog import provider_spec
-from ..runtime.loader import init, onnxruntime_module
+from ..runtime.loader import active_runtime, init
 from .baselines import (
     Baseline,
     BaselineError,
@@ -25,6 +25,7 @@ from .cases import (
     FAILED,
     PASSED,
     SUITES,
+    UNSUPPORTED,
     BackendCase,
     CaseResult,
     backend_cases,
@@ -46,7 +47,7 @@ def run_cases(
 ) -> tuple[CaseResult, ...]:
     """Run ``cases`` on ``provider``, with progress on stderr. Lowers ONNX Runtime's default
     log level to errors-only-fatal for this process: many cases warn by design."""
-    onnxruntime_module().set_default_logger_severity(4)
+    active_runtime().set_default_logger_severity(4)
     results = []
     with Progress(f"conformance on {provider}", len(cases), quiet=quiet) as progress:
         for case in cases:
@@ -68,7 +69,7 @@ def compute_providers(usable: Sequence[str]) -> tuple[str, ...]:
 
 def _counts(results: Sequence[CaseResult]) -> dict[str, int]:
     counter = Counter(r.status for r in results)
-    return {s: counter.get(s, 0) for s in (PASSED, FAILED, ERRORED)}
+    return {s: counter.get(s, 0) for s in (PASSED, FAILED, ERRORED, UNSUPPORTED)}
 
 
 def _listing(title: str, items: Sequence[tuple[str, ...]], columns: tuple[str, ...]) -> Table:
@@ -96,6 +97,8 @@ def _conformance_check(
     summary = (
         f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error of {len(results)}"
     )
+    if counts[UNSUPPORTED]:
+        summary += f" ({counts[UNSUPPORTED]} not expressible through this backend, not compared)"
     data: dict[str, object] = {
         "provider": provider,
         "counts": counts,
@@ -124,6 +127,7 @@ def _conformance_check(
         changed=list(diff.changed),
         absent=list(diff.absent),
         countMismatch=diff.count_mismatch,
+        unsupported={r.case: r.message for r in results if r.status == UNSUPPORTED},
     )
     tables = []
     if diff.regressions:

@@ -17,7 +17,7 @@ from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
 from .capi import CapiResult, probe_shared, probe_static
 from .digests import digest_check
-from .report import FAIL, PASS, Check, Section, Table, shortlist
+from .report import FAIL, INFO, PASS, Check, Section, Table, shortlist
 from .target import Target
 
 __all__ = ["linking_section", "shared_objects"]
@@ -131,6 +131,56 @@ def _capi_check(target: Target) -> Check:
     return _capi_verdict(name, result, version)
 
 
+def _static_checks(target: Target) -> list[Check]:
+    """The archives linked with their own flags into what the session sections run: a shared
+    object (what a consumer's ``-shared`` link gives), else a Python interpreter linked with
+    them (what an executable's link gives); cached by the manifest's hashes."""
+    from ..errors import OrtWrapperError
+    from ..runtime.capi.library import link_runner, link_static
+
+    assert target.manifest is not None and target.root is not None
+    start = time.monotonic()
+    try:
+        built = link_static(target.root, target.manifest)
+    except OrtWrapperError as exc:
+        shared_error = exc
+    else:
+        took = time.monotonic() - start
+        return [
+            Check(
+                "shared object from the link flags",
+                PASS,
+                f"{built} ({built.stat().st_size / 2**20:.1f} MiB, {took:.1f} s; cached)",
+                {"path": str(built), "seconds": took},
+            )
+        ]
+    command = list(getattr(shared_error, "command", ()))
+    try:
+        runner = link_runner(target.root, target.manifest)
+    except OrtWrapperError as exc:
+        return [
+            Check(
+                "shared object from the link flags", FAIL, str(shared_error), {"command": command}
+            ),
+            Check("Python linked with the archives", FAIL, str(exc)),
+        ]
+    took = time.monotonic() - start
+    return [
+        Check(
+            "shared object from the link flags",
+            INFO,
+            f"not as a shared object (a consumer's -shared link fails alike): {shared_error}",
+            {"command": command},
+        ),
+        Check(
+            "Python linked with the archives",
+            PASS,
+            f"{runner} ({took:.1f} s; cached): the session sections run in it",
+            {"runner": str(runner), "seconds": took},
+        ),
+    ]
+
+
 def _capi_verdict(name: str, result: CapiResult, version: str) -> Check:
     data = {
         "api": result.api,
@@ -155,7 +205,7 @@ def linking_section(target: Target) -> Section:
     """Run the linking section on ``target`` (never raises for a bad distribution)."""
     start = time.monotonic()
     checks: list[Check] = []
-    if target.manifest is None and target.kind != "module":
+    if target.manifest is None and target.kind == "broken":
         checks.append(Check("distribution", FAIL, target.problem or "not a distribution"))
         return Section("linking", tuple(checks), seconds=time.monotonic() - start)
     objects, missing = shared_objects(target)
@@ -195,6 +245,8 @@ def linking_section(target: Target) -> Section:
     if target.kind != "static" and not objects:
         checks.append(Check("shared objects", FAIL, "the distribution has no shared objects"))
     checks.append(_capi_check(target))
+    if target.kind == "static":
+        checks.extend(_static_checks(target))
     host = host_versions()
     tables = (
         Table(

@@ -59,6 +59,10 @@ def manifest_check(claimed: Sequence[str] | None, available: Sequence[str]) -> C
     name = "manifest vs runtime providers"
     if claimed is None:
         return Check(name, INFO, "no manifest: the runtime's list is the claim", data)
+    if not claimed:
+        return Check(
+            name, INFO, f"nothing claimed (no manifest); compiled in: {', '.join(available)}", data
+        )
     lacking = [p for p in claimed if p not in available]
     unclaimed = [p for p in available if p not in claimed]
     data.update(notCompiledIn=lacking, unclaimed=unclaimed)

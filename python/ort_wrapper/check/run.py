@@ -14,13 +14,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from ..errors import OrtWrapperError
 from ..runtime.distribution import ENV_VARS
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions
-from .report import SKIP, Check, Report, Section, announce, failed_section
-from .target import Target, resolve_target
+from .report import Report, Section, announce, failed_section
+from .target import Target, TargetKind, resolve_target
 
 __all__ = ["run_check", "run_worker"]
 
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def _worker_env(target: Target) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    if target.kind == "prefix" and target.root is not None:
+    if target.kind != "module" and target.root is not None:
         env["ORT_WRAPPER_DIST"] = str(target.root)
     return env
 
@@ -40,18 +42,63 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _interpreter(target: Target) -> tuple[str, dict[str, str]]:
+    """The Python the worker runs in: this one, or for a static distribution whose archives
+    do not link into a shared object, a Python linked with them (LinkError when neither)."""
+    if target.kind is not TargetKind.STATIC:
+        return sys.executable, {}
+    from ..runtime.capi.library import static_interpreter
+
+    assert target.root is not None and target.manifest is not None
+    return static_interpreter(target.root, target.manifest)
+
+
 def run_worker(target: Target, options: CheckOptions) -> list[Section]:
-    """Run the session sections of ``options`` in a child process loading ``target``."""
+    """Run the session sections of ``options`` in a child process loading ``target``. When the
+    child dies (a signal, an exit), the section it was in fails with how it ended and the
+    sections after it run in a new child; ``--timeout`` bounds them all together."""
     wanted = [s for s in options.sections if s in SESSION_SECTIONS]
+    try:
+        python, extra = _interpreter(target)
+    except OrtWrapperError as exc:
+        return [failed_section(n, f"cannot run the distribution: {exc}") for n in wanted]
+    done: dict[str, Section] = {}
+    deadline = time.monotonic() + options.timeout_s
+    while remaining := [n for n in wanted if n not in done]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            how = f"did not finish within {options.timeout_s:.0f} s (--timeout)"
+            done.update((n, failed_section(n, how, "harness")) for n in remaining)
+            break
+        chunk = replace(options, sections=tuple(remaining), timeout_s=left)
+        finished, how, timed_out = _one_worker(target, chunk, (python, extra))
+        done.update(finished)
+        rest = [n for n in remaining if n not in finished]
+        if timed_out:
+            done.update((n, failed_section(n, how, "harness")) for n in rest)
+        elif rest:
+            done[rest[0]] = failed_section(rest[0], how, "harness")
+    return [done[n] for n in wanted]
+
+
+def _one_worker(
+    target: Target, options: CheckOptions, interpreter: tuple[str, dict[str, str]]
+) -> tuple[dict[str, Section], str, bool]:
+    """One child: the sections it finished, how it ended, whether it ran out of time."""
+    # A module claims what it compiles in; a plain directory claims nothing (no manifest).
     claimed = list(target.manifest.providers) if target.manifest else None
+    if target.kind is TargetKind.DIRECTORY:
+        claimed = []
+    python, extra = interpreter
     with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request.write_text(json.dumps({"options": options.to_json(), "claimed": claimed}))
-        command = [sys.executable, "-m", "ort_wrapper.check.worker", str(request), str(result)]
+        command = [python, "-m", "ort_wrapper.check.worker", str(request), str(result)]
+        timed_out = False
         try:
             done = subprocess.run(
                 command,
-                env=_worker_env(target),
+                env={**_worker_env(target), **extra},
                 timeout=options.timeout_s,
                 check=False,
                 preexec_fn=_ignore_interrupts,
@@ -60,30 +107,22 @@ def run_worker(target: Target, options: CheckOptions) -> list[Section]:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
             how = f"the check worker {how} (its messages are above)"
         except subprocess.TimeoutExpired:
-            how = f"did not finish within {options.timeout_s:.0f} s (--timeout)"
-        return _collect(result, wanted, how)
+            how, timed_out = f"did not finish within {options.timeout_s:.0f} s (--timeout)", True
+        return _collect(result), how, timed_out
 
 
-def _collect(result: Path, wanted: list[str], how: str) -> list[Section]:
-    """The sections the worker wrote (after each one), and a failed section, saying ``how`` the
-    worker ended, for every wanted section it did not finish."""
-    finished: dict[str, Section] = {}
+def _collect(result: Path) -> dict[str, Section]:
+    """The sections the worker wrote (it writes them after each one)."""
     try:
-        finished = {s["name"]: Section.from_json(s) for s in json.loads(result.read_text())}
+        return {s["name"]: Section.from_json(s) for s in json.loads(result.read_text())}
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.debug("unreadable worker result %s: %s", result, exc)
-    return [finished.get(n) or failed_section(n, how, "harness") for n in wanted]
+    return {}
 
 
 def _not_loadable(target: Target, wanted: list[str]) -> list[Section]:
-    if target.kind == "static":
-        reason = (
-            "a static C distribution without a Python module: sessions are not created from "
-            "Python; its linking section proves it links and runs"
-        )
-        return [Section(n, (Check("distribution", SKIP, reason),)) for n in wanted]
     return [failed_section(n, f"not a loadable distribution: {target.problem}") for n in wanted]
 
 

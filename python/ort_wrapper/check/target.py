@@ -1,13 +1,14 @@
 """What ``ort-wrapper check`` is asked to check: a distribution, or why it is not one.
 
-``locate()`` is strict (it refuses static C distributions and lying manifests); the harness still
-needs the manifest of such a prefix for its linking section, so a Target keeps whatever could be
-read and the reason sessions cannot be created.
+``locate()`` is strict (it refuses lying manifests); the harness still needs the manifest of
+such a prefix for its linking section, so a Target keeps whatever could be read and the reason
+sessions cannot be created.
 """
 
 from __future__ import annotations
 
 import ast
+import enum
 import logging
 import os
 from dataclasses import dataclass
@@ -16,26 +17,32 @@ from typing import Any
 
 from ..errors import InitError
 from ..files import read_bounded
-from ..manifest import Manifest, load_manifest
-from ..runtime.distribution import Distribution, locate, module_version
+from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
+from ..runtime.distribution import Distribution, DistributionKind, locate, module_version
 
-__all__ = ["Target", "package_info", "resolve_target"]
+__all__ = ["Target", "TargetKind", "package_info", "resolve_target"]
 
 log = logging.getLogger(__name__)
 
 _INFO_FILE = Path("capi/build_and_package_info.py")
 
 
+class TargetKind(enum.StrEnum):
+    """What is checked; every kind but BROKEN gets all five sections."""
+
+    MODULE = "module"  # an installed onnxruntime package (pybind)
+    PREFIX = "prefix"  # a manifest prefix or bundle: its Python module, or its shared C library
+    DIRECTORY = "directory"  # a plain directory holding libonnxruntime.so* (C API)
+    STATIC = "static"  # static archives, run through a shared object linked with their flags
+    BROKEN = "broken"  # not a usable distribution (``problem`` says why)
+
+
 @dataclass(frozen=True)
 class Target:
-    """The distribution under check.
-
-    ``kind``: "module" (an installed onnxruntime package), "prefix" (loadable from Python),
-    "static" (a C distribution without a Python module: linking only), or "broken".
-    """
+    """The distribution under check (see TargetKind)."""
 
     given: str | None  # the --dist argument as given
-    kind: str
+    kind: TargetKind
     root: Path | None
     version: str | None
     manifest: Manifest | None = None
@@ -49,16 +56,16 @@ class Target:
         if self.dist is not None:
             return self.dist
         if self.manifest is not None and self.root is not None:
-            return Distribution("prefix", self.root, "argument", self.manifest)
+            return Distribution(DistributionKind.PREFIX, self.root, "argument", self.manifest)
         return None
 
     def describe(self) -> str:
         """One line for the report's header."""
-        if self.dist is not None:
-            return self.dist.describe()
         if self.kind == "static" and self.manifest is not None:
             m = self.manifest
             return f"{m.variant} static C distribution {m.version} at {self.root}"
+        if self.dist is not None:
+            return self.dist.describe()
         return f"{self.given or 'default distribution'}: not a usable distribution ({self.problem})"
 
     def to_json(self) -> dict[str, Any]:
@@ -70,7 +77,7 @@ class Target:
             "root": str(self.root) if self.root else None,
             "version": self.version,
             "variant": m.variant if m else None,
-            "linkMode": m.link_mode if m else ("shared" if self.kind == "module" else None),
+            "linkMode": m.link_mode if m else (None if self.kind == "broken" else "shared"),
             "providers": list(m.providers) if m else None,
             "problem": self.problem,
             "describe": self.describe(),
@@ -109,23 +116,17 @@ def resolve_target(path: str | os.PathLike[str] | None) -> Target:
         problem = str(exc)
         root = Path(path).expanduser().absolute() if path is not None else None
         manifest = None
-        if root is not None and root.is_dir():
+        if root is not None and (root / MANIFEST_RELPATH).is_file():
             try:
                 manifest = load_manifest(root)
             except InitError as manifest_error:
                 problem = str(manifest_error)
-        static = (
-            manifest is not None and manifest.link_mode == "static" and not manifest.python_path
-        )
-        return Target(
-            given,
-            "static" if static else "broken",
-            root,
-            manifest.version if manifest else None,
-            manifest,
-            None,
-            problem,
-        )
+        version = manifest.version if manifest else None
+        return Target(given, TargetKind.BROKEN, root, version, manifest, None, problem)
     if dist.kind == "module":
-        return Target(given, "module", dist.root, module_version(dist.root), None, dist)
-    return Target(given, "prefix", dist.root, dist.version, dist.manifest, dist)
+        return Target(given, TargetKind.MODULE, dist.root, module_version(dist.root), None, dist)
+    if dist.kind == "directory":
+        return Target(given, TargetKind.DIRECTORY, dist.root, dist.version, None, dist)
+    static = dist.manifest is not None and dist.manifest.link_mode == "static"
+    kind = TargetKind.STATIC if static and dist.python_path is None else TargetKind.PREFIX
+    return Target(given, kind, dist.root, dist.version, dist.manifest, dist)

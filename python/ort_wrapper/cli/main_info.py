@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     probes = [probe_provider(p) for p in info.available_providers]
     facts = {
         "version": info.version,
+        "backend": info.backend.value,
         "distribution": {
             "kind": info.distribution.kind,
             "root": str(info.distribution.root),
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"ONNX Runtime {info.version}")
     print(f"distribution: {info.distribution.describe()}")
+    via = f"C API over {info.library}" if info.library else "the onnxruntime Python module"
+    print(f"backend: {info.backend.value} ({via})")
     print("providers (compiled in):")
     for probe in probes:
         state = "usable" if probe.used else f"NOT usable: {probe.reason}"

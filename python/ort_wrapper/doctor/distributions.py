@@ -240,8 +240,11 @@ def _selected_findings(
         details.update(version=version, owners=owners, packageOnDisk=wrote, buildInfo=info)
         by = f"files from {wrote}" if wrote else "no package info"
         label = f"{', '.join(owners) or 'no installed package'} ({by})"
+    elif dist.manifest is None:  # a plain directory holding libonnxruntime.so*
+        version = dist.version
+        details.update(version=version, variant=None)
+        label = "a C library directory without a manifest, run through the C API"
     else:
-        assert dist.manifest is not None
         version = dist.manifest.version
         details.update(version=version, variant=dist.manifest.variant)
         label = f"variant {dist.manifest.variant}, {dist.manifest.link_mode}"
@@ -269,7 +272,10 @@ def _selected_findings(
 def _unusable(problem: str, given: str | None, expected: str) -> Finding:
     chosen = "--dist" if given else next((v for v in ENV_VARS if os.environ.get(v)), None)
     if chosen:
-        fix = f"fix {chosen} (a directory holding share/ort-wrapper/manifest.json) or unset it"
+        fix = (
+            f"fix {chosen} (a directory holding share/ort-wrapper/manifest.json or "
+            "libonnxruntime.so*) or unset it"
+        )
     else:
         fix = (
             "pip install 'ort-wrapper[cpu]' (or 'ort-wrapper[gpu]' for onnxruntime-gpu), "
@@ -296,9 +302,10 @@ def _static_findings(target: Target, expected: str) -> tuple[list[Finding], dict
             "dist.static",
             "ok",
             f"{root} is a {m.variant} static C distribution of ONNX Runtime {m.version} "
-            f"(providers {', '.join(m.providers)}): it is linked into programs, not loaded by "
-            "init(), so the provider and process findings do not apply; host versions are "
-            "judged on its shared objects, if it has any",
+            f"(providers {', '.join(m.providers)}): programs link it; init() and check run it "
+            "through the C API from a shared object linked with its own link flags, which "
+            "doctor does not build, so the provider and process findings are not computed; "
+            "host versions are judged on its shared objects, if it has any",
             f"link with `ort-wrapper link-flags {root}`; prove it links and runs with "
             f"`ort-wrapper check --dist {root}`",
         )
@@ -330,9 +337,10 @@ def distribution_findings(
     }
     target = resolve_target(given)  # check's resolution: the same verdict on the same prefix
     selected = target.dist
-    if selected is None and target.kind == "static":
+    if target.kind == "static":
         static_findings, details["selected"] = _static_findings(target, expected)
         findings += static_findings
+        selected = None  # judged without loading: loading means linking its archives
     elif selected is None:
         findings.append(_unusable(target.problem or "not a distribution", given, expected))
     chosen_by = "--dist" if given else (selected.origin if selected else None)

@@ -34,6 +34,7 @@ class ProviderSpec:
     library: str | None
     device: str | None
     built_for: Mapping[str, str] = field(default_factory=dict)  # component -> soname needed
+    capi: str | None = None  # how the C API backend appends it (see providers.json)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,12 @@ def provider_specs() -> Mapping[str, ProviderSpec]:
     raw = _load("providers.json")["providers"]
     return {
         name: ProviderSpec(
-            name, tuple(e["aliases"]), e["library"], e["device"], dict(e.get("builtFor", {}))
+            name,
+            tuple(e["aliases"]),
+            e["library"],
+            e["device"],
+            dict(e.get("builtFor", {})),
+            e.get("capi"),
         )
         for name, e in raw.items()
     }

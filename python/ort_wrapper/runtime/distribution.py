@@ -2,13 +2,16 @@
 
 Order: the ``init()`` argument, ``ORT_WRAPPER_DIST``, ``ORT_LIB_LOCATION``, a bundle carried
 inside this package (an ``ort-wrapper wheel``), then the installed ``onnxruntime`` module.
-A distribution directory holds ``share/ort-wrapper/manifest.json``; its shared libraries are
-checked (present, ELF, this host's architecture, the manifest's ORT version) before anything
-is loaded.
+A prefix holds ``share/ort-wrapper/manifest.json``; its shared libraries are checked (present,
+ELF, this host's architecture, the manifest's ORT version) before anything is loaded. Any other
+directory holding ``libonnxruntime.so*`` (npm's ``bin/napi-v6/linux/x64``, a release tarball's
+``lib/``, an extracted Debian package, a system library folder) is a distribution too: its
+version is what the library's ``GetVersionString()`` says, asked in a child process.
 """
 
 from __future__ import annotations
 
+import enum
 import importlib.util
 import os
 import re
@@ -20,28 +23,52 @@ from ..errors import ElfError, InitError
 from ..files import read_bounded
 from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
 
-__all__ = ["CARRIED_BUNDLE", "ENV_VARS", "Distribution", "locate", "module_version"]
+__all__ = [
+    "CARRIED_BUNDLE",
+    "CORE_GLOB",
+    "ENV_VARS",
+    "Distribution",
+    "DistributionKind",
+    "library_dir",
+    "locate",
+    "module_version",
+]
 
 ENV_VARS = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION")
 # ORT release builds version their exports VERS_<release>; other nodes (VERS_1.0) are not releases.
 _RELEASE_NODE = re.compile(r"^VERS_(\d+\.\d+\.\d+)$")
 _MODULE_VERSION = re.compile(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
 CARRIED_BUNDLE = Path(__file__).resolve().parent.parent / "_bundle"
+CORE_GLOB = "libonnxruntime.so*"
+# Where a plain directory may keep its libraries: itself, a prefix's lib/, a Debian package's
+# multiarch folder.
+_LIBRARY_DIRS = (".", "lib", "lib64", "usr/lib/*-linux-gnu", "usr/lib")
+
+
+class DistributionKind(enum.StrEnum):
+    """What a distribution directory is."""
+
+    MODULE = "module"  # an installed onnxruntime Python package
+    PREFIX = "prefix"  # a directory with share/ort-wrapper/manifest.json (built, bundled)
+    DIRECTORY = "directory"  # any other directory holding libonnxruntime.so*
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """An ONNX Runtime distribution: an installed Python module or a prefix with a manifest."""
+    """An ONNX Runtime distribution: an installed Python module, a prefix with a manifest, or a
+    plain directory holding the C library."""
 
-    kind: str  # "module" or "prefix"
-    root: Path  # the onnxruntime package directory, or the prefix
+    kind: DistributionKind
+    root: Path  # the onnxruntime package directory, the prefix, or the directory
     origin: str  # how it was chosen: argument, ORT_WRAPPER_DIST, ..., installed module
     manifest: Manifest | None = None
+    library_version: str | None = None  # a directory's GetVersionString(), asked in a child
 
     @property
     def version(self) -> str | None:
-        """The ORT version the manifest declares (None for a module: known after import)."""
-        return self.manifest.version if self.manifest else None
+        """The ORT version the manifest declares or the library reports (None for a module:
+        known after import)."""
+        return self.manifest.version if self.manifest else self.library_version
 
     @property
     def python_path(self) -> Path | None:
@@ -64,7 +91,9 @@ class Distribution:
         """Directories holding the core and provider libraries."""
         if self.kind == "module":
             return (self.root / "capi",)
-        assert self.manifest is not None
+        if self.manifest is None:
+            found = library_dir(self.root)
+            return (found,) if found else ()
         dirs = {(self.root / f.path).parent: None for f in self.manifest.files_of_kind("shared")}
         return tuple(dirs) or (self.root / "lib",)
 
@@ -75,7 +104,7 @@ class Distribution:
         if self.kind == "module":
             return tuple(p for p in sorted((self.root / "capi").glob("*.so*")) if is_elf(p))
         if self.manifest is None:
-            return ()
+            return _ort_objects(self.library_dirs)
         found = []
         for entry in self.manifest.files:
             if entry.kind not in ("shared", "python"):
@@ -95,9 +124,35 @@ class Distribution:
         """One line: what and where."""
         if self.kind == "module":
             return f"installed onnxruntime module at {self.root} ({self.origin})"
+        if self.kind == "directory":
+            return f"ONNX Runtime {self.version} C library directory {self.root} ({self.origin})"
         m = self.manifest
         assert m is not None
         return f"{m.variant} {m.link_mode} distribution {m.version} at {self.root} ({self.origin})"
+
+
+def library_dir(root: Path) -> Path | None:
+    """The first of ``root``, ``root/lib``, ``root/lib64``, ``root/usr/lib/<triplet>``,
+    ``root/usr/lib`` that holds a ``libonnxruntime.so*`` file."""
+    for pattern in _LIBRARY_DIRS:
+        for folder in sorted(root.glob(pattern)) if "*" in pattern else [root / pattern]:
+            if folder.is_dir() and any(p.is_file() for p in folder.glob(CORE_GLOB)):
+                return folder
+    return None
+
+
+def _ort_objects(folders: tuple[Path, ...]) -> tuple[Path, ...]:
+    """ONNX Runtime's ELF files (``libonnxruntime*.so*``) in ``folders``, one name per file
+    (the shortest, so ``libonnxruntime.so`` over its versioned target)."""
+    by_file: dict[Path, Path] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("libonnxruntime*.so*")):
+            if path.is_file() and is_elf(path):
+                real = path.resolve()
+                best = by_file.get(real)
+                if best is None or (len(path.name), path.name) < (len(best.name), best.name):
+                    by_file[real] = path
+    return tuple(sorted(by_file.values()))
 
 
 def module_version(package_dir: Path) -> str | None:
@@ -120,7 +175,9 @@ def _installed_module() -> Distribution:
             "with pip install 'ort-wrapper[cpu]' (CPU) or 'ort-wrapper[gpu]' "
             "(onnxruntime-gpu), or point ORT_WRAPPER_DIST at a distribution"
         )
-    return Distribution("module", Path(spec.submodule_search_locations[0]), "installed module")
+    return Distribution(
+        DistributionKind.MODULE, Path(spec.submodule_search_locations[0]), "installed module"
+    )
 
 
 def _validate_library(root: Path, relpath: str, manifest: Manifest) -> None:
@@ -128,15 +185,8 @@ def _validate_library(root: Path, relpath: str, manifest: Manifest) -> None:
     where = f"{path} (listed in {MANIFEST_RELPATH})"
     if not path.exists():
         raise InitError(f"{where} is missing")
-    try:
-        info = read_elf(path)
-    except ElfError as exc:
-        raise InitError(f"{where}: {exc}".replace(f"{path}: ", "", 1)) from None
-    machine, elf_class = host_machine()
-    if (info.machine, info.elf_class) != (machine, elf_class):
-        expected = f"{machine.removeprefix('EM_').lower()} ({elf_class}-bit)"
-        raise InitError(f"{where} is built for {info.arch}, expected {expected} for this host")
-    for name in info.version_defs:
+    _check_arch(path, where)
+    for name in read_elf(path).version_defs:
         release = _RELEASE_NODE.match(name)
         if release and release.group(1) != manifest.version:
             raise InitError(
@@ -145,27 +195,56 @@ def _validate_library(root: Path, relpath: str, manifest: Manifest) -> None:
             )
 
 
+def _check_arch(path: Path, where: str) -> None:
+    try:
+        info = read_elf(path)
+    except ElfError as exc:
+        raise InitError(f"{where}: {exc}".replace(f"{path}: ", "", 1)) from None
+    machine, elf_class = host_machine()
+    if (info.machine, info.elf_class) != (machine, elf_class):
+        expected = f"{machine.removeprefix('EM_').lower()} ({elf_class}-bit)"
+        raise InitError(f"{where} is built for {info.arch}, expected {expected} for this host")
+
+
+def _directory(root: Path, origin: str, label: str) -> Distribution:
+    """A directory without a manifest: its ``libonnxruntime.so*``, version asked in a child."""
+    from .capi.probe import probe_shared
+
+    dist = Distribution(DistributionKind.DIRECTORY, root, origin)
+    core = dist.core_library()
+    if core is None:
+        looked = ", ".join(f"{root / d}/" for d in _LIBRARY_DIRS)
+        raise InitError(
+            f"{label} is not a distribution: it holds neither {MANIFEST_RELPATH} nor an ELF "
+            f"{CORE_GLOB} (looked in {looked})"
+        )
+    _check_arch(core, str(core))
+    result = probe_shared(core)
+    if result.error or not result.version:
+        raise InitError(f"{core}: {result.error or 'GetVersionString() returned nothing'}")
+    return Distribution(DistributionKind.DIRECTORY, root, origin, None, result.version)
+
+
 def _prefix(root: Path, origin: str) -> Distribution:
     label = f"{origin}={root}" if origin in ENV_VARS else str(root)
     if not root.exists():
-        raise InitError(f"{label}: no such directory (expected a distribution prefix)")
+        raise InitError(f"{label}: no such directory (expected a distribution directory)")
     if not root.is_dir():
         kind = "an ELF file" if is_elf(root) else "a file"
         raise InitError(
-            f"{label} is {kind}, expected a distribution directory holding {MANIFEST_RELPATH}"
+            f"{label} is {kind}, expected a distribution directory (holding {MANIFEST_RELPATH} "
+            f"or {CORE_GLOB})"
         )
+    if not (root / MANIFEST_RELPATH).exists():
+        return _directory(root, origin, label)
     manifest = load_manifest(root)
     for entry in manifest.files_of_kind("shared"):
         _validate_library(root, entry.path, manifest)
     for relpath in manifest.preload:
         _validate_library(root, relpath, manifest)
-    dist = Distribution("prefix", root, origin, manifest)
+    dist = Distribution(DistributionKind.PREFIX, root, origin, manifest)
     if dist.python_path is None:
-        raise InitError(
-            f"{dist.describe()} carries no Python module (a {manifest.link_mode} C distribution "
-            "meant for linking): use `ort-wrapper link-flags` to link against it and "
-            "`ort-wrapper check --dist` to validate it"
-        )
+        return dist  # a C distribution: the C API backend runs it
     package = dist.python_path / "onnxruntime"
     if not (package / "__init__.py").exists():
         raise InitError(f"{package} (pythonPath of {MANIFEST_RELPATH}) is missing")

@@ -3,11 +3,17 @@
 Idempotent (every later call returns the same RuntimeInfo), thread-safe (one lock around the
 first load) and retryable (a failure raises InitError and leaves sys.path and sys.modules as they
 were, so the next call tries again).
+
+Two backends: a distribution with an ``onnxruntime`` Python module is run through it (pybind);
+any other (a shared C library, a static distribution linked with its own flags) through the C
+API with ctypes. A process holds one ONNX Runtime: the C library is loaded RTLD_LOCAL, and
+``init()`` refuses to add a second runtime of either kind.
 """
 
 from __future__ import annotations
 
 import ctypes
+import enum
 import importlib
 import os
 import sys
@@ -15,27 +21,38 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from ..errors import InitError
+from ..errors import InitError, OrtWrapperError
 from .distribution import Distribution, locate
 from .procmaps import loaded_libraries
 
-__all__ = ["RuntimeInfo", "init", "onnxruntime_module"]
+__all__ = ["Backend", "RuntimeInfo", "active_runtime", "init", "onnxruntime_module"]
 
 _lock = threading.Lock()
 _info: RuntimeInfo | None = None
+_runtime: Any = None  # the onnxruntime module, or the CapiRuntime
 _NATIVE_MODULE = "onnxruntime_pybind11_state"
 _ORT_LIB_PREFIXES = ("libonnxruntime", _NATIVE_MODULE)
 
 
+class Backend(enum.StrEnum):
+    """How sessions reach ONNX Runtime."""
+
+    PYBIND = "pybind"  # the distribution's onnxruntime Python module
+    CAPI = "capi"  # its C library through the C API (ctypes)
+
+
 @dataclass(frozen=True)
 class RuntimeInfo:
-    """The loaded runtime: its version, where it came from, what it offers."""
+    """The loaded runtime: its version, where it came from, what it offers, which backend."""
 
     version: str
     distribution: Distribution
     available_providers: tuple[str, ...]  # compiled in (not necessarily usable)
     library_paths: tuple[Path, ...]  # ONNX Runtime's shared objects mapped in this process
+    backend: Backend = Backend.PYBIND
+    library: Path | None = None  # the C library the C API backend drives
 
 
 def _ort_libraries() -> tuple[Path, ...]:
@@ -122,26 +139,54 @@ def _import(dist: Distribution) -> ModuleType:
         raise InitError(f"cannot import onnxruntime from {dist.describe()}: {exc}") from exc
 
 
-def _load(dist: Distribution) -> RuntimeInfo:
+def _load_capi(dist: Distribution) -> tuple[Any, Path]:
+    """The C API backend over ``dist``'s library (a static one: linked with its flags)."""
+    existing = sys.modules.get("onnxruntime")
+    if existing is not None:
+        raise InitError(
+            f"onnxruntime is already imported from {Path(existing.__file__ or '').parent}; "
+            f"cannot also load {dist.describe()} in this process (two ONNX Runtimes in one "
+            "process). Call ort_wrapper.init() before anything imports onnxruntime, or use a "
+            "new process."
+        )
+    from .capi.library import capi_library
+    from .capi.runtime import CapiRuntime
+
+    try:
+        library, header = capi_library(dist)
+        return CapiRuntime(library, header), library
+    except OrtWrapperError as exc:
+        raise InitError(f"cannot load {dist.describe()} through the C API: {exc}") from None
+
+
+def _load(dist: Distribution) -> tuple[RuntimeInfo, Any]:
     _preload(dist)
-    ort = _import(dist)
-    return RuntimeInfo(
-        version=ort.__version__,
+    if dist.python_path is None and dist.kind != "module":
+        runtime, library = _load_capi(dist)
+        backend = Backend.CAPI
+    else:
+        runtime, library, backend = _import(dist), None, Backend.PYBIND
+    info = RuntimeInfo(
+        version=runtime.__version__,
         distribution=dist,
-        available_providers=tuple(ort.get_available_providers()),
+        available_providers=tuple(runtime.get_available_providers()),
         library_paths=_ort_libraries(),
+        backend=backend,
+        library=library,
     )
+    return info, runtime
 
 
 def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
     """Load ONNX Runtime once and describe it (see the module docstring).
 
-    ``distribution``: a prefix holding ``share/ort-wrapper/manifest.json``; default
+    ``distribution``: a prefix holding ``share/ort-wrapper/manifest.json``, or any directory
+    holding ``libonnxruntime.so*`` (run through the C API); default
     ``ORT_WRAPPER_DIST``, then ``ORT_LIB_LOCATION``, then a carried bundle, then the installed
     ``onnxruntime`` module. Asking for a different distribution after one is loaded raises
     InitError: a process holds one ONNX Runtime.
     """
-    global _info
+    global _info, _runtime
     info = _info
     if info is not None and distribution is None:
         return info
@@ -156,11 +201,24 @@ def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
                     f"a process holds one runtime: load {wanted} in a new process"
                 )
             return _info
-        _info = _load(locate(distribution))
+        _info, _runtime = _load(locate(distribution))
         return _info
 
 
-def onnxruntime_module() -> ModuleType:
-    """The ``onnxruntime`` module of the initialised runtime (initialising if needed)."""
+def active_runtime() -> Any:
+    """What sessions are made with (initialising if needed): the ``onnxruntime`` module, or the
+    C API backend (``CapiRuntime``), which answers to the same names."""
     init()
+    return _runtime
+
+
+def onnxruntime_module() -> ModuleType:
+    """The ``onnxruntime`` module of the initialised runtime (initialising if needed); InitError
+    when the runtime is driven through the C API (its distribution has no Python module)."""
+    info = init()
+    if info.backend is Backend.CAPI:
+        raise InitError(
+            f"{info.distribution.describe()} has no onnxruntime Python module: it runs through "
+            "the C API (use SessionBuilder/infer; ort_wrapper.ort is only the pybind module)"
+        )
     return sys.modules["onnxruntime"]

@@ -20,7 +20,7 @@ from ..errors import InputError, ModelLoadError, OrtWrapperError, ProviderUnavai
 from .catalog import gpu_providers, provider_specs, resolve_provider_name
 from .diagnose import provider_status
 from .feeds import native_feeds
-from .loader import RuntimeInfo, init, onnxruntime_module
+from .loader import RuntimeInfo, active_runtime, init
 from .modelcheck import check_external_data
 
 __all__ = ["LOG_LEVELS", "Fallback", "Session", "SessionBuilder", "TensorInfo"]
@@ -109,6 +109,9 @@ class Session:
         feeds = native_feeds(feeds)
         try:
             values = self._run(self._output_names, feeds, None)
+        except InputError:  # the backend's own (a feed it cannot express): ours come first
+            self._raise_problems(feeds)
+            raise
         except Exception as exc:
             self._raise_problems(feeds)
             raise OrtWrapperError(f"ONNX Runtime failed running {self.label}: {exc}") from None
@@ -189,6 +192,7 @@ class SessionBuilder:
         self._strict = False
         self._gpu: str | None = None  # None, "prefer" or "require"
         self._threads: int | None = None
+        self._inter_threads: int | None = None
         self._opt_level: str | None = None
         self._deterministic = False
         self._log_level: int | None = None
@@ -261,6 +265,13 @@ class SessionBuilder:
         self._threads = n
         return self
 
+    def inter_op_threads(self, n: int) -> SessionBuilder:
+        """Threads running independent operators in parallel (0: ONNX Runtime's default)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InputError(f"inter_op_threads expects an integer >= 0, got {n!r}")
+        self._inter_threads = n
+        return self
+
     def optimization_level(self, level: str) -> SessionBuilder:
         """Graph optimisation: 'disable', 'basic', 'extended' or 'all'."""
         if level not in _OPT_LEVELS:
@@ -295,6 +306,8 @@ class SessionBuilder:
             options.log_severity_level = self._log_level
         if self._threads is not None:
             options.intra_op_num_threads = self._threads
+        if self._inter_threads is not None:
+            options.inter_op_num_threads = self._inter_threads
         if self._opt_level is not None:
             options.graph_optimization_level = getattr(
                 ort.GraphOptimizationLevel, _OPT_LEVELS[self._opt_level]
@@ -310,13 +323,15 @@ class SessionBuilder:
         return [*((p, {}) for p in gpu_providers()), (_CPU, {})]
 
     @staticmethod
-    def _reason(info: RuntimeInfo, provider: str) -> str:
+    def _reason(info: RuntimeInfo, provider: str, session: Any) -> str:
         status = provider_status(
             provider,
             available=info.available_providers,
             library_dirs=info.distribution.library_dirs,
         )
-        return status.reason() or f"ONNX Runtime did not enable {provider} (see its log)"
+        said = getattr(session, "provider_errors", {}).get(provider)  # the C API's own message
+        reason = status.reason() or (f"ONNX Runtime: {said}" if said else None)
+        return reason or f"ONNX Runtime did not enable {provider} (see its log)"
 
     def _load(self, ort: Any, options: Any, providers: list[tuple[str, dict[str, Any]]]) -> Any:
         if isinstance(self._model, Path):
@@ -346,12 +361,14 @@ class SessionBuilder:
     def build(self) -> Session:
         """Create the session; raises ModelLoadError or ProviderUnavailableError."""
         info = init()
-        ort = onnxruntime_module()
+        ort = active_runtime()
         requested = self._requested()
         usable = [(p, o) for p, o in requested if p in info.available_providers]
         session = self._load(ort, self._options(ort), usable or [(_CPU, {})])
         used = set(session.get_providers())
-        fallbacks = tuple(Fallback(p, self._reason(info, p)) for p, _ in requested if p not in used)
+        fallbacks = tuple(
+            Fallback(p, self._reason(info, p, session)) for p, _ in requested if p not in used
+        )
         names = tuple(p for p, _ in requested)
         if fallbacks and self._strict:
             raise ProviderUnavailableError(

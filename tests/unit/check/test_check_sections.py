@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ort_wrapper.check import determinism, stability
+from ort_wrapper.check import run as run_module
 from ort_wrapper.check.baselines import write_baseline
 from ort_wrapper.check.cases import BackendCase, CaseResult
 from ort_wrapper.check.conformance import _conformance_check, cross_check
@@ -176,15 +177,34 @@ def test_an_output_that_changes_shape_fails_stability_without_crashing() -> None
 # -- worker results and options ---------------------------------------------------------------
 
 
-def test_a_crashed_worker_fails_only_the_sections_it_did_not_finish(tmp_path: Path) -> None:
+def test_the_worker_results_are_read_back(tmp_path: Path) -> None:
     result = tmp_path / "result.json"
     done = Section("providers", ())
     result.write_text(json.dumps([done.to_json()]))
-    sections = _collect(result, ["providers", "quality"], "killed by signal 11")
-    assert sections[0] == done
-    assert sections[1].status == FAIL and "signal 11" in sections[1].checks[0].detail
-    missing = _collect(tmp_path / "absent.json", ["quality"], "did not finish within 1 s")
-    assert "did not finish" in missing[0].checks[0].detail
+    assert _collect(result) == {"providers": done}
+    assert _collect(tmp_path / "absent.json") == {}
+
+
+def test_after_a_crash_the_next_sections_run_in_a_new_worker(monkeypatch) -> None:
+    """The section the worker died in fails with how it ended; the ones after it are run by a
+    new worker instead of failing with it."""
+    calls = []
+
+    def one_worker(target, options, interpreter):
+        calls.append(options.sections)
+        if len(calls) == 1:  # finishes providers, dies in quality
+            return {"providers": Section("providers", ())}, "killed by signal 8", False
+        return {n: Section(n, ()) for n in options.sections}, "exited with 0", False
+
+    monkeypatch.setattr(run_module, "_one_worker", one_worker)
+    monkeypatch.setattr(run_module, "_interpreter", lambda target: ("python", {}))
+    options = CheckOptions(sections=("providers", "quality", "determinism", "stability"))
+    sections = run_module.run_worker(None, options)  # type: ignore[arg-type]
+    assert calls == [("providers", "quality", "determinism", "stability"),
+                     ("determinism", "stability")]  # fmt: skip
+    assert [s.name for s in sections] == ["providers", "quality", "determinism", "stability"]
+    assert sections[1].status == FAIL and "signal 8" in sections[1].checks[0].detail
+    assert all(s.status != FAIL for s in (sections[0], *sections[2:]))
 
 
 def test_sections_are_deduplicated() -> None:

@@ -126,3 +126,24 @@ def test_string_outputs_are_saved_without_pickle(tmp_path: Path) -> None:
     result = _cli("run", str(model), "-i", f"S={tmp_path / 's.npy'}", "-o", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "o" / "T.npy").tolist() == ["ab", "c"]
+
+
+def test_info_and_run_on_a_c_library_directory(tmp_path: Path, add_model_path: Path) -> None:
+    """The same verbs on the wheel's C library alone (no Python module): the C API backend."""
+    from support.real_libraries import wheel_library_dir
+
+    libdir = wheel_library_dir(tmp_path / "lib")
+    info = _cli("info", "--json", "--dist", str(libdir))
+    assert info.returncode == 0, info.stderr
+    facts = json.loads(info.stdout)
+    assert (facts["backend"], facts["distribution"]["kind"]) == ("capi", "directory")
+    assert facts["version"] == "1.23.2" and facts["providers"]["CPUExecutionProvider"]["usable"]
+    x = tmp_path / "x.npy"
+    np.save(x, np.arange(6, dtype=np.float32).reshape(2, 3))
+    out = tmp_path / "out"
+    ran = _cli("run", str(add_model_path), "-i", f"X={x}", "-i", f"Y={x}", "--dist", str(libdir),
+               "-o", str(out))  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert np.load(out / "Z.npy").tolist() == [[0, 2, 4], [6, 8, 10]]
+    missing = _cli("run", str(add_model_path), "-i", f"X={x}", "--dist", str(libdir))
+    assert missing.returncode == 1 and "missing input(s) 'Y'" in missing.stderr

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ort_wrapper.check import capi
 from ort_wrapper.doctor.providers import _finding
 from ort_wrapper.elf.resolve import Closure, ResolvedLibrary
+from ort_wrapper.runtime.capi import probe as capi
 from ort_wrapper.runtime.diagnose import ProviderStatus
 
 LIB = Path("/x/libonnxruntime_providers_cuda.so")
@@ -50,6 +50,6 @@ def test_a_library_on_the_loaders_path_is_usable() -> None:
 
 
 def test_garbage_from_the_capi_probe_is_a_failed_result(monkeypatch) -> None:
-    monkeypatch.setattr(capi, "_run", lambda *a, **k: (0, "{not json\n", None))
+    monkeypatch.setattr(capi, "run_command", lambda *a, **k: (0, "{not json\n", None))
     result = capi.probe_shared(Path("/x/libonnxruntime.so"), 23)
     assert result.error and "printed" in result.error and not result.api_ok

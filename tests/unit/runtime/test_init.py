@@ -115,14 +115,15 @@ def _init_error(target: str, env: dict | None = None) -> str:
 
 def test_garbage_path_names_the_path_and_what_was_expected(tmp_path: Path) -> None:
     out = _init_error(repr(str(tmp_path / "nowhere")))
-    assert "nowhere: no such directory (expected a distribution prefix)" in out
+    assert "nowhere: no such directory (expected a distribution directory)" in out
     out = _init_error("", env={"ORT_WRAPPER_DIST": "/etc/passwd"})
     assert "ORT_WRAPPER_DIST=/etc/passwd is a file, expected a distribution directory" in out
 
 
-def test_directory_without_manifest_is_not_a_distribution(tmp_path: Path) -> None:
+def test_directory_without_manifest_or_library_says_what_was_looked_for(tmp_path: Path) -> None:
     out = _init_error(repr(str(tmp_path)))
-    assert f"{tmp_path} is not a distribution: {MANIFEST_RELPATH} is missing" in out
+    assert f"{tmp_path} is not a distribution: it holds neither {MANIFEST_RELPATH} nor" in out
+    assert "libonnxruntime.so*" in out and f"{tmp_path}/lib/" in out
 
 
 def test_non_elf_library_is_named(wheel_prefix: Path) -> None:
@@ -164,11 +165,12 @@ def test_manifest_that_does_not_parse(wheel_prefix: Path) -> None:
     assert "missing key 'linkMode'" in _init_error(repr(str(wheel_prefix)))
 
 
-def test_static_c_distribution_says_what_can_use_it(wheel_prefix: Path) -> None:
+def test_static_c_distribution_without_link_flags_says_why_it_cannot_run(
+    wheel_prefix: Path,
+) -> None:
     _rewrite(wheel_prefix, linkMode="static", pythonPath=None, files=[])
     out = _init_error(repr(str(wheel_prefix)))
-    assert "carries no Python module" in out
-    assert "ort-wrapper link-flags" in out and "ort-wrapper check" in out
+    assert "through the C API" in out and "records no link flags" in out
 
 
 def test_failed_init_is_retryable_and_leaves_nothing_half_set(wheel_prefix: Path) -> None:

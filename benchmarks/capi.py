@@ -1,0 +1,123 @@
+"""The C API backend against the pybind path, and ``check`` on a shared C distribution.
+
+    .venv/bin/python benchmarks/capi.py [--rounds 30] [--json out.json]
+
+Targets (issue 10): ``Session.run`` through the C API <= 1.10x the pybind ``Session.run`` on the
+same ORT version, model and threads, on a model whose run takes >= 100 us (the one-op figure is
+reported too); ``ort-wrapper check`` of a shared C distribution <= 60 s. Both sessions live in
+this one process: the wheel's pybind module and its ``libonnxruntime.so.1.23.2`` (loaded
+RTLD_LOCAL by the C backend) are two separate copies of the same release. Batches of the two are
+interleaved round by round; the ratio is the median over rounds of C API / pybind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ort_wrapper as ow
+from ort_wrapper.check.models import conv_model, mlp_model, synthetic_feeds
+from ort_wrapper.runtime.capi.runtime import CapiRuntime
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import models
+
+
+def _per_call(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def _paired(pybind: Callable[[], object], capi: Callable[[], object], rounds: int, calls: int):
+    for fn in (pybind, capi):
+        _per_call(fn, max(1, calls // 10))
+    a_t, b_t, ratios = [], [], []
+    for i in range(rounds):
+        order = (pybind, capi) if i % 2 == 0 else (capi, pybind)
+        times = {id(fn): _per_call(fn, calls) for fn in order}
+        a_t.append(times[id(pybind)])
+        b_t.append(times[id(capi)])
+        ratios.append(b_t[-1] / a_t[-1])
+    return {
+        "pybind_us": statistics.median(a_t) * 1e6,
+        "capi_us": statistics.median(b_t) * 1e6,
+        "ratio": statistics.median(ratios),
+    }
+
+
+def _sessions(runtime: CapiRuntime, data: bytes) -> tuple[Any, Any, dict[str, Any]]:
+    pybind = ow.SessionBuilder.from_bytes(data).cpu_only().intra_op_threads(1).build()
+    options = runtime.SessionOptions(intra_op_num_threads=1)
+    raw = runtime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    capi = ow.Session(raw, "capi", ("CPUExecutionProvider",), ())
+    return pybind, capi, synthetic_feeds(pybind.inputs)
+
+
+def _check_wall(libdir: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "ort_wrapper.cli", "check", "--dist", str(libdir), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"check failed:\n{done.stdout[-3000:]}")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    info = ow.init()  # the installed wheel, through its pybind module
+    capi_dir = Path(ow.ort.__file__).parent / "capi"
+    library = next(capi_dir.glob("libonnxruntime.so.*"))
+    runtime = CapiRuntime(library)
+    assert runtime.__version__ == info.version, (runtime.__version__, info.version)
+    cases = {
+        "one-op Add [2,3]": (models.add_model().SerializeToString(), 3000),
+        "MLP 3x128, batch 8": (mlp_model(), 1000),
+        "Conv 3x3 8->16 ch + ReduceMean, 32x32": (conv_model(), 300),
+        "MLP 3x256, batch 8": (mlp_model(n=256), 300),
+        "Conv 3x3 8->64 ch + ReduceMean, 32x32": (conv_model(channels=64), 100),
+    }
+    results: dict[str, Any] = {"onnxruntime": info.version, "python": sys.version.split()[0]}
+    for name, (data, calls) in cases.items():
+        pybind, capi, feeds = _sessions(runtime, data)
+        same = all(
+            a.tobytes() == b.tobytes()
+            for a, b in zip(pybind.run(feeds).values(), capi.run(feeds).values(), strict=True)
+        )
+        r = _paired(lambda: pybind.run(feeds), lambda: capi.run(feeds), args.rounds, calls)  # noqa: B023
+        results[name] = {**r, "bitwise_identical": same}
+        print(
+            f"{name:<40} pybind {r['pybind_us']:8.1f} us  C API {r['capi_us']:8.1f} us  "
+            f"ratio {r['ratio']:.3f}  outputs identical: {same}"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        libdir = Path(tmp)
+        for lib in (library, capi_dir / "libonnxruntime_providers_shared.so"):
+            shutil.copy2(lib, libdir / lib.name)
+        results["check_wall_s"] = _check_wall(libdir)
+    print(f"ort-wrapper check --dist <wheel's C library dir>: {results['check_wall_s']:.1f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""The shared library the C API backend drives for a distribution, and its header.
+
+A shared distribution (a prefix, a plain directory) gives its own ``libonnxruntime.so*``. A
+static one is linked with exactly its link flags (what ``ort-wrapper link-flags PREFIX`` prints;
+ORT builds position-independent code) into a shared object, or, when a dependency's archive is
+not position-independent (Debian's ``libre2.a``), into a Python interpreter that exports the C
+API (``link_runner``; the check worker runs in it). Both are linked once per set of archives and
+cached under ``cache_root()/capi-static/<key>``, keyed by the manifest's hashes and flags. A link
+that fails is a LinkError naming the unresolved symbols, the archive that needs each, and the
+archive of the distribution that defines it, if any.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ...errors import InitError, LinkError
+from ...files import cache_root
+from ...manifest import Manifest
+from ..distribution import Distribution
+
+__all__ = [
+    "LINK_TIMEOUT_S",
+    "capi_library",
+    "find_header",
+    "link_runner",
+    "link_static",
+    "linked_into_this_process",
+    "static_interpreter",
+]
+
+LINK_TIMEOUT_S = 900
+_HEADER = "onnxruntime_c_api.h"
+_HEADER_DIRS = ("include", "usr/include")
+_RUNNER_C = (
+    "#include <Python.h>\nint main(int argc, char **argv) { return Py_BytesMain(argc, argv); }\n"
+)
+# GNU ld: "ld: lib/x.a(y.o): in function `f':" then "y.c:(.text+0x5): undefined reference to
+# `sym'" (quotes vary by locale)
+_IN_FUNCTION = re.compile(r"(?P<object>[^\s:]+\.(?:a\([^)]*\)|o)): in function")
+_UNDEFINED = re.compile(r"undefined reference to [`'‘](?P<sym>[^'’`]+)")
+
+
+def find_header(dist: Distribution) -> Path | None:
+    """The distribution's own ``onnxruntime_c_api.h`` (its includeDir, or ``include/``,
+    ``usr/include/`` of a plain directory)."""
+    m = dist.manifest
+    roots = [m.include_dir] if m is not None and m.include_dir else list(_HEADER_DIRS)
+    for rel in roots:
+        base = dist.root / rel
+        found = sorted(base.rglob(_HEADER)) if base.is_dir() else []
+        if found:
+            return found[0]
+    return None
+
+
+def linked_into_this_process() -> bool:
+    """Whether this program itself exports ``OrtGetApiBase`` (a Python linked with a static
+    distribution's archives: see ``link_runner``)."""
+    try:
+        return hasattr(ctypes.CDLL(None), "OrtGetApiBase")
+    except OSError:
+        return False
+
+
+def capi_library(dist: Distribution) -> tuple[Path | None, Path | None]:
+    """(the shared library to load, None for this program itself; the distribution's header
+    or None)."""
+    header = find_header(dist)
+    if dist.manifest is not None and dist.manifest.link_mode == "static":
+        if linked_into_this_process():
+            return None, header
+        try:
+            return link_static(dist.root, dist.manifest), header
+        except LinkError as exc:
+            raise InitError(
+                f"{exc}. It cannot be loaded into this Python; a Python interpreter linked with "
+                "its archives can run it (`ort-wrapper check --dist` builds and uses one: "
+                "ort_wrapper.runtime.capi.library.static_interpreter)"
+            ) from None
+    core = dist.core_library()
+    if core is None:
+        raise InitError(
+            f"{dist.describe()} has neither an onnxruntime Python module nor a "
+            "libonnxruntime.so* to run through the C API"
+        )
+    return core, header
+
+
+def _key(manifest: Manifest, facts: Sequence[str]) -> str:
+    data = {
+        "files": sorted((f.path, f.sha256) for f in manifest.files if f.kind == "archive"),
+        "flags": list(manifest.link_flags),
+        "how": list(facts),
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _flags(root: Path, manifest: Manifest) -> list[str]:
+    """Exactly the distribution's link flags (what ``ort-wrapper link-flags ROOT`` prints), the
+    C++ runtime for a C driver, and what keeps the C API in: -u keeps OrtGetApiBase's member
+    (and all it needs); --no-demangle names symbols as the archives' symbol tables do."""
+    from ...finalize.linkflags import substitute
+
+    flags = substitute(manifest.link_flags, root)
+    if not any(f in ("-lstdc++", "-lc++") for f in flags):
+        flags.append("-lstdc++")  # the archives are C++; the driver is cc
+    return ["-Wl,-u,OrtGetApiBase", "-Wl,--no-demangle", *flags, "-lm"]
+
+
+def _compiler(root: Path, cc: str | None) -> str:
+    compiler = cc or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise LinkError(
+            f"{root}: a static distribution runs through a program linked from its archives, "
+            "and no C compiler is on PATH (install gcc or clang)"
+        )
+    return compiler
+
+
+def _link(
+    root: Path,
+    manifest: Manifest,
+    name: str,
+    facts: Sequence[str],
+    command: Callable[[Path, Path], list[str]],
+) -> Path:
+    """Link ``name`` once into ``cache_root()/capi-static/<key>/`` (``command(out, scratch)``
+    gives the command); LinkError names what did not resolve."""
+    from .probe import run_command
+
+    if not manifest.link_flags:
+        raise LinkError(f"{root}: the static distribution's manifest records no link flags")
+    target = cache_root() / "capi-static" / _key(manifest, facts) / name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".link-", dir=target.parent) as tmp:
+        argv = command(Path(tmp) / name, Path(tmp))
+        code, _, err = run_command(argv, LINK_TIMEOUT_S, "linking the static distribution")
+        if code != 0:
+            raise LinkError(_link_failure(root, manifest, err or f"exit {code}"), tuple(argv))
+        (Path(tmp) / name).replace(target)
+    return target
+
+
+def link_static(root: Path, manifest: Manifest, cc: str | None = None) -> Path:
+    """The static distribution at ``root`` linked into ``libonnxruntime.so`` (cached);
+    --no-undefined makes a missing symbol a link error here, not a dlopen error later."""
+    compiler = _compiler(root, cc)
+    flags = _flags(root, manifest)
+    return _link(
+        root,
+        manifest,
+        "libonnxruntime.so",
+        (compiler, "shared"),
+        lambda out, _: [compiler, "-shared", "-o", str(out), "-Wl,--no-undefined", *flags],
+    )
+
+
+def _python_flags() -> tuple[list[str], list[str], str]:
+    """How to embed this Python: include flags, link flags, and what is missing (or "")."""
+    include = sysconfig.get_config_var("INCLUDEPY") or ""
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    version = sysconfig.get_config_var("LDVERSION") or sysconfig.get_config_var("VERSION")
+    if not (Path(include) / "Python.h").is_file():
+        return [], [], f"{include}/Python.h (install python{version}-dev)"
+    if not any(Path(libdir).glob(f"libpython{version}.*")):
+        return [], [], f"{libdir}/libpython{version}.so (install libpython{version}-dev)"
+    libs = (sysconfig.get_config_var("LIBS") or "").split()
+    link = [f"-L{libdir}", f"-Wl,-rpath,{libdir}", f"-lpython{version}", *libs]
+    return [f"-I{include}"], link, ""
+
+
+def link_runner(root: Path, manifest: Manifest, cc: str | None = None) -> Path:
+    """A Python interpreter linked with the static distribution's archives (its link flags,
+    symbols exported): for archives that do not link into a shared object (a dependency's
+    archive built without -fPIC), this program is where the C API backend runs them."""
+    compiler = _compiler(root, cc)
+    include, python, missing = _python_flags()
+    if missing:
+        raise LinkError(
+            f"cannot build a Python linked with {root}'s archives: {missing} is missing"
+        )
+    flags = _flags(root, manifest)
+
+    def command(out: Path, scratch: Path) -> list[str]:
+        source = scratch / "runner.c"
+        source.write_text(_RUNNER_C)
+        return [compiler, str(source), *include, "-o", str(out), "-Wl,--export-dynamic",
+                *flags, *python]  # fmt: skip
+
+    return _link(root, manifest, "python-ort", (compiler, "runner", sys.version), command)
+
+
+def static_interpreter(root: Path, manifest: Manifest) -> tuple[str, dict[str, str]]:
+    """The Python that can run a static distribution, and the environment it needs: this one
+    when the archives link into a shared object, else ``link_runner``'s (with this Python's
+    home and search path). LinkError when neither links."""
+    try:
+        link_static(root, manifest)
+        return sys.executable, {}
+    except LinkError as shared:
+        try:
+            runner = link_runner(root, manifest)
+        except LinkError as exc:
+            raise LinkError(f"{shared}; and {exc}", exc.command) from None
+    home = sys.base_prefix
+    if sys.base_exec_prefix != sys.base_prefix:
+        home += os.pathsep + sys.base_exec_prefix
+    # this search path, and where ort_wrapper itself lives (an editable install's .pth hook
+    # is not run for PYTHONPATH entries)
+    package_parent = str(Path(__file__).resolve().parents[3])
+    path = os.pathsep.join(dict.fromkeys([package_parent, *(p for p in sys.path if p)]))
+    return str(runner), {"PYTHONHOME": home, "PYTHONPATH": path}
+
+
+def _link_failure(root: Path, manifest: Manifest, output: str) -> str:
+    """The linker's complaint, with each unresolved symbol, who needs it and which of the
+    distribution's archives defines it."""
+    needed: dict[str, str] = {}
+    where = "?"
+    for line in output.splitlines():
+        if found := _IN_FUNCTION.search(line):
+            where = Path(found.group("object")).name
+        if found := _UNDEFINED.search(line):
+            needed.setdefault(found.group("sym"), where)
+    if not needed:
+        return f"linking {root}'s archives into a shared object failed: {output[-1500:]}"
+    providers = _definers(root, manifest, set(needed))
+    shown = [
+        f"{sym} (needed by {who}; "
+        + (f"defined in {providers[sym]}" if sym in providers else "no archive here defines it")
+        + ")"
+        for sym, who in list(needed.items())[:12]
+    ]
+    more = f" and {len(needed) - 12} more" if len(needed) > 12 else ""
+    return (
+        f"{root}'s archives do not link with their own link flags: {len(needed)} unresolved "
+        f"symbol(s): {'; '.join(shown)}{more}"
+    )
+
+
+def _definers(root: Path, manifest: Manifest, symbols: set[str]) -> dict[str, str]:
+    from ...elf.archive import archive_symbols
+    from ...errors import ElfError
+
+    found: dict[str, str] = {}
+    for entry in manifest.files_of_kind("archive"):
+        try:
+            members = archive_symbols(root / entry.path)
+        except (ElfError, OSError):
+            continue
+        for member in members:
+            for sym in symbols & member.defined:
+                found.setdefault(sym, entry.path)
+    return found

