@@ -196,12 +196,12 @@ def new_directory(out: Path, error: type[OrtWrapperError]) -> Iterator[Path]:
     """A new empty directory beside ``out`` (same file system, mode 0755) to write in. When
     the block succeeds it is renamed to ``out``, replacing what was there, so ``out`` is never
     seen half written; when it fails it is removed and ``out`` is left as it was. ``error``
-    names ``out`` when its folder cannot be written."""
+    names ``out`` (an ``--out`` argument) when its folder cannot be written."""
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         tmp.chmod(0o755)  # mkdtemp makes 0700; distributions are read by other users too
     except OSError as exc:
-        raise error(f"cannot write {out}: {out.parent}: {exc.strerror}") from None
+        raise error(f"--out {out}: cannot write in {out.parent}: {exc.strerror}") from None
     try:
         yield tmp
         _rename_in(tmp, out)

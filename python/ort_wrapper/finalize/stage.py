@@ -241,18 +241,18 @@ def _check_out(out: Path, inputs: Sequence[Path]) -> None:
             out.resolve()
         ):
             raise BuildError(
-                f"the output {out} and {path} overlap (one lies inside the other): finalize "
-                "writes a new directory and never edits its inputs; choose another output"
+                f"--out {out} and {path} overlap (one lies inside the other): finalize writes "
+                "a new directory and never edits its inputs; choose an --out outside them"
             )
     if not out.exists() and not out.is_symlink():
         if not out.parent.is_dir():
-            raise BuildError(f"the output's parent directory {out.parent} does not exist")
+            raise BuildError(f"--out {out}: its parent directory {out.parent} does not exist")
         return
     if out.is_symlink() or not out.is_dir():
-        raise BuildError(f"the output {out} exists and is not a directory; nothing was written")
+        raise BuildError(f"--out {out} exists and is not a directory; nothing was written")
     if any(out.iterdir()) and (why := _not_a_distribution(out)) is not None:
         raise BuildError(
-            f"the output {out} is not empty and not an earlier distribution ({why}): "
+            f"--out {out} is not empty and not an earlier distribution ({why}): "
             "refusing to replace it; nothing was written"
         )
 
