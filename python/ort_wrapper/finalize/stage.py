@@ -218,6 +218,16 @@ def _runtime_loaded(prefix: Path, variant: Variant) -> tuple[RuntimeLoadedEntry,
     return tuple(entries)
 
 
+def _regular_files(root: Path) -> dict[str, Path]:
+    """relpath -> path of every file under ``root`` that is not a symlink, sorted."""
+    found = {}
+    for dirpath, _, filenames in os.walk(root):
+        for path in (Path(dirpath, name) for name in filenames):
+            if not path.is_symlink():
+                found[path.relative_to(root).as_posix()] = path
+    return dict(sorted(found.items()))
+
+
 def _not_a_distribution(out: Path) -> str | None:
     """Why the directory ``out`` is not an earlier ``finalize`` output (None when it is): it
     must hold a manifest that lists every regular file in it (symlinks are not listed)."""
@@ -225,12 +235,8 @@ def _not_a_distribution(out: Path) -> str | None:
         listed = {f.path for f in load_manifest(out).files} | {MANIFEST_RELPATH.as_posix()}
     except InitError as exc:
         return str(exc)
-    for dirpath, _, filenames in os.walk(out):
-        for name in filenames:
-            path = Path(dirpath, name)
-            if not path.is_symlink() and path.relative_to(out).as_posix() not in listed:
-                return f"its manifest does not list {path}"
-    return None
+    unlisted = sorted(set(_regular_files(out)) - listed)
+    return f"its manifest does not list {out / unlisted[0]}" if unlisted else None
 
 
 def _check_out(out: Path, inputs: Sequence[Path]) -> None:
@@ -258,17 +264,11 @@ def _check_out(out: Path, inputs: Sequence[Path]) -> None:
 
 
 def _listing(dist: Path, roles: Mapping[str, str]) -> tuple[FileEntry, ...]:
-    """Every regular file in ``dist`` but the manifest, sorted, with its hash (not symlinks)."""
-    paths = {}
-    for dirpath, _, filenames in os.walk(dist):
-        for name in filenames:
-            path = Path(dirpath, name)
-            if not path.is_symlink():
-                paths[str(path.relative_to(dist))] = path
+    """Every regular file in ``dist`` but the manifest, sorted, with its hash."""
     return tuple(
         FileEntry(rel, _kind(rel), sha256_file(path), _role(rel, roles))
-        for rel, path in sorted(paths.items())
-        if rel != str(MANIFEST_RELPATH)
+        for rel, path in _regular_files(dist).items()
+        if rel != MANIFEST_RELPATH.as_posix()
     )
 
 

@@ -179,6 +179,13 @@ def test_a_symlink_that_leaves_the_prefix_is_refused(fake_build: FakeBuild, link
     assert not fake_build.out.exists()
 
 
+def test_a_fifo_in_the_prefix_is_refused_without_blocking(fake_build: FakeBuild) -> None:
+    os.mkfifo(fake_build.prefix / "lib/pipe")
+    with pytest.raises(BuildError, match=r"lib/pipe is not a file, a folder or a symlink"):
+        finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
+    assert not fake_build.out.exists()
+
+
 def test_errors_name_what_is_wrong(fake_build: FakeBuild, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=r"the build directory .*nowhere is not a directory"):
         finalize(fake_build.prefix, tmp_path / "nowhere", CPU, fake_build.out)
