@@ -1,7 +1,8 @@
 # One variant of pkgs/variants.json as a derivation of ONNX Runtime (source pinned by hash in
 # variants.json). CMake flags and the patch series come from the matrix; dependencies come from
-# ./deps.nix through FETCHCONTENT_SOURCE_DIR_*; the install step is the tested Python
-# `ort-wrapper finalize` (archives merged, pkg-config, manifest), not shell written here.
+# ./deps.nix through FETCHCONTENT_SOURCE_DIR_*; CMake's install is the staging prefix from which
+# the tested Python `ort-wrapper finalize` writes $out (archives merged, pkg-config, manifest),
+# not shell written here.
 {
   lib,
   stdenv,
@@ -132,9 +133,12 @@ effectiveStdenv.mkDerivation (finalAttrs: {
   # (docs/nix-build-discipline.md).
   requiredSystemFeatures = lib.optionals useCuda [ "big-parallel" ];
 
-  # finalize runs last, in postFixup: the fixup phase before it strips every file under lib/
-  # (and re-runs ranlib on archives) and shrinks RPATHs, which would leave the sha256 values of
-  # a manifest written in postInstall stale. Stripping is kept (dontStrip is not set; why:
+  # CMake installs into $out, the staging prefix: nixpkgs' fixup phase walks only the outputs,
+  # and it strips every file under lib/ (re-running ranlib on archives) and shrinks RPATHs, so
+  # the staged install must sit there while it runs. finalize then reads it in postFixup, the
+  # last step, and writes the distribution as a new directory in the build directory (the
+  # store allows no sibling of $out to rename from), which replaces $out: the manifest's sha256
+  # values are those of the fixed-up files. Stripping is kept (dontStrip is not set; why:
   # docs/build-reference.md), and `ort-wrapper check` verifies the recorded hashes against $out.
   # nvcc's paths end up in the CUDA objects' strings; the toolkit must not be a run-time
   # dependency (nixpkgs' onnxruntime does the same for libonnxruntime_providers_cuda.so; here for
@@ -146,6 +150,7 @@ effectiveStdenv.mkDerivation (finalAttrs: {
   postFixup =
     ''
       ortBuildDir="$NIX_BUILD_TOP/$sourceRoot/''${cmakeBuildDir:-build}"
+      ortDist="$NIX_BUILD_TOP/ort-dist"
     ''
     + lib.optionalString useCuda ''
       find "$out" -type f -exec remove-references-to -t ${nvcc} {} +
@@ -155,10 +160,12 @@ effectiveStdenv.mkDerivation (finalAttrs: {
       fi
     ''
     + ''
-      ort-wrapper finalize "$out" --build-dir "$ortBuildDir" \
+      ort-wrapper finalize "$out" --out "$ortDist" --build-dir "$ortBuildDir" \
         --variant ${variantName} --prune --source-hash ${matrix.ort.hash} ${
           lib.concatMapStringsSep " " (name: "--patches-applied ${name}") patchNames
         }
+      rm -rf "$out"
+      mv "$ortDist" "$out"
     '';
   disallowedRequisites = lib.optionals useCuda [ nvcc ];
 

@@ -11,7 +11,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "cache_root",
     "confined",
     "find_tool",
+    "new_directory",
     "output_problem",
     "read_bounded",
     "read_json",
@@ -166,6 +167,46 @@ def atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rename_in(tmp: Path, out: Path) -> None:
+    """Rename the directory ``tmp`` to ``out``. A directory already at ``out`` is moved aside
+    first (to a unique name, removed afterwards), so concurrent writers of one ``out`` each
+    succeed and the last one's directory stays."""
+    aside: list[Path] = []
+    try:
+        while True:
+            try:
+                os.rename(tmp, out)  # out absent or an empty directory
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+            aside.append(Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent)))
+            with suppress(FileNotFoundError):  # another writer moved it aside first
+                os.rename(out, aside[-1])
+    finally:
+        for old in aside:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def new_directory(out: Path, error: type[OrtWrapperError]) -> Iterator[Path]:
+    """A new empty directory beside ``out`` (same file system, mode 0755) to write in. When
+    the block succeeds it is renamed to ``out``, replacing what was there, so ``out`` is never
+    seen half written; when it fails it is removed and ``out`` is left as it was. ``error``
+    names ``out`` (an ``--out`` argument) when its folder cannot be written."""
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        tmp.chmod(0o755)  # mkdtemp makes 0700; distributions are read by other users too
+    except OSError as exc:
+        raise error(f"--out {out}: cannot write in {out.parent}: {exc.strerror}") from None
+    try:
+        yield tmp
+        _rename_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -2,7 +2,8 @@
 
 The hooks are read from the evaluated derivation (stand-in nixpkgs) and run by the stand-in's
 phases.sh, which does what nixpkgs' fixup phase does to such an output (strip.sh: `strip -S`
-and ranlib under lib/; patchelf --shrink-rpath) between postInstall and postFixup. A manifest
+and ranlib under lib/; patchelf --shrink-rpath) between postInstall and postFixup, on the CMake
+install in $out (the staging prefix), from which finalize then writes the new $out. A manifest
 written before the fixup phase lists hashes the fixup phase then changes: `ort-wrapper check`
 fails it, naming the files.
 """
@@ -91,6 +92,9 @@ def test_the_derivation_records_hashes_after_the_fixup_phase(
     dist = _run_phases(tmp_path, hooks)
     manifest = json.loads((dist / "share/ort-wrapper/manifest.json").read_text())
     assert any(f["path"] == "lib/libonnxruntime.a" for f in manifest["files"])
+    # $out was the staging prefix: finalize wrote a new directory, which replaced it
+    assert not list((dist / "lib").glob("libonnxruntime_*.a"))
+    assert sorted(p.name for p in (tmp_path / "top").iterdir()) == ["source"]
     check = _digest_check(dist, tmp_path)
     assert check["status"] == "pass", check
 
@@ -98,11 +102,10 @@ def test_the_derivation_records_hashes_after_the_fixup_phase(
 def test_a_manifest_written_in_post_install_is_caught(
     cpu_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The flake's finalize command moved back to postInstall (where it was): the stand-in's
-    fixup phase strips the archives after it, and the check names them."""
-    finalize = "ort-wrapper finalize" + cpu_env["postFixup"].split("ort-wrapper finalize", 1)[1]
-    hooks = {"postInstall": finalize.replace('"$ortBuildDir"', '"$PWD"')}
-    dist = _run_phases(tmp_path, hooks)
+    """The flake's finalize step moved back to postInstall (before the fixup phase): the
+    stand-in's fixup phase strips the archives of the distribution it wrote, and the check
+    names them."""
+    dist = _run_phases(tmp_path, {"postInstall": cpu_env["postFixup"]})
     check = _digest_check(dist, tmp_path)
     assert check["status"] == "fail"
     assert "lib/libonnxruntime.a" in check["data"]["changed"]

@@ -465,9 +465,10 @@ def test_python_variants_build_the_module_with_its_inputs(
 
 
 def test_finalize_is_the_last_fixup_step(nix: Nix, summary: dict[str, Any]) -> None:
-    """finalize (and so the manifest's sha256 values) comes after everything that edits $out:
-    the fixup phase's strip and RPATH shrinking (it runs in postFixup), and for CUDA after
-    remove-references-to. tests/nix/test_fixup_phase.py runs the hooks for real."""
+    """finalize (and so the manifest's sha256 values) comes after everything that edits the
+    staged install in $out: the fixup phase's strip and RPATH shrinking (it runs in
+    postFixup), and for CUDA after remove-references-to; its new directory then replaces $out
+    and nothing runs after that. tests/nix/test_fixup_phase.py runs the hooks for real."""
     for system in _systems():
         for variant in _variants_on(system):
             env = _ort_derivation(nix, summary, system, variant)["env"]
@@ -477,9 +478,10 @@ def test_finalize_is_the_last_fixup_step(nix: Nix, summary: dict[str, Any]) -> N
             after = fixup.split("ort-wrapper finalize", 1)[1]
             command = " ".join(after.replace("\\\n", " ").split())
             assert command.startswith(
-                f'"$out" --build-dir "$ortBuildDir" --variant {variant} --prune '
-                f"--source-hash {MATRIX['ort']['hash']} "
+                f'"$out" --out "$ortDist" --build-dir "$ortBuildDir" --variant {variant} '
+                f"--prune --source-hash {MATRIX['ort']['hash']} "
             )
+            assert command.endswith('rm -rf "$out" mv "$ortDist" "$out"')
             assert fixup.rfind("remove-references-to") < fixup.index("ort-wrapper finalize")
             recorded = re.findall(r"--patches-applied (\S+)", command)
             applied = [_store_name(p) for p in env["patches"].split()]

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from ..elf.policy import host_category
 from ..elf.reader import read_elf
 from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
-from ..files import read_json, sha256_file, write_json_atomic
+from ..files import new_directory, read_json, sha256_file, write_json_atomic
 from ..finalize.cmakepkg import with_cmake_package
 from ..manifest import (
     MANIFEST_RELPATH,
@@ -134,13 +132,6 @@ def _check_apart(out: Path, source: Path) -> None:
         )
 
 
-def _make_tmp(out: Path) -> Path:
-    try:
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    except OSError as exc:
-        raise BundleError(f"--out {out}: cannot write in {out.parent}: {exc.strerror}") from None
-
-
 def _copy(plan: Plan, tmp: Path, quiet: bool) -> None:
     with Progress("bundle: copying", plan.total_bytes, unit="B", quiet=quiet) as progress:
         for f in plan.files:
@@ -231,16 +222,6 @@ def _manifest(plan: Plan, hashes: Mapping[str, str], host_versions: dict[str, st
     )
 
 
-def _place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, out)
-
-
 def _problems_error(root: Path, problems: tuple[Problem, ...]) -> BundleError:
     lines = "\n".join(f"  {p.describe()}" for p in problems)
     return BundleError(
@@ -287,8 +268,7 @@ def make_bundle(
     source = inspect_source(src, providers)
     _check_apart(out, source.path)
     plan = plan_bundle(source, search_dirs, ld_library_path=ld_library_path)
-    tmp = _make_tmp(out)
-    try:
+    with new_directory(out, BundleError) as tmp:
         _copy(plan, tmp, quiet)
         runpaths = {
             f.dest: ":".join([*runpath_prefix, runpath_for(f.dest)]) for f in plan.files if f.elf
@@ -309,10 +289,6 @@ def make_bundle(
         problems = verify_files(tmp, runpaths)
         if problems:
             raise _problems_error(out, problems)
-        _place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     assert (out / MANIFEST_RELPATH).exists()
     return BundleResult(
         root=out,

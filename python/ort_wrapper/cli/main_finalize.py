@@ -1,5 +1,5 @@
-"""``ort-wrapper finalize``: make a CMake install prefix a distribution (merged archive,
-ordered link flags, pkg-config file, manifest)."""
+"""``ort-wrapper finalize``: write a new distribution from a CMake install prefix and build tree
+(merged archive, ordered link flags, pkg-config file, manifest); the prefix is only read."""
 
 from __future__ import annotations
 
@@ -7,15 +7,24 @@ import argparse
 from pathlib import Path
 
 HELP = (
-    "turn a CMake build and install of ONNX Runtime into a distribution (idempotent, atomic; "
-    "keeps every dependency archive unless --prune)"
+    "write a new distribution (--out) from a CMake build and install of ONNX Runtime, which "
+    "are only read (a rerun replaces --out whole; keeps every dependency archive unless --prune)"
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("prefix", type=Path, help="the install prefix (lib/, include/, share/)")
+    parser.add_argument(
+        "prefix", type=Path, help="the install prefix (lib/, include/, share/), only read"
+    )
     parser.add_argument("--build-dir", type=Path, required=True, help="the CMake build tree")
     parser.add_argument("--variant", required=True, help="variant of pkgs/variants.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="the distribution to write (required): absent, empty, or an earlier distribution, "
+        "which is replaced; outside PREFIX and the build tree",
+    )
     parser.add_argument(
         "--ort-version", help="ONNX Runtime version (default: the source's VERSION_NUMBER)"
     )
@@ -53,11 +62,17 @@ def run(args: argparse.Namespace) -> int:
     from ..finalize.stage import finalize
     from ..matrix import load_matrix
 
+    if args.out is None:
+        args.error(
+            "--out DIR is required: finalize writes a new distribution there and never edits "
+            f"the prefix {args.prefix} (earlier versions edited it in place)"
+        )
     variant = load_matrix().variant(args.variant)
     manifest = finalize(
         args.prefix,
         args.build_dir,
         variant,
+        args.out,
         version=args.ort_version,
         sysroot=args.sysroot,
         lib_dirs=args.lib_dir,
@@ -66,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         prune=args.prune,
     )
     print(
-        f"{args.prefix}: ONNX Runtime {manifest.version}, variant {manifest.variant} "
+        f"{args.out}: ONNX Runtime {manifest.version}, variant {manifest.variant} "
         f"({manifest.link_mode}), {len(manifest.files)} files, "
         f"{len(manifest.link_flags)} link flags"
     )

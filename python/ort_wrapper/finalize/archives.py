@@ -20,7 +20,6 @@ __all__ = [
     "MERGED_NAME",
     "check_merged",
     "component_archives",
-    "find_components",
     "merge_archives",
     "mri_script",
 ]
@@ -31,26 +30,20 @@ COMPONENT_GLOB = "libonnxruntime_*.a"
 MERGED_NAME = "libonnxruntime.a"
 
 
-def find_components(prefix: Path, build_dir: Path) -> dict[str, Path]:
-    """``libonnxruntime_*.a`` of the install's ``lib/`` and the build tree's top level, by
-    name (possibly none). An archive installed under ``lib/`` wins over the build tree's copy
-    of the same name. Sorted by name, so the merge is reproducible."""
+def component_archives(prefix: Path, build_dir: Path) -> tuple[Path, ...]:
+    """``libonnxruntime_*.a`` of the install's ``lib/`` and the build tree's top level, sorted
+    by name, so the merge is reproducible; an archive installed under ``lib/`` wins over the
+    build tree's copy of the same name. BuildError when there is none."""
     found: dict[str, Path] = {}
     for folder in (prefix / "lib", build_dir):
         for path in sorted(folder.glob(COMPONENT_GLOB)):
             found.setdefault(path.name, path)
-    return {name: found[name] for name in sorted(found)}
-
-
-def component_archives(prefix: Path, build_dir: Path) -> tuple[Path, ...]:
-    """``find_components``, as paths; BuildError when there is none."""
-    found = find_components(prefix, build_dir)
     if not found:
         raise BuildError(
             f"no {COMPONENT_GLOB} in {prefix / 'lib'} or {build_dir}: "
             "is this the build tree of a static ONNX Runtime?"
         )
-    return tuple(found.values())
+    return tuple(found[name] for name in sorted(found))
 
 
 def mri_script(output: str, inputs: Sequence[str]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -114,26 +114,15 @@ def _shared(path: Path) -> Library:
     return Library(name, str(path), False, "system", (shared_library_symbols(path),), needed)
 
 
-def find_candidates(
-    prefix: Path,
-    build_dir: Path,
-    system_dirs: Sequence[Path],
-    copied: Collection[str] = (),
-) -> list[Library]:
+def find_candidates(prefix: Path, build_dir: Path, system_dirs: Sequence[Path]) -> list[Library]:
     """Every library ``dependencies.json`` names, from the prefix, the build tree and the
     system folders (host paths), with its symbols. A library found in an earlier place hides
-    the same name later; a system library is offered static and shared where both exist.
-
-    ``copied`` are file names in the prefix's ``lib/`` that an earlier ``finalize`` copied
-    there from the build tree: the build tree's (possibly newer) copy comes first for them.
-    """
+    the same name later; a system library is offered static and shared where both exist."""
     seen: set[str] = set()
     found: list[Library] = []
-    installed = sorted((prefix / "lib").glob("lib*.a"))
     local = [
-        *(p for p in installed if p.name not in copied),
+        *sorted((prefix / "lib").glob("lib*.a")),
         *sorted(p for p in build_dir.rglob("lib*.a") if p.parent != build_dir),
-        *(p for p in installed if p.name in copied),
     ]
     for path in local:
         name = library_name(path.name)

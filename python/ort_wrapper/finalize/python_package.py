@@ -9,28 +9,28 @@ carries a module that ``init()`` can import.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ..errors import BuildError
-from .transaction import Transaction
 
-__all__ = ["PYTHON_FLAG", "PYTHON_PACKAGE_DIR", "stage_python_package"]
+__all__ = ["PYTHON_FLAG", "PYTHON_PACKAGE_DIR", "python_package_files"]
 
 PYTHON_FLAG = "onnxruntime_ENABLE_PYTHON"
 PYTHON_PACKAGE_DIR = "lib/python"  # in a distribution (a bundle has its own, bundle.source)
 _PYBIND_GLOB = "onnxruntime_pybind11_state*.so"
 
 
-def stage_python_package(tx: Transaction, build_dir: Path) -> None:
-    """Stage ``build_dir/onnxruntime`` as ``lib/python/onnxruntime``."""
+def python_package_files(build_dir: Path) -> dict[str, Path]:
+    """The files of ``build_dir/onnxruntime`` (relpath from ``build_dir`` -> path), which
+    finalize installs under ``lib/python``; BuildError when the build made no package."""
     package = build_dir / "onnxruntime"
     if not (package / "__init__.py").is_file() or not list((package / "capi").glob(_PYBIND_GLOB)):
         raise BuildError(
             f"the variant sets {PYTHON_FLAG} but the build tree has no Python package: expected "
             f"{package}/__init__.py and {package}/capi/{_PYBIND_GLOB}"
         )
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
-            rel = path.relative_to(build_dir)
-            shutil.copy2(path, tx.path_for(f"{PYTHON_PACKAGE_DIR}/{rel}"))
+    return {
+        str(path.relative_to(build_dir)): path
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts
+    }

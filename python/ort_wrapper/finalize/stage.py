@@ -1,33 +1,38 @@
-"""``finalize``: turn what CMake built and installed into a distribution.
+"""``finalize``: turn what CMake built and installed into a new distribution directory.
 
-For a static variant: merge ORT's component archives into ``lib/libonnxruntime.a``, resolve
-its dependencies (in-tree archives copied in, system libraries recorded), order them for a
-single-pass linker; for every variant: write ``lib/pkgconfig/libonnxruntime.pc``, the CMake
-package (``lib/cmake/onnxruntime/``, from the manifest) and ``share/ort-wrapper/manifest.json``.
-All of it happens in a Transaction: idempotent, and a failure leaves the prefix as it was.
+A plain function of its inputs: the install prefix and the build tree are only read. The
+prefix is copied into a new directory beside the output (``files.new_directory``); for a
+static variant ORT's component archives are merged there into ``lib/libonnxruntime.a`` and its
+dependencies resolved (in-tree archives copied in, system libraries recorded) and ordered for
+a single-pass linker; for every variant ``lib/pkgconfig/libonnxruntime.pc`` and
+the CMake package (``lib/cmake/onnxruntime/``, from the manifest) and
+``share/ort-wrapper/manifest.json`` are written. Then the directory is renamed to the output,
+replacing an earlier one, so a failure leaves the output as it was and a rerun replaces it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
-from ..errors import BuildError
-from ..files import read_json, sha256_file, write_json_atomic
+from ..errors import BuildError, InitError
+from ..files import confined, new_directory, sha256_file
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
     Manifest,
     RuntimeLoadedEntry,
+    load_manifest,
 )
 from ..matrix import Variant
 from .abseil import abseil_report, archive_graph, is_abseil
-from .archives import MERGED_NAME, component_archives, find_components, merge_archives
+from .archives import MERGED_NAME, component_archives, merge_archives
 from .candidates import (
     as_built,
     dependency_policy,
@@ -40,10 +45,9 @@ from .cmakepkg import CMAKE_FILES, core_library, with_cmake_package
 from .darwin import system_flags
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
-from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, stage_python_package
+from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, python_package_files
 from .resolve import Library, linked_without_pruning, public_api_symbols, resolve
 from .sharedflags import shared_link_flags
-from .transaction import Transaction
 
 __all__ = ["StaticLink", "finalize", "ort_version_of"]
 
@@ -73,103 +77,53 @@ def ort_version_of(cache: Mapping[str, str], sysroot: Path | None) -> str:
         raise BuildError(f"cannot read {path}; pass --ort-version") from None
 
 
-def _previous(prefix: Path) -> dict[str, Any]:
-    """The manifest an earlier ``finalize`` left in ``prefix`` (raw JSON), or ``{}``."""
-    try:
-        data = read_json(prefix / MANIFEST_RELPATH, BuildError)
-    except (OSError, BuildError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def _target(dist: Path, rel: str) -> Path:
+    """Where ``rel`` is written in ``dist``: its folders made, and whatever the copy of the
+    prefix put there removed (so a symlink is replaced, never written through)."""
+    path = dist / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return path
 
 
-def _extra(previous: Mapping[str, Any]) -> Mapping[str, Any]:
-    extra = previous.get("extra")
-    return extra if isinstance(extra, dict) else {}
-
-
-def _recorded_sha256(previous: Mapping[str, Any], rel: str) -> str | None:
-    for entry in previous.get("files", ()):
-        if isinstance(entry, dict) and entry.get("path") == rel:
-            return entry.get("sha256")
-    return None
-
-
-def _recorded_components(previous: Mapping[str, Any]) -> dict[str, str]:
-    """name -> sha256 of the component archives the previous merge took (older manifests
-    recorded names only: their sha256 is empty)."""
-    out = {}
-    for item in _extra(previous).get("mergedFrom", ()):
-        if isinstance(item, dict):
-            out[str(item.get("name"))] = str(item.get("sha256", ""))
-        else:
-            out[str(item)] = ""
-    return out
-
-
-def _merge_components(
-    tx: Transaction, build_dir: Path, previous: Mapping[str, Any]
-) -> tuple[Path, list[dict[str, str]]]:
-    """Merge the component archives into ``lib/libonnxruntime.a``; return where the merged
-    archive is and what it was merged from (``name``, ``sha256``).
-
-    The first run removes the components installed under ``lib/``, so a rerun may find fewer
-    than were merged. Then the merged archive already there is kept when it is the one the
-    manifest records and every component still found is unchanged; otherwise BuildError
-    names what is missing (merging the rest would silently lose its members).
-    """
-    prefix = tx.root
-    merged_rel = f"lib/{MERGED_NAME}"
-    found = find_components(prefix, build_dir)
-    digests = {name: tx.sha256(path) for name, path in found.items()}
-    recorded = _recorded_components(previous)
-    missing = sorted(set(recorded) - set(found))
-    if missing:
-        existing = prefix / merged_rel
-        reusable = (
-            existing.is_file()
-            and _recorded_sha256(previous, merged_rel) == tx.sha256(existing)
-            and all(recorded.get(name) == sha for name, sha in digests.items())
-        )
-        if not reusable:
-            raise BuildError(
-                f"{merged_rel} was merged from {', '.join(missing)}, which are no longer in "
-                f"{prefix / 'lib'} or {build_dir} (an earlier finalize merged and removed "
-                "them), and the archive there is not the one the manifest records or the "
-                "build changed since: install the build again (cmake --install) and rerun"
-            )
-        log.info("keeping %s: merged from %s, as recorded", merged_rel, ", ".join(recorded))
-        return existing, [{"name": n, "sha256": sha} for n, sha in recorded.items()]
-    components = component_archives(prefix, build_dir)  # BuildError when there is none
-    merged = tx.path_for(merged_rel)
-    merge_archives(components, merged)
-    for path in components:
-        if path.parent == prefix / "lib":
-            tx.remove(f"lib/{path.name}")
-    return merged, [{"name": p.name, "sha256": digests[p.name]} for p in components]
+def _copy_prefix(prefix: Path, dist: Path, leave_out: Collection[str]) -> None:
+    """Copy the install ``prefix`` into ``dist`` but the relpaths ``leave_out``: files with
+    their modes, symlinks as symlinks (relative ones that stay inside the prefix only)."""
+    for dirpath, dirnames, filenames in os.walk(prefix):
+        here = Path(dirpath)
+        (dist / here.relative_to(prefix)).mkdir(exist_ok=True)
+        for name in sorted([*dirnames, *filenames]):
+            path = here / name
+            rel = path.relative_to(prefix)
+            if path.is_symlink():
+                link = os.readlink(path)
+                confined(prefix, path, BuildError, "the symlink")
+                if os.path.isabs(link):
+                    raise BuildError(f"the symlink {path} is absolute ({link}): refused")
+                (dist / rel).symlink_to(link)
+            elif path.is_file() and str(rel) not in leave_out:
+                shutil.copy2(path, dist / rel)
+            elif not path.is_dir() and not path.is_file():
+                raise BuildError(f"{path} is not a file, a folder or a symlink")
 
 
 def _static_link(
-    tx: Transaction,
+    prefix: Path,
     build_dir: Path,
-    cache: Mapping[str, str],
+    dist: Path,
+    components: Sequence[Path],
+    system_dirs: Sequence[Path],
     sysroot: Path | None,
-    lib_dirs: Sequence[str],
     prune: bool,
-    previous: Mapping[str, Any],
     providers: Sequence[str],
 ) -> StaticLink:
-    prefix = tx.root
+    """Merge ``components`` into ``dist``'s ``lib/libonnxruntime.a``, copy the in-tree
+    archives the link uses there, and order the link."""
     merged_rel = f"lib/{MERGED_NAME}"
-    merged, merged_from = _merge_components(tx, build_dir, previous)
+    merged = _target(dist, merged_rel)
+    merge_archives(components, merged)
     root = Library("onnxruntime", str(merged), True, "dist", archive_symbols(merged))
-    dirs = [*library_dirs(dict(cache), build_dir), *lib_dirs]
-    copied_before = {str(rel) for rel in _extra(previous).get("copiedArchives", ())}
-    candidates = find_candidates(
-        prefix,
-        build_dir,
-        [in_sysroot(d, sysroot) for d in dirs],
-        copied={rel.rsplit("/", 1)[-1] for rel in copied_before},
-    )
+    candidates = find_candidates(prefix, build_dir, system_dirs)
     resolution = resolve(public_api_symbols(root), [root, *candidates])
     if prune:
         linked = [lib for lib in resolution.used if lib is not root]
@@ -185,14 +139,10 @@ def _static_link(
             continue
         rel = f"lib/{Path(lib.path).name}"
         if lib.origin == "build":
-            shutil.copyfile(lib.path, tx.path_for(rel))
-        if lib.origin == "build" or rel in copied_before:
+            shutil.copyfile(lib.path, _target(dist, rel))
             copied.append(rel)
         in_dist[lib.key] = rel
         roles[rel] = "abseil" if is_abseil(lib.name) else "dependency"
-    for rel in sorted(copied_before - set(copied)):
-        log.info("removing %s: an earlier finalize copied it, this link does not use it", rel)
-        tx.remove(rel)
     libraries = {lib.key: lib for lib in (root, *linked)}
     fmt = archive_format(read_archive(merged))
     system_libs = (
@@ -210,7 +160,7 @@ def _static_link(
         if lib.origin == "system"
     ]
     extra = {
-        "mergedFrom": merged_from,
+        "mergedFrom": [{"name": p.name, "sha256": sha256_file(p)} for p in components],
         "copiedArchives": copied,
         "abseil": abseil_report(candidates, resolution).to_json(),
         "systemLibraries": system,
@@ -278,10 +228,66 @@ def _shared_flags(prefix: Path, files: Sequence[FileEntry]) -> tuple[str, ...]:
     return shared_link_flags(library)
 
 
+def _regular_files(root: Path) -> dict[str, Path]:
+    """relpath -> path of every file under ``root`` that is not a symlink, sorted."""
+    found = {}
+    for dirpath, _, filenames in os.walk(root):
+        for path in (Path(dirpath, name) for name in filenames):
+            if not path.is_symlink():
+                found[path.relative_to(root).as_posix()] = path
+    return dict(sorted(found.items()))
+
+
+def _not_a_distribution(out: Path) -> str | None:
+    """Why the directory ``out`` is not an earlier ``finalize`` output (None when it is): it
+    must hold a manifest that lists every regular file in it (symlinks are not listed)."""
+    try:
+        listed = {f.path for f in load_manifest(out).files} | {MANIFEST_RELPATH.as_posix()}
+    except InitError as exc:
+        return str(exc)
+    unlisted = sorted(set(_regular_files(out)) - listed)
+    return f"its manifest does not list {out / unlisted[0]}" if unlisted else None
+
+
+def _check_out(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an ``out`` that overlaps an input, or that exists and is neither an empty
+    directory nor an earlier distribution (which a rerun replaces)."""
+    for path in inputs:
+        if out.resolve().is_relative_to(path.resolve()) or path.resolve().is_relative_to(
+            out.resolve()
+        ):
+            raise BuildError(
+                f"--out {out} and {path} overlap (one lies inside the other): finalize writes "
+                "a new directory and never edits its inputs; choose an --out outside them"
+            )
+    if not out.exists() and not out.is_symlink():
+        if not out.parent.is_dir():
+            raise BuildError(f"--out {out}: its parent directory {out.parent} does not exist")
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise BuildError(f"--out {out} exists and is not a directory; nothing was written")
+    if any(out.iterdir()) and (why := _not_a_distribution(out)) is not None:
+        raise BuildError(
+            f"--out {out} is not empty and not an earlier distribution ({why}): "
+            "refusing to replace it; nothing was written"
+        )
+
+
+def _listing(dist: Path, roles: Mapping[str, str]) -> tuple[FileEntry, ...]:
+    """Every regular file in ``dist`` but the manifest and the CMake package (written from the
+    manifest), sorted, with its hash."""
+    return tuple(
+        FileEntry(rel, _kind(rel), sha256_file(path), _role(rel, roles))
+        for rel, path in _regular_files(dist).items()
+        if rel != MANIFEST_RELPATH.as_posix() and rel not in CMAKE_FILES
+    )
+
+
 def finalize(
     prefix: Path,
     build_dir: Path,
     variant: Variant,
+    out: Path,
     *,
     version: str | None = None,
     sysroot: Path | None = None,
@@ -290,24 +296,38 @@ def finalize(
     patches: Sequence[Mapping[str, Any]] = (),
     prune: bool = False,
 ) -> Manifest:
-    """Make ``prefix`` (a CMake install) a distribution of ``variant``; return its manifest.
+    """Write ``out``, a new distribution of ``variant`` made from ``prefix`` (a CMake install,
+    only read), and return its manifest.
 
     ``build_dir`` is the CMake build tree; ``sysroot`` is where the build's absolute paths
     lie on this machine when it ran in a chroot; ``lib_dirs`` are more library folders (as
     the build saw them) to take dependencies from; ``source`` and ``patches`` are recorded;
     ``prune`` leaves out dependency archives nothing references (off by default here; the
-    lab's ``build`` and the Nix derivation turn it on).
+    lab's ``build`` and the Nix derivation turn it on). ``out`` may be absent, empty or an
+    earlier distribution; it is replaced only when everything succeeded.
     """
+    out = Path(out).absolute()
     for what, path in (("prefix", prefix), ("build directory", build_dir)):
         if not path.is_dir():
             raise BuildError(f"the {what} {path} is not a directory")
+    _check_out(out, (prefix, build_dir))
     cache = read_cmake_cache(build_dir)
     version = version or ort_version_of(cache, sysroot)
-    with Transaction(prefix) as tx:
-        previous = _previous(prefix)  # read under the transaction's lock
-        if variant.link_mode == "static":
+    static = variant.link_mode == "static"
+    components = component_archives(prefix, build_dir) if static else ()
+    with new_directory(out, BuildError) as dist:
+        _copy_prefix(prefix, dist, {f"lib/{p.name}" for p in components})
+        if static:
+            dirs = [*library_dirs(dict(cache), build_dir), *lib_dirs]
             link = _static_link(
-                tx, build_dir, cache, sysroot, lib_dirs, prune, previous, variant.providers
+                prefix,
+                build_dir,
+                dist,
+                components,
+                [in_sysroot(d, sysroot) for d in dirs],
+                sysroot,
+                prune,
+                variant.providers,
             )
             flags, roles, extra = link.flags, link.roles, dict(link.extra)
             private = tuple(f for f in flags if f != f"{PREFIX_VAR}/lib/{MERGED_NAME}")
@@ -316,12 +336,13 @@ def finalize(
         runtime_loaded = _runtime_loaded(prefix, variant)
         python_path = None
         if variant.cmake_flags.get(PYTHON_FLAG) is True:
-            stage_python_package(tx, build_dir)
+            for rel, path in python_package_files(build_dir).items():
+                shutil.copy2(path, _target(dist, f"{PYTHON_PACKAGE_DIR}/{rel}"))
             python_path = PYTHON_PACKAGE_DIR
         include_dir = _include_dir(prefix)
         if include_dir is None:
             raise BuildError(f"no {C_API_HEADER} under {prefix / 'include'}")
-        tx.path_for(PC_RELPATH).write_text(
+        _target(dist, PC_RELPATH).write_text(
             pkgconfig_text(
                 version=version,
                 variant=variant.name,
@@ -330,12 +351,8 @@ def finalize(
                 private=private,
             )
         )
-        files = tuple(
-            FileEntry(rel, _kind(rel), tx.sha256(path), _role(rel, roles))
-            for rel, path in sorted(tx.final_files().items())
-            if rel != str(MANIFEST_RELPATH) and rel not in CMAKE_FILES
-        )
-        if variant.link_mode != "static":
+        files = _listing(dist, roles)
+        if not static:
             flags = _shared_flags(prefix, files)
         extra.update({"source": dict(source or {}), "patches": [dict(p) for p in patches]})
         manifest = Manifest(
@@ -350,8 +367,8 @@ def finalize(
             include_dir=include_dir,
             extra=extra,
         )
-        manifest = with_cmake_package(manifest, tx.path_for)
-        write_json_atomic(tx.path_for(str(MANIFEST_RELPATH)), manifest.to_json())
-        changed = tx.commit()
-    log.info("finalized %s: %d files changed", prefix, len(changed))
+        manifest = with_cmake_package(manifest, lambda rel: _target(dist, rel))
+        _target(dist, str(MANIFEST_RELPATH))
+        manifest.write(dist)
+    log.info("finalized %s into %s: %d files", prefix, out, len(manifest.files))
     return manifest

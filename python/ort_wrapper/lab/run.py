@@ -1,5 +1,6 @@
 """The native build lab: a variant built from a pinned ORT source in a Debian chroot,
-installed and finalized, cached by a hash of every input.
+installed, and finalized from /lab/install into a new directory under /lab/results, cached by
+a hash of every input.
 
 Inside the chroot the paths are fixed (/lab/src, /lab/build, /lab/install, /lab/ccache) so
 ccache, with its base directory at /lab, hits across inputs that differ only in a patch.
@@ -217,10 +218,11 @@ def _ninja(
 def _build(
     root: chroot_mod.Chroot, matrix: Matrix, variant: Variant, key: str, log_file: Path, jobs: int
 ) -> dict[str, float]:
-    """Configure, build and install into /lab/install, unless already done for ``key``."""
+    """Configure, build and install into /lab/install, unless already done for ``key`` (the
+    build tree's stamp is written after the install; finalize only reads the install)."""
     build = root.host_path(_BUILD)
     install = root.host_path(_INSTALL)
-    if _stamp(build) == key and _stamp(install) == key:
+    if _stamp(build) == key and install.is_dir():
         return {}
     shutil.rmtree(build, ignore_errors=True)
     shutil.rmtree(install, ignore_errors=True)
@@ -244,7 +246,6 @@ def _build(
     root.run(["cmake", "--install", _BUILD], env=env, log_file=log_file, binds=binds)
     timings["install_s"] = time.monotonic() - start
     (build / _STAMP).write_text(key + "\n")
-    (install / _STAMP).write_text(key + "\n")
     return timings
 
 
@@ -303,12 +304,12 @@ def run_lab(
         timings = {"source_s": time.monotonic() - start}
         timings.update(_build(root, matrix, variant, key, log_file, jobs))
         start = time.monotonic()
-        shutil.rmtree(dist, ignore_errors=True)
-        shutil.copytree(root.host_path(_INSTALL), dist, ignore=shutil.ignore_patterns(_STAMP))
+        dist.parent.mkdir(parents=True, exist_ok=True)
         finalize(
-            dist,
+            root.host_path(_INSTALL),
             root.host_path(_BUILD),
             variant,
+            dist,
             patches=tuple(s.to_json() for s in statuses),
             **finalize_args,
         )

@@ -70,11 +70,13 @@ EXPECTED_OUTPUT = "34"
 
 @dataclass(frozen=True)
 class FakeBuild:
-    """A CMake-like build tree, its install prefix, and the archives made."""
+    """A CMake-like build tree, its install prefix, the archives made, and where finalize is
+    to write the distribution (absent until then)."""
 
     build_dir: Path
     prefix: Path
     archives: dict[str, Path]
+    out: Path
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def make_fake_build(root: Path, tools: Toolchain = ELF) -> FakeBuild:
     # ORT's install copies one component archive into lib/, as a static install does.
     (prefix / "lib").mkdir()
     shutil.copy2(archives["onnxruntime_session"], prefix / "lib")
-    return FakeBuild(build_dir, prefix, archives)
+    return FakeBuild(build_dir, prefix, archives, root / "dist")
 
 
 @pytest.fixture(scope="session")
@@ -159,6 +161,7 @@ def _fresh_copy(compiled: FakeBuild, tmp_path: Path) -> FakeBuild:
         tmp_path / compiled.build_dir.name,
         tmp_path / compiled.prefix.name,
         {k: tmp_path / v.relative_to(base) for k, v in compiled.archives.items()},
+        tmp_path / "dist",
     )
 
 

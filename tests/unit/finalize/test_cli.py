@@ -21,6 +21,8 @@ def _finalize(fake_build: FakeBuild, *extra: str) -> int:
             str(fake_build.build_dir),
             "--variant",
             "cpu",
+            "--out",
+            str(fake_build.out),
             *extra,
         ]
     )
@@ -39,14 +41,23 @@ def test_finalize_records_source_and_patches(fake_build: FakeBuild, capsys) -> N
     )
     assert code == 0
     assert "ONNX Runtime 1.21.0, variant cpu (static)" in capsys.readouterr().out
-    extra = load_manifest(fake_build.prefix).extra
+    extra = load_manifest(fake_build.out).extra
     assert extra["source"] == {"hash": "sha256-abc="}
     assert [p["patch"] for p in extra["patches"]] == ["0001-a.patch", "0002-b.patch"]
 
 
 def test_finalize_errors_are_one_line(fake_build: FakeBuild, capsys) -> None:
     code = main(
-        ["finalize", str(fake_build.prefix), "--build-dir", "/nonexistent", "--variant", "gpu"]
+        [
+            "finalize",
+            str(fake_build.prefix),
+            "--build-dir",
+            "/nonexistent",
+            "--variant",
+            "gpu",
+            "--out",
+            str(fake_build.out),
+        ]
     )
     assert code == 1
     err = capsys.readouterr().err
@@ -54,24 +65,35 @@ def test_finalize_errors_are_one_line(fake_build: FakeBuild, capsys) -> None:
     assert "Traceback" not in err
 
 
+def test_finalize_without_out_says_why_it_is_needed(fake_build: FakeBuild, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["finalize", str(fake_build.prefix), "--build-dir", "b", "--variant", "cpu"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        "error: --out DIR is required: finalize writes a new distribution there and never " in err
+    )
+    assert not fake_build.out.exists()
+
+
 def test_link_flags_formats(fake_build: FakeBuild, tmp_path: Path, capsys) -> None:
     assert _finalize(fake_build, "--prune") == 0
     capsys.readouterr()
-    prefix = fake_build.prefix.resolve()
+    prefix = fake_build.out.resolve()
 
-    assert main(["link-flags", str(fake_build.prefix), "--format", "json"]) == 0
+    assert main(["link-flags", str(fake_build.out), "--format", "json"]) == 0
     flags = json.loads(capsys.readouterr().out)
     assert flags[0] == f"{prefix}/lib/libonnxruntime.a"
     done = link_and_run(flags, tmp_path)
     assert done.stdout.strip() == EXPECTED_OUTPUT, done.stderr
 
-    assert main(["link-flags", str(fake_build.prefix)]) == 0
+    assert main(["link-flags", str(fake_build.out)]) == 0
     assert capsys.readouterr().out.split() == flags
 
-    assert main(["link-flags", str(fake_build.prefix), "--format", "cmake"]) == 0
+    assert main(["link-flags", str(fake_build.out), "--format", "cmake"]) == 0
     assert capsys.readouterr().out.strip().split(";") == flags
 
-    assert main(["link-flags", str(fake_build.prefix), "--format", "cargo", "--as-path", "/d"]) == 0
+    assert main(["link-flags", str(fake_build.out), "--format", "cargo", "--as-path", "/d"]) == 0
     lines = capsys.readouterr().out.split()
     assert lines[0] == "cargo:rustc-link-search=native=/d/lib"
     assert lines[1:3] == [

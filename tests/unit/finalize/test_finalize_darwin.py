@@ -101,8 +101,10 @@ def test_bsd_archives_of_mach_o_members_are_read(fake_macho_build: FakeBuild) ->
 def test_finalize_merges_with_llvm_ar_and_writes_ld64_flags(
     fake_macho_build: FakeBuild, tmp_path: Path
 ) -> None:
-    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, CPU, prune=True)
-    merged = read_archive(fake_macho_build.prefix / "lib/libonnxruntime.a")
+    manifest = finalize(
+        fake_macho_build.prefix, fake_macho_build.build_dir, CPU, fake_macho_build.out, prune=True
+    )
+    merged = read_archive(fake_macho_build.out / "lib/libonnxruntime.a")
     assert archive_format(merged) is ObjectFormat.MACHO and merged.has_index
     assert len(merged.members) == 4  # both components' members
     flags = manifest.link_flags
@@ -116,7 +118,7 @@ def test_finalize_merges_with_llvm_ar_and_writes_ld64_flags(
         archives
     )
     assert "${prefix}/lib/libabsl_unused.a" not in archives
-    done = _ld64_link(substitute(flags, fake_macho_build.prefix), tmp_path)
+    done = _ld64_link(substitute(flags, fake_macho_build.out), tmp_path)
     assert done.returncode == 0, done.stderr
     nm = subprocess.run(
         ["llvm-nm", "-g", str(tmp_path / "main")], capture_output=True, text=True, check=True
@@ -126,8 +128,10 @@ def test_finalize_merges_with_llvm_ar_and_writes_ld64_flags(
 
 def test_gnu_flags_are_what_ld64_refuses(fake_macho_build: FakeBuild, tmp_path: Path) -> None:
     """Why the darwin flags differ: the same archives under GNU ld's syntax do not link."""
-    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, CPU, prune=True)
-    lib = fake_macho_build.prefix / "lib"
+    manifest = finalize(
+        fake_macho_build.prefix, fake_macho_build.build_dir, CPU, fake_macho_build.out, prune=True
+    )
+    lib = fake_macho_build.out / "lib"
     gnu = [str(lib / "libonnxruntime.a"), f"-L{lib}"]
     gnu += ["-Wl,--start-group"] + [
         f"-l:{Path(f).name}" for f in manifest.link_flags[1:] if f.endswith(".a")
@@ -149,15 +153,17 @@ def test_link_flags_verb_prints_them_for_a_compiler(
                 str(fake_macho_build.build_dir),
                 "--variant",
                 "cpu",
+                "--out",
+                str(fake_macho_build.out),
                 "--prune",
             ]
         )
         == 0
     )
     capsys.readouterr()
-    assert main(["link-flags", str(fake_macho_build.prefix)]) == 0
+    assert main(["link-flags", str(fake_macho_build.out)]) == 0
     flags = shlex.split(capsys.readouterr().out)
-    assert flags[0] == str(fake_macho_build.prefix / "lib/libonnxruntime.a")
+    assert flags[0] == str(fake_macho_build.out / "lib/libonnxruntime.a")
     assert flags[-1] == "-lc++"
 
 
@@ -171,11 +177,17 @@ def test_coreml_adds_its_frameworks_and_ld64_finds_them(
         "-framework",
         "Foundation",
     ]
-    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, COREML, prune=True)
+    manifest = finalize(
+        fake_macho_build.prefix,
+        fake_macho_build.build_dir,
+        COREML,
+        fake_macho_build.out,
+        prune=True,
+    )
     assert manifest.link_flags[-5:] == ("-lc++", "-framework", "CoreML", "-framework", "Foundation")
     # the manifest reader (which refuses unknown options) takes the framework flags back
-    assert load_manifest(fake_macho_build.prefix).link_flags == manifest.link_flags
-    done = _ld64_link(substitute(manifest.link_flags, fake_macho_build.prefix), tmp_path)
+    assert load_manifest(fake_macho_build.out).link_flags == manifest.link_flags
+    done = _ld64_link(substitute(manifest.link_flags, fake_macho_build.out), tmp_path)
     assert done.returncode == 0, done.stderr
 
 
@@ -206,11 +218,13 @@ def test_a_system_dylib_is_linked_by_name(fake_macho_build: FakeBuild, tmp_path:
     fake_macho_build.archives["protobuf"].unlink()  # no in-tree protobuf: the system's
     cache = fake_macho_build.build_dir / "CMakeCache.txt"
     cache.write_text(cache.read_text() + f"Protobuf_DIR:PATH={sysdir}/cmake/protobuf\n")
-    manifest = finalize(fake_macho_build.prefix, fake_macho_build.build_dir, CPU, prune=True)
+    manifest = finalize(
+        fake_macho_build.prefix, fake_macho_build.build_dir, CPU, fake_macho_build.out, prune=True
+    )
     flags = manifest.link_flags
     assert f"-L{sysdir}" in flags and "-lprotobuf" in flags
     assert not [f for f in flags if "libprotobuf" in f]
-    done = _ld64_link(substitute(flags, fake_macho_build.prefix), tmp_path / "link")
+    done = _ld64_link(substitute(flags, fake_macho_build.out), tmp_path / "link")
     assert done.returncode == 0, done.stderr
 
 
