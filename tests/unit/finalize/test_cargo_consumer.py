@@ -35,7 +35,8 @@ def test_cargo_links_the_static_distribution_through_build_rs(
     cargo = shutil.which("cargo")
     if cargo is None:
         pytest.skip("cargo is not installed here; the lab test builds examples/rust with Debian's")
-    finalize(fake_build.prefix, fake_build.build_dir, load_matrix().variant("cpu"), prune=True)
+    cpu = load_matrix().variant("cpu")
+    finalize(fake_build.prefix, fake_build.build_dir, cpu, fake_build.out, prune=True)
     crate = tmp_path / "crate"
     (crate / "src").mkdir(parents=True)
     shutil.copy2(REPO / "examples/rust/Cargo.toml", crate / "Cargo.toml")
@@ -43,7 +44,7 @@ def test_cargo_links_the_static_distribution_through_build_rs(
     (crate / "src/main.rs").write_text(MAIN_RS)
     env = {
         **os.environ,
-        "ORT_LIB_LOCATION": str(fake_build.prefix),
+        "ORT_LIB_LOCATION": str(fake_build.out),
         "ORT_WRAPPER": str(Path(sys.executable).with_name("ort-wrapper")),
         "CARGO_TARGET_DIR": str(tmp_path / "target"),
     }

@@ -58,53 +58,53 @@ def _cmake_build(prefix: Path, work: Path, wanted: str = "") -> subprocess.Compl
 def test_finalize_writes_a_listed_relocatable_cmake_package(
     fake_build: FakeBuild, tmp_path: Path
 ) -> None:
-    manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
     entries = {e.path: e for e in manifest.files}
     for rel in CMAKE_FILES:
-        path = fake_build.prefix / rel
+        path = fake_build.out / rel
         assert entries[rel].sha256 == sha256_file(path) and entries[rel].role == "cmake"
-        assert str(fake_build.prefix.parent) not in path.read_text()  # no path of the build
-    config = (fake_build.prefix / CONFIG).read_text()
+        assert str(fake_build.out.parent) not in path.read_text()  # no path of the build
+    config = (fake_build.out / CONFIG).read_text()
     assert "STATIC IMPORTED" in config
     # the cycle stays one group in one item (CMake drops a repeated -Wl,--start-group)
     assert "-Wl,--start-group,${_onnxruntime_prefix}/lib/libabsl_base.a," in config
     # moved elsewhere, the distribution is still found and links
     moved = tmp_path / "elsewhere" / "ort"
-    shutil.copytree(fake_build.prefix, moved)
-    shutil.rmtree(fake_build.prefix)
+    shutil.copytree(fake_build.out, moved)
+    shutil.rmtree(fake_build.out)
     done = _cmake_build(moved, tmp_path / "consumer")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == EXPECTED_OUTPUT
 
 
 def test_finalize_is_still_idempotent_with_the_package(fake_build: FakeBuild) -> None:
-    first = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
-    again = finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
+    first = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
+    again = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
     assert again == first
-    assert load_manifest(fake_build.prefix) == first
+    assert load_manifest(fake_build.out) == first
 
 
 def test_the_version_file_follows_find_package_rules(fake_build: FakeBuild, tmp_path: Path) -> None:
-    finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)  # ORT 1.21.0
+    finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)  # ORT 1.21.0
     for wanted, found in (("1.21.0 EXACT", True), ("1.20", True), ("1.22", False), ("2", False)):
-        done = _cmake_build(fake_build.prefix, tmp_path / wanted.replace(" ", "-"), wanted)
+        done = _cmake_build(fake_build.out, tmp_path / wanted.replace(" ", "-"), wanted)
         assert (done.returncode == 0) == found, (wanted, done.stdout + done.stderr)
         if not found:
             assert "1.21.0" in done.stderr  # CMake names the version it saw
 
 
 def test_an_incomplete_distribution_is_not_found(fake_build: FakeBuild, tmp_path: Path) -> None:
-    finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
-    (fake_build.prefix / "lib/libonnxruntime.a").unlink()
-    done = _cmake_build(fake_build.prefix, tmp_path / "consumer")
+    finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
+    (fake_build.out / "lib/libonnxruntime.a").unlink()
+    done = _cmake_build(fake_build.out, tmp_path / "consumer")
     assert done.returncode != 0
     said = " ".join(done.stderr.split())  # CMake wraps its messages
     assert "lib/libonnxruntime.a is missing: this distribution is incomplete" in said
 
 
 def test_pkg_config_static_links_and_runs(fake_build: FakeBuild, tmp_path: Path) -> None:
-    finalize(fake_build.prefix, fake_build.build_dir, CPU, prune=True)
-    env = {**os.environ, "PKG_CONFIG_PATH": str(fake_build.prefix / "lib/pkgconfig")}
+    finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
+    env = {**os.environ, "PKG_CONFIG_PATH": str(fake_build.out / "lib/pkgconfig")}
     flags = subprocess.run(
         [_tool("pkg-config"), "--static", "--cflags", "--libs", "libonnxruntime"],
         capture_output=True,
