@@ -35,7 +35,16 @@ FRAMEWORK = "-framework"  # darwin: a linkFlags item followed by the framework's
 # starts with '-' or '@' (-o, -Wl,<anything>, -fplugin=, @file) could make the compiler or
 # linker `check` runs write or run anything.
 _LINK_OPTION_PREFIXES = ("-l", "-L")
-_LINK_OPTIONS = frozenset({"-Wl,--start-group", "-Wl,--end-group", "-pthread", FRAMEWORK})
+_LINK_OPTIONS = frozenset(
+    {
+        "-Wl,--start-group",
+        "-Wl,--end-group",
+        "-Wl,--whole-archive",  # which archive members are linked: nothing written or run
+        "-Wl,--no-whole-archive",
+        "-pthread",
+        FRAMEWORK,
+    }
+)
 _RPATH = "-Wl,-rpath,"  # accepted only before a ${prefix} path with no comma (one linker word)
 SCHEMA = 1
 FILE_KINDS = ("shared", "archive", "header", "python", "pkgconfig", "data")

@@ -43,6 +43,7 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "CreateEnv": (p, (i32, s, pp)),
     "UpdateEnvWithCustomLogLevel": (p, (p, i32)),
     "CreateSessionOptions": (p, (pp,)),
+    "SetSessionLogSeverityLevel": (p, (p, i32)),
     "SetIntraOpNumThreads": (p, (p, i32)),
     "SetInterOpNumThreads": (p, (p, i32)),
     "SetSessionGraphOptimizationLevel": (p, (p, i32)),
