@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +28,9 @@ from ort_wrapper.check.models import conv_model, mlp_model, synthetic_feeds
 from ort_wrapper.runtime.capi.runtime import CapiRuntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from timing import paired
+
 import models
-
-
-def _per_call(fn: Callable[[], object], calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
-
-
-def _paired(pybind: Callable[[], object], capi: Callable[[], object], rounds: int, calls: int):
-    for fn in (pybind, capi):
-        _per_call(fn, max(1, calls // 10))
-    a_t, b_t, ratios = [], [], []
-    for i in range(rounds):
-        order = (pybind, capi) if i % 2 == 0 else (capi, pybind)
-        times = {id(fn): _per_call(fn, calls) for fn in order}
-        a_t.append(times[id(pybind)])
-        b_t.append(times[id(capi)])
-        ratios.append(b_t[-1] / a_t[-1])
-    return {
-        "pybind_us": statistics.median(a_t) * 1e6,
-        "capi_us": statistics.median(b_t) * 1e6,
-        "ratio": statistics.median(ratios),
-    }
 
 
 def _sessions(runtime: CapiRuntime, data: bytes) -> tuple[Any, Any, dict[str, Any]]:
@@ -102,7 +79,8 @@ def main() -> int:
             a.tobytes() == b.tobytes()
             for a, b in zip(pybind.run(feeds).values(), capi.run(feeds).values(), strict=True)
         )
-        r = _paired(lambda: pybind.run(feeds), lambda: capi.run(feeds), args.rounds, calls)  # noqa: B023
+        r = paired(("pybind", "capi"), partial(pybind.run, feeds), partial(capi.run, feeds),
+                   args.rounds, calls)  # fmt: skip
         results[name] = {**r, "bitwise_identical": same}
         print(
             f"{name:<40} pybind {r['pybind_us']:8.1f} us  C API {r['capi_us']:8.1f} us  "

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,39 +25,15 @@ import numpy as np
 import ort_wrapper as ow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from timing import paired, per_call
+
 import models
-
-
-def _per_call(fn: Callable[[], object], calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
-
-
-def _paired(
-    raw: Callable[[], object], wrapped: Callable[[], object], rounds: int, calls: int
-) -> dict[str, float]:
-    for fn in (raw, wrapped):
-        _per_call(fn, calls // 10)  # warm-up
-    raw_t, wrap_t, ratios = [], [], []
-    for i in range(rounds):
-        order = (raw, wrapped) if i % 2 == 0 else (wrapped, raw)
-        times = {id(fn): _per_call(fn, calls) for fn in order}
-        raw_t.append(times[id(raw)])
-        wrap_t.append(times[id(wrapped)])
-        ratios.append(wrap_t[-1] / raw_t[-1])
-    return {
-        "raw_us": statistics.median(raw_t) * 1e6,
-        "wrapped_us": statistics.median(wrap_t) * 1e6,
-        "ratio": statistics.median(ratios),
-    }
 
 
 def _stat_cost(path: Path, calls: int) -> float:
     """One os.stat() of the model: the price of infer() noticing an edited model file."""
     text = str(path)
-    return min(_per_call(lambda: os.stat(text), calls) for _ in range(10)) * 1e6
+    return min(per_call(lambda: os.stat(text), calls) for _ in range(10)) * 1e6
 
 
 def _import_time(statement: str, repeats: int) -> float:
@@ -105,10 +80,15 @@ def main() -> int:
         session = ow.SessionBuilder.from_file(path).cpu_only().intra_op_threads(1).build()
         ow.infer(path, feeds, providers="cpu", intra_op_threads=1)
         results = {
-            "session_run": _paired(
-                lambda: raw.run(None, feeds), lambda: session.run(feeds), args.rounds, args.calls
+            "session_run": paired(
+                ("raw", "wrapped"),
+                lambda: raw.run(None, feeds),
+                lambda: session.run(feeds),
+                args.rounds,
+                args.calls,
             ),
-            "infer_cache_hit": _paired(
+            "infer_cache_hit": paired(
+                ("raw", "wrapped"),
                 lambda: raw.run(None, feeds),
                 lambda: ow.infer(path, feeds, providers="cpu", intra_op_threads=1),
                 args.rounds,
