@@ -116,6 +116,34 @@ def _mostly_in(library: Library, exports: set[str]) -> bool:
     return bool(defined) and 2 * len(defined & exports) > len(defined)
 
 
+def _usable(candidates: Sequence[Library], forced: set[str]) -> list[Library]:
+    """The candidates a link may take from: no static archive of a library linked shared
+    (``forced``), nor one that is mostly a copy of such a library's exports."""
+    exports = {
+        s
+        for c in candidates
+        if not c.static and c.name in forced
+        for o in c.objects
+        for s in o.defined
+    }
+    return [
+        c for c in candidates if not (c.static and (c.name in forced or _mostly_in(c, exports)))
+    ]
+
+
+def _linked_both_ways(used: Sequence[Library], shared_names: set[str]) -> set[str]:
+    """Names of the static archives in ``used`` that a used shared library also needs
+    (DT_NEEDED) in shared form."""
+    wanted = {
+        name
+        for lib in used
+        if not lib.static
+        for name in map(library_name, lib.needed)
+        if name in shared_names
+    }
+    return {lib.name for lib in used if lib.static and lib.name in wanted}
+
+
 def resolve(roots: frozenset[str], candidates: Sequence[Library]) -> Resolution:
     """Resolve ``roots`` over ``candidates`` as a linker would.
 
@@ -127,26 +155,10 @@ def resolve(roots: frozenset[str], candidates: Sequence[Library]) -> Resolution:
     forced: set[str] = set()
     shared_names = {lib.name for lib in candidates if not lib.static}
     while True:
-        exports = {
-            s
-            for c in candidates
-            if not c.static and c.name in forced
-            for o in c.objects
-            for s in o.defined
-        }
-        usable = [
-            c for c in candidates if not (c.static and (c.name in forced or _mostly_in(c, exports)))
-        ]
+        usable = _usable(candidates, forced)
         pulled, graph, unresolved = _resolve_once(roots, usable)
         used = [c for c in usable if c.key in pulled]
-        wanted = {
-            name
-            for lib in used
-            if not lib.static
-            for name in map(library_name, lib.needed)
-            if name in shared_names
-        }
-        clash = {lib.name for lib in used if lib.static and lib.name in wanted} - forced
+        clash = _linked_both_ways(used, shared_names) - forced
         if not clash:
             break
         log.info("linking %s shared: a shared dependency needs it", ", ".join(sorted(clash)))
