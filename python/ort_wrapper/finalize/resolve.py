@@ -13,11 +13,13 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ..elf.archive import ObjectSymbols
 
 __all__ = [
     "Library",
+    "Origin",
     "Resolution",
     "library_name",
     "linked_without_pruning",
@@ -27,7 +29,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ORIGIN_RANK = {"dist": 0, "build": 1, "system": 2}
+
+class Origin(StrEnum):
+    """Where a candidate library was found, in the order the linker should prefer it."""
+
+    DIST = "dist"  # in the distribution
+    BUILD = "build"  # built in-tree
+    SYSTEM = "system"
+
+
+_ORIGIN_RANK = {origin: rank for rank, origin in enumerate(Origin)}
 _SONAME = re.compile(r"^lib(.+?)\.(?:so(?:\.[0-9.]+)?|a|(?:[0-9.]+\.)?dylib)$")
 
 
@@ -45,7 +56,7 @@ class Library:
     name: str  # link name: "re2", "absl_base", "onnxruntime"
     path: str  # as the linker will see it (inside the sysroot for system libraries)
     static: bool
-    origin: str  # "dist" (in the distribution), "build" (built in-tree) or "system"
+    origin: Origin
     objects: tuple[ObjectSymbols, ...]
     needed: tuple[str, ...] = ()  # DT_NEEDED of a shared library
 
@@ -56,7 +67,7 @@ class Library:
 
     def _rank(self) -> tuple[int, int, int, str]:
         size = sum(len(o.defined) for o in self.objects)
-        return (ORIGIN_RANK[self.origin], 0 if self.static else 1, -size, self.name)
+        return (_ORIGIN_RANK[self.origin], 0 if self.static else 1, -size, self.name)
 
 
 @dataclass(frozen=True)
