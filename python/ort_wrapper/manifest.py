@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ __all__ = [
     "MANIFEST_RELPATH",
     "PREFIX_VAR",
     "FileEntry",
+    "FileKind",
+    "LinkMode",
     "Manifest",
     "RuntimeLoadedEntry",
     "load_manifest",
@@ -47,7 +50,24 @@ _LINK_OPTIONS = frozenset(
 )
 _RPATH = "-Wl,-rpath,"  # accepted only before a ${prefix} path with no comma (one linker word)
 SCHEMA = 1
-FILE_KINDS = ("shared", "archive", "header", "python", "pkgconfig", "data")
+
+
+class FileKind(StrEnum):
+    """What a distribution file is (``files[].kind``)."""
+
+    SHARED = "shared"
+    ARCHIVE = "archive"
+    HEADER = "header"
+    PYTHON = "python"
+    PKGCONFIG = "pkgconfig"
+    DATA = "data"
+
+
+class LinkMode(StrEnum):
+    """How consumers link the distribution (``linkMode``)."""
+
+    STATIC = "static"
+    SHARED = "shared"
 
 
 @dataclass(frozen=True)
@@ -55,9 +75,12 @@ class FileEntry:
     """One file of the distribution."""
 
     path: str  # relative to the root
-    kind: str  # one of FILE_KINDS
+    kind: FileKind  # a plain string naming a kind is taken too
     sha256: str
     role: str = ""  # free text: core, provider, dependency, abseil, ...
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", FileKind(self.kind))
 
 
 @dataclass(frozen=True)
@@ -75,7 +98,7 @@ class Manifest:
 
     version: str
     variant: str
-    link_mode: str  # "static" or "shared"
+    link_mode: LinkMode  # a plain string naming a mode is taken too
     providers: tuple[str, ...]
     files: tuple[FileEntry, ...]
     link_flags: tuple[str, ...] = ()  # '${prefix}' stands for the root
@@ -84,6 +107,9 @@ class Manifest:
     python_path: str | None = None  # directory holding the ``onnxruntime`` package
     include_dir: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # source, patches, abseil, bundle ...
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "link_mode", LinkMode(self.link_mode))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (camelCase keys, as Nix and other readers see it)."""
@@ -106,7 +132,7 @@ class Manifest:
             **({"extra": dict(self.extra)} if self.extra else {}),
         }
 
-    def files_of_kind(self, kind: str) -> tuple[FileEntry, ...]:
+    def files_of_kind(self, kind: FileKind) -> tuple[FileEntry, ...]:
         """Entries of one kind, in manifest order."""
         return tuple(f for f in self.files if f.kind == kind)
 
@@ -169,8 +195,9 @@ def _files(where: str, data: Mapping[str, Any]) -> tuple[FileEntry, ...]:
         if not isinstance(entry, dict):
             raise InitError(f"{at}: expected an object")
         kind = _req(at, entry, "kind", str)
-        if kind not in FILE_KINDS:
-            raise InitError(f"{at}: kind must be one of {FILE_KINDS}, got {kind!r}")
+        if kind not in set(FileKind):
+            kinds = tuple(k.value for k in FileKind)
+            raise InitError(f"{at}: kind must be one of {kinds}, got {kind!r}")
         path = _relpath(at, "path", _req(at, entry, "path", str))
         if path in first:
             raise InitError(f"{at}: path {path!r} is already listed at files[{first[path]}]")
@@ -188,7 +215,7 @@ def parse_manifest(data: Any, where: str) -> Manifest:
             f"{where}: unsupported schema {data['schema']} (this reader knows {SCHEMA})"
         )
     link_mode = _req(where, data, "linkMode", str)
-    if link_mode not in ("static", "shared"):
+    if link_mode not in set(LinkMode):
         raise InitError(f"{where}: linkMode must be 'static' or 'shared', got {link_mode!r}")
     files = _files(where, data)
     loaded = []

@@ -754,42 +754,47 @@ def test_build_steps_use_the_lean_tool(nix: Nix, summary: dict[str, Any]) -> Non
             assert ("auditwheel" in remove["env"]["pythonRemoveDeps"]) == (not linux)
 
 
-def test_the_stand_in_refuses_auditwheel_on_darwin_like_nixpkgs(nix: Nix) -> None:
-    done = nix.run(
-        "eval",
-        "--raw",
-        "--impure",
-        "--expr",
-        f'(import {nix.stand_in} {{ system = "aarch64-darwin"; }})'
-        ".python3Packages.auditwheel.drvPath",
-        check=False,
-    )
-    assert done.returncode != 0
-    assert "not available on the requested hostPlatform" in done.stderr
-
-
 def test_unfree_cuda_only_and_the_bundle_says_what_it_carries(
     nix: Nix, summary: dict[str, Any]
 ) -> None:
-    flake = (ROOT / "flake.nix").read_text()
-    assert "allowUnfree = true" not in flake
-    assert "config.allowUnfreePredicate = self.lib.allowUnfreePredicate;" in flake
-    assert "allowUnfreePredicate = import ./pkgs/unfree.nix { inherit lib; };" in flake
-    # (builtins.getFlake would fetch the locked nixpkgs: the predicate's file is read directly.)
-    probe = (
-        f"let predicate = import {nix.flake}/pkgs/unfree.nix "
-        f"{{ lib = import {nix.stand_in}/lib.nix; }}; "
-        f'pkgs = import {nix.stand_in} {{ system = "x86_64-linux"; '
-        "config.allowUnfreePredicate = predicate; }; in "
+    # The flake's predicate, as the flake exports it: CUDA's and cuDNN's licenses, nothing
+    # else unfree.
+    verdicts = nix.eval_json(
+        "lib.allowUnfreePredicate",
+        apply=(
+            "p: map (l: p { meta.license = l; }) ["
+            ' { shortName = "CUDA EULA"; free = false; }'
+            ' [ { shortName = "cuDNN EULA"; free = false; } { shortName = "mit"; } ]'
+            ' { shortName = "unfree"; free = false; }'
+            ' [ { shortName = "CUDA EULA"; free = false; } { shortName = "x"; free = false; } ]'
+            ' { shortName = "mit"; } ]'
+        ),
     )
-    allowed = nix.run(
-        "eval", "--raw", "--impure", "--expr", probe + "pkgs.cudaPackages.cudnn.drvPath"
-    )
-    assert allowed.stdout.startswith("/nix/store/")
+    assert verdicts == [True, True, False, False, True]
+    # The flake's nixpkgs takes it: the CUDA variants evaluate (CUDA is unfree) ...
+    assert summary["x86_64-linux"]["packages"]["onnxruntime-cuda-dyn"]["drvPath"]
+    # ... and an unfree dependency that is not CUDA is refused (no allowUnfree = true).
+    unfree_protobuf = nix.tmp / "nixpkgs-unfree-protobuf"
+    if not unfree_protobuf.exists():
+        shutil.copytree(nix.stand_in, unfree_protobuf)
+        default = unfree_protobuf / "default.nix"
+        text = default.read_text()
+        line = 'protobuf = standIn "protobuf" { meta.mainProgram = "protoc"; };'
+        assert line in text  # the stand-in's protobuf, made unfree below
+        default.write_text(
+            text.replace(line, line.replace("};", "meta.license = lib.licenses.unfree; };"))
+        )
     refused = nix.run(
-        "eval", "--raw", "--impure", "--expr", probe + "pkgs.unfree-probe.drvPath", check=False
+        "eval",
+        "--raw",
+        f"path:{nix.flake}#packages.x86_64-linux.onnxruntime-cpu.drvPath",
+        "--override-input",
+        "nixpkgs",
+        f"path:{unfree_protobuf}",
+        check=False,
     )
-    assert refused.returncode != 0 and "unfree license" in refused.stderr
+    assert refused.returncode != 0, refused.stdout
+    assert "protobuf" in refused.stderr and "unfree license" in refused.stderr, refused.stderr
     licenses = nix.eval_json(
         "packages.x86_64-linux.onnxruntime-cuda-dyn.meta.license",
         apply="ls: map (l: l.shortName) ls",

@@ -169,3 +169,9 @@ def test_runtime_deps_check_lets_relaxed_removed_and_extras_through(
 ) -> None:
     drv = _eval(nix, _python_package(nix, tmp_path, requires, extra))
     assert drv.endswith("-probe-1.drv")
+
+
+def test_auditwheel_is_refused_on_darwin_like_nixpkgs(nix: Nix) -> None:
+    """nixpkgs' auditwheel is Linux-only; the flake's darwin wrappers must do without it."""
+    expr = f"{_pkgs(nix, system='aarch64-darwin')}.python3Packages.auditwheel.drvPath"
+    assert "not available on the requested hostPlatform" in _refused(nix, expr)

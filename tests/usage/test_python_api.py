@@ -40,8 +40,15 @@ def test_build_a_session_and_run_it(add_model_path: Path) -> None:
 
 def test_prefer_a_gpu_and_see_honestly_what_you_got(add_model_path: Path) -> None:
     session = ow.SessionBuilder.from_file(add_model_path).prefer_gpu().build()
-    # Without a usable GPU provider the session runs on CPU, and says why for each GPU provider.
-    if "CUDAExecutionProvider" not in session.providers:
+    x = np.ones((2, 3), np.float32)
+    assert (session.run({"X": x, "Y": x})["Z"] == 2).all()
+    if "CUDAExecutionProvider" in session.providers:
+        # On a usable GPU: CUDA first, CPU behind it for what CUDA lacks, and no excuse for CUDA.
+        assert session.providers[0] == "CUDAExecutionProvider"
+        assert session.providers[-1] == "CPUExecutionProvider"
+        assert "CUDAExecutionProvider" not in {f.provider for f in session.fallbacks}
+    else:
+        # Without one the session runs on CPU, and says why for each GPU provider.
         assert session.providers == ("CPUExecutionProvider",)
         assert {f.provider for f in session.fallbacks} >= {"CUDAExecutionProvider"}
         assert all(f.reason for f in session.fallbacks)
@@ -49,10 +56,15 @@ def test_prefer_a_gpu_and_see_honestly_what_you_got(add_model_path: Path) -> Non
 
 def test_require_a_provider_strictly(add_model_path: Path) -> None:
     builder = ow.SessionBuilder.from_file(add_model_path).with_providers("cuda", strict=True)
-    if "CUDAExecutionProvider" not in ow.init().available_providers:
-        with pytest.raises(ow.ProviderUnavailableError) as err:
-            builder.build()
-        assert "CUDAExecutionProvider" in str(err.value)
+    try:
+        session = builder.build()
+    except ow.ProviderUnavailableError as err:
+        # Not compiled in, or compiled in without a usable GPU: the error names it.
+        assert "CUDAExecutionProvider" in str(err)
+    else:
+        # Built strictly, so CUDA is what the session runs on.
+        assert "CUDAExecutionProvider" in ow.init().available_providers
+        assert session.providers[0] == "CUDAExecutionProvider"
 
 
 def test_one_shot_inference(mlp_model_path: Path) -> None:

@@ -22,6 +22,7 @@ from ..elf.reader import read_elf
 from ..elf.resolve import DEFAULT_DIRS, env_dirs, find_system_library, resolve_closure
 from ..errors import BundleError
 from ..files import relpath_problem
+from ..manifest import FileKind
 from ..runtime.catalog import soname_source
 from . import LIB_DIR
 from .companions import companions_of
@@ -39,7 +40,7 @@ class PlannedFile:
     dest: str  # relative to the bundle root
     src: Path  # the file whose bytes are copied (symlinks resolved)
     origin: str  # the path as found (may be a symlink): where it came from
-    kind: str
+    kind: FileKind
     role: str
     elf: bool
     found_via: str  # distribution, companion, runpath, rpath, search-dir, LD_LIBRARY_PATH, ...
@@ -85,7 +86,7 @@ def runpath_for(dest: str) -> str:
 class _Entry:
     src: Path
     origin: str
-    kind: str
+    kind: FileKind
     role: str
     elf: bool
     found_via: str
@@ -115,7 +116,7 @@ class _Collector:
             raise BundleError(f"{soname!r} ({why}) is a path, not a library file name: refused")
         dest = f"{LIB_DIR}/{soname}"
         self.entries[dest] = _Entry(
-            path.resolve(), str(path), "shared", "dependency", True, found_via, [why]
+            path.resolve(), str(path), FileKind.SHARED, "dependency", True, found_via, [why]
         )
         self.by_name[soname] = dest
         self.queue.append(path)

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..elf.reader import is_elf, read_elf
 from ..errors import BundleError, ElfError, InitError
 from ..files import confined
-from ..manifest import MANIFEST_RELPATH, load_manifest
+from ..manifest import MANIFEST_RELPATH, FileKind, load_manifest
 from ..runtime.catalog import provider_specs, resolve_provider_name, shared_bridge
 from ..runtime.distribution import library_dir, module_version
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
@@ -42,7 +42,7 @@ class SourceFile:
 
     src: Path  # absolute path in SRC
     dest: str  # path relative to the bundle root
-    kind: str  # manifest kind: shared, python, header, pkgconfig, archive, data
+    kind: FileKind
     role: str  # core, provider, bridge, python-extension, ...
     elf: bool
 
@@ -133,6 +133,18 @@ def _dist_requires(package: Path) -> tuple[str, ...]:
     return ()
 
 
+def _wheel_file(src: Path, dest: str, provider: str | None, bridge: str) -> SourceFile:
+    """One file of a wheel's package: its kind and role, from its name and whether it is ELF."""
+    if not is_elf(src):
+        kind = FileKind.PYTHON if src.suffix in (".py", ".pyi") else FileKind.DATA
+        return SourceFile(src, dest, kind, "", False)
+    if src.name.startswith("onnxruntime_pybind11_state"):
+        return SourceFile(src, dest, FileKind.PYTHON, "python-extension", True)
+    if provider is not None:
+        return SourceFile(src, dest, FileKind.SHARED, "provider", True)
+    return SourceFile(src, dest, FileKind.SHARED, "bridge" if src.name == bridge else "core", True)
+
+
 def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
     version = module_version(package)
     if version is None:
@@ -151,23 +163,16 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
     for src in candidates:
         confined(package, src, BundleError, "file")
         dest = f"{PYTHON_DIR}/onnxruntime/{src.relative_to(package).as_posix()}"
-        elf = is_elf(src)
         provider = by_library.get(src.name)
         if provider is not None and chosen is not None and provider not in chosen:
             left_out.append(f"{src.name} ({provider} not selected)")
             continue
-        if not elf:
-            kind = "python" if src.suffix in (".py", ".pyi") else "data"
-            files.append(SourceFile(src, dest, kind, "", False))
-        elif src.name.startswith("onnxruntime_pybind11_state"):
+        file = _wheel_file(src, dest, provider, bridge)
+        files.append(file)
+        if file.role == "python-extension":
             extension = dest
-            files.append(SourceFile(src, dest, "python", "python-extension", True))
-        elif provider is not None:
+        elif file.role == "provider":
             provider_libs.append((dest, provider))
-            files.append(SourceFile(src, dest, "shared", "provider", True))
-        else:
-            role = "bridge" if src.name == bridge else "core"
-            files.append(SourceFile(src, dest, "shared", role, True))
     if extension is None:
         raise BundleError(f"{package}/capi holds no onnxruntime_pybind11_state extension module")
     bridge_dest = f"{PYTHON_DIR}/onnxruntime/capi/{bridge}"
@@ -256,7 +261,7 @@ def _libdir_source(given: Path) -> Source:
             read_elf(lib)
         except ElfError as exc:
             raise BundleError(str(exc)) from None
-        files.append(SourceFile(lib, f"{LIB_DIR}/{lib.name}", "shared", "", True))
+        files.append(SourceFile(lib, f"{LIB_DIR}/{lib.name}", FileKind.SHARED, "", True))
     return Source(
         path=path,
         kind="libdir",

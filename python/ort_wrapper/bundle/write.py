@@ -30,6 +30,7 @@ from ..finalize.cmakepkg import with_cmake_package
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
+    LinkMode,
     Manifest,
     RuntimeLoadedEntry,
 )
@@ -201,7 +202,7 @@ def _manifest(plan: Plan, hashes: Mapping[str, str], host_versions: dict[str, st
     return Manifest(
         version=src.version,
         variant=src.variant,
-        link_mode="shared",
+        link_mode=LinkMode.SHARED,
         providers=src.providers,
         files=tuple(FileEntry(f.dest, f.kind, hashes[f.dest], f.role) for f in plan.files),
         link_flags=src.link_flags,

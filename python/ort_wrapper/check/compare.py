@@ -55,28 +55,40 @@ def _bits(x: Any) -> Any:
     return (type(x).__name__, x)
 
 
+def _same_array(a: Any, b: Any) -> bool:
+    if not (_is_array(a) and _is_array(b)) or a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind == "O":
+        return [_bits(x) for x in a.ravel().tolist()] == [_bits(x) for x in b.ravel().tolist()]
+    return a.tobytes() == b.tobytes()
+
+
+def _same_mapping(a: Any, b: Any) -> bool:
+    return (
+        isinstance(a, Mapping)
+        and isinstance(b, Mapping)
+        and set(a) == set(b)
+        and all(same_value(a[k], b[k]) for k in a)
+    )
+
+
+def _same_sequence(a: Any, b: Any) -> bool:
+    return (
+        isinstance(a, list | tuple)
+        and isinstance(b, list | tuple)
+        and len(a) == len(b)
+        and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    )
+
+
 def same_value(a: Any, b: Any) -> bool:
     """True when two outputs have the same structure, types, shapes and bits."""
     if _is_array(a) or _is_array(b):
-        if not (_is_array(a) and _is_array(b)) or a.dtype != b.dtype or a.shape != b.shape:
-            return False
-        if a.dtype.kind == "O":
-            return [_bits(x) for x in a.ravel().tolist()] == [_bits(x) for x in b.ravel().tolist()]
-        return a.tobytes() == b.tobytes()
+        return _same_array(a, b)
     if isinstance(a, Mapping) or isinstance(b, Mapping):
-        return (
-            isinstance(a, Mapping)
-            and isinstance(b, Mapping)
-            and set(a) == set(b)
-            and all(same_value(a[k], b[k]) for k in a)
-        )
+        return _same_mapping(a, b)
     if isinstance(a, list | tuple) or isinstance(b, list | tuple):
-        return (
-            isinstance(a, list | tuple)
-            and isinstance(b, list | tuple)
-            and len(a) == len(b)
-            and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-        )
+        return _same_sequence(a, b)
     return _bits(a) == _bits(b)
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..elf.reader import ElfInfo, read_elf
-from ..elf.resolve import resolve_closure
+from ..elf.resolve import LibrarySource, resolve_closure
 from ..elf.versions import check_versions, host_versions, max_required, provided_by
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
@@ -67,7 +67,7 @@ def _object_checks(
         source, where = lib.source, str(lib.path) if lib.path else ""
         if not lib.found and lib.soname in preloaded:
             source, where = "preload (manifest)", str(preloaded[lib.soname])
-        if source == "missing":
+        if source == LibrarySource.MISSING:
             unresolved.append(f"{lib.soname} (needed by {', '.join(lib.needed_by)})")
         sources[source] += 1
         rows.append((name, lib.soname, source, where))
@@ -76,7 +76,9 @@ def _object_checks(
         "runpath": list(info.runpath),
         "rpath": list(info.rpath),
         "unresolved": unresolved,
-        "resolved": {r[1]: {"source": r[2], "path": r[3]} for r in rows if r[2] != "missing"},
+        "resolved": {
+            r[1]: {"source": r[2], "path": r[3]} for r in rows if r[2] != LibrarySource.MISSING
+        },
     }
     if unresolved:
         needed = Check(f"NEEDED of {name}", FAIL, "unresolved: " + "; ".join(unresolved), data)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import InitError
 from ..files import read_bounded
-from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
+from ..manifest import MANIFEST_RELPATH, LinkMode, Manifest, load_manifest
 from ..runtime.distribution import Distribution, DistributionKind, locate, module_version
 
 __all__ = ["Target", "TargetKind", "package_info", "resolve_target"]
@@ -127,6 +127,6 @@ def resolve_target(path: str | os.PathLike[str] | None) -> Target:
         return Target(given, TargetKind.MODULE, dist.root, module_version(dist.root), None, dist)
     if dist.kind == "directory":
         return Target(given, TargetKind.DIRECTORY, dist.root, dist.version, None, dist)
-    static = dist.manifest is not None and dist.manifest.link_mode == "static"
+    static = dist.manifest is not None and dist.manifest.link_mode == LinkMode.STATIC
     kind = TargetKind.STATIC if static and dist.python_path is None else TargetKind.PREFIX
     return Target(given, kind, dist.root, dist.version, dist.manifest, dist)

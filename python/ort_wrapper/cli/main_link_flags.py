@@ -33,12 +33,12 @@ def _flags(prefix: Path) -> tuple[str, ...]:
     from ..errors import BuildError
     from ..finalize.cmakepkg import core_library
     from ..finalize.sharedflags import shared_link_flags
-    from ..manifest import load_manifest
+    from ..manifest import LinkMode, load_manifest
 
     manifest = load_manifest(prefix)
     if manifest.link_flags:
         return manifest.link_flags
-    library = core_library(manifest.files) if manifest.link_mode == "shared" else None
+    library = core_library(manifest.files) if manifest.link_mode == LinkMode.SHARED else None
     if library is None:
         raise BuildError(
             f"{prefix}: this {manifest.link_mode} distribution records no link flags and lists "

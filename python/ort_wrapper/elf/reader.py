@@ -1,13 +1,24 @@
-"""One ELF file's facts (dynamic section and symbol versions), read with pyelftools."""
+"""One ELF file's facts (dynamic section and symbol versions), read with pyelftools.
+
+Each file is parsed once per state: ``read_elf`` keeps the last ``CACHE_SIZE`` results keyed
+by the file's identity and state (device, inode, size, mtime, ctime), so a file edited or
+replaced is read again, and a check that asks about one library from several modules (or a
+manifest that names it many times) parses it once.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 from ..errors import ElfError
 
@@ -16,6 +27,10 @@ __all__ = ["ElfInfo", "host_machine", "is_elf", "read_elf"]
 log = logging.getLogger(__name__)
 
 ELF_MAGIC = b"\x7fELF"
+CACHE_SIZE = 512  # parsed files kept; a distribution holds a few dozen ELF files
+
+_cache: OrderedDict[tuple[int, ...], ElfInfo] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -61,16 +76,44 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(p for p in value.split(":") if p)
 
 
+def _state(path: Path) -> tuple[int, ...] | None:
+    """The identity and state of the regular file at ``path`` (None when there is none)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def read_elf(path: Path | str) -> ElfInfo:
-    """Read ``path``'s dynamic section and version sections; ElfError when it is not ELF."""
+    """Read ``path``'s dynamic section and version sections; ElfError when it is not ELF.
+    A file already read in its current state is not parsed again."""
+    path = Path(path)
+    key = _state(path)
+    if key is None:
+        raise ElfError(f"{path}: no such file")
+    with _cache_lock:
+        info = _cache.get(key)
+        if info is not None:
+            _cache.move_to_end(key)
+    if info is None:
+        info = _parse(path)
+        if _state(path) == key:  # unchanged while it was read
+            with _cache_lock:
+                _cache[key] = info
+                while len(_cache) > CACHE_SIZE:
+                    _cache.popitem(last=False)
+    return info if info.path == path else replace(info, path=path)
+
+
+def _parse(path: Path) -> ElfInfo:
     from elftools.common.exceptions import ELFError
     from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
     from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 
-    path = Path(path)
-    if not path.is_file():
-        raise ElfError(f"{path}: no such file")
     if _magic(path) != ELF_MAGIC:
         raise ElfError(f"{path}: not an ELF file (expected a shared library or executable)")
     soname, needed, rpath, runpath = None, [], (), ()
@@ -107,7 +150,7 @@ def read_elf(path: Path | str) -> ElfInfo:
                 needed=tuple(needed),
                 rpath=rpath,
                 runpath=runpath,
-                version_needs=needs,
+                version_needs=MappingProxyType(needs),  # shared by every caller: read-only
                 version_defs=tuple(defs),
             )
     except (ELFError, ValueError, KeyError, OSError) as exc:

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .reader import read_elf
 
 __all__ = [
     "Closure",
+    "LibrarySource",
     "ResolvedLibrary",
     "conf_dirs",
     "env_dirs",
@@ -32,13 +34,25 @@ log = logging.getLogger(__name__)
 DEFAULT_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib")
 
 
+class LibrarySource(StrEnum):
+    """Which search rule found a library, as the dynamic loader applies them (or MISSING)."""
+
+    RPATH = "rpath"
+    RUNPATH = "runpath"
+    LD_LIBRARY_PATH = "LD_LIBRARY_PATH"
+    SEARCH_DIR = "search-dir"  # a directory the caller added after LD_LIBRARY_PATH
+    LD_SO_CONF = "ld.so.conf"
+    DEFAULT = "default"
+    MISSING = "missing"
+
+
 @dataclass(frozen=True)
 class ResolvedLibrary:
     """One soname of a closure: where it was found (or not) and who needs it."""
 
     soname: str
     path: Path | None  # the path the loader would open; None when not found
-    source: str  # rpath, runpath, LD_LIBRARY_PATH, search-dir, ld.so.conf, default, missing
+    source: LibrarySource
     needed_by: tuple[str, ...]
     needed: tuple[str, ...]
 
@@ -120,12 +134,12 @@ def resolve_closure(
     ldpaths = {"conf": list(conf_dirs()), "env": [*env, *extra], "interp": list(DEFAULT_DIRS)}
     tree = ldd(path, ldpaths=ldpaths)
     sources = [
-        ("rpath", _origin_expand(root.rpath, path.parent)),
-        ("runpath", _origin_expand(root.runpath, path.parent)),
-        ("LD_LIBRARY_PATH", env),
-        ("search-dir", extra),
-        ("ld.so.conf", conf_dirs()),
-        ("default", DEFAULT_DIRS),
+        (LibrarySource.RPATH, _origin_expand(root.rpath, path.parent)),
+        (LibrarySource.RUNPATH, _origin_expand(root.runpath, path.parent)),
+        (LibrarySource.LD_LIBRARY_PATH, env),
+        (LibrarySource.SEARCH_DIR, extra),
+        (LibrarySource.LD_SO_CONF, conf_dirs()),
+        (LibrarySource.DEFAULT, DEFAULT_DIRS),
     ]
     needed_by: dict[str, list[str]] = {}
     for soname in tree.needed:
@@ -136,11 +150,13 @@ def resolve_closure(
     libraries: dict[str, ResolvedLibrary] = {}
     for soname, lib in tree.libraries.items():
         if lib.path is None:
-            source, found = "missing", None
+            source, found = LibrarySource.MISSING, None
         else:
             found = Path(lib.path)
             directory = os.path.normpath(str(found.parent))
-            source = next((name for name, dirs in sources if directory in dirs), "rpath")
+            source = next(
+                (name for name, dirs in sources if directory in dirs), LibrarySource.RPATH
+            )
         libraries[soname] = ResolvedLibrary(
             soname, found, source, tuple(needed_by.get(soname, ())), tuple(lib.needed)
         )

@@ -16,7 +16,7 @@ from ..elf.archive import archive_symbols, shared_library_symbols
 from ..elf.reader import read_elf
 from ..errors import BuildError
 from .archives import COMPONENT_GLOB
-from .resolve import Library, library_name
+from .resolve import Library, Origin, library_name
 
 __all__ = [
     "as_built",
@@ -100,7 +100,7 @@ def library_dirs(cache: dict[str, str], build_dir: Path) -> list[str]:
     return dirs
 
 
-def _static(path: Path, origin: str) -> Library:
+def _static(path: Path, origin: Origin) -> Library:
     name = library_name(path.name)
     assert name is not None
     return Library(name, str(path), True, origin, archive_symbols(path))
@@ -111,7 +111,7 @@ def _shared(path: Path) -> Library:
     assert name is not None
     # A dylib's load commands are not read: the one-copy rule (resolve) sees no needs of it.
     needed = () if path.suffix == ".dylib" else read_elf(path.resolve()).needed
-    return Library(name, str(path), False, "system", (shared_library_symbols(path),), needed)
+    return Library(name, str(path), False, Origin.SYSTEM, (shared_library_symbols(path),), needed)
 
 
 def find_candidates(prefix: Path, build_dir: Path, system_dirs: Sequence[Path]) -> list[Library]:
@@ -128,7 +128,7 @@ def find_candidates(prefix: Path, build_dir: Path, system_dirs: Sequence[Path]) 
         name = library_name(path.name)
         if name and _wanted(name) and name not in seen and not path.match(COMPONENT_GLOB):
             seen.add(name)
-            origin = "dist" if path.is_relative_to(prefix) else "build"
+            origin = Origin.DIST if path.is_relative_to(prefix) else Origin.BUILD
             found.append(_static(path, origin))
     system: list[Library] = []
     for folder in system_dirs:
@@ -136,7 +136,9 @@ def find_candidates(prefix: Path, build_dir: Path, system_dirs: Sequence[Path]) 
         for path in sorted(folder.glob("lib*.a")) + shared:
             name = library_name(path.name)
             if name and _wanted(name) and name not in seen and path.exists():
-                system.append(_static(path, "system") if path.suffix == ".a" else _shared(path))
+                system.append(
+                    _static(path, Origin.SYSTEM) if path.suffix == ".a" else _shared(path)
+                )
         seen |= {lib.name for lib in system}
     log.info("%d candidate libraries (%d system)", len(found) + len(system), len(system))
     return found + system

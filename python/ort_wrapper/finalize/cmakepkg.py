@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import InitError
 from ..files import relpath_problem, sha256_file
-from ..manifest import FileEntry, Manifest
+from ..manifest import FileEntry, FileKind, Manifest
 from .linkflags import END_GROUP, PREFIX_VAR, START_GROUP
 
 __all__ = [
@@ -32,6 +32,7 @@ CONFIG_RELPATH = f"{CMAKE_DIR}/onnxruntimeConfig.cmake"
 VERSION_RELPATH = f"{CMAKE_DIR}/onnxruntimeConfigVersion.cmake"
 CMAKE_FILES = (CONFIG_RELPATH, VERSION_RELPATH)
 TARGET = "onnxruntime::onnxruntime"
+_LIBRARIES = (FileKind.SHARED, FileKind.ARCHIVE)
 _PREFIX = "_onnxruntime_prefix"  # the CMake variable holding the distribution's root
 _HEADER = "# Written by ort-wrapper from share/ort-wrapper/manifest.json; do not edit.\n"
 
@@ -42,12 +43,12 @@ def core_library(files: Iterable[FileEntry]) -> str | None:
     ``libonnxruntime.so*`` or ``libonnxruntime.a`` name; None when there is none. InitError
     when that path leaves the distribution (a manifest may come from anyone)."""
     files = tuple(files)
-    cores = [f.path for f in files if f.role == "core" and f.kind in ("shared", "archive")]
+    cores = [f.path for f in files if f.role == "core" and f.kind in _LIBRARIES]
     if not cores:
         cores = [
             f.path
             for f in files
-            if f.kind in ("shared", "archive")
+            if f.kind in _LIBRARIES
             and PurePosixPath(f.path).name.startswith(("libonnxruntime.so", "libonnxruntime.a"))
         ]
     if not cores:
@@ -95,7 +96,7 @@ def _cmake_items(flags: Sequence[str]) -> list[str]:
 
 def _config(manifest: Manifest, library: str) -> str:
     # the library's own kind decides (a bundle of a static prefix says linkMode "shared")
-    static = any(f.path == library and f.kind == "archive" for f in manifest.files)
+    static = any(f.path == library and f.kind == FileKind.ARCHIVE for f in manifest.files)
     location = f"{PREFIX_VAR}/{library}"
     include = None
     if manifest.include_dir:
@@ -181,6 +182,6 @@ def with_cmake_package(manifest: Manifest, path_for: Callable[[str], Path]) -> M
         path = path_for(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        entries.append(FileEntry(rel, "data", sha256_file(path), "cmake"))
+        entries.append(FileEntry(rel, FileKind.DATA, sha256_file(path), "cmake"))
     kept = [f for f in manifest.files if f.path not in CMAKE_FILES]
     return replace(manifest, files=tuple(sorted([*kept, *entries], key=lambda f: f.path)))

@@ -13,11 +13,13 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ..elf.archive import ObjectSymbols
 
 __all__ = [
     "Library",
+    "Origin",
     "Resolution",
     "library_name",
     "linked_without_pruning",
@@ -27,7 +29,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ORIGIN_RANK = {"dist": 0, "build": 1, "system": 2}
+
+class Origin(StrEnum):
+    """Where a candidate library was found, in the order the linker should prefer it."""
+
+    DIST = "dist"  # in the distribution
+    BUILD = "build"  # built in-tree
+    SYSTEM = "system"
+
+
+_ORIGIN_RANK = {origin: rank for rank, origin in enumerate(Origin)}
 _SONAME = re.compile(r"^lib(.+?)\.(?:so(?:\.[0-9.]+)?|a|(?:[0-9.]+\.)?dylib)$")
 
 
@@ -45,7 +56,7 @@ class Library:
     name: str  # link name: "re2", "absl_base", "onnxruntime"
     path: str  # as the linker will see it (inside the sysroot for system libraries)
     static: bool
-    origin: str  # "dist" (in the distribution), "build" (built in-tree) or "system"
+    origin: Origin
     objects: tuple[ObjectSymbols, ...]
     needed: tuple[str, ...] = ()  # DT_NEEDED of a shared library
 
@@ -56,7 +67,7 @@ class Library:
 
     def _rank(self) -> tuple[int, int, int, str]:
         size = sum(len(o.defined) for o in self.objects)
-        return (ORIGIN_RANK[self.origin], 0 if self.static else 1, -size, self.name)
+        return (_ORIGIN_RANK[self.origin], 0 if self.static else 1, -size, self.name)
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,34 @@ def _mostly_in(library: Library, exports: set[str]) -> bool:
     return bool(defined) and 2 * len(defined & exports) > len(defined)
 
 
+def _usable(candidates: Sequence[Library], forced: set[str]) -> list[Library]:
+    """The candidates a link may take from: no static archive of a library linked shared
+    (``forced``), nor one that is mostly a copy of such a library's exports."""
+    exports = {
+        s
+        for c in candidates
+        if not c.static and c.name in forced
+        for o in c.objects
+        for s in o.defined
+    }
+    return [
+        c for c in candidates if not (c.static and (c.name in forced or _mostly_in(c, exports)))
+    ]
+
+
+def _linked_both_ways(used: Sequence[Library], shared_names: set[str]) -> set[str]:
+    """Names of the static archives in ``used`` that a used shared library also needs
+    (DT_NEEDED) in shared form."""
+    wanted = {
+        name
+        for lib in used
+        if not lib.static
+        for name in map(library_name, lib.needed)
+        if name in shared_names
+    }
+    return {lib.name for lib in used if lib.static and lib.name in wanted}
+
+
 def resolve(roots: frozenset[str], candidates: Sequence[Library]) -> Resolution:
     """Resolve ``roots`` over ``candidates`` as a linker would.
 
@@ -127,26 +166,10 @@ def resolve(roots: frozenset[str], candidates: Sequence[Library]) -> Resolution:
     forced: set[str] = set()
     shared_names = {lib.name for lib in candidates if not lib.static}
     while True:
-        exports = {
-            s
-            for c in candidates
-            if not c.static and c.name in forced
-            for o in c.objects
-            for s in o.defined
-        }
-        usable = [
-            c for c in candidates if not (c.static and (c.name in forced or _mostly_in(c, exports)))
-        ]
+        usable = _usable(candidates, forced)
         pulled, graph, unresolved = _resolve_once(roots, usable)
         used = [c for c in usable if c.key in pulled]
-        wanted = {
-            name
-            for lib in used
-            if not lib.static
-            for name in map(library_name, lib.needed)
-            if name in shared_names
-        }
-        clash = {lib.name for lib in used if lib.static and lib.name in wanted} - forced
+        clash = _linked_both_ways(used, shared_names) - forced
         if not clash:
             break
         log.info("linking %s shared: a shared dependency needs it", ", ".join(sorted(clash)))

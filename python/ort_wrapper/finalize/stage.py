@@ -26,6 +26,7 @@ from ..files import confined, new_directory, sha256_file
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
+    FileKind,
     Manifest,
     RuntimeLoadedEntry,
     load_manifest,
@@ -46,7 +47,7 @@ from .darwin import system_flags
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
 from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, python_package_files
-from .resolve import Library, linked_without_pruning, public_api_symbols, resolve
+from .resolve import Library, Origin, linked_without_pruning, public_api_symbols, resolve
 from .sharedflags import shared_link_flags
 
 __all__ = ["StaticLink", "finalize", "ort_version_of"]
@@ -122,7 +123,7 @@ def _static_link(
     merged_rel = f"lib/{MERGED_NAME}"
     merged = _target(dist, merged_rel)
     merge_archives(components, merged)
-    root = Library("onnxruntime", str(merged), True, "dist", archive_symbols(merged))
+    root = Library("onnxruntime", str(merged), True, Origin.DIST, archive_symbols(merged))
     candidates = find_candidates(prefix, build_dir, system_dirs)
     resolution = resolve(public_api_symbols(root), [root, *candidates])
     if prune:
@@ -135,10 +136,10 @@ def _static_link(
     roles = {merged_rel: "core"}
     copied = []
     for lib in linked:
-        if lib.origin == "system":
+        if lib.origin == Origin.SYSTEM:
             continue
         rel = f"lib/{Path(lib.path).name}"
-        if lib.origin == "build":
+        if lib.origin == Origin.BUILD:
             shutil.copyfile(lib.path, _target(dist, rel))
             copied.append(rel)
         in_dist[lib.key] = rel
@@ -157,7 +158,7 @@ def _static_link(
             "sha256": sha256_file(Path(lib.path)),
         }
         for lib in linked
-        if lib.origin == "system"
+        if lib.origin == Origin.SYSTEM
     ]
     extra = {
         "mergedFrom": [{"name": p.name, "sha256": sha256_file(p)} for p in components],
@@ -175,19 +176,19 @@ def _static_link(
     return StaticLink(tuple(flags), roles, extra)
 
 
-def _kind(rel: str) -> str:
+def _kind(rel: str) -> FileKind:
     name = rel.rsplit("/", 1)[-1]
     if rel.startswith("include/"):
-        return "header"
+        return FileKind.HEADER
     if rel.startswith(f"{PYTHON_PACKAGE_DIR}/") and name.endswith(".py"):
-        return "python"
+        return FileKind.PYTHON
     if name.endswith(".pc"):
-        return "pkgconfig"
+        return FileKind.PKGCONFIG
     if name.endswith(".a"):
-        return "archive"
+        return FileKind.ARCHIVE
     if name.endswith(".so") or ".so." in name:
-        return "shared"
-    return "data"
+        return FileKind.SHARED
+    return FileKind.DATA
 
 
 def _role(rel: str, roles: Mapping[str, str]) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..elf.reader import host_machine, is_elf, read_elf
 from ..errors import ElfError, InitError
 from ..files import read_bounded
-from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
+from ..manifest import MANIFEST_RELPATH, FileKind, Manifest, load_manifest
 
 __all__ = [
     "CARRIED_BUNDLE",
@@ -94,7 +94,9 @@ class Distribution:
         if self.manifest is None:
             found = library_dir(self.root)
             return (found,) if found else ()
-        dirs = {(self.root / f.path).parent: None for f in self.manifest.files_of_kind("shared")}
+        dirs = {
+            (self.root / f.path).parent: None for f in self.manifest.files_of_kind(FileKind.SHARED)
+        }
         return tuple(dirs) or (self.root / "lib",)
 
     def shared_objects(self) -> tuple[Path, ...]:
@@ -107,10 +109,10 @@ class Distribution:
             return _ort_objects(self.library_dirs)
         found = []
         for entry in self.manifest.files:
-            if entry.kind not in ("shared", "python"):
+            if entry.kind not in (FileKind.SHARED, FileKind.PYTHON):
                 continue
             path = self.root / entry.path
-            if path.is_file() and (entry.kind == "shared" or is_elf(path)):
+            if path.is_file() and (entry.kind == FileKind.SHARED or is_elf(path)):
                 found.append(path)
         return tuple(found)
 
@@ -238,7 +240,7 @@ def _prefix(root: Path, origin: str) -> Distribution:
     if not (root / MANIFEST_RELPATH).exists():
         return _directory(root, origin, label)
     manifest = load_manifest(root)
-    for entry in manifest.files_of_kind("shared"):
+    for entry in manifest.files_of_kind(FileKind.SHARED):
         _validate_library(root, entry.path, manifest)
     for relpath in manifest.preload:
         _validate_library(root, relpath, manifest)

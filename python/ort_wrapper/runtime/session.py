@@ -139,8 +139,6 @@ class Session:
         return text
 
     def _problems(self, feeds: Mapping[str, Any]) -> list[str]:
-        import numpy as np
-
         problems = []
         required = {i.name: i for i in self.inputs}
         expected = {**required, **{i.name: i for i in self.optional_inputs}}
@@ -152,34 +150,36 @@ class Session:
             problems.append(f"missing input(s) {', '.join(map(repr, missing))}")
         for name, value in feeds.items():
             info = expected.get(name)
-            if info is None or info.dtype is None:
-                continue
-            try:
-                array = np.asarray(value)
-            except (ValueError, TypeError) as exc:
-                problems.append(f"input {name!r} is not an array ({exc})")
-                continue
-            if array.dtype != info.dtype and not (
-                info.dtype == object and array.dtype.kind in "OUS"
-            ):
-                problems.append(f"input {name!r} has dtype {array.dtype}, expected {info.dtype}")
-            elif info.shape and array.ndim != len(info.shape):
-                problems.append(
-                    f"input {name!r} has rank {array.ndim} (shape {list(array.shape)}), "
-                    f"expected rank {len(info.shape)}"
-                )
-            else:
-                for axis, (got, want) in enumerate(zip(array.shape, info.shape, strict=False)):
-                    if isinstance(want, int) and want >= 0 and got != want:
-                        problems.append(
-                            f"input {name!r} has size {got} on axis {axis}, expected {want}"
-                        )
+            if info is not None and info.dtype is not None:
+                problems.extend(_feed_problems(name, value, info))
         return problems
 
     def _raise_problems(self, feeds: Mapping[str, Any]) -> None:
         problems = self._problems(feeds)
         if problems:
             raise InputError(f"{self.label}: {'; '.join(problems)}. {self.signature()}")
+
+
+def _feed_problems(name: str, value: Any, info: TensorInfo) -> list[str]:
+    """What is wrong with one feed against its declared input (dtype, rank, fixed sizes)."""
+    import numpy as np
+
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        return [f"input {name!r} is not an array ({exc})"]
+    if array.dtype != info.dtype and not (info.dtype == object and array.dtype.kind in "OUS"):
+        return [f"input {name!r} has dtype {array.dtype}, expected {info.dtype}"]
+    if info.shape and array.ndim != len(info.shape):
+        return [
+            f"input {name!r} has rank {array.ndim} (shape {list(array.shape)}), "
+            f"expected rank {len(info.shape)}"
+        ]
+    return [
+        f"input {name!r} has size {got} on axis {axis}, expected {want}"
+        for axis, (got, want) in enumerate(zip(array.shape, info.shape, strict=False))
+        if isinstance(want, int) and want >= 0 and got != want
+    ]
 
 
 class SessionBuilder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import onnxruntime
@@ -104,3 +105,58 @@ def test_versions_come_from_the_libstdcxx_the_closure_resolves_to(tmp_path: Path
     assert "GLIBCXX" not in provided and provided["GLIBC"] == host_versions()["GLIBC"]
     [glibcxx] = [c for c in check_versions([read_elf(core)], provided) if c.family == "GLIBCXX"]
     assert not glibcxx.ok
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch, size: int) -> Counter[Path]:
+    """Parses per file from now on, with an empty cache of ``size`` entries."""
+    from ort_wrapper.elf import reader
+
+    parses: Counter[Path] = Counter()
+    parse = reader._parse
+
+    def counted(path: Path) -> reader.ElfInfo:
+        parses[path.resolve()] += 1
+        return parse(path)
+
+    monkeypatch.setattr(reader, "_parse", counted)
+    monkeypatch.setattr(reader, "_cache", OrderedDict())
+    monkeypatch.setattr(reader, "CACHE_SIZE", size)
+    return parses
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_one_linking_section_parses_each_file_once(
+    wheel_prefix: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    from ort_wrapper.check.linking import linking_section
+    from ort_wrapper.check.target import resolve_target
+
+    parses = _count_parses(monkeypatch, 512 if cached else 0)
+    section = linking_section(resolve_target(wheel_prefix))
+    assert section.status == "pass", section.to_json()
+    core = next((wheel_prefix / "python/onnxruntime/capi").glob("libonnxruntime.so.*"))
+    assert parses[core.resolve()] >= 1
+    if cached:
+        assert max(parses.values()) == 1, parses
+    else:  # the same check without the cache reads the core library again and again
+        assert parses[core.resolve()] > 1, parses
+
+
+def test_an_edited_file_is_read_again_and_the_cache_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ort_wrapper.elf import reader
+
+    parses = _count_parses(monkeypatch, 2)
+    lib = tmp_path / "lib.so"
+    shutil.copy(CORE, lib)
+    assert read_elf(lib).soname == read_elf(str(lib)).soname == "libonnxruntime.so.1"
+    assert parses[lib] == 1
+    link = tmp_path / "link.so"
+    link.symlink_to(lib)
+    assert read_elf(link).path == link and parses[lib] == 1  # one file, under another name
+    subprocess.run(["patchelf", "--set-soname", "libedited.so", str(lib)], check=True)
+    assert read_elf(lib).soname == "libedited.so" and parses[lib] == 2
+    for other in list(CAPI.glob("*.so*"))[:3]:
+        read_elf(other)
+    assert len(reader._cache) == 2

@@ -13,6 +13,7 @@ from ort_wrapper.finalize.candidates import find_candidates
 from ort_wrapper.finalize.linkorder import link_order, strongly_connected
 from ort_wrapper.finalize.resolve import (
     Library,
+    Origin,
     linked_without_pruning,
     public_api_symbols,
     resolve,
@@ -32,7 +33,7 @@ def test_link_order_puts_users_first_and_groups_cycles() -> None:
 def _root(fake_build: FakeBuild, tmp_path: Path) -> Library:
     merged = tmp_path / "libonnxruntime.a"
     merge_archives(component_archives(fake_build.prefix, fake_build.build_dir), merged)
-    return Library("onnxruntime", str(merged), True, "dist", archive_symbols(merged))
+    return Library("onnxruntime", str(merged), True, Origin.DIST, archive_symbols(merged))
 
 
 def test_resolution_pulls_what_the_c_api_needs(fake_build: FakeBuild, tmp_path: Path) -> None:
@@ -70,7 +71,7 @@ def test_archive_graph_sees_every_member(fake_build: FakeBuild) -> None:
 
 def _lib(name: str, defined: set[str], undefined: set[str], *, static: bool, needed=()) -> Library:
     obj = ObjectSymbols(name, frozenset(defined), frozenset(undefined))
-    return Library(name, f"/usr/lib/lib{name}", static, "system", (obj,), tuple(needed))
+    return Library(name, f"/usr/lib/lib{name}", static, Origin.SYSTEM, (obj,), tuple(needed))
 
 
 def test_a_library_a_shared_dependency_needs_is_linked_shared() -> None:
@@ -78,7 +79,7 @@ def test_a_library_a_shared_dependency_needs_is_linked_shared() -> None:
         "onnxruntime",
         "lib/libonnxruntime.a",
         True,
-        "dist",
+        Origin.DIST,
         (ObjectSymbols("core.o", frozenset({"OrtGetApiBase"}), frozenset({"onnx", "pb"})),),
     )
     onnx = _lib("onnx", {"onnx"}, {"pb"}, static=False, needed=["libprotobuf.so.32"])
@@ -105,7 +106,7 @@ def test_a_link_without_pruning_leaves_out_what_resolve_excluded() -> None:
         "onnxruntime",
         "lib/libonnxruntime.a",
         True,
-        "dist",
+        Origin.DIST,
         (ObjectSymbols("core.o", frozenset({"OrtGetApiBase"}), frozenset({"onnx", "pb"})),),
     )
     candidates = [

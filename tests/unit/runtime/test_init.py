@@ -261,9 +261,19 @@ def test_import_stays_light(module: str) -> None:
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_copied_prefix_is_left_untouched_by_init(wheel_prefix: Path) -> None:
+def test_copied_prefix_is_left_untouched_by_init(wheel_prefix: Path, add_model_path: Path) -> None:
     before = {p: p.read_bytes() for p in wheel_prefix.rglob("*") if p.is_file()}
-    run_fresh(f"import ort_wrapper; ort_wrapper.init({str(wheel_prefix)!r})")
+    result = run_fresh(
+        f"""
+        import numpy as np, ort_wrapper
+        info = ort_wrapper.init({str(wheel_prefix)!r})
+        x = np.ones((2, 3), np.float32)
+        outputs = ort_wrapper.infer({str(add_model_path)!r}, {{"X": x, "Y": x}})
+        print(info.distribution.root, *outputs)
+        """
+    )
+    # init took this prefix and ran a model from it, so "untouched" says something
+    assert result.stdout.split() == [str(wheel_prefix), "Z"], result.stderr
     after = {
         p: p.read_bytes()
         for p in wheel_prefix.rglob("*")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ...errors import InitError, LinkError
 from ...files import cache_root
-from ...manifest import Manifest
+from ...manifest import FileKind, LinkMode, Manifest
 from ..distribution import Distribution
 
 __all__ = [
@@ -77,7 +77,7 @@ def capi_library(dist: Distribution) -> tuple[Path | None, Path | None]:
     """(the shared library to load, None for this program itself; the distribution's header
     or None)."""
     header = find_header(dist)
-    if dist.manifest is not None and dist.manifest.link_mode == "static":
+    if dist.manifest is not None and dist.manifest.link_mode == LinkMode.STATIC:
         if linked_into_this_process():
             return None, header
         try:
@@ -99,7 +99,7 @@ def capi_library(dist: Distribution) -> tuple[Path | None, Path | None]:
 
 def _key(manifest: Manifest, facts: Sequence[str]) -> str:
     data = {
-        "files": sorted((f.path, f.sha256) for f in manifest.files if f.kind == "archive"),
+        "files": sorted((f.path, f.sha256) for f in manifest.files if f.kind == FileKind.ARCHIVE),
         "flags": list(manifest.link_flags),
         "how": list(facts),
     }
@@ -256,7 +256,7 @@ def _definers(root: Path, manifest: Manifest, symbols: set[str]) -> dict[str, st
     from ...errors import ElfError
 
     found: dict[str, str] = {}
-    for entry in manifest.files_of_kind("archive"):
+    for entry in manifest.files_of_kind(FileKind.ARCHIVE):
         try:
             members = archive_symbols(root / entry.path)
         except (ElfError, OSError):
