@@ -18,8 +18,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from ..check.target import Target, package_info, resolve_target
 from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution
+from ..runtime.target import Target, package_info, resolve_target
 from .findings import Finding
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "distribution_findings",
     "installed_onnxruntime",
     "on_disk_owners",
-    "package_info",
     "shared_files",
 ]
 

@@ -20,8 +20,19 @@ from typing import Any
 from ..bundle import BUNDLE_JSON_RELPATH
 from ..elf.resolve import Closure, ResolvedLibrary, resolve_closure
 from ..errors import ElfError
-from ..runtime.catalog import gpu_providers, provider_spec, provider_specs, soname_source
-from ..runtime.diagnose import ProviderStatus, provider_status
+from ..runtime.catalog import (
+    CPU_PROVIDER,
+    gpu_providers,
+    provider_spec,
+    provider_specs,
+    soname_source,
+)
+from ..runtime.diagnose import (
+    ManifestAgreement,
+    ProviderStatus,
+    manifest_verdict,
+    provider_status,
+)
 from ..runtime.distribution import ENV_VARS, Distribution
 from .findings import Finding
 from .leftout import left_out_libraries
@@ -65,7 +76,7 @@ def _from_files(dist: Distribution) -> tuple[str, ...]:
         for spec in provider_specs().values()
         if spec.library and any((d / spec.library).exists() for d in dist.library_dirs)
     ]
-    return (*names, "CPUExecutionProvider")
+    return (*names, CPU_PROVIDER)
 
 
 def _probe_command(dist: Distribution) -> tuple[list[str], dict[str, str], str | None]:
@@ -110,55 +121,44 @@ def compiled_in(dist: Distribution) -> CompiledIn:
     return CompiledIn(fallback, source, error=error)
 
 
-def _library_of(provider: str) -> str | None:
-    spec = provider_spec(provider)
-    return spec.library if spec else None
+_SEVERITY = {
+    ManifestAgreement.LACKING: "error",
+    ManifestAgreement.UNCLAIMED: "warning",
+    ManifestAgreement.NOTHING_CLAIMED: "warning",
+}
 
 
 def manifest_findings(
     dist: Distribution, compiled: CompiledIn, left_out: frozenset[str] = frozenset()
 ) -> list[Finding]:
-    """The manifest's providers against the runtime's (the same rule as check's
-    "manifest vs runtime providers": claiming one it lacks is an error). A provider whose
-    library a bundle left out (``left_out``) is rightly not claimed."""
+    """The manifest's providers against the runtime's (check's rule, ``manifest_verdict``),
+    when the runtime itself reported them."""
     if dist.manifest is None or compiled.source != "child process":
         return []
-    claimed, available = dist.manifest.providers, compiled.providers
-    lacking = [p for p in claimed if p not in available]
-    unclaimed = [p for p in available if p not in claimed and _library_of(p) not in left_out]
-    if lacking:
-        return [
-            Finding(
-                _SECTION,
-                "provider.manifest",
-                "error",
-                f"the manifest claims {', '.join(lacking)}, which the runtime does not have "
-                f"compiled in (it has {', '.join(available)})",
-                "rebuild the distribution with that provider, or regenerate its manifest",
-            )
-        ]
-    if unclaimed:
-        return [
-            Finding(
-                _SECTION,
-                "provider.manifest",
-                "warning",
-                f"compiled in but not in the manifest: {', '.join(unclaimed)}",
-                "regenerate the manifest (ort-wrapper finalize)",
-            )
-        ]
-    fact = f"the manifest lists what the runtime has compiled in: {', '.join(available)}"
-    return [Finding(_SECTION, "provider.manifest", "ok", fact)]
+    verdict = manifest_verdict(dist.manifest.providers, compiled.providers, left_out)
+    severity = _SEVERITY.get(verdict.agreement, "ok")
+    return [Finding(_SECTION, "provider.manifest", severity, verdict.fact, verdict.fix)]
+
+
+def _from_nvidia_wheel(lib: ResolvedLibrary) -> bool:
+    return lib.path is not None and lib.source == "search-dir" and "nvidia" in lib.path.parts
 
 
 def where_from(lib: ResolvedLibrary) -> str:
     """Where the loader finds ``lib``, in words: 'nvidia-cublas-cu12 wheel', 'ld.so.conf', ..."""
     if lib.path is None:
         return "missing"
-    if lib.source == "search-dir" and "nvidia" in lib.path.parts:
+    if _from_nvidia_wheel(lib):
         return f"{soname_source(lib.soname).pypi or 'nvidia-*'} wheel (not on the loader's path)"
     category = lib.host_category
     return f"{lib.source} (host {category})" if category else lib.source
+
+
+def _host_provided(lib: ResolvedLibrary) -> str | None:
+    """The host category (glibc, loader, driver, ...) of a library the host provides."""
+    if lib.path is None or _from_nvidia_wheel(lib):
+        return None
+    return lib.host_category
 
 
 def closure_json(closure: Closure | None) -> list[dict[str, Any]]:
@@ -171,6 +171,7 @@ def closure_json(closure: Closure | None) -> list[dict[str, Any]]:
             "soname": lib.soname,
             "path": str(lib.path) if lib.path else None,
             "from": where_from(lib),
+            "host": _host_provided(lib),
             "neededBy": list(lib.needed_by),
         }
         if lib.path is None:
@@ -204,11 +205,6 @@ def _status_json(status: ProviderStatus) -> dict[str, Any]:
     }
 
 
-def _fact(status: ProviderStatus) -> str:
-    """``status.reason()`` without its "; fix: ..." tail (the finding has its own fix line)."""
-    return status.reason().split("; fix: ", 1)[0]
-
-
 def _finding(
     status: ProviderStatus, usable_gpu: bool, left_out: frozenset[str] = frozenset()
 ) -> Finding:
@@ -225,7 +221,11 @@ def _finding(
         return Finding(_SECTION, "provider.builtin", "ok", f"{name}: built into ONNX Runtime")
     if status.loadable and status.needs_preload:
         return Finding(
-            _SECTION, "provider.needs-preload", "warning", f"{name}: {_fact(status)}", status.fix()
+            _SECTION,
+            "provider.needs-preload",
+            "warning",
+            f"{name}: {status.problem()}",
+            status.fix(),
         )
     if status.loadable:
         assert status.closure is not None
@@ -242,7 +242,7 @@ def _finding(
         _SECTION,
         "provider.unusable",
         severity,
-        f"{name} is compiled in but unusable: {_fact(status)}",
+        f"{name} is compiled in but unusable: {status.problem()}",
         status.fix(),
     )
 

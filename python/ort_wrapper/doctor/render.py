@@ -15,7 +15,7 @@ _MARK = {"ok": "ok", "warning": "WARN", "error": "ERROR"}
 
 def _closure_lines(title: str, library: str | None, closure: list[Mapping[str, Any]]) -> list[str]:
     lines = [f"  {title}: {library or '(built in)'}"]
-    host = [e["soname"] for e in closure if "(host " in e["from"]]
+    host = [e["soname"] for e in closure if e["host"]]
     for entry in closure:
         if entry["soname"] in host:
             continue

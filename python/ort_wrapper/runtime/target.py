@@ -1,4 +1,5 @@
-"""What ``ort-wrapper check`` is asked to check: a distribution, or why it is not one.
+"""What ``ort-wrapper check`` and ``doctor`` are asked to look at: a distribution, or why it is
+not one.
 
 ``locate()`` is strict (it refuses lying manifests); the harness still needs the manifest of
 such a prefix for its linking section, so a Target keeps whatever could be read and the reason
@@ -18,7 +19,7 @@ from typing import Any
 from ..errors import InitError
 from ..files import read_bounded
 from ..manifest import MANIFEST_RELPATH, Manifest, load_manifest
-from ..runtime.distribution import Distribution, DistributionKind, locate, module_version
+from .distribution import Distribution, DistributionKind, locate, module_version
 
 __all__ = ["Target", "TargetKind", "package_info", "resolve_target"]
 
