@@ -8,11 +8,8 @@ strict sessions and ``ort-wrapper check``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from ..runtime.catalog import (
     provider_specs,
     soname_source,
 )
+from ..runtime.child import json_child, runtime_command
 from ..runtime.diagnose import (
     ManifestAgreement,
     ProviderStatus,
@@ -49,14 +47,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SECTION = "providers"
-_PROBE = (
-    "import json, onnxruntime as o; print(json.dumps({'version': o.__version__, "
-    "'file': o.__file__, 'providers': o.get_available_providers()}))"
-)
-_PROBE_PREFIX = (
-    "import json, sys; from ort_wrapper.runtime.loader import init; i = init(sys.argv[1]); "
-    "print(json.dumps({'version': i.version, 'providers': list(i.available_providers)}))"
-)
 PROBE_TIMEOUT_S = 120
 
 
@@ -79,17 +69,17 @@ def _from_files(dist: Distribution) -> tuple[str, ...]:
     return (*names, CPU_PROVIDER)
 
 
-def _probe_command(dist: Distribution) -> tuple[list[str], dict[str, str], str | None]:
-    """The child process that asks the runtime: a module is imported from its site-packages; a
-    prefix is loaded by ``init(prefix)`` (preloads and all), as check's worker does."""
+def _child_env(dist: Distribution) -> tuple[dict[str, str], str | None]:
+    """The child's environment (no distribution pointers) and working directory: a module is
+    imported from its site-packages, ahead of where ort_wrapper lives; a prefix is loaded by
+    ``init(prefix)`` (preloads and all), as check's worker does."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    if dist.kind == "module":
-        path = str(dist.python_path)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
-        return [sys.executable, "-c", _PROBE], env, path
     package_parent = str(Path(__file__).resolve().parents[2])  # where ort_wrapper lives
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
-    return [sys.executable, "-c", _PROBE_PREFIX, str(dist.root)], env, None
+    path = str(dist.python_path) if dist.kind == "module" else None
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (path, package_parent, env.get("PYTHONPATH")) if p
+    )
+    return env, path
 
 
 def compiled_in(dist: Distribution) -> CompiledIn:
@@ -97,28 +87,18 @@ def compiled_in(dist: Distribution) -> CompiledIn:
     (``get_available_providers()`` in a child process that loads this distribution, so this
     process never loads a runtime); when that fails, the manifest's list, or the provider
     libraries present, with the error."""
-    command, env, cwd = _probe_command(dist)
+    env, cwd = _child_env(dist)
+    command = runtime_command(None if dist.kind == "module" else dist.root)
+    data, error = json_child(command, PROBE_TIMEOUT_S, "the child process", env, cwd)
+    if data is not None:
+        try:
+            return CompiledIn(tuple(data["providers"]), "child process", data["version"])
+        except (KeyError, TypeError) as exc:
+            error = f"unexpected output {data!r} ({exc})"
     fallback = dist.manifest.providers if dist.manifest is not None else _from_files(dist)
     source = "manifest" if dist.manifest is not None else "library files"
-    try:
-        proc = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, cwd=cwd
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return CompiledIn(fallback, source, error=f"child process: {exc}")
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode == 0 and lines:
-        try:
-            data = json.loads(lines[-1])
-            return CompiledIn(tuple(data["providers"]), "child process", data["version"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            error = f"unexpected output {lines[-1]!r} ({exc})"
-    elif proc.returncode < 0:
-        error = f"killed by signal {-proc.returncode}"
-    else:
-        tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        error = tail[-1] if tail else f"exit status {proc.returncode}"
-    return CompiledIn(fallback, source, error=error)
+    last = (error or "").strip().splitlines()
+    return CompiledIn(fallback, source, error=last[-1] if last else error)
 
 
 _SEVERITY = {

@@ -12,6 +12,7 @@ from ort_wrapper.doctor.findings import Report
 from ort_wrapper.doctor.providers import CompiledIn, provider_findings
 from ort_wrapper.doctor.render import render_text
 from ort_wrapper.manifest import Manifest
+from ort_wrapper.runtime import child
 from ort_wrapper.runtime.capi import probe as capi
 from ort_wrapper.runtime.catalog import CPU_PROVIDER
 from ort_wrapper.runtime.diagnose import provider_status
@@ -102,6 +103,6 @@ def test_the_manifest_rule_is_checks_rule(cuda_prefix) -> None:
 
 
 def test_garbage_from_the_capi_probe_is_a_failed_result(monkeypatch) -> None:
-    monkeypatch.setattr(capi, "run_command", lambda *a, **k: (0, "{not json\n", None))
+    monkeypatch.setattr(child, "run_command", lambda *a, **k: (0, "{not json\n", None))
     result = capi.probe_shared(Path("/x/libonnxruntime.so"), 23)
     assert result.error and "printed" in result.error and not result.api_ok
