@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -37,7 +36,7 @@ from ..elf.policy import host_patterns
 from ..errors import BundleError
 from ..files import find_tool
 from ..progress import Progress
-from . import BUNDLE_JSON_RELPATH
+from .record import read_bundle_record
 from .write import BundleResult, make_bundle
 
 __all__ = ["WheelResult", "build_wheel", "make_wheel", "repair_wheel"]
@@ -80,7 +79,7 @@ def _req_name(requirement: str) -> str:
 
 def _requirements(bundle: Path) -> list[str]:
     own = [r for r in (metadata.requires(DIST_NAME) or []) if "extra ==" not in r]
-    carried = json.loads((bundle / BUNDLE_JSON_RELPATH).read_text()).get("pythonRequires", [])
+    carried = read_bundle_record(bundle).python_requires
     chosen: dict[str, str] = {}
     for requirement in [*own, *carried]:
         name = _req_name(requirement)
@@ -120,13 +119,12 @@ def _zinfo(name: str, mode: int) -> zipfile.ZipInfo:
 
 
 def _metadata_files(version: str, tag: str, requires_python: str, bundle: Path) -> dict[str, str]:
-    info = json.loads((bundle / BUNDLE_JSON_RELPATH).read_text())
+    record = read_bundle_record(bundle)
     lines = [
         "Metadata-Version: 2.1",
         f"Name: {DIST_NAME}",
         f"Version: {version}",
-        f"Summary: ort-wrapper carrying a bundled ONNX Runtime {info['version']} "
-        f"({info['source']['variant']})",
+        f"Summary: ort-wrapper carrying a bundled ONNX Runtime {record.version} ({record.variant})",
         f"Requires-Python: {requires_python}",
         *(f"Requires-Dist: {r}" for r in _requirements(bundle)),
     ]

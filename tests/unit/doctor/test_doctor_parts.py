@@ -218,7 +218,15 @@ def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_
     assert len(before["provider.unusable"]) == 2
     (root / BUNDLE_JSON_RELPATH).write_text(
         json.dumps(
-            {"leftOut": ["libonnxruntime_providers_cuda.so (CUDAExecutionProvider not selected)"]}
+            {
+                "version": "1.23.2",
+                "source": {"variant": "pypi-gpu"},
+                "files": [],
+                "leftOut": [
+                    "onnxruntime/capi/libonnxruntime_providers_cuda.so "
+                    "(CUDAExecutionProvider not selected)"
+                ],
+            }
         )
     )
     after = codes()
