@@ -16,7 +16,6 @@ removed again when it fails.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import os
@@ -34,7 +33,7 @@ from typing import Any
 
 from ..elf.policy import host_patterns
 from ..errors import BundleError
-from ..files import find_tool
+from ..files import distribution_name, find_tool, record_hash
 from ..progress import Progress
 from .record import read_bundle_record
 from .write import BundleResult, make_bundle
@@ -74,7 +73,7 @@ class WheelResult:
 
 def _req_name(requirement: str) -> str:
     match = _NAME.match(requirement)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
+    return distribution_name(match.group(1)) if match else requirement
 
 
 def _requirements(bundle: Path) -> list[str]:
@@ -105,10 +104,6 @@ def _members(package: Path, bundle: Path) -> Iterator[tuple[str, Path]]:
     for path in sorted(bundle.rglob("*")):
         if path.is_file():
             yield f"ort_wrapper/_bundle/{path.relative_to(bundle).as_posix()}", path
-
-
-def _record_hash(digest: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _zinfo(name: str, mode: int) -> zipfile.ZipInfo:
@@ -172,11 +167,11 @@ def build_wheel(
                     digest.update(block)
                     fout.write(block)
                     progress.advance(len(block))
-            record.append(f"{name},{_record_hash(digest.digest())},{src.stat().st_size}")
+            record.append(f"{name},{record_hash(digest.digest())},{src.stat().st_size}")
         for name, text in _metadata_files(version, tag, requires_python, bundle).items():
             data = text.encode()
             zf.writestr(_zinfo(f"{dist_info}/{name}", 0o100644), data)
-            digest_text = _record_hash(hashlib.sha256(data).digest())
+            digest_text = record_hash(hashlib.sha256(data).digest())
             record.append(f"{dist_info}/{name},{digest_text},{len(data)}")
         record.append(f"{dist_info}/RECORD,,")
         zf.writestr(_zinfo(f"{dist_info}/RECORD", 0o100644), "\n".join(record) + "\n")
