@@ -9,9 +9,21 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["CODES", "SECTIONS", "SEVERITIES", "Finding", "Report", "SectionName", "Severity"]
+from ..elf.resolve import Closure
+
+__all__ = [
+    "CODES",
+    "SECTIONS",
+    "SEVERITIES",
+    "Finding",
+    "Listing",
+    "Report",
+    "SectionName",
+    "Severity",
+]
 
 
 class Severity(enum.StrEnum):
@@ -91,11 +103,22 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """A library's dependency closure, for the report's closures part."""
+
+    title: str  # "core" or the provider's name
+    library: Path
+    closure: Closure | None  # None when the library is missing
+
+
+@dataclass(frozen=True)
 class Report:
-    """All findings plus the structured facts they were drawn from (for ``--json``)."""
+    """All findings plus the structured facts they were drawn from (for ``--json``), and the
+    closures the text form lists."""
 
     findings: tuple[Finding, ...]
     details: Mapping[str, Any] = field(default_factory=dict)
+    closures: tuple[Listing, ...] = ()
 
     def count(self, severity: Severity | str) -> int:
         """How many findings have ``severity``."""

@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..bundle import BUNDLE_JSON_RELPATH
 from ..elf.resolve import Closure, ResolvedLibrary, resolve_closure
@@ -32,13 +32,15 @@ from ..runtime.diagnose import (
     provider_status,
 )
 from ..runtime.distribution import ENV_VARS, Distribution
-from .findings import Finding
+from .findings import Finding, Listing
 from .leftout import left_out_libraries
 
 __all__ = [
     "CompiledIn",
+    "ProviderFindings",
     "closure_json",
     "compiled_in",
+    "host_provided",
     "manifest_findings",
     "provider_findings",
     "where_from",
@@ -134,7 +136,7 @@ def where_from(lib: ResolvedLibrary) -> str:
     return f"{lib.source} (host {category})" if category else lib.source
 
 
-def _host_provided(lib: ResolvedLibrary) -> str | None:
+def host_provided(lib: ResolvedLibrary) -> str | None:
     """The host category (glibc, loader, driver, ...) of a library the host provides."""
     if lib.path is None or _from_nvidia_wheel(lib):
         return None
@@ -151,7 +153,7 @@ def closure_json(closure: Closure | None) -> list[dict[str, Any]]:
             "soname": lib.soname,
             "path": str(lib.path) if lib.path else None,
             "from": where_from(lib),
-            "host": _host_provided(lib),
+            "host": host_provided(lib),
             "neededBy": list(lib.needed_by),
         }
         if lib.path is None:
@@ -227,7 +229,7 @@ def _finding(
     )
 
 
-def _core_finding(dist: Distribution) -> tuple[Finding | None, dict[str, Any] | None]:
+def _core_finding(dist: Distribution) -> tuple[Finding | None, Listing | None]:
     core = dist.core_library()
     if core is None:
         return None, None
@@ -235,27 +237,27 @@ def _core_finding(dist: Distribution) -> tuple[Finding | None, dict[str, Any] | 
         closure = resolve_closure(core)
     except ElfError as exc:
         return Finding(_SECTION, "core.closure", "error", str(exc), "reinstall it"), None
-    details = {"library": str(core), "closure": closure_json(closure)}
+    listing = Listing("core", core, closure)
     if not closure.missing:
         fact = f"{core.name}: the {len(closure.libraries)} libraries it needs resolve"
-        return Finding(_SECTION, "core.closure", "ok", fact), details
+        return Finding(_SECTION, "core.closure", "ok", fact), listing
     missing = closure.missing
     fixes = "; ".join(dict.fromkeys(soname_source(lib.soname).fix for lib in missing))
-    return (
-        Finding(
-            _SECTION,
-            "core.closure",
-            "error",
-            f"{core.name} cannot load: missing {', '.join(lib.soname for lib in missing)}",
-            fixes,
-        ),
-        details,
-    )
+    fact = f"{core.name} cannot load: missing {', '.join(lib.soname for lib in missing)}"
+    return Finding(_SECTION, "core.closure", "error", fact, fixes), listing
 
 
-def provider_findings(
-    dist: Distribution, compiled: CompiledIn
-) -> tuple[list[Finding], dict[str, Any], tuple[ProviderStatus, ...]]:
+class ProviderFindings(NamedTuple):
+    """What :func:`provider_findings` learnt: findings, their JSON details, each provider's
+    status and the closures to list."""
+
+    findings: list[Finding]
+    details: dict[str, Any]
+    statuses: tuple[ProviderStatus, ...]
+    closures: tuple[Listing, ...]
+
+
+def provider_findings(dist: Distribution, compiled: CompiledIn) -> ProviderFindings:
     """Findings for the core library and every compiled-in provider, with their details."""
     findings: list[Finding] = []
     if compiled.error:
@@ -271,7 +273,7 @@ def provider_findings(
         )
     left_out = left_out_libraries(dist)
     findings += manifest_findings(dist, compiled, left_out)
-    core_finding, core_details = _core_finding(dist)
+    core_finding, core = _core_finding(dist)
     if core_finding is not None:
         findings.append(core_finding)
     statuses: list[ProviderStatus] = []
@@ -294,7 +296,11 @@ def provider_findings(
         "compiledIn": list(compiled.providers),
         "learntFrom": compiled.source,
         "reportedVersion": compiled.version,
-        "core": core_details,
+        "core": {"library": str(core.library), "closure": closure_json(core.closure)}
+        if core
+        else None,
         "providers": [_status_json(s) for s in statuses],
     }
-    return findings, details, tuple(statuses)
+    listings = [Listing(s.name, s.library, s.closure) for s in statuses if s.library]
+    closures = (core, *listings) if core else tuple(listings)
+    return ProviderFindings(findings, details, tuple(statuses), closures)

@@ -185,7 +185,7 @@ def test_a_provider_library_that_is_not_elf_is_an_error_finding_not_a_crash(tmp_
     (capi / "libonnxruntime_providers_cuda.so").write_text("truncated download\n")
     dist = Distribution("module", tmp_path / "onnxruntime", "installed module")
     compiled = CompiledIn(("CUDAExecutionProvider", "CPUExecutionProvider"), "manifest")
-    findings, details, statuses = provider_findings(dist, compiled)
+    findings, details, statuses, _ = provider_findings(dist, compiled)
     (bad,) = [f for f in findings if f.code == "provider.unusable"]
     assert bad.severity == "error" and "not an ELF file" in bad.fact
     assert [s.name for s in statuses] == ["CPUExecutionProvider"]
@@ -208,7 +208,7 @@ def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_
     compiled = CompiledIn(providers, "child process", "1.23.2")
 
     def codes() -> dict[str, list[tuple[str, str]]]:
-        findings, _, _ = provider_findings(dist, compiled)
+        findings = provider_findings(dist, compiled).findings
         out: dict[str, list[tuple[str, str]]] = {}
         for f in findings:
             out.setdefault(f.code, []).append((f.severity, f.fact))

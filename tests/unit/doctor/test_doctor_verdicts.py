@@ -41,11 +41,11 @@ def cuda_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Distri
 
 
 def _cuda_finding(dist: Distribution):
-    findings, details, statuses = provider_findings(dist, CompiledIn(PROVIDERS, "child process"))
-    (finding,) = [f for f in findings if f.fact.startswith(CUDA)]
-    (status,) = [s for s in statuses if s.name == CUDA]
-    (status_json,) = [p for p in details["providers"] if p["name"] == CUDA]
-    return finding, status, status_json, Report(tuple(findings), {"providers": details})
+    found = provider_findings(dist, CompiledIn(PROVIDERS, "child process"))
+    (finding,) = [f for f in found.findings if f.fact.startswith(CUDA)]
+    (status,) = [s for s in found.statuses if s.name == CUDA]
+    (status_json,) = [p for p in found.details["providers"] if p["name"] == CUDA]
+    return finding, status, status_json, Report(tuple(found.findings), {}, found.closures)
 
 
 def test_a_wheel_only_library_reads_as_its_status_problem_with_its_own_fix(cuda_prefix) -> None:
@@ -95,7 +95,7 @@ def test_the_manifest_rule_is_checks_rule(cuda_prefix) -> None:
     lying = Distribution(
         "prefix", dist.root, "argument", Manifest("1.23.2", "x", "shared", claimed, ())
     )
-    findings, _, _ = provider_findings(lying, CompiledIn(PROVIDERS, "child process"))
+    findings = provider_findings(lying, CompiledIn(PROVIDERS, "child process")).findings
     (doctor,) = [f for f in findings if f.code == "provider.manifest"]
     check = manifest_check(claimed, PROVIDERS)
     assert doctor.severity == "error" and check.status == "fail"
