@@ -140,11 +140,21 @@ class ManifestAgreement(enum.Enum):
 class ManifestVerdict:
     """The rule "manifest vs runtime providers", shared by ``check`` and ``doctor``."""
 
-    agreement: ManifestAgreement
-    claimed: tuple[str, ...] | None
+    claimed: tuple[str, ...] | None  # None: no manifest
     available: tuple[str, ...]
     lacking: tuple[str, ...] = ()
     unclaimed: tuple[str, ...] = ()
+
+    @property
+    def agreement(self) -> ManifestAgreement:
+        """How the two lists compare."""
+        if self.claimed is None:
+            return ManifestAgreement.NO_MANIFEST
+        if not self.claimed:
+            return ManifestAgreement.NOTHING_CLAIMED
+        if self.lacking:
+            return ManifestAgreement.LACKING
+        return ManifestAgreement.UNCLAIMED if self.unclaimed else ManifestAgreement.AGREES
 
     @property
     def fact(self) -> str:
@@ -182,26 +192,17 @@ def manifest_verdict(
     """The manifest's providers (``claimed``; None without a manifest) against what the runtime
     reports compiled in. A provider whose library a bundle left out on purpose (``left_out``:
     library file names) is rightly not claimed."""
+    claimed = tuple(claimed) if claimed is not None else None
     available = tuple(available)
-    if claimed is None:
-        return ManifestVerdict(ManifestAgreement.NO_MANIFEST, None, available)
-    claimed = tuple(claimed)
     if not claimed:
-        return ManifestVerdict(ManifestAgreement.NOTHING_CLAIMED, claimed, available)
+        return ManifestVerdict(claimed, available)
     lacking = tuple(p for p in claimed if p not in available)
     unclaimed = tuple(
         p
         for p in available
         if p not in claimed and getattr(provider_spec(p), "library", None) not in left_out
     )
-    agreement = (
-        ManifestAgreement.LACKING
-        if lacking
-        else ManifestAgreement.UNCLAIMED
-        if unclaimed
-        else ManifestAgreement.AGREES
-    )
-    return ManifestVerdict(agreement, claimed, available, lacking, unclaimed)
+    return ManifestVerdict(claimed, available, lacking, unclaimed)
 
 
 def _install_command(sources: Sequence[SonameSource]) -> str:
