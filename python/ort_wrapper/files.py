@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -21,11 +23,13 @@ __all__ = [
     "atomic_file",
     "cache_root",
     "confined",
+    "distribution_name",
     "find_tool",
     "new_directory",
     "output_problem",
     "read_bounded",
     "read_json",
+    "record_hash",
     "relpath_problem",
     "sha256_file",
     "write_json_atomic",
@@ -64,6 +68,16 @@ def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def record_hash(digest: bytes) -> str:
+    """A sha256 digest in a wheel RECORD's form: ``sha256=`` and urlsafe base64, unpadded."""
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def distribution_name(name: str) -> str:
+    """A Python distribution's name normalised (PEP 503): 'ONNXRuntime_GPU' -> 'onnxruntime-gpu'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def relpath_problem(rel: str) -> str | None:

@@ -25,7 +25,13 @@ from ..elf.reader import is_elf, read_elf
 from ..errors import BundleError, ElfError, InitError
 from ..files import confined
 from ..manifest import MANIFEST_RELPATH, FileKind, load_manifest
-from ..runtime.catalog import provider_specs, resolve_provider_name, shared_bridge
+from ..runtime.catalog import (
+    CPU_PROVIDER,
+    gpu_providers,
+    provider_specs,
+    resolve_provider_name,
+    shared_bridge,
+)
 from ..runtime.distribution import library_dir, module_version
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 
@@ -181,8 +187,8 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
         if any(f.dest == bridge_dest for f in files):
             loaded.append(RuntimeLoaded(bridge_dest, provider, extension))
         loaded.append(RuntimeLoaded(dest, provider, extension))
-    gpu = any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for _, p in provider_libs)
-    providers = tuple(dict.fromkeys([p for _, p in provider_libs] + ["CPUExecutionProvider"]))
+    gpu = any(p in gpu_providers("linux") for _, p in provider_libs)
+    providers = tuple(dict.fromkeys([p for _, p in provider_libs] + [CPU_PROVIDER]))
     return Source(
         path=path,
         kind="wheel",

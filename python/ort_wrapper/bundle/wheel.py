@@ -16,9 +16,7 @@ removed again when it fails.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -35,9 +33,9 @@ from typing import Any
 
 from ..elf.policy import host_patterns
 from ..errors import BundleError
-from ..files import find_tool
+from ..files import distribution_name, find_tool, record_hash
 from ..progress import Progress
-from . import BUNDLE_JSON_RELPATH
+from .record import read_bundle_record
 from .write import BundleResult, make_bundle
 
 __all__ = ["WheelResult", "build_wheel", "make_wheel", "repair_wheel"]
@@ -75,12 +73,12 @@ class WheelResult:
 
 def _req_name(requirement: str) -> str:
     match = _NAME.match(requirement)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
+    return distribution_name(match.group(1)) if match else requirement
 
 
 def _requirements(bundle: Path) -> list[str]:
     own = [r for r in (metadata.requires(DIST_NAME) or []) if "extra ==" not in r]
-    carried = json.loads((bundle / BUNDLE_JSON_RELPATH).read_text()).get("pythonRequires", [])
+    carried = read_bundle_record(bundle).python_requires
     chosen: dict[str, str] = {}
     for requirement in [*own, *carried]:
         name = _req_name(requirement)
@@ -108,10 +106,6 @@ def _members(package: Path, bundle: Path) -> Iterator[tuple[str, Path]]:
             yield f"ort_wrapper/_bundle/{path.relative_to(bundle).as_posix()}", path
 
 
-def _record_hash(digest: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def _zinfo(name: str, mode: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_EPOCH)
     info.external_attr = (mode & 0xFFFF) << 16
@@ -120,13 +114,12 @@ def _zinfo(name: str, mode: int) -> zipfile.ZipInfo:
 
 
 def _metadata_files(version: str, tag: str, requires_python: str, bundle: Path) -> dict[str, str]:
-    info = json.loads((bundle / BUNDLE_JSON_RELPATH).read_text())
+    record = read_bundle_record(bundle)
     lines = [
         "Metadata-Version: 2.1",
         f"Name: {DIST_NAME}",
         f"Version: {version}",
-        f"Summary: ort-wrapper carrying a bundled ONNX Runtime {info['version']} "
-        f"({info['source']['variant']})",
+        f"Summary: ort-wrapper carrying a bundled ONNX Runtime {record.version} ({record.variant})",
         f"Requires-Python: {requires_python}",
         *(f"Requires-Dist: {r}" for r in _requirements(bundle)),
     ]
@@ -174,11 +167,11 @@ def build_wheel(
                     digest.update(block)
                     fout.write(block)
                     progress.advance(len(block))
-            record.append(f"{name},{_record_hash(digest.digest())},{src.stat().st_size}")
+            record.append(f"{name},{record_hash(digest.digest())},{src.stat().st_size}")
         for name, text in _metadata_files(version, tag, requires_python, bundle).items():
             data = text.encode()
             zf.writestr(_zinfo(f"{dist_info}/{name}", 0o100644), data)
-            digest_text = _record_hash(hashlib.sha256(data).digest())
+            digest_text = record_hash(hashlib.sha256(data).digest())
             record.append(f"{dist_info}/{name},{digest_text},{len(data)}")
         record.append(f"{dist_info}/RECORD,,")
         zf.writestr(_zinfo(f"{dist_info}/RECORD", 0o100644), "\n".join(record) + "\n")

@@ -25,7 +25,7 @@ from ..elf.policy import host_category
 from ..elf.reader import read_elf
 from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
-from ..files import new_directory, read_json, sha256_file, write_json_atomic
+from ..files import new_directory, sha256_file, write_json_atomic
 from ..finalize.cmakepkg import with_cmake_package
 from ..manifest import (
     MANIFEST_RELPATH,
@@ -38,6 +38,7 @@ from ..progress import Progress
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 from .patch import set_runpath
 from .plan import Plan, plan_bundle, runpath_for
+from .record import read_bundle_record
 from .source import inspect_source
 from .verify import Problem, verify_files
 
@@ -84,9 +85,8 @@ def _not_a_bundle(out: Path) -> str | None:
     """Why ``out`` is not provably an earlier bundle (None when it is): its bundle.json must
     record every file it holds (plus bundle.json and manifest.json), each with its hash."""
     try:
-        data = read_json(out / BUNDLE_JSON_RELPATH, BundleError)
-        recorded = {f["path"]: f["sha256"] for f in data["files"]}
-    except (OSError, BundleError, KeyError, TypeError) as exc:
+        recorded = {f.path: f.sha256 for f in read_bundle_record(out).files}
+    except (OSError, BundleError) as exc:
         return f"its {BUNDLE_JSON_RELPATH} is not a bundle's record ({exc})"
     allowed = {*recorded, BUNDLE_JSON_RELPATH, MANIFEST_RELPATH.as_posix()}
     parents = {p.as_posix() for rel in allowed for p in Path(rel).parents}
@@ -235,11 +235,11 @@ def verify_bundle(root: Path | str) -> tuple[Problem, ...]:
     """Problems of an existing bundle (from its bundle.json); () when every NEEDED resolves."""
     root = Path(root)
     try:
-        data = read_json(root / BUNDLE_JSON_RELPATH, BundleError)
+        files = read_bundle_record(root).files
     except FileNotFoundError:
         raise BundleError(f"{root} is not a bundle: {BUNDLE_JSON_RELPATH} is missing") from None
-    elf = [f["path"] for f in data["files"] if (root / f["path"]).is_file() and "runpath" in f]
-    missing = [f["path"] for f in data["files"] if not (root / f["path"]).exists()]
+    elf = [f.path for f in files if (root / f.path).is_file() and f.runpath is not None]
+    missing = [f.path for f in files if not (root / f.path).exists()]
     problems = [Problem(rel, Path(rel).name, ("bundle.json",), None) for rel in missing]
     return (*problems, *verify_files(root, elf))
 

@@ -10,10 +10,10 @@ raises for bad input: a broken distribution is a failed check with its reason.
 
 from __future__ import annotations
 
+from ..runtime.target import Target, resolve_target
 from .options import SECTIONS, CheckOptions
 from .report import FAIL, INFO, PASS, SKIP, Check, Report, Section, Table, render_text
 from .run import run_check
-from .target import Target, resolve_target
 
 __all__ = [
     "FAIL",

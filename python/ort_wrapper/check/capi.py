@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..manifest import PREFIX_VAR, Manifest
 from ..runtime.capi.probe import PROBE_TIMEOUT_S, CapiResult, probe_shared
-from ..runtime.capi.probe import run_command as _run
+from ..runtime.child import run_command as _run
 
 __all__ = ["CapiResult", "probe_shared", "probe_static", "static_program"]
 

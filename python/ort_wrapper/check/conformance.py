@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..progress import Progress
+from ..runtime.catalog import CPU_PROVIDER as CPU
 from ..runtime.catalog import provider_spec
 from ..runtime.loader import active_runtime, init
 from .baselines import (
@@ -38,7 +39,6 @@ __all__ = ["compute_providers", "cross_check", "quality_section", "run_cases"]
 
 log = logging.getLogger(__name__)
 
-CPU = "CPUExecutionProvider"
 LISTED = 15  # cases named in a table before "... and N more"
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import OrtWrapperError
+from ..runtime.catalog import CPU_PROVIDER as CPU
 from ..runtime.session import Session, SessionBuilder
 from .compare import max_abs_diff, same_outputs
 from .inputs import ModelInputs, ModelSpec, first_run, resolve_inputs
@@ -22,7 +23,6 @@ __all__ = ["ModelSource", "determinism_section", "per_model", "prepare", "until"
 
 log = logging.getLogger(__name__)
 
-CPU = "CPUExecutionProvider"
 THREAD_COUNTS = (1, 2, 4)
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..runtime.diagnose import provider_status
+from ..runtime.diagnose import ManifestAgreement, manifest_verdict, provider_status
 from ..runtime.loader import init
 from ..runtime.probe import probe_provider
 from .report import FAIL, INFO, PASS, Check, Section, Table
@@ -52,35 +52,22 @@ def judge_providers(claimed: Sequence[str] | None = None) -> tuple[ProviderVerdi
     return tuple(verdicts)
 
 
+_STATUS = {ManifestAgreement.LACKING: FAIL, ManifestAgreement.AGREES: PASS}
+
+
 def manifest_check(claimed: Sequence[str] | None, available: Sequence[str]) -> Check:
-    """The manifest's providers against what the runtime reports compiled in: claiming one the
+    """The manifest's providers against what the runtime reports compiled in (the rule
+    :func:`~ort_wrapper.runtime.diagnose.manifest_verdict`, shared with doctor): claiming one the
     runtime lacks fails; an unclaimed compiled-in provider is reported."""
-    data = {"manifest": list(claimed) if claimed is not None else None, "runtime": list(available)}
-    name = "manifest vs runtime providers"
-    if claimed is None:
-        return Check(name, INFO, "no manifest: the runtime's list is the claim", data)
-    if not claimed:
-        return Check(
-            name, INFO, f"nothing claimed (no manifest); compiled in: {', '.join(available)}", data
-        )
-    lacking = [p for p in claimed if p not in available]
-    unclaimed = [p for p in available if p not in claimed]
-    data.update(notCompiledIn=lacking, unclaimed=unclaimed)
-    if lacking:
-        return Check(
-            name,
-            FAIL,
-            f"the manifest claims {', '.join(lacking)}, which the runtime does not have compiled "
-            f"in (it has {', '.join(available)})",
-            data,
-        )
-    if unclaimed:
-        return Check(
-            name, INFO, f"compiled in but not in the manifest: {', '.join(unclaimed)}", data
-        )
-    return Check(
-        name, PASS, f"the manifest lists what the runtime has: {', '.join(available)}", data
-    )
+    verdict = manifest_verdict(claimed, available)
+    data: dict[str, object] = {
+        "manifest": list(claimed) if claimed is not None else None,
+        "runtime": list(available),
+    }
+    if verdict.claimed:
+        data.update(notCompiledIn=list(verdict.lacking), unclaimed=list(verdict.unclaimed))
+    status = _STATUS.get(verdict.agreement, INFO)
+    return Check("manifest vs runtime providers", status, verdict.fact, data)
 
 
 def providers_section(

@@ -6,6 +6,7 @@ A section's JSON form is also how the worker process hands its results back, so 
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,9 +18,11 @@ __all__ = [
     "INFO",
     "PASS",
     "SKIP",
+    "STATUSES",
     "Check",
     "Report",
     "Section",
+    "Status",
     "Table",
     "announce",
     "failed_section",
@@ -29,8 +32,18 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PASS, FAIL, SKIP, INFO = "pass", "fail", "skip", "info"
-STATUSES = (PASS, FAIL, SKIP, INFO)
+
+class Status(enum.StrEnum):
+    """A check's verdict."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    INFO = "info"
+
+
+PASS, FAIL, SKIP, INFO = Status
+STATUSES = tuple(Status)
 
 
 @dataclass(frozen=True)
@@ -38,13 +51,14 @@ class Check:
     """One verdict: a name, pass/fail/skip/info, a one-line reason and the measured facts."""
 
     name: str
-    status: str
+    status: Status
     detail: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"check status must be one of {STATUSES}, got {self.status!r}")
+        object.__setattr__(self, "status", Status(self.status))  # the JSON form's string too
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form."""

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from ..errors import OrtWrapperError
 from ..runtime.distribution import ENV_VARS
+from ..runtime.target import Target, TargetKind, resolve_target
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions
 from .report import Report, Section, announce, failed_section
-from .target import Target, TargetKind, resolve_target
 
 __all__ = ["run_check", "run_worker"]
 

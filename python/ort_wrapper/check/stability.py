@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InputError, ModelLoadError, OrtWrapperError
+from ..runtime.catalog import CPU_PROVIDER as CPU
 from .compare import float_leaves
 from .determinism import ModelSource, per_model, prepare, until
 from .options import STABILITY_SECONDS
@@ -22,7 +23,6 @@ log = logging.getLogger(__name__)
 
 RSS_GROWTH_LIMIT = 0.05
 WARM_UP_SHARE = 0.25  # the warm-up stops after this share of the time limit
-CPU = "CPUExecutionProvider"
 
 
 def resident_bytes() -> int:

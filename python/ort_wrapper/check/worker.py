@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import OrtWrapperError
 from ..files import write_json_atomic
-from ..runtime.catalog import gpu_providers
+from ..runtime.catalog import CPU_PROVIDER, gpu_providers
 from ..runtime.loader import init
 from .determinism import ModelSource, determinism_section
 from .models import builtin_models, onnx_problem
@@ -135,7 +135,7 @@ def run_session_sections(
                         models,
                         runs=options.stability_runs,
                         seconds=options.stability_seconds,
-                        providers=("CPUExecutionProvider", *gpus),
+                        providers=(CPU_PROVIDER, *gpus),
                     ),
                     options.quiet,
                 )

@@ -34,15 +34,17 @@ def diagnose(distribution: str | os.PathLike[str] | None = None) -> Report:
     findings, dist_details, selected, layout = distribution_findings(given, expected)
     details: dict[str, object] = {"distributions": dist_details}
     statuses: tuple = ()
+    closures: tuple = ()
     build_info = None
     if selected is not None:
         compiled = compiled_in(selected)
-        provider_list, details["providers"], statuses = provider_findings(selected, compiled)
-        findings += provider_list
+        found = provider_findings(selected, compiled)
+        findings += found.findings
+        details["providers"], statuses, closures = found.details, found.statuses, found.closures
         build_info = dist_details.get("selected", {}).get("buildInfo")
     objects = layout.shared_objects() if layout is not None else ()
     host_list, details["host"] = host_findings(objects, statuses, build_info)
     findings += host_list
     process_list, details["process"] = process_findings()
     findings += process_list
-    return Report(tuple(findings), details)
+    return Report(tuple(findings), details, closures)

@@ -6,20 +6,19 @@ importing the wrong ``onnxruntime`` is part of what is being diagnosed.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib.metadata
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from ..check.target import Target, package_info, resolve_target
+from ..files import distribution_name, record_hash
 from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution
+from ..runtime.target import Target, package_info, resolve_target
 from .findings import Finding
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "distribution_findings",
     "installed_onnxruntime",
     "on_disk_owners",
-    "package_info",
     "shared_files",
 ]
 
@@ -60,10 +58,6 @@ class InstalledDistribution:
         }
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _owned(dist: importlib.metadata.Distribution) -> dict[str, str]:
     out = {}
     for entry in dist.files or ():
@@ -83,7 +77,7 @@ def _record_hash(path: Path) -> str | None:
             digest = hashlib.file_digest(fh, "sha256").digest()
     except OSError:
         return None
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return record_hash(digest)
 
 
 def on_disk_owners(a: InstalledDistribution, b: InstalledDistribution) -> dict[str, int]:
@@ -106,7 +100,7 @@ def installed_onnxruntime(
     found: dict[tuple[str, Path], InstalledDistribution] = {}
     kwargs = {} if paths is None else {"path": list(paths)}
     for dist in importlib.metadata.distributions(**kwargs):
-        name = _normalise(dist.metadata["Name"] or "")
+        name = distribution_name(dist.metadata["Name"] or "")
         if not name.startswith("onnxruntime"):
             continue
         location = Path(str(dist.locate_file(""))).resolve()

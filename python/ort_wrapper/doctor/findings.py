@@ -6,14 +6,45 @@ scripts can match on it and the docs cannot drift from what the code emits.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["CODES", "SECTIONS", "SEVERITIES", "Finding", "Report"]
+from ..elf.resolve import Closure
 
-SEVERITIES = ("ok", "warning", "error")
-SECTIONS = ("distributions", "providers", "host", "process")
+__all__ = [
+    "CODES",
+    "SECTIONS",
+    "SEVERITIES",
+    "Finding",
+    "Listing",
+    "Report",
+    "SectionName",
+    "Severity",
+]
+
+
+class Severity(enum.StrEnum):
+    """How much a finding matters."""
+
+    OK = "ok"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class SectionName(enum.StrEnum):
+    """What a finding is about, in the order the report lists them."""
+
+    DISTRIBUTIONS = "distributions"
+    PROVIDERS = "providers"
+    HOST = "host"
+    PROCESS = "process"
+
+
+SEVERITIES = tuple(Severity)
+SECTIONS = tuple(SectionName)
 
 # code -> what it is about (one line; docs/doctor.md has a row per code).
 CODES: Mapping[str, str] = {
@@ -44,9 +75,9 @@ CODES: Mapping[str, str] = {
 class Finding:
     """One line of fact and one line of fix, with a severity."""
 
-    section: str  # one of SECTIONS
+    section: SectionName
     code: str  # a key of CODES
-    severity: str  # one of SEVERITIES
+    severity: Severity
     fact: str
     fix: str = ""
 
@@ -57,6 +88,8 @@ class Finding:
             raise ValueError(f"section must be one of {SECTIONS}, got {self.section!r}")
         if self.code not in CODES:
             raise ValueError(f"unknown finding code {self.code!r} (add it to CODES and the docs)")
+        object.__setattr__(self, "section", SectionName(self.section))
+        object.__setattr__(self, "severity", Severity(self.severity))
 
     def to_json(self) -> dict[str, str]:
         """The JSON form."""
@@ -70,20 +103,31 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """A library's dependency closure, for the report's closures part."""
+
+    title: str  # "core" or the provider's name
+    library: Path
+    closure: Closure | None  # None when the library is missing
+
+
+@dataclass(frozen=True)
 class Report:
-    """All findings plus the structured facts they were drawn from (for ``--json``)."""
+    """All findings plus the structured facts they were drawn from (for ``--json``), and the
+    closures the text form lists."""
 
     findings: tuple[Finding, ...]
     details: Mapping[str, Any] = field(default_factory=dict)
+    closures: tuple[Listing, ...] = ()
 
-    def count(self, severity: str) -> int:
+    def count(self, severity: Severity | str) -> int:
         """How many findings have ``severity``."""
         return sum(1 for f in self.findings if f.severity == severity)
 
     @property
     def exit_code(self) -> int:
         """0 when nothing is an error, 1 otherwise."""
-        return 1 if self.count("error") else 0
+        return 1 if self.count(Severity.ERROR) else 0
 
     def of(self, code: str) -> tuple[Finding, ...]:
         """The findings with ``code``."""

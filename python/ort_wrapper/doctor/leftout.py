@@ -4,10 +4,8 @@ absent by choice, not as a broken distribution."""
 
 from __future__ import annotations
 
-import json
-from pathlib import PurePosixPath
-
-from ..bundle import BUNDLE_JSON_RELPATH
+from ..bundle.record import read_bundle_record
+from ..errors import BundleError
 from ..runtime.distribution import Distribution
 
 __all__ = ["left_out_libraries"]
@@ -19,13 +17,7 @@ def left_out_libraries(dist: Distribution) -> frozenset[str]:
     if dist.kind != "prefix":
         return frozenset()
     try:
-        data = json.loads((dist.root / BUNDLE_JSON_RELPATH).read_text())
-    except (OSError, ValueError):
+        record = read_bundle_record(dist.root)
+    except (OSError, BundleError):
         return frozenset()
-    entries = data.get("leftOut") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        return frozenset()
-    # each entry is "<the library's path in the source> (<why>)"
-    return frozenset(
-        PurePosixPath(entry.split(" (", 1)[0]).name for entry in entries if isinstance(entry, str)
-    )
+    return frozenset(entry.name for entry in record.left_out)

@@ -8,28 +8,39 @@ strict sessions and ``ort-wrapper check``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..bundle import BUNDLE_JSON_RELPATH
 from ..elf.resolve import Closure, ResolvedLibrary, resolve_closure
 from ..errors import ElfError
-from ..runtime.catalog import gpu_providers, provider_spec, provider_specs, soname_source
-from ..runtime.diagnose import ProviderStatus, provider_status
+from ..runtime.catalog import (
+    CPU_PROVIDER,
+    gpu_providers,
+    provider_spec,
+    provider_specs,
+    soname_source,
+)
+from ..runtime.child import json_child, runtime_command
+from ..runtime.diagnose import (
+    ManifestAgreement,
+    ProviderStatus,
+    manifest_verdict,
+    provider_status,
+)
 from ..runtime.distribution import ENV_VARS, Distribution
-from .findings import Finding
+from .findings import Finding, Listing
 from .leftout import left_out_libraries
 
 __all__ = [
     "CompiledIn",
+    "ProviderFindings",
     "closure_json",
     "compiled_in",
+    "host_provided",
     "manifest_findings",
     "provider_findings",
     "where_from",
@@ -38,14 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SECTION = "providers"
-_PROBE = (
-    "import json, onnxruntime as o; print(json.dumps({'version': o.__version__, "
-    "'file': o.__file__, 'providers': o.get_available_providers()}))"
-)
-_PROBE_PREFIX = (
-    "import json, sys; from ort_wrapper.runtime.loader import init; i = init(sys.argv[1]); "
-    "print(json.dumps({'version': i.version, 'providers': list(i.available_providers)}))"
-)
 PROBE_TIMEOUT_S = 120
 
 
@@ -65,20 +68,20 @@ def _from_files(dist: Distribution) -> tuple[str, ...]:
         for spec in provider_specs().values()
         if spec.library and any((d / spec.library).exists() for d in dist.library_dirs)
     ]
-    return (*names, "CPUExecutionProvider")
+    return (*names, CPU_PROVIDER)
 
 
-def _probe_command(dist: Distribution) -> tuple[list[str], dict[str, str], str | None]:
-    """The child process that asks the runtime: a module is imported from its site-packages; a
-    prefix is loaded by ``init(prefix)`` (preloads and all), as check's worker does."""
+def _child_env(dist: Distribution) -> tuple[dict[str, str], str | None]:
+    """The child's environment (no distribution pointers) and working directory: a module is
+    imported from its site-packages, ahead of where ort_wrapper lives; a prefix is loaded by
+    ``init(prefix)`` (preloads and all), as check's worker does."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    if dist.kind == "module":
-        path = str(dist.python_path)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
-        return [sys.executable, "-c", _PROBE], env, path
     package_parent = str(Path(__file__).resolve().parents[2])  # where ort_wrapper lives
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
-    return [sys.executable, "-c", _PROBE_PREFIX, str(dist.root)], env, None
+    path = str(dist.python_path) if dist.kind == "module" else None
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (path, package_parent, env.get("PYTHONPATH")) if p
+    )
+    return env, path
 
 
 def compiled_in(dist: Distribution) -> CompiledIn:
@@ -86,79 +89,58 @@ def compiled_in(dist: Distribution) -> CompiledIn:
     (``get_available_providers()`` in a child process that loads this distribution, so this
     process never loads a runtime); when that fails, the manifest's list, or the provider
     libraries present, with the error."""
-    command, env, cwd = _probe_command(dist)
+    env, cwd = _child_env(dist)
+    command = runtime_command(None if dist.kind == "module" else dist.root)
+    data, error = json_child(command, PROBE_TIMEOUT_S, "the child process", env, cwd)
+    if data is not None:
+        try:
+            return CompiledIn(tuple(data["providers"]), "child process", data["version"])
+        except (KeyError, TypeError) as exc:
+            error = f"unexpected output {data!r} ({exc})"
     fallback = dist.manifest.providers if dist.manifest is not None else _from_files(dist)
     source = "manifest" if dist.manifest is not None else "library files"
-    try:
-        proc = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, cwd=cwd
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return CompiledIn(fallback, source, error=f"child process: {exc}")
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode == 0 and lines:
-        try:
-            data = json.loads(lines[-1])
-            return CompiledIn(tuple(data["providers"]), "child process", data["version"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            error = f"unexpected output {lines[-1]!r} ({exc})"
-    elif proc.returncode < 0:
-        error = f"killed by signal {-proc.returncode}"
-    else:
-        tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        error = tail[-1] if tail else f"exit status {proc.returncode}"
-    return CompiledIn(fallback, source, error=error)
+    last = (error or "").strip().splitlines()
+    return CompiledIn(fallback, source, error=last[-1] if last else error)
 
 
-def _library_of(provider: str) -> str | None:
-    spec = provider_spec(provider)
-    return spec.library if spec else None
+_SEVERITY = {
+    ManifestAgreement.LACKING: "error",
+    ManifestAgreement.UNCLAIMED: "warning",
+    ManifestAgreement.NOTHING_CLAIMED: "warning",
+}
 
 
 def manifest_findings(
     dist: Distribution, compiled: CompiledIn, left_out: frozenset[str] = frozenset()
 ) -> list[Finding]:
-    """The manifest's providers against the runtime's (the same rule as check's
-    "manifest vs runtime providers": claiming one it lacks is an error). A provider whose
-    library a bundle left out (``left_out``) is rightly not claimed."""
+    """The manifest's providers against the runtime's (check's rule, ``manifest_verdict``),
+    when the runtime itself reported them."""
     if dist.manifest is None or compiled.source != "child process":
         return []
-    claimed, available = dist.manifest.providers, compiled.providers
-    lacking = [p for p in claimed if p not in available]
-    unclaimed = [p for p in available if p not in claimed and _library_of(p) not in left_out]
-    if lacking:
-        return [
-            Finding(
-                _SECTION,
-                "provider.manifest",
-                "error",
-                f"the manifest claims {', '.join(lacking)}, which the runtime does not have "
-                f"compiled in (it has {', '.join(available)})",
-                "rebuild the distribution with that provider, or regenerate its manifest",
-            )
-        ]
-    if unclaimed:
-        return [
-            Finding(
-                _SECTION,
-                "provider.manifest",
-                "warning",
-                f"compiled in but not in the manifest: {', '.join(unclaimed)}",
-                "regenerate the manifest (ort-wrapper finalize)",
-            )
-        ]
-    fact = f"the manifest lists what the runtime has compiled in: {', '.join(available)}"
-    return [Finding(_SECTION, "provider.manifest", "ok", fact)]
+    verdict = manifest_verdict(dist.manifest.providers, compiled.providers, left_out)
+    severity = _SEVERITY.get(verdict.agreement, "ok")
+    return [Finding(_SECTION, "provider.manifest", severity, verdict.fact, verdict.fix)]
+
+
+def _from_nvidia_wheel(lib: ResolvedLibrary) -> bool:
+    return lib.path is not None and lib.source == "search-dir" and "nvidia" in lib.path.parts
 
 
 def where_from(lib: ResolvedLibrary) -> str:
     """Where the loader finds ``lib``, in words: 'nvidia-cublas-cu12 wheel', 'ld.so.conf', ..."""
     if lib.path is None:
         return "missing"
-    if lib.source == "search-dir" and "nvidia" in lib.path.parts:
+    if _from_nvidia_wheel(lib):
         return f"{soname_source(lib.soname).pypi or 'nvidia-*'} wheel (not on the loader's path)"
     category = lib.host_category
     return f"{lib.source} (host {category})" if category else lib.source
+
+
+def host_provided(lib: ResolvedLibrary) -> str | None:
+    """The host category (glibc, loader, driver, ...) of a library the host provides."""
+    if lib.path is None or _from_nvidia_wheel(lib):
+        return None
+    return lib.host_category
 
 
 def closure_json(closure: Closure | None) -> list[dict[str, Any]]:
@@ -171,6 +153,7 @@ def closure_json(closure: Closure | None) -> list[dict[str, Any]]:
             "soname": lib.soname,
             "path": str(lib.path) if lib.path else None,
             "from": where_from(lib),
+            "host": host_provided(lib),
             "neededBy": list(lib.needed_by),
         }
         if lib.path is None:
@@ -204,11 +187,6 @@ def _status_json(status: ProviderStatus) -> dict[str, Any]:
     }
 
 
-def _fact(status: ProviderStatus) -> str:
-    """``status.reason()`` without its "; fix: ..." tail (the finding has its own fix line)."""
-    return status.reason().split("; fix: ", 1)[0]
-
-
 def _finding(
     status: ProviderStatus, usable_gpu: bool, left_out: frozenset[str] = frozenset()
 ) -> Finding:
@@ -225,7 +203,11 @@ def _finding(
         return Finding(_SECTION, "provider.builtin", "ok", f"{name}: built into ONNX Runtime")
     if status.loadable and status.needs_preload:
         return Finding(
-            _SECTION, "provider.needs-preload", "warning", f"{name}: {_fact(status)}", status.fix()
+            _SECTION,
+            "provider.needs-preload",
+            "warning",
+            f"{name}: {status.problem()}",
+            status.fix(),
         )
     if status.loadable:
         assert status.closure is not None
@@ -242,12 +224,12 @@ def _finding(
         _SECTION,
         "provider.unusable",
         severity,
-        f"{name} is compiled in but unusable: {_fact(status)}",
+        f"{name} is compiled in but unusable: {status.problem()}",
         status.fix(),
     )
 
 
-def _core_finding(dist: Distribution) -> tuple[Finding | None, dict[str, Any] | None]:
+def _core_finding(dist: Distribution) -> tuple[Finding | None, Listing | None]:
     core = dist.core_library()
     if core is None:
         return None, None
@@ -255,27 +237,27 @@ def _core_finding(dist: Distribution) -> tuple[Finding | None, dict[str, Any] | 
         closure = resolve_closure(core)
     except ElfError as exc:
         return Finding(_SECTION, "core.closure", "error", str(exc), "reinstall it"), None
-    details = {"library": str(core), "closure": closure_json(closure)}
+    listing = Listing("core", core, closure)
     if not closure.missing:
         fact = f"{core.name}: the {len(closure.libraries)} libraries it needs resolve"
-        return Finding(_SECTION, "core.closure", "ok", fact), details
+        return Finding(_SECTION, "core.closure", "ok", fact), listing
     missing = closure.missing
     fixes = "; ".join(dict.fromkeys(soname_source(lib.soname).fix for lib in missing))
-    return (
-        Finding(
-            _SECTION,
-            "core.closure",
-            "error",
-            f"{core.name} cannot load: missing {', '.join(lib.soname for lib in missing)}",
-            fixes,
-        ),
-        details,
-    )
+    fact = f"{core.name} cannot load: missing {', '.join(lib.soname for lib in missing)}"
+    return Finding(_SECTION, "core.closure", "error", fact, fixes), listing
 
 
-def provider_findings(
-    dist: Distribution, compiled: CompiledIn
-) -> tuple[list[Finding], dict[str, Any], tuple[ProviderStatus, ...]]:
+class ProviderFindings(NamedTuple):
+    """What :func:`provider_findings` learnt: findings, their JSON details, each provider's
+    status and the closures to list."""
+
+    findings: list[Finding]
+    details: dict[str, Any]
+    statuses: tuple[ProviderStatus, ...]
+    closures: tuple[Listing, ...]
+
+
+def provider_findings(dist: Distribution, compiled: CompiledIn) -> ProviderFindings:
     """Findings for the core library and every compiled-in provider, with their details."""
     findings: list[Finding] = []
     if compiled.error:
@@ -291,7 +273,7 @@ def provider_findings(
         )
     left_out = left_out_libraries(dist)
     findings += manifest_findings(dist, compiled, left_out)
-    core_finding, core_details = _core_finding(dist)
+    core_finding, core = _core_finding(dist)
     if core_finding is not None:
         findings.append(core_finding)
     statuses: list[ProviderStatus] = []
@@ -314,7 +296,11 @@ def provider_findings(
         "compiledIn": list(compiled.providers),
         "learntFrom": compiled.source,
         "reportedVersion": compiled.version,
-        "core": core_details,
+        "core": {"library": str(core.library), "closure": closure_json(core.closure)}
+        if core
+        else None,
         "providers": [_status_json(s) for s in statuses],
     }
-    return findings, details, tuple(statuses)
+    listings = [Listing(s.name, s.library, s.closure) for s in statuses if s.library]
+    closures = (core, *listings) if core else tuple(listings)
+    return ProviderFindings(findings, details, tuple(statuses), closures)

@@ -3,27 +3,26 @@ then every provider's dependency closure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from .findings import SECTIONS, SEVERITIES, Report
+from ..runtime.catalog import soname_source
+from .findings import SECTIONS, SEVERITIES, Listing, Report
+from .providers import host_provided, where_from
 
 __all__ = ["render_text"]
 
 _MARK = {"ok": "ok", "warning": "WARN", "error": "ERROR"}
 
 
-def _closure_lines(title: str, library: str | None, closure: list[Mapping[str, Any]]) -> list[str]:
-    lines = [f"  {title}: {library or '(built in)'}"]
-    host = [e["soname"] for e in closure if "(host " in e["from"]]
-    for entry in closure:
-        if entry["soname"] in host:
+def _closure_lines(listing: Listing) -> list[str]:
+    lines = [f"  {listing.title}: {listing.library}"]
+    libraries = listing.closure.libraries.values() if listing.closure else ()
+    host = [lib.soname for lib in libraries if host_provided(lib)]
+    for lib in libraries:
+        if lib.soname in host:
             continue
-        where = entry["path"] or "NOT FOUND"
-        lines.append(f"    {entry['soname']:<24} {where}  [{entry['from']}]")
-        if entry["path"] is None:
-            lines.append(f"      needed by {', '.join(entry['neededBy'])}")
-            lines.append(f"      provided by: {' | '.join(entry.get('provides', ()))}")
+        lines.append(f"    {lib.soname:<24} {lib.path or 'NOT FOUND'}  [{where_from(lib)}]")
+        if lib.path is None:
+            lines.append(f"      needed by {', '.join(lib.needed_by)}")
+            lines.append(f"      provided by: {' | '.join(soname_source(lib.soname).hints)}")
     if host:
         lines.append(f"    host-provided (glibc, loader, C++ runtime): {', '.join(host)}")
     return lines
@@ -44,14 +43,7 @@ def render_text(report: Report) -> str:
             lines.append(f"  {_MARK[finding.severity]:<5} {finding.fact}")
             if finding.fix:
                 lines.append(f"  {'':<5} fix: {finding.fix}")
-    providers = report.details.get("providers") or {}
-    core = providers.get("core")
-    blocks = []
-    if core:
-        blocks += _closure_lines("core", core["library"], core["closure"])
-    for status in providers.get("providers", ()):
-        if status["library"]:
-            blocks += _closure_lines(status["name"], status["library"], status["closure"])
+    blocks = [line for listing in report.closures for line in _closure_lines(listing)]
     if blocks:
         lines += ["\nclosures (soname, path, where the loader finds it)", *blocks]
     counts = ", ".join(f"{report.count(s)} {s}" for s in SEVERITIES)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CPU_PROVIDER",
     "ProviderSpec",
     "SonameSource",
     "gpu_providers",
@@ -23,6 +24,9 @@ __all__ = [
 ]
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
+
+# The provider every ONNX Runtime has (data/providers.json lists it; a test keeps them agreeing).
+CPU_PROVIDER = "CPUExecutionProvider"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ and the device it drives is present.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,14 @@ from .catalog import SonameSource, provider_spec, shared_bridge, soname_source
 from .gpu import nvidia_driver, nvidia_wheel_dirs
 from .procmaps import loaded_libraries
 
-__all__ = ["MissingLibrary", "ProviderStatus", "provider_status"]
+__all__ = [
+    "ManifestAgreement",
+    "ManifestVerdict",
+    "MissingLibrary",
+    "ProviderStatus",
+    "manifest_verdict",
+    "provider_status",
+]
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,9 @@ class ProviderStatus:
             if lib.source == "search-dir" and lib.soname not in self.loaded
         )
 
-    def reason(self) -> str:
-        """Why the provider cannot be used; empty when no reason is visible from outside ORT."""
+    def problem(self) -> str:
+        """Why the provider cannot be used, without the fix; empty when no reason is visible
+        from outside ORT."""
         if not self.compiled_in:
             return (
                 f"{self.name} is not compiled into this ONNX Runtime "
@@ -81,19 +90,26 @@ class ProviderStatus:
             )
         if not self.library_present:
             return f"{self.name}'s library {self.library} is missing from the distribution"
+        lib = self.library.name if self.library else self.name
         if self.missing:
-            lib = self.library.name if self.library else self.name
             missing = ", ".join(m.describe(lib) for m in self.missing)
-            return f"{lib} cannot be loaded: missing {missing}; fix: {self.fix()}"
+            return f"{lib} cannot be loaded: missing {missing}"
         if self.needs_preload:
-            lib = self.library.name if self.library else self.name
             return (
                 f"{lib} cannot be loaded: {', '.join(self.needs_preload)} are installed (nvidia-* "
-                f"wheels) but not on the loader's path; fix: {self.fix()}"
+                "wheels) but not on the loader's path"
             )
         if self.device_problem:
             return f"{self.name} has no device: {self.device_problem}"
         return ""
+
+    def reason(self) -> str:
+        """:meth:`problem` in one line for sessions and check; a missing or unreachable library
+        carries its :meth:`fix` after "; fix: "."""
+        problem = self.problem()
+        if self.compiled_in and self.library_present and (self.missing or self.needs_preload):
+            return f"{problem}; fix: {self.fix()}"
+        return problem
 
     def fix(self) -> str:
         """One command (or note) that supplies what :meth:`reason` names; empty when nothing."""
@@ -108,6 +124,85 @@ class ProviderStatus:
         if self.device_problem:
             return soname_source("libcuda.so.1").system or "install the device's driver"
         return ""
+
+
+class ManifestAgreement(enum.Enum):
+    """How a manifest's providers compare with what the runtime has compiled in."""
+
+    NO_MANIFEST = "no manifest"
+    NOTHING_CLAIMED = "nothing claimed"
+    LACKING = "lacking"  # the manifest claims a provider the runtime does not have: an error
+    UNCLAIMED = "unclaimed"  # the runtime has one the manifest does not list
+    AGREES = "agrees"
+
+
+@dataclass(frozen=True)
+class ManifestVerdict:
+    """The rule "manifest vs runtime providers", shared by ``check`` and ``doctor``."""
+
+    claimed: tuple[str, ...] | None  # None: no manifest
+    available: tuple[str, ...]
+    lacking: tuple[str, ...] = ()
+    unclaimed: tuple[str, ...] = ()
+
+    @property
+    def agreement(self) -> ManifestAgreement:
+        """How the two lists compare."""
+        if self.claimed is None:
+            return ManifestAgreement.NO_MANIFEST
+        if not self.claimed:
+            return ManifestAgreement.NOTHING_CLAIMED
+        if self.lacking:
+            return ManifestAgreement.LACKING
+        return ManifestAgreement.UNCLAIMED if self.unclaimed else ManifestAgreement.AGREES
+
+    @property
+    def fact(self) -> str:
+        """The verdict in one line."""
+        available = ", ".join(self.available)
+        match self.agreement:
+            case ManifestAgreement.NO_MANIFEST:
+                return "no manifest: the runtime's list is the claim"
+            case ManifestAgreement.NOTHING_CLAIMED:
+                return f"nothing claimed (no manifest); compiled in: {available}"
+            case ManifestAgreement.LACKING:
+                return (
+                    f"the manifest claims {', '.join(self.lacking)}, which the runtime does not "
+                    f"have compiled in (it has {available})"
+                )
+            case ManifestAgreement.UNCLAIMED:
+                return f"compiled in but not in the manifest: {', '.join(self.unclaimed)}"
+        return f"the manifest lists what the runtime has compiled in: {available}"
+
+    @property
+    def fix(self) -> str:
+        """What makes the manifest and the runtime agree; empty when nothing needs doing."""
+        if self.agreement is ManifestAgreement.LACKING:
+            return "rebuild the distribution with that provider, or regenerate its manifest"
+        if self.agreement is ManifestAgreement.UNCLAIMED:
+            return "regenerate the manifest (ort-wrapper finalize)"
+        return ""
+
+
+def manifest_verdict(
+    claimed: Sequence[str] | None,
+    available: Sequence[str],
+    left_out: frozenset[str] = frozenset(),
+) -> ManifestVerdict:
+    """The manifest's providers (``claimed``; None without a manifest) against what the runtime
+    reports compiled in. A provider whose library a bundle left out on purpose (``left_out``:
+    library file names) is rightly not claimed."""
+    claimed = tuple(claimed) if claimed is not None else None
+    available = tuple(available)
+    if not claimed:
+        return ManifestVerdict(claimed, available)
+    lacking = tuple(p for p in claimed if p not in available)
+    unclaimed = tuple(
+        p
+        for p in available
+        if p not in claimed and getattr(provider_spec(p), "library", None) not in left_out
+    )
+    return ManifestVerdict(claimed, available, lacking, unclaimed)
 
 
 def _install_command(sources: Sequence[SonameSource]) -> str:

@@ -11,8 +11,10 @@ version is what the library's ``GetVersionString()`` says, asked in a child proc
 
 from __future__ import annotations
 
+import ast
 import enum
 import importlib.util
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -32,12 +34,14 @@ __all__ = [
     "library_dir",
     "locate",
     "module_version",
+    "python_constants",
 ]
+
+log = logging.getLogger(__name__)
 
 ENV_VARS = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION")
 # ORT release builds version their exports VERS_<release>; other nodes (VERS_1.0) are not releases.
 _RELEASE_NODE = re.compile(r"^VERS_(\d+\.\d+\.\d+)$")
-_MODULE_VERSION = re.compile(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
 CARRIED_BUNDLE = Path(__file__).resolve().parent.parent / "_bundle"
 CORE_GLOB = "libonnxruntime.so*"
 # Where a plain directory may keep its libraries: itself, a prefix's lib/, a Debian package's
@@ -157,15 +161,29 @@ def _ort_objects(folders: tuple[Path, ...]) -> tuple[Path, ...]:
     return tuple(sorted(by_file.values()))
 
 
-def module_version(package_dir: Path) -> str | None:
-    """The ``__version__`` an onnxruntime package's ``__init__.py`` declares, read without
-    importing it (an imported native module cannot be unloaded again)."""
+def python_constants(path: Path) -> dict[str, str]:
+    """The module-level string assignments of the Python file ``path`` (``__version__``,
+    ``package_name``, ...), read without importing it (an imported native module cannot be
+    unloaded again); empty when it is unreadable."""
     try:
-        text = read_bounded(package_dir / "__init__.py", InitError).decode("utf-8", "replace")
-    except (OSError, InitError):
-        return None
-    match = _MODULE_VERSION.search(text)
-    return match.group(1) if match else None
+        tree = ast.parse(read_bounded(path, InitError, limit=1 << 20))
+    except (OSError, InitError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        log.debug("no constants read from %s: %s", path, exc)
+        return {}
+    return {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    }
+
+
+def module_version(package_dir: Path) -> str | None:
+    """The ``__version__`` an onnxruntime package's ``__init__.py`` declares."""
+    return python_constants(package_dir / "__init__.py").get("__version__")
 
 
 def _installed_module() -> Distribution:

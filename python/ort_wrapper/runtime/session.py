@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ModelLoadError, OrtWrapperError, ProviderUnavailableError
+from .catalog import CPU_PROVIDER as _CPU
 from .catalog import gpu_providers, provider_specs, resolve_provider_name
 from .diagnose import provider_status
 from .feeds import native_feeds
@@ -38,7 +39,6 @@ _OPT_LEVELS = {
     "disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
     "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL",
 }  # fmt: skip
-_CPU = "CPUExecutionProvider"
 LOG_LEVELS = {"verbose": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
 
 

@@ -14,10 +14,10 @@ from unit.check.check_prefixes import static_prefix, write_manifest
 
 from ort_wrapper.check.capi import probe_static
 from ort_wrapper.check.linking import linking_section
-from ort_wrapper.check.target import resolve_target
 from ort_wrapper.errors import LinkError
 from ort_wrapper.manifest import MANIFEST_RELPATH, load_manifest
 from ort_wrapper.runtime.capi.library import link_static, static_interpreter
+from ort_wrapper.runtime.target import resolve_target
 
 pytestmark = pytest.mark.skipif(
     shutil.which("cc") is None or shutil.which("ar") is None, reason="needs cc and ar"

@@ -10,7 +10,7 @@ import pytest
 from unit.check.check_prefixes import static_prefix
 
 from ort_wrapper.check.linking import linking_section
-from ort_wrapper.check.target import resolve_target
+from ort_wrapper.runtime.target import resolve_target
 
 pytestmark = pytest.mark.skipif(
     shutil.which("cc") is None or shutil.which("strip") is None, reason="needs cc and strip"

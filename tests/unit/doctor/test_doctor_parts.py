@@ -15,7 +15,6 @@ import pytest
 from ort_wrapper.doctor.distributions import (
     InstalledDistribution,
     installed_onnxruntime,
-    package_info,
     shared_files,
 )
 from ort_wrapper.doctor.host import cuda_findings, distribution_elves, version_findings
@@ -25,6 +24,7 @@ from ort_wrapper.matrix import load_matrix
 from ort_wrapper.runtime.diagnose import ProviderStatus
 from ort_wrapper.runtime.distribution import Distribution
 from ort_wrapper.runtime.gpu import find_cuda_libraries
+from ort_wrapper.runtime.target import package_info
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -185,7 +185,7 @@ def test_a_provider_library_that_is_not_elf_is_an_error_finding_not_a_crash(tmp_
     (capi / "libonnxruntime_providers_cuda.so").write_text("truncated download\n")
     dist = Distribution("module", tmp_path / "onnxruntime", "installed module")
     compiled = CompiledIn(("CUDAExecutionProvider", "CPUExecutionProvider"), "manifest")
-    findings, details, statuses = provider_findings(dist, compiled)
+    findings, details, statuses, _ = provider_findings(dist, compiled)
     (bad,) = [f for f in findings if f.code == "provider.unusable"]
     assert bad.severity == "error" and "not an ELF file" in bad.fact
     assert [s.name for s in statuses] == ["CPUExecutionProvider"]
@@ -208,7 +208,7 @@ def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_
     compiled = CompiledIn(providers, "child process", "1.23.2")
 
     def codes() -> dict[str, list[tuple[str, str]]]:
-        findings, _, _ = provider_findings(dist, compiled)
+        findings = provider_findings(dist, compiled).findings
         out: dict[str, list[tuple[str, str]]] = {}
         for f in findings:
             out.setdefault(f.code, []).append((f.severity, f.fact))
@@ -218,7 +218,15 @@ def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_
     assert len(before["provider.unusable"]) == 2
     (root / BUNDLE_JSON_RELPATH).write_text(
         json.dumps(
-            {"leftOut": ["libonnxruntime_providers_cuda.so (CUDAExecutionProvider not selected)"]}
+            {
+                "version": "1.23.2",
+                "source": {"variant": "pypi-gpu"},
+                "files": [],
+                "leftOut": [
+                    "onnxruntime/capi/libonnxruntime_providers_cuda.so "
+                    "(CUDAExecutionProvider not selected)"
+                ],
+            }
         )
     )
     after = codes()

@@ -1,55 +1,108 @@
-"""doctor and check give one verdict: doctor's provider findings are ProviderStatus's own
-reason and fix; the C API probe's garbage output is a failed check, not a crash."""
+"""doctor and check give one verdict: doctor's provider findings carry ProviderStatus's own
+problem and fix as separate lines, on real ELF files; the C API probe's garbage output is a
+failed check, not a crash."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ort_wrapper.doctor.providers import _finding
-from ort_wrapper.elf.resolve import Closure, ResolvedLibrary
+import pytest
+
+from ort_wrapper.doctor.findings import Report
+from ort_wrapper.doctor.providers import CompiledIn, provider_findings
+from ort_wrapper.doctor.render import render_text
+from ort_wrapper.manifest import Manifest
+from ort_wrapper.runtime import child
 from ort_wrapper.runtime.capi import probe as capi
-from ort_wrapper.runtime.diagnose import ProviderStatus
+from ort_wrapper.runtime.catalog import CPU_PROVIDER
+from ort_wrapper.runtime.diagnose import provider_status
+from ort_wrapper.runtime.distribution import Distribution
+from ort_wrapper.runtime.gpu import nvidia_driver
 
-LIB = Path("/x/libonnxruntime_providers_cuda.so")
+from support.bundles import small_elf
 
-
-def _status(source: str, path: str | None, device: str | None = None) -> ProviderStatus:
-    lib = ResolvedLibrary(
-        "libcudnn.so.9",
-        Path(path) if path else None,
-        source,
-        (LIB.name,),
-        (),
-    )
-    closure = Closure(LIB, ("libcudnn.so.9",), {"libcudnn.so.9": lib})
-    return ProviderStatus(
-        "CUDAExecutionProvider", True, LIB, True, closure, (), device, ("CUDAExecutionProvider",)
-    )
+CUDA = "CUDAExecutionProvider"
+PROVIDERS = (CUDA, CPU_PROVIDER)
 
 
-def test_a_wheel_only_library_is_the_shared_needs_preload_verdict() -> None:
-    status = _status("search-dir", "/site/nvidia/cudnn/lib/libcudnn.so.9")
+@pytest.fixture
+def cuda_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Distribution, Path]:
+    """A prefix whose CUDA provider library (a real ELF file) needs libcudnn.so.9, and a
+    site-packages directory on sys.path where an nvidia-cudnn wheel would put it."""
+    root = tmp_path / "prefix"
+    small_elf(root / "lib", "libonnxruntime_providers_cuda.so", needed=("libcudnn.so.9",))
+    small_elf(root / "lib", "libonnxruntime_providers_shared.so")
+    manifest = Manifest("1.23.2", "pypi-gpu", "shared", PROVIDERS, ())
+    manifest.write(root)
+    site = tmp_path / "site"
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    return Distribution("prefix", root, "argument", manifest), site
+
+
+def _cuda_finding(dist: Distribution):
+    found = provider_findings(dist, CompiledIn(PROVIDERS, "child process"))
+    (finding,) = [f for f in found.findings if f.fact.startswith(CUDA)]
+    (status,) = [s for s in found.statuses if s.name == CUDA]
+    (status_json,) = [p for p in found.details["providers"] if p["name"] == CUDA]
+    return finding, status, status_json, Report(tuple(found.findings), {}, found.closures)
+
+
+def test_a_wheel_only_library_reads_as_its_status_problem_with_its_own_fix(cuda_prefix) -> None:
+    dist, site = cuda_prefix
+    small_elf(site / "nvidia" / "cudnn" / "lib", "libcudnn.so.9")
+    finding, status, status_json, report = _cuda_finding(dist)
     assert status.needs_preload == ("libcudnn.so.9",)
-    finding = _finding(status, usable_gpu=False)
-    assert finding.code == "provider.needs-preload" and finding.severity == "warning"
+    # With a driver the provider would load after a preload; without one it is unusable.
+    expected = "provider.needs-preload" if nvidia_driver().found else "provider.unusable"
+    assert finding.code == expected
+    assert status.problem() in finding.fact and "; fix:" not in finding.fact
     assert finding.fix == status.fix() and "preload_dlls()" in finding.fix
-    assert status.reason().startswith(finding.fact.removeprefix("CUDAExecutionProvider: "))
+    # check's one-line reason is the same problem followed by the same fix
+    assert status_json["reason"] == f"{status.problem()}; fix: {status.fix()}"
+    assert provider_status(CUDA, available=PROVIDERS, library_dirs=dist.library_dirs) == status
+    text = render_text(report)
+    assert text.count("preload_dlls()") == 1
+    assert "libcudnn.so.9" in text and "nvidia-cudnn-cu12 wheel" in text
 
 
-def test_an_unusable_provider_reads_as_its_status_reason() -> None:
-    status = _status("search-dir", "/site/nvidia/cudnn/lib/libcudnn.so.9", device="no driver")
-    finding = _finding(status, usable_gpu=False)
+def test_a_missing_library_is_an_error_whose_fix_installs_it(cuda_prefix) -> None:
+    dist, _ = cuda_prefix
+    finding, status, _, _ = _cuda_finding(dist)
     assert finding.code == "provider.unusable" and finding.severity == "error"
-    assert status.reason().split("; fix: ")[0] in finding.fact
-    assert finding.fix == status.fix()
+    assert finding.fact == f"{CUDA} is compiled in but unusable: {status.problem()}"
+    assert "missing libcudnn.so.9" in finding.fact and "; fix:" not in finding.fact
+    assert finding.fix == status.fix() and "pip install 'nvidia-cudnn-cu12" in finding.fix
 
 
-def test_a_library_on_the_loaders_path_is_usable() -> None:
-    finding = _finding(_status("ld.so.conf", "/usr/lib/libcudnn.so.9"), usable_gpu=False)
-    assert finding.code == "provider.usable" and finding.severity == "ok"
+def test_host_libraries_are_listed_on_one_line_by_their_category(cuda_prefix) -> None:
+    dist, _ = cuda_prefix
+    _, _, status_json, report = _cuda_finding(dist)
+    closure = {e["soname"]: e for e in status_json["closure"]}
+    assert closure["libc.so.6"]["host"] == "glibc"
+    assert closure["libcudnn.so.9"]["host"] is None
+    (host_line,) = [ln for ln in render_text(report).splitlines() if "host-provided" in ln]
+    assert "libc.so.6" in host_line and "libcudnn.so.9" not in host_line
+    assert not any(ln.strip().startswith("libc.so.6") for ln in render_text(report).splitlines())
+
+
+def test_the_manifest_rule_is_checks_rule(cuda_prefix) -> None:
+    """doctor's provider.manifest and check's "manifest vs runtime providers" say the same."""
+    from ort_wrapper.check.providers import manifest_check
+
+    dist, _ = cuda_prefix
+    claimed = ("TensorrtExecutionProvider", *PROVIDERS)
+    lying = Distribution(
+        "prefix", dist.root, "argument", Manifest("1.23.2", "x", "shared", claimed, ())
+    )
+    findings = provider_findings(lying, CompiledIn(PROVIDERS, "child process")).findings
+    (doctor,) = [f for f in findings if f.code == "provider.manifest"]
+    check = manifest_check(claimed, PROVIDERS)
+    assert doctor.severity == "error" and check.status == "fail"
+    assert doctor.fact == check.detail and "TensorrtExecutionProvider" in doctor.fact
 
 
 def test_garbage_from_the_capi_probe_is_a_failed_result(monkeypatch) -> None:
-    monkeypatch.setattr(capi, "run_command", lambda *a, **k: (0, "{not json\n", None))
+    monkeypatch.setattr(child, "run_command", lambda *a, **k: (0, "{not json\n", None))
     result = capi.probe_shared(Path("/x/libonnxruntime.so"), 23)
     assert result.error and "printed" in result.error and not result.api_ok

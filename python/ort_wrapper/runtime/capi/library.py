@@ -137,7 +137,7 @@ def _link(
 ) -> Path:
     """Link ``name`` once into ``cache_root()/capi-static/<key>/`` (``command(out, scratch)``
     gives the command); LinkError names what did not resolve."""
-    from .probe import run_command
+    from ..child import run_command
 
     if not manifest.link_flags:
         raise LinkError(f"{root}: the static distribution's manifest records no link flags")

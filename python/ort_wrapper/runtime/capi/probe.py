@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ctypes
 import json
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PROBE_TIMEOUT_S", "CapiResult", "probe_shared", "run_command"]
+from ..child import json_child
+
+__all__ = ["PROBE_TIMEOUT_S", "CapiResult", "probe_shared"]
 
 PROBE_TIMEOUT_S = 60
 
@@ -30,19 +31,6 @@ class CapiResult:
     version: str | None = None
     error: str | None = None
     command: tuple[str, ...] = ()
-
-
-def run_command(command: Sequence[str], timeout: float, what: str) -> tuple[int, str, str | None]:
-    """Run ``command``; (exit code, stdout, why it failed or its stderr tail)."""
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return -1, "", f"{what} did not finish within {timeout:.0f} s"
-    except OSError as exc:
-        return -1, "", f"cannot run {command[0]}: {exc.strerror}"
-    if done.returncode < 0:
-        return done.returncode, done.stdout, f"{what} was killed by signal {-done.returncode}"
-    return done.returncode, done.stdout, (done.stderr.strip()[-2000:] or None)
 
 
 def _probe_here(library: str, api: int, preload: Sequence[str]) -> dict[str, object]:
@@ -65,18 +53,9 @@ def probe_shared(library: Path, api: int = 0, preload: Sequence[Path] = ()) -> C
     """Load ``library`` with ctypes in a child process and ask its C API for ``api`` (0: the
     one its version implies)."""
     command = (sys.executable, "-m", __name__, str(library), str(api), *map(str, preload))
-    code, out, err = run_command(command, PROBE_TIMEOUT_S, "the C API probe")
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    if code != 0 or not lines:
-        return CapiResult(api, error=err or f"the C API probe exited with {code}", command=command)
-    try:
-        data = json.loads(lines[-1])
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        return CapiResult(
-            api, error=f"the C API probe printed {lines[-1][:200]!r} ({exc})", command=command
-        )
+    data, error = json_child(command, PROBE_TIMEOUT_S, "the C API probe")
+    if data is None:
+        return CapiResult(api, error=error, command=command)
     return CapiResult(
         int(data.get("api") or api),
         bool(data.get("api_ok")),

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError, OrtApiError
+from ..catalog import CPU_PROVIDER as _CPU
 from ..catalog import provider_spec
 from .api import OrtLibrary, table_for
 from .values import Converter, TypedFeed, describe_type
 
 __all__ = ["CapiRuntime", "GraphOptimizationLevel", "NodeArg", "SessionOptions"]
 
-_CPU = "CPUExecutionProvider"
 _LOG_WARNING = 2
 
 

@@ -1,4 +1,5 @@
-"""What ``ort-wrapper check`` is asked to check: a distribution, or why it is not one.
+"""What ``ort-wrapper check`` and ``doctor`` are asked to look at: a distribution, or why it is
+not one.
 
 ``locate()`` is strict (it refuses lying manifests); the harness still needs the manifest of
 such a prefix for its linking section, so a Target keeps whatever could be read and the reason
@@ -7,22 +8,24 @@ sessions cannot be created.
 
 from __future__ import annotations
 
-import ast
 import enum
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InitError
-from ..files import read_bounded
 from ..manifest import MANIFEST_RELPATH, LinkMode, Manifest, load_manifest
-from ..runtime.distribution import Distribution, DistributionKind, locate, module_version
+from .distribution import (
+    Distribution,
+    DistributionKind,
+    locate,
+    module_version,
+    python_constants,
+)
 
 __all__ = ["Target", "TargetKind", "package_info", "resolve_target"]
 
-log = logging.getLogger(__name__)
 
 _INFO_FILE = Path("capi/build_and_package_info.py")
 
@@ -87,23 +90,7 @@ class Target:
 def package_info(module_root: Path) -> dict[str, str]:
     """``onnxruntime/capi/build_and_package_info.py`` as data (package_name, __version__,
     cuda_version, ...): which wheel wrote the files on disk, read without importing them."""
-    path = module_root / _INFO_FILE
-    try:
-        tree = ast.parse(read_bounded(path, InitError, limit=1 << 20))
-    except (OSError, InitError, SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        log.debug("no package info in %s: %s", path, exc)
-        return {}
-    info: dict[str, str] = {}
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            info[node.targets[0].id] = node.value.value
-    return info
+    return python_constants(module_root / _INFO_FILE)
 
 
 def resolve_target(path: str | os.PathLike[str] | None) -> Target:
