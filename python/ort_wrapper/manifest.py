@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import InitError
 from .files import read_json, relpath_problem, write_json_atomic
+from .matrix import RuntimeLoaded
 
 __all__ = [
     "MANIFEST_RELPATH",
@@ -25,7 +26,6 @@ __all__ = [
     "FileKind",
     "LinkMode",
     "Manifest",
-    "RuntimeLoadedEntry",
     "load_manifest",
     "parse_manifest",
 ]
@@ -84,15 +84,6 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
-class RuntimeLoadedEntry:
-    """A library that ONNX Runtime dlopens at run time (not in any DT_NEEDED)."""
-
-    library: str  # relative path inside the distribution
-    provider: str
-    loaded_by: str  # relative path of the library that loads it
-
-
-@dataclass(frozen=True)
 class Manifest:
     """A distribution's self-description (schema 1)."""
 
@@ -102,7 +93,7 @@ class Manifest:
     providers: tuple[str, ...]
     files: tuple[FileEntry, ...]
     link_flags: tuple[str, ...] = ()  # '${prefix}' stands for the root
-    runtime_loaded: tuple[RuntimeLoadedEntry, ...] = ()
+    runtime_loaded: tuple[RuntimeLoaded, ...] = ()  # paths relative to the root
     preload: tuple[str, ...] = ()  # shared libraries to load first, dependencies first
     python_path: str | None = None  # directory holding the ``onnxruntime`` package
     include_dir: str | None = None
@@ -122,10 +113,7 @@ class Manifest:
             "providers": list(self.providers),
             "files": [asdict(f) for f in self.files],
             "linkFlags": list(self.link_flags),
-            "runtimeLoaded": [
-                {"library": r.library, "provider": r.provider, "loadedBy": r.loaded_by}
-                for r in self.runtime_loaded
-            ],
+            "runtimeLoaded": [r.to_json() for r in self.runtime_loaded],
             "preload": list(self.preload),
             "pythonPath": self.python_path,
             "includeDir": self.include_dir,
@@ -227,7 +215,7 @@ def parse_manifest(data: Any, where: str) -> Manifest:
         if not isinstance(entry, dict):
             raise InitError(f"{at}: expected an object")
         loaded.append(
-            RuntimeLoadedEntry(
+            RuntimeLoaded(
                 _relpath(at, "library", _req(at, entry, "library", str)),
                 _req(at, entry, "provider", str),
                 _relpath(at, "loadedBy", _req(at, entry, "loadedBy", str)),

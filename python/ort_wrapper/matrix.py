@@ -50,11 +50,16 @@ _RUNTIME_LOADED_KEYS = {"library": str, "provider": str, "loadedBy": str}
 
 @dataclass(frozen=True)
 class RuntimeLoaded:
-    """A library ONNX Runtime dlopens (invisible to DT_NEEDED)."""
+    """A library ONNX Runtime dlopens (invisible to DT_NEEDED): in the matrix by file name, in a
+    manifest or a bundle by its path relative to the root (``library`` and ``loaded_by``)."""
 
     library: str
     provider: str
     loaded_by: str
+
+    def to_json(self) -> dict[str, str]:
+        """The JSON form (``runtimeLoaded[]`` of variants.json and manifest.json)."""
+        return {"library": self.library, "provider": self.provider, "loadedBy": self.loaded_by}
 
 
 @dataclass(frozen=True)

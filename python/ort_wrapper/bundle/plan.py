@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from ..elf.policy import host_category
@@ -26,26 +26,11 @@ from ..manifest import FileKind
 from ..runtime.catalog import soname_source
 from . import LIB_DIR
 from .companions import companions_of
-from .source import Source
+from .source import PlannedFile, Source
 
-__all__ = ["HostLibrary", "Plan", "PlannedFile", "plan_bundle", "runpath_for"]
+__all__ = ["HostLibrary", "Plan", "plan_bundle", "runpath_for"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    """One file of the bundle."""
-
-    dest: str  # relative to the bundle root
-    src: Path  # the file whose bytes are copied (symlinks resolved)
-    origin: str  # the path as found (may be a symlink): where it came from
-    kind: FileKind
-    role: str
-    elf: bool
-    found_via: str  # distribution, companion, runpath, rpath, search-dir, LD_LIBRARY_PATH, ...
-    reasons: tuple[str, ...]
-    size: int
 
 
 @dataclass(frozen=True)
@@ -71,7 +56,7 @@ class Plan:
     @property
     def total_bytes(self) -> int:
         """Bytes to copy."""
-        return sum(f.size for f in self.files)
+        return sum(f.src.stat().st_size for f in self.files)
 
 
 def runpath_for(dest: str) -> str:
@@ -83,24 +68,13 @@ def runpath_for(dest: str) -> str:
 
 
 @dataclass
-class _Entry:
-    src: Path
-    origin: str
-    kind: FileKind
-    role: str
-    elf: bool
-    found_via: str
-    reasons: list[str] = field(default_factory=list)
-
-
-@dataclass
 class _Collector:
     """The closure being collected: bundled entries by destination, host-only and missing sonames,
     and the queue of roots still to walk."""
 
     dirs: tuple[Path, ...]
     ld_library_path: str | None
-    entries: dict[str, _Entry] = field(default_factory=dict)
+    entries: dict[str, PlannedFile] = field(default_factory=dict)
     by_name: dict[str, str] = field(default_factory=dict)  # soname / file name -> dest
     host: dict[str, HostLibrary] = field(default_factory=dict)
     missing: dict[str, list[str]] = field(default_factory=dict)
@@ -109,14 +83,14 @@ class _Collector:
     def reason(self, name: str, why: str) -> None:
         entry = self.entries[self.by_name[name]]
         if why not in entry.reasons:
-            entry.reasons.append(why)
+            self.entries[entry.dest] = replace(entry, reasons=(*entry.reasons, why))
 
     def add(self, soname: str, path: Path, found_via: str, why: str) -> None:
         if "/" in soname or relpath_problem(soname):
             raise BundleError(f"{soname!r} ({why}) is a path, not a library file name: refused")
         dest = f"{LIB_DIR}/{soname}"
-        self.entries[dest] = _Entry(
-            path.resolve(), str(path), FileKind.SHARED, "dependency", True, found_via, [why]
+        self.entries[dest] = PlannedFile(
+            path, dest, FileKind.SHARED, "dependency", True, found_via, (why,)
         )
         self.by_name[soname] = dest
         self.queue.append(path)
@@ -220,17 +194,16 @@ def plan_bundle(
             raise BundleError(f"--search-dir {directory}: no such directory")
     collector = _Collector((*user_dirs, *source.library_dirs), ld_library_path)
     for f in source.files:
-        collector.entries[f.dest] = _Entry(
-            f.src, str(f.src), f.kind, f.role, f.elf, "distribution", ["part of the distribution"]
-        )
+        collector.entries[f.dest] = f
         if f.elf:
             collector.by_name.setdefault(f.src.name, f.dest)
             soname = read_elf(f.src).soname
             if soname:
                 collector.by_name.setdefault(soname, f.dest)
     for r in source.runtime_loaded:
-        loader = PurePosixPath(r.loaded_by).name
-        collector.entries[r.dest].reasons.append(f"runtime-loaded by {loader} ({r.provider})")
+        e, loader = collector.entries[r.library], PurePosixPath(r.loaded_by).name
+        why = f"runtime-loaded by {loader} ({r.provider})"
+        collector.entries[r.library] = replace(e, reasons=(*e.reasons, why))
     collector.queue.extend(f.src for f in source.elf_files)
     for f in source.elf_files:
         collector.companions(read_elf(f.src).soname or f.src.name, f.src.parent)
@@ -242,22 +215,7 @@ def plan_bundle(
             collector.walk(root)
     if collector.missing:
         raise _missing_error(source, collector)
-    files = tuple(
-        PlannedFile(
-            dest,
-            e.src,
-            e.origin,
-            e.kind,
-            e.role,
-            e.elf,
-            e.found_via,
-            tuple(e.reasons),
-            e.src.stat().st_size,
-        )
-        for dest, e in sorted(collector.entries.items())
-    )
-    host = tuple(collector.host[k] for k in sorted(collector.host))
-    log.info(
-        "planned %d files (%d bytes) from %s", len(files), sum(f.size for f in files), source.path
-    )
-    return Plan(source, files, host, user_dirs)
+    files = tuple(e for _, e in sorted(collector.entries.items()))
+    plan = Plan(source, files, tuple(collector.host[k] for k in sorted(collector.host)), user_dirs)
+    log.info("planned %d files (%d bytes) from %s", len(files), plan.total_bytes, source.path)
+    return plan

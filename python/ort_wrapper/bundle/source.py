@@ -25,6 +25,7 @@ from ..elf.reader import is_elf, read_elf
 from ..errors import BundleError, ElfError, InitError
 from ..files import confined
 from ..manifest import MANIFEST_RELPATH, FileKind, load_manifest
+from ..matrix import RuntimeLoaded
 from ..runtime.catalog import (
     CPU_PROVIDER,
     gpu_providers,
@@ -35,7 +36,7 @@ from ..runtime.catalog import (
 from ..runtime.distribution import library_dir, module_version
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 
-__all__ = ["RuntimeLoaded", "Source", "SourceFile", "inspect_source"]
+__all__ = ["PlannedFile", "Source", "inspect_source"]
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +44,16 @@ PYTHON_DIR = "python"
 
 
 @dataclass(frozen=True)
-class SourceFile:
-    """One file of the distribution and where it goes in the bundle."""
+class PlannedFile:
+    """A file to copy into the bundle: from where, to where, and why."""
 
-    src: Path  # absolute path in SRC
+    src: Path  # the file as found (may be a symlink; its target's bytes are copied)
     dest: str  # path relative to the bundle root
     kind: FileKind
-    role: str  # core, provider, bridge, python-extension, ...
+    role: str  # core, provider, bridge, python-extension, dependency, ...
     elf: bool
-
-
-@dataclass(frozen=True)
-class RuntimeLoaded:
-    """A library ONNX Runtime dlopens (not in any DT_NEEDED), by bundle-relative paths."""
-
-    dest: str
-    provider: str
-    loaded_by: str
+    found_via: str = "distribution"  # or companion, runpath, search-dir, LD_LIBRARY_PATH, ...
+    reasons: tuple[str, ...] = ("part of the distribution",)
 
 
 @dataclass(frozen=True)
@@ -71,8 +65,8 @@ class Source:
     version: str
     variant: str
     providers: tuple[str, ...]
-    files: tuple[SourceFile, ...]
-    runtime_loaded: tuple[RuntimeLoaded, ...]
+    files: tuple[PlannedFile, ...]
+    runtime_loaded: tuple[RuntimeLoaded, ...]  # by bundle-relative paths
     python_path: str | None = None
     include_dir: str | None = None
     link_flags: tuple[str, ...] = ()
@@ -81,7 +75,7 @@ class Source:
     left_out: tuple[str, ...] = ()  # provider libraries not bundled (not selected), with why
 
     @property
-    def elf_files(self) -> tuple[SourceFile, ...]:
+    def elf_files(self) -> tuple[PlannedFile, ...]:
         """The distribution's ELF files: the roots of the closure."""
         return tuple(f for f in self.files if f.elf)
 
@@ -139,16 +133,16 @@ def _dist_requires(package: Path) -> tuple[str, ...]:
     return ()
 
 
-def _wheel_file(src: Path, dest: str, provider: str | None, bridge: str) -> SourceFile:
+def _wheel_file(src: Path, dest: str, provider: str | None, bridge: str) -> PlannedFile:
     """One file of a wheel's package: its kind and role, from its name and whether it is ELF."""
     if not is_elf(src):
         kind = FileKind.PYTHON if src.suffix in (".py", ".pyi") else FileKind.DATA
-        return SourceFile(src, dest, kind, "", False)
+        return PlannedFile(src, dest, kind, "", False)
     if src.name.startswith("onnxruntime_pybind11_state"):
-        return SourceFile(src, dest, FileKind.PYTHON, "python-extension", True)
+        return PlannedFile(src, dest, FileKind.PYTHON, "python-extension", True)
     if provider is not None:
-        return SourceFile(src, dest, FileKind.SHARED, "provider", True)
-    return SourceFile(src, dest, FileKind.SHARED, "bridge" if src.name == bridge else "core", True)
+        return PlannedFile(src, dest, FileKind.SHARED, "provider", True)
+    return PlannedFile(src, dest, FileKind.SHARED, "bridge" if src.name == bridge else "core", True)
 
 
 def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
@@ -159,7 +153,7 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
         )
     by_library = _provider_of_library()
     bridge = shared_bridge()
-    files: list[SourceFile] = []
+    files: list[PlannedFile] = []
     provider_libs: list[tuple[str, str]] = []  # (dest, provider)
     left_out: list[str] = []
     extension: str | None = None
@@ -213,7 +207,7 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
         for r in manifest.runtime_loaded
         if chosen is not None and r.provider not in chosen
     } - {r.library for r in manifest.runtime_loaded if chosen is None or r.provider in chosen}
-    files: list[SourceFile] = []
+    files: list[PlannedFile] = []
     for entry in manifest.files:
         if entry.path in skipped:
             continue
@@ -221,7 +215,7 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
         if not src.is_file():
             raise BundleError(f"{src} (listed in {path / MANIFEST_RELPATH}) is missing")
         confined(path, src, BundleError, f"files[].path {entry.path!r}:")
-        files.append(SourceFile(src, entry.path, entry.kind, entry.role, is_elf(src)))
+        files.append(PlannedFile(src, entry.path, entry.kind, entry.role, is_elf(src)))
     listed = {f.dest for f in files}
     loaded = []
     for r in manifest.runtime_loaded:
@@ -232,7 +226,7 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
                 f"{path / MANIFEST_RELPATH}: runtimeLoaded library {r.library} "
                 "is not among its files"
             )
-        loaded.append(RuntimeLoaded(r.library, r.provider, r.loaded_by))
+        loaded.append(r)
     return Source(
         path=path,
         kind="prefix",
@@ -267,7 +261,7 @@ def _libdir_source(given: Path) -> Source:
             read_elf(lib)
         except ElfError as exc:
             raise BundleError(str(exc)) from None
-        files.append(SourceFile(lib, f"{LIB_DIR}/{lib.name}", FileKind.SHARED, "", True))
+        files.append(PlannedFile(lib, f"{LIB_DIR}/{lib.name}", FileKind.SHARED, "", True))
     return Source(
         path=path,
         kind="libdir",

@@ -27,13 +27,7 @@ from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
 from ..files import new_directory, sha256_file, write_json_atomic
 from ..finalize.cmakepkg import with_cmake_package
-from ..manifest import (
-    MANIFEST_RELPATH,
-    FileEntry,
-    LinkMode,
-    Manifest,
-    RuntimeLoadedEntry,
-)
+from ..manifest import MANIFEST_RELPATH, FileEntry, LinkMode, Manifest
 from ..progress import Progress
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 from .patch import set_runpath
@@ -172,7 +166,7 @@ def _bundle_json(
                 "path": f.dest,
                 "sha256": hashes[f.dest],
                 "size": sizes[f.dest],
-                "from": f.origin,
+                "from": str(f.src),
                 "foundVia": f.found_via,
                 "why": list(f.reasons),
                 **({"runpath": runpaths[f.dest]} if f.dest in runpaths else {}),
@@ -206,9 +200,7 @@ def _manifest(plan: Plan, hashes: Mapping[str, str], host_versions: dict[str, st
         providers=src.providers,
         files=tuple(FileEntry(f.dest, f.kind, hashes[f.dest], f.role) for f in plan.files),
         link_flags=src.link_flags,
-        runtime_loaded=tuple(
-            RuntimeLoadedEntry(r.dest, r.provider, r.loaded_by) for r in src.runtime_loaded
-        ),
+        runtime_loaded=src.runtime_loaded,
         preload=src.preload,
         python_path=src.python_path,
         include_dir=src.include_dir,

@@ -28,10 +28,9 @@ from ..manifest import (
     FileEntry,
     FileKind,
     Manifest,
-    RuntimeLoadedEntry,
     load_manifest,
 )
-from ..matrix import Variant
+from ..matrix import RuntimeLoaded, Variant
 from .abseil import abseil_report, archive_graph, is_abseil
 from .archives import MERGED_NAME, component_archives, merge_archives
 from .candidates import (
@@ -207,7 +206,7 @@ def _include_dir(prefix: Path) -> str | None:
     return str(headers[0].parent.relative_to(prefix)) if headers else None
 
 
-def _runtime_loaded(prefix: Path, variant: Variant) -> tuple[RuntimeLoadedEntry, ...]:
+def _runtime_loaded(prefix: Path, variant: Variant) -> tuple[RuntimeLoaded, ...]:
     entries = []
     for item in variant.runtime_loaded:
         for name in (item.library, item.loaded_by):
@@ -216,9 +215,7 @@ def _runtime_loaded(prefix: Path, variant: Variant) -> tuple[RuntimeLoadedEntry,
                     f"variant {variant.name!r} declares {name} (runtimeLoaded) "
                     f"but {prefix / 'lib'} has no such file"
                 )
-        entries.append(
-            RuntimeLoadedEntry(f"lib/{item.library}", item.provider, f"lib/{item.loaded_by}")
-        )
+        entries.append(RuntimeLoaded(f"lib/{item.library}", item.provider, f"lib/{item.loaded_by}"))
     return tuple(entries)
 
 

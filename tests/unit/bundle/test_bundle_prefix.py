@@ -8,7 +8,8 @@ from pathlib import Path
 from ort_wrapper.bundle import BUNDLE_JSON_RELPATH
 from ort_wrapper.bundle.write import make_bundle
 from ort_wrapper.files import sha256_file
-from ort_wrapper.manifest import FileEntry, Manifest, RuntimeLoadedEntry, load_manifest
+from ort_wrapper.manifest import FileEntry, Manifest, load_manifest
+from ort_wrapper.matrix import RuntimeLoaded
 
 from support.bundles import small_elf, tree_hashes
 
@@ -31,7 +32,7 @@ def _prefix(root: Path, cublas_dir: Path) -> Path:
         )
     ]
     loaded = tuple(
-        RuntimeLoadedEntry(f"lib/{name}", "CUDAExecutionProvider", "lib/libonnxruntime.so.1")
+        RuntimeLoaded(f"lib/{name}", "CUDAExecutionProvider", "lib/libonnxruntime.so.1")
         for name in ("libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so")
     )
     Manifest(
