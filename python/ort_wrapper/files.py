@@ -12,7 +12,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +22,8 @@ from .errors import OrtWrapperError
 __all__ = [
     "atomic_file",
     "cache_root",
+    "check_apart",
+    "check_replaceable",
     "confined",
     "distribution_name",
     "find_tool",
@@ -203,6 +205,35 @@ def _rename_in(tmp: Path, out: Path) -> None:
     finally:
         for old in aside:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def check_apart(out: Path, inputs: Sequence[Path], error: type[OrtWrapperError]) -> None:
+    """Refuse an ``--out`` inside one of ``inputs``, or an input inside it (symlinks
+    resolved): writing it would change what is being read."""
+    real_out = out.resolve()
+    for path in inputs:
+        real = path.resolve()
+        if real_out.is_relative_to(real) or real.is_relative_to(real_out):
+            raise error(
+                f"--out {out} and {path} overlap (one lies inside the other): choose an --out "
+                "outside it; nothing was written"
+            )
+
+
+def check_replaceable(
+    out: Path, error: type[OrtWrapperError], not_earlier: Callable[[Path], str | None]
+) -> None:
+    """Refuse an ``--out`` that :func:`new_directory` may not replace: one whose parent is
+    missing, one that is not a directory, or a non-empty directory that ``not_earlier`` says
+    (a phrase following "--out OUT ") is not an earlier output of the same step."""
+    if not out.exists() and not out.is_symlink():
+        if not out.parent.is_dir():
+            raise error(f"--out {out}: its parent directory {out.parent} does not exist")
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise error(f"--out {out} exists and is not a directory; nothing was written")
+    if any(out.iterdir()) and (why := not_earlier(out)) is not None:
+        raise error(f"--out {out} {why}: refusing to replace it; nothing was written")
 
 
 @contextmanager

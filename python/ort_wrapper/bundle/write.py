@@ -25,7 +25,7 @@ from ..elf.policy import host_category
 from ..elf.reader import read_elf
 from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
-from ..files import new_directory, sha256_file, write_json_atomic
+from ..files import check_apart, check_replaceable, new_directory, sha256_file, write_json_atomic
 from ..finalize.cmakepkg import with_cmake_package
 from ..manifest import MANIFEST_RELPATH, FileEntry, LinkMode, Manifest
 from ..progress import Progress
@@ -78,6 +78,14 @@ class BundleResult:
 def _not_a_bundle(out: Path) -> str | None:
     """Why ``out`` is not provably an earlier bundle (None when it is): its bundle.json must
     record every file it holds (plus bundle.json and manifest.json), each with its hash."""
+    if not (out / BUNDLE_JSON_RELPATH).exists():
+        return "exists, is not empty and is not a bundle"
+    why = _unrecorded(out)
+    return None if why is None else f"is not provably an earlier bundle: {why}"
+
+
+def _unrecorded(out: Path) -> str | None:
+    """The first thing in ``out`` its bundle.json does not account for (None: nothing)."""
     try:
         recorded = {f.path: f.sha256 for f in read_bundle_record(out).files}
     except (OSError, BundleError) as exc:
@@ -93,38 +101,6 @@ def _not_a_bundle(out: Path) -> str | None:
         if rel in recorded and sha256_file(path) != recorded[rel]:
             return f"{path} was changed since the bundle was written"
     return None
-
-
-def _check_out(out: Path) -> None:
-    """Refuse to replace anything but an empty directory or an earlier bundle."""
-    if not out.exists() and not out.is_symlink():
-        if not out.parent.is_dir():
-            raise BundleError(f"--out {out}: its parent directory does not exist")
-        return
-    if not out.is_dir() or out.is_symlink():
-        raise BundleError(f"--out {out} exists and is not a directory; nothing was written")
-    if not any(out.iterdir()):
-        return
-    if not (out / BUNDLE_JSON_RELPATH).exists():
-        raise BundleError(
-            f"--out {out} exists, is not empty and is not a bundle: refusing to replace it "
-            "(nothing was written)"
-        )
-    if (why := _not_a_bundle(out)) is not None:
-        raise BundleError(
-            f"--out {out} is not provably an earlier bundle: {why}; refusing to replace it "
-            "(nothing was written)"
-        )
-
-
-def _check_apart(out: Path, source: Path) -> None:
-    """Refuse an --out inside the source, or a source inside --out (symlinks resolved)."""
-    real_out, real_src = out.resolve(), source.resolve()
-    if real_out.is_relative_to(real_src) or real_src.is_relative_to(real_out):
-        raise BundleError(
-            f"--out {out} and the source {source} overlap (one lies inside the other): "
-            "choose an --out outside the source; nothing was written"
-        )
 
 
 def _copy(plan: Plan, tmp: Path, quiet: bool) -> None:
@@ -257,9 +233,9 @@ def make_bundle(
     """
     start = time.monotonic()
     out = Path(out).expanduser().absolute()
-    _check_out(out)
+    check_replaceable(out, BundleError, _not_a_bundle)
     source = inspect_source(src, providers)
-    _check_apart(out, source.path)
+    check_apart(out, (source.path,), BundleError)
     plan = plan_bundle(source, search_dirs, ld_library_path=ld_library_path)
     with new_directory(out, BundleError) as tmp:
         _copy(plan, tmp, quiet)

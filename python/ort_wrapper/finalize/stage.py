@@ -22,7 +22,7 @@ from typing import Any
 
 from ..elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
 from ..errors import BuildError, InitError
-from ..files import confined, new_directory, sha256_file
+from ..files import check_apart, check_replaceable, confined, new_directory, sha256_file
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
@@ -242,33 +242,13 @@ def _not_a_distribution(out: Path) -> str | None:
     try:
         listed = {f.path for f in load_manifest(out).files} | {MANIFEST_RELPATH.as_posix()}
     except InitError as exc:
-        return str(exc)
-    unlisted = sorted(set(_regular_files(out)) - listed)
-    return f"its manifest does not list {out / unlisted[0]}" if unlisted else None
-
-
-def _check_out(out: Path, inputs: Sequence[Path]) -> None:
-    """Refuse an ``out`` that overlaps an input, or that exists and is neither an empty
-    directory nor an earlier distribution (which a rerun replaces)."""
-    for path in inputs:
-        if out.resolve().is_relative_to(path.resolve()) or path.resolve().is_relative_to(
-            out.resolve()
-        ):
-            raise BuildError(
-                f"--out {out} and {path} overlap (one lies inside the other): finalize writes "
-                "a new directory and never edits its inputs; choose an --out outside them"
-            )
-    if not out.exists() and not out.is_symlink():
-        if not out.parent.is_dir():
-            raise BuildError(f"--out {out}: its parent directory {out.parent} does not exist")
-        return
-    if out.is_symlink() or not out.is_dir():
-        raise BuildError(f"--out {out} exists and is not a directory; nothing was written")
-    if any(out.iterdir()) and (why := _not_a_distribution(out)) is not None:
-        raise BuildError(
-            f"--out {out} is not empty and not an earlier distribution ({why}): "
-            "refusing to replace it; nothing was written"
-        )
+        why = str(exc)
+    else:
+        unlisted = sorted(set(_regular_files(out)) - listed)
+        if not unlisted:
+            return None
+        why = f"its manifest does not list {out / unlisted[0]}"
+    return f"is not empty and not an earlier distribution ({why})"
 
 
 def _listing(dist: Path, roles: Mapping[str, str]) -> tuple[FileEntry, ...]:
@@ -308,7 +288,8 @@ def finalize(
     for what, path in (("prefix", prefix), ("build directory", build_dir)):
         if not path.is_dir():
             raise BuildError(f"the {what} {path} is not a directory")
-    _check_out(out, (prefix, build_dir))
+    check_apart(out, (prefix, build_dir), BuildError)
+    check_replaceable(out, BuildError, _not_a_distribution)
     cache = read_cmake_cache(build_dir)
     version = version or ort_version_of(cache, sysroot)
     static = variant.link_mode == "static"
