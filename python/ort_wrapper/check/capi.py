@@ -13,7 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..manifest import PREFIX_VAR, Manifest
+from ..manifest import Manifest
+from ..runtime.capi.library import c_driver_flags
 from ..runtime.capi.probe import PROBE_TIMEOUT_S, CapiResult, probe_shared
 from ..runtime.child import run_command as _run
 
@@ -59,9 +60,7 @@ def probe_static(root: Path, manifest: Manifest, api: int, cc: str | None = None
     if include is None:
         where = f"{root / manifest.include_dir}" if manifest.include_dir else "includeDir (unset)"
         return CapiResult(api, error=f"onnxruntime_c_api.h not found under {where}")
-    flags = [f.replace(PREFIX_VAR, str(root)) for f in manifest.link_flags]
-    if not any(f in ("-lstdc++", "-lc++") for f in flags):
-        flags.append("-lstdc++")  # the archives are C++; the program is C
+    flags = c_driver_flags(root, manifest)
     with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
         source, program = Path(tmp) / "capi.c", Path(tmp) / "capi"
         source.write_text(static_program(api))

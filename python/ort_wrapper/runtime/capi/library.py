@@ -31,6 +31,7 @@ from ..distribution import Distribution
 
 __all__ = [
     "LINK_TIMEOUT_S",
+    "c_driver_flags",
     "capi_library",
     "find_header",
     "link_runner",
@@ -106,16 +107,22 @@ def _key(manifest: Manifest, facts: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _flags(root: Path, manifest: Manifest) -> list[str]:
-    """Exactly the distribution's link flags (what ``ort-wrapper link-flags ROOT`` prints), the
-    C++ runtime for a C driver, and what keeps the C API in: -u keeps OrtGetApiBase's member
-    (and all it needs); --no-demangle names symbols as the archives' symbol tables do."""
+def c_driver_flags(root: Path, manifest: Manifest) -> list[str]:
+    """Exactly the distribution's link flags (what ``ort-wrapper link-flags ROOT`` prints) with
+    ``${prefix}`` = ``root``, and the C++ runtime when they name none: the archives are C++,
+    the driver linking them is ``cc``."""
     from ...finalize.linkflags import substitute
 
     flags = substitute(manifest.link_flags, root)
     if not any(f in ("-lstdc++", "-lc++") for f in flags):
-        flags.append("-lstdc++")  # the archives are C++; the driver is cc
-    return ["-Wl,-u,OrtGetApiBase", "-Wl,--no-demangle", *flags, "-lm"]
+        flags.append("-lstdc++")
+    return flags
+
+
+def _flags(root: Path, manifest: Manifest) -> list[str]:
+    """:func:`c_driver_flags` and what keeps the C API in: -u keeps OrtGetApiBase's member
+    (and all it needs); --no-demangle names symbols as the archives' symbol tables do."""
+    return ["-Wl,-u,OrtGetApiBase", "-Wl,--no-demangle", *c_driver_flags(root, manifest), "-lm"]
 
 
 def _compiler(root: Path, cc: str | None) -> str:
