@@ -14,6 +14,8 @@ import pytest
 
 from ort_wrapper.matrix import load_matrix
 
+from support.reports import checks, data
+
 REPO = Path(__file__).resolve().parents[2]
 _CLEARED = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION", "LD_LIBRARY_PATH", "ORT_WRAPPER_VARIANTS")
 
@@ -38,41 +40,41 @@ def cpu_report() -> dict:
 
 
 def test_the_cpu_wheel_alone_is_all_clear(cpu_report):
-    assert cpu_report["exitCode"] == 0
-    assert cpu_report["summary"]["error"] == 0 and cpu_report["summary"]["warning"] == 0
-    codes = {f["code"] for f in cpu_report["findings"]}
+    assert cpu_report["ok"] is True
+    assert cpu_report["summary"]["fail"] == 0 and cpu_report["summary"]["warn"] == 0
+    codes = {f["name"] for f in checks(cpu_report)}
     assert {"dist.selected", "core.closure", "provider.builtin", "host.glibc"} <= codes
     assert "dist.conflict" not in codes and "provider.unusable" not in codes
 
 
 def test_it_names_the_distribution_init_would_use_without_importing_it(cpu_report):
-    dists = cpu_report["distributions"]
+    dists = data(cpu_report, "distributions")
     expected = load_matrix().ort_version
     assert [(d["name"], d["version"]) for d in dists["installed"]] == [("onnxruntime", expected)]
     selected = dists["selected"]
     assert selected["origin"] == "installed module" and selected["version"] == expected
     assert selected["owners"] == ["onnxruntime"] and selected["packageOnDisk"] == "onnxruntime"
-    providers = cpu_report["providers"]
+    providers = data(cpu_report, "providers")
     assert providers["learntFrom"] == "child process"
     assert "CPUExecutionProvider" in providers["compiledIn"]
-    assert cpu_report["process"]["loaded"] == []  # doctor itself never loads a runtime
+    assert data(cpu_report, "process")["loaded"] == []  # doctor itself never loads a runtime
 
 
 def test_it_reports_the_host_versions_against_the_wheel(cpu_report):
-    versions = {v["family"]: v for v in cpu_report["host"]["versions"]}
+    versions = {v["family"]: v for v in data(cpu_report, "host")["versions"]}
     assert versions["GLIBC"]["required"] == "GLIBC_2.27" and versions["GLIBC"]["ok"]
     assert versions["GLIBCXX"]["required"] == "GLIBCXX_3.4.22"
     assert "libonnxruntime.so.1.23.2" in versions["GLIBC"]["requiredBy"]
-    assert cpu_report["host"]["ldLibraryPath"] is None
+    assert data(cpu_report, "host")["ldLibraryPath"] is None
 
 
 def test_the_table_and_a_json_file(tmp_path):
     out = tmp_path / "doctor.json"
     proc = doctor("--json", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "0 error: nothing is an error" in proc.stdout
+    assert "PASSED: " in proc.stdout and " 0 failed, 0 warnings" in proc.stdout
     assert "init() would use" in proc.stdout and "CPUExecutionProvider" in proc.stdout
-    assert json.loads(out.read_text())["exitCode"] == 0
+    assert json.loads(out.read_text())["ok"] is True
 
 
 def test_an_unwritable_json_file_is_a_usage_error(tmp_path):
@@ -86,9 +88,9 @@ def test_a_bad_variable_is_an_error_finding_that_names_it(tmp_path):
     proc = doctor("--json", ORT_WRAPPER_DIST=str(tmp_path / "missing"))
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
-    (unusable,) = [f for f in report["findings"] if f["code"] == "dist.unusable"]
-    assert unusable["severity"] == "error"
-    assert f"ORT_WRAPPER_DIST={tmp_path / 'missing'}: no such directory" in unusable["fact"]
+    (unusable,) = [f for f in checks(report) if f["name"] == "dist.unusable"]
+    assert unusable["status"] == "fail"
+    assert f"ORT_WRAPPER_DIST={tmp_path / 'missing'}: no such directory" in unusable["detail"]
     assert unusable["fix"].startswith("fix ORT_WRAPPER_DIST")
     assert "Traceback" not in proc.stderr
 
@@ -107,8 +109,8 @@ def test_another_ort_version_than_the_matrix_pins_is_an_error(tmp_path):
     proc = doctor("--json", ORT_WRAPPER_VARIANTS=str(pinned))
     assert proc.returncode == 1
     report = json.loads(proc.stdout)
-    (version,) = [f for f in report["findings"] if f["code"] == "dist.version"]
-    assert version["severity"] == "error" and "builds and tests 1.22.0" in version["fact"]
+    (version,) = [f for f in checks(report) if f["name"] == "dist.version"]
+    assert version["status"] == "fail" and "builds and tests 1.22.0" in version["detail"]
     assert version["fix"] == "pip install onnxruntime==1.22.0"
 
 
@@ -124,8 +126,8 @@ def test_a_static_c_distribution_says_what_applies(tmp_path):
     proc = doctor("--dist", str(root), "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
-    codes = {f["code"]: f for f in report["findings"]}
-    assert "dist.unusable" not in codes and codes["dist.static"]["severity"] == "ok"
+    codes = {f["name"]: f for f in checks(report)}
+    assert "dist.unusable" not in codes and codes["dist.static"]["status"] == "pass"
     assert f"ort-wrapper link-flags {root}`" in codes["dist.static"]["fix"]
     assert "check --dist" in codes["dist.static"]["fix"]
     assert not any(code.startswith("provider.") for code in codes)
@@ -136,16 +138,16 @@ def test_a_manifest_claiming_a_provider_the_runtime_lacks_is_an_error(tmp_path):
 
     root = wheel_prefix(tmp_path / "dist")
     path = root / "share/ort-wrapper/manifest.json"
-    data = json.loads(path.read_text())
-    data["providers"] = [*data["providers"], "CUDAExecutionProvider"]
-    path.write_text(json.dumps(data))
+    written = json.loads(path.read_text())
+    written["providers"] = [*written["providers"], "CUDAExecutionProvider"]
+    path.write_text(json.dumps(written))
     proc = doctor("--dist", str(root), "--json")
     report = json.loads(proc.stdout)
-    manifest = [f for f in report["findings"] if f["code"] == "provider.manifest"]
-    assert proc.returncode == 1 and manifest[0]["severity"] == "error"
-    assert "CUDAExecutionProvider" in manifest[0]["fact"]
-    assert report["providers"]["learntFrom"] == "child process"
-    assert "CUDAExecutionProvider" not in report["providers"]["compiledIn"]
+    manifest = [f for f in checks(report) if f["name"] == "provider.manifest"]
+    assert proc.returncode == 1 and manifest[0]["status"] == "fail"
+    assert "CUDAExecutionProvider" in manifest[0]["detail"]
+    assert data(report, "providers")["learntFrom"] == "child process"
+    assert "CUDAExecutionProvider" not in data(report, "providers")["compiledIn"]
 
 
 def test_json_into_a_closed_pipe_is_not_a_traceback():

@@ -15,6 +15,7 @@ import pytest
 from ort_wrapper.runtime.gpu import nvidia_driver
 
 from support.cuda_envs import REPO, both_venv, gpu_venv, nvidia_libs, run_python
+from support.reports import checks, data
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +39,11 @@ def doctor_json(python, **env) -> tuple[int, dict]:
 
 
 def by_code(report: dict, code: str) -> list[dict]:
-    return [f for f in report["findings"] if f["code"] == code]
+    return [f for f in checks(report) if f["name"] == code]
 
 
 def provider(report: dict, name: str) -> dict:
-    (status,) = [p for p in report["providers"]["providers"] if p["name"] == name]
+    (status,) = [p for p in data(report, "providers")["providers"] if p["name"] == name]
     return status
 
 
@@ -54,8 +55,8 @@ def gpu_report() -> tuple[int, dict]:
 def test_the_gpu_wheel_without_cuda_12_reports_the_cuda_provider_unusable(gpu_report):
     code, report = gpu_report
     assert code == 1
-    assert report["distributions"]["selected"]["packageOnDisk"] == "onnxruntime-gpu"
-    assert "CUDAExecutionProvider" in report["providers"]["compiledIn"]
+    assert data(report, "distributions")["selected"]["packageOnDisk"] == "onnxruntime-gpu"
+    assert "CUDAExecutionProvider" in data(report, "providers")["compiledIn"]
     cuda = provider(report, "CUDAExecutionProvider")
     assert not cuda["loadable"]
     assert cuda["library"].endswith("onnxruntime/capi/libonnxruntime_providers_cuda.so")
@@ -67,9 +68,9 @@ def test_the_gpu_wheel_without_cuda_12_reports_the_cuda_provider_unusable(gpu_re
     closure = {c["soname"]: c for c in cuda["closure"]}
     assert closure["libcublasLt.so.12"]["path"] is None
     assert closure["libc.so.6"]["from"].endswith("(host glibc)")
-    (finding,) = [f for f in by_code(report, "provider.unusable") if "CUDAExecution" in f["fact"]]
-    assert finding["severity"] == "error"
-    assert "missing libcublasLt.so.12, libcublas.so.12" in finding["fact"]
+    (finding,) = [f for f in by_code(report, "provider.unusable") if "CUDAExecution" in f["detail"]]
+    assert finding["status"] == "fail"
+    assert "missing libcublasLt.so.12, libcublas.so.12" in finding["detail"]
     assert finding["fix"].startswith("pip install 'nvidia-cublas-cu12>=12,<13'")
     assert all(f"'{req}'" in finding["fix"] for req in CUDA_NEEDS.values())
 
@@ -78,40 +79,43 @@ def test_the_gpu_wheel_report_says_whether_there_is_a_driver(gpu_report):
     _, report = gpu_report
     driver = nvidia_driver()
     (finding,) = by_code(report, "host.driver")
-    assert report["host"]["driver"]["found"] == driver.found
+    assert data(report, "host")["driver"]["found"] == driver.found
     if not driver.found:  # this project's CI hosts: no NVIDIA driver
-        assert finding["severity"] == "error"
-        assert finding["fact"].startswith("no NVIDIA driver: libcuda.so.1 cannot be loaded")
-        assert "needed by TensorrtExecutionProvider, CUDAExecutionProvider" in finding["fact"]
+        assert finding["status"] == "fail"
+        assert finding["detail"].startswith("no NVIDIA driver: libcuda.so.1 cannot be loaded")
+        assert "needed by TensorrtExecutionProvider, CUDAExecutionProvider" in finding["detail"]
         cuda = provider(report, "CUDAExecutionProvider")
         assert cuda["deviceProblem"].startswith("no NVIDIA driver")
 
 
 def test_the_gpu_wheel_report_compares_cuda_runtimes_with_what_it_was_built_for(gpu_report):
     _, report = gpu_report
-    runtime = [c for c in report["host"]["cuda"] if c["component"] == "CUDA runtime"]
+    runtime = [c for c in data(report, "host")["cuda"] if c["component"] == "CUDA runtime"]
     assert runtime[0]["needs"] == "libcudart.so.12"
-    (finding,) = [f for f in by_code(report, "host.cuda-runtime") if "CUDA runtime" in f["fact"]]
-    assert "(this package was built with CUDA 12.2)" in finding["fact"]
+    (finding,) = [f for f in by_code(report, "host.cuda-runtime") if "CUDA runtime" in f["detail"]]
+    assert "(this package was built with CUDA 12.2)" in finding["detail"]
     found12 = [f for f in runtime[0]["found"] if f["soname"] == "libcudart.so.12"]
-    assert finding["severity"] == ("ok" if found12 else "warning")
+    assert finding["status"] == ("pass" if found12 else "warn")
 
 
 def test_both_wheels_installed_is_a_conflict():
     code, report = doctor_json(both_venv())
     assert code == 1
-    names = sorted(d["name"] for d in report["distributions"]["installed"])
+    names = sorted(d["name"] for d in data(report, "distributions")["installed"])
     assert names == ["onnxruntime", "onnxruntime-gpu"]
     (conflict,) = by_code(report, "dist.conflict")
-    assert conflict["severity"] == "error"
-    assert "onnxruntime 1.23.2" in conflict["fact"] and "onnxruntime-gpu 1.23.2" in conflict["fact"]
-    assert "own the same" in conflict["fact"] and "onnxruntime/__init__.py" in conflict["fact"]
+    assert conflict["status"] == "fail"
+    assert (
+        "onnxruntime 1.23.2" in conflict["detail"]
+        and "onnxruntime-gpu 1.23.2" in conflict["detail"]
+    )
+    assert "own the same" in conflict["detail"] and "onnxruntime/__init__.py" in conflict["detail"]
     assert conflict["fix"].startswith("pip uninstall -y ")
     assert "&& pip install onnxruntime-gpu==1.23.2 (" in conflict["fix"]  # the specialised one
-    on_disk = report["distributions"]["selected"]["packageOnDisk"]
-    assert f"on disk: {on_disk} " in conflict["fact"]
-    assert f"import onnxruntime gets {on_disk}'s build" in conflict["fact"]
-    assert sorted(report["distributions"]["selected"]["owners"]) == names
+    on_disk = data(report, "distributions")["selected"]["packageOnDisk"]
+    assert f"on disk: {on_disk} " in conflict["detail"]
+    assert f"import onnxruntime gets {on_disk}'s build" in conflict["detail"]
+    assert sorted(data(report, "distributions")["selected"]["owners"]) == names
 
 
 def test_with_the_nvidia_wheels_on_the_library_path_only_the_driver_can_be_missing():
@@ -124,11 +128,11 @@ def test_with_the_nvidia_wheels_on_the_library_path_only_the_driver_can_be_missi
     for soname in CUDA_NEEDS:
         assert closure[soname]["from"] == "LD_LIBRARY_PATH"
         assert closure[soname]["path"].startswith(str(libs / "nvidia"))
-    runtime = [f for f in by_code(report, "host.cuda-runtime") if "CUDA runtime" in f["fact"]]
-    assert runtime[0]["severity"] == "ok" and "libcudart.so.12 (12." in runtime[0]["fact"]
+    runtime = [f for f in by_code(report, "host.cuda-runtime") if "CUDA runtime" in f["detail"]]
+    assert runtime[0]["status"] == "pass" and "libcudart.so.12 (12." in runtime[0]["detail"]
     driver = nvidia_driver()
     assert cuda["loadable"] == (driver.found and driver.error is None)
-    assert code == report["exitCode"] == (1 if report["summary"]["error"] else 0)
+    assert code == (0 if report["ok"] else 1) == (1 if report["summary"]["fail"] else 0)
 
 
 def test_nvidia_wheels_on_sys_path_but_not_preloaded_are_named():
@@ -140,10 +144,10 @@ def test_nvidia_wheels_on_sys_path_but_not_preloaded_are_named():
     closure = {c["soname"]: c for c in cuda["closure"]}
     assert closure["libcudnn.so.9"]["from"] == "nvidia-cudnn-cu12 wheel (not on the loader's path)"
     finding = next(
-        f for f in report["findings"]
-        if f["code"] in ("provider.unusable", "provider.needs-preload")
-        and f["fact"].startswith("CUDAExecutionProvider")
+        f for f in checks(report)
+        if f["name"] in ("provider.unusable", "provider.needs-preload")
+        and f["detail"].startswith("CUDAExecutionProvider")
     )  # fmt: skip
-    assert "libcublasLt.so.12" in finding["fact"] and "nvidia-* wheels" in finding["fact"]
-    if finding["code"] == "provider.needs-preload":
+    assert "libcublasLt.so.12" in finding["detail"] and "nvidia-* wheels" in finding["detail"]
+    if finding["name"] == "provider.needs-preload":
         assert "onnxruntime.preload_dlls()" in finding["fix"]

@@ -14,6 +14,7 @@ import json
 import pytest
 
 from support.cuda_envs import run_python, wrapper_venv
+from support.reports import checks, data
 
 pytestmark = pytest.mark.slow
 
@@ -41,16 +42,18 @@ def test_the_gpu_extra_installs_the_gpu_wheel_alone_without_a_conflict() -> None
     proc = run_python(python, ["-m", "ort_wrapper.cli", "doctor", "--json"], _CLEAN)
     assert "Traceback" not in proc.stderr, proc.stderr
     report = json.loads(proc.stdout)
-    codes = {f["code"] for f in report["findings"]}
+    codes = {f["name"] for f in checks(report)}
     assert "dist.conflict" not in codes
-    assert [d["name"] for d in report["distributions"]["installed"]] == ["onnxruntime-gpu"]
-    assert report["distributions"]["selected"]["packageOnDisk"] == "onnxruntime-gpu"
+    assert [d["name"] for d in data(report, "distributions")["installed"]] == ["onnxruntime-gpu"]
+    assert data(report, "distributions")["selected"]["packageOnDisk"] == "onnxruntime-gpu"
     # CUDA 12's libraries are what is really missing here, named as for the GPU wheel anywhere
-    (cuda,) = [p for p in report["providers"]["providers"] if p["name"] == "CUDAExecutionProvider"]
+    (cuda,) = [
+        p for p in data(report, "providers")["providers"] if p["name"] == "CUDAExecutionProvider"
+    ]
     missing = {m["soname"] for m in cuda["missing"]}
     assert {"libcublasLt.so.12", "libcudart.so.12", "libcudnn.so.9"} <= missing
-    unusable = [f for f in report["findings"] if f["code"] == "provider.unusable"]
-    assert any("CUDAExecutionProvider" in f["fact"] for f in unusable)
+    unusable = [f for f in checks(report) if f["name"] == "provider.unusable"]
+    assert any("CUDAExecutionProvider" in f["detail"] for f in unusable)
 
 
 def test_plain_ort_wrapper_installs_no_wheel_and_init_says_how_to_get_one() -> None:
@@ -91,10 +94,10 @@ def test_a_bundle_that_left_providers_out_on_purpose_reads_as_such(tmp_path) -> 
     assert "Traceback" not in proc.stderr, proc.stderr
     report = json.loads(proc.stdout)
     by_code: dict[str, list[dict]] = {}
-    for finding in report["findings"]:
-        by_code.setdefault(finding["code"], []).append(finding)
-    left_out = sorted(f["fact"].split(":")[0] for f in by_code["provider.left-out"])
+    for finding in checks(report):
+        by_code.setdefault(finding["name"], []).append(finding)
+    left_out = sorted(f["detail"].split(":")[0] for f in by_code["provider.left-out"])
     assert left_out == ["CUDAExecutionProvider", "TensorrtExecutionProvider"]
-    assert all(f["severity"] == "ok" for f in by_code["provider.left-out"])
+    assert all(f["status"] == "pass" for f in by_code["provider.left-out"])
     assert "provider.unusable" not in by_code
-    assert [f["severity"] for f in by_code["provider.manifest"]] == ["ok"]
+    assert [f["status"] for f in by_code["provider.manifest"]] == ["pass"]

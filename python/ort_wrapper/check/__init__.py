@@ -10,9 +10,9 @@ raises for bad input: a broken distribution is a failed check with its reason.
 
 from __future__ import annotations
 
+from ..report import FAIL, INFO, PASS, SKIP, WARN, Check, Report, Section, Table, render_text
 from ..runtime.target import Target, resolve_target
 from .options import SECTIONS, CheckOptions
-from .report import FAIL, INFO, PASS, SKIP, Check, Report, Section, Table, render_text
 from .run import run_check
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "PASS",
     "SECTIONS",
     "SKIP",
+    "WARN",
     "Check",
     "CheckOptions",
     "Report",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..progress import Progress
+from ..report import FAIL, INFO, PASS, SKIP, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from ..runtime.catalog import provider_spec
 from ..runtime.loader import active_runtime, init
@@ -33,7 +34,6 @@ from .cases import (
     backend_data_problem,
     run_case,
 )
-from .report import FAIL, INFO, PASS, SKIP, Check, Section, Table
 
 __all__ = ["compute_providers", "cross_check", "quality_section", "run_cases"]
 

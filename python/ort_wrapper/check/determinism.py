@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import OrtWrapperError
+from ..report import FAIL, INFO, PASS, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from ..runtime.session import Session, SessionBuilder
 from .compare import max_abs_diff, same_outputs
 from .inputs import ModelInputs, ModelSpec, first_run, resolve_inputs
 from .options import DETERMINISM_SECONDS
-from .report import FAIL, INFO, PASS, Check, Section, Table
 
 __all__ = ["ModelSource", "determinism_section", "per_model", "prepare", "until"]
 

@@ -4,8 +4,8 @@ its manifest was written (stripped, patched, replaced) fails here, file by file.
 from __future__ import annotations
 
 from ..files import sha256_file
+from ..report import FAIL, PASS, Check
 from ..runtime.target import Target
-from .report import FAIL, PASS, Check
 
 __all__ = ["digest_check"]
 

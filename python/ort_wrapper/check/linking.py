@@ -15,10 +15,10 @@ from ..elf.resolve import LibrarySource, resolve_closure
 from ..elf.versions import check_versions, host_versions, max_required, provided_by
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
+from ..report import FAIL, INFO, PASS, Check, Section, Table, shortlist
 from ..runtime.target import Target
 from .capi import CapiResult, probe_shared, probe_static
 from .digests import digest_check
-from .report import FAIL, INFO, PASS, Check, Section, Table, shortlist
 
 __all__ = ["linking_section", "shared_objects"]
 

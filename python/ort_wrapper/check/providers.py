@@ -1,7 +1,8 @@
 """The providers section: compiled in versus actually usable, decided by a real session.
 
-The reasons come from ``ort_wrapper.runtime.diagnose.provider_status`` (shared with strict
-sessions and ``ort-wrapper doctor``); "usable" means ONNX Runtime lists the provider in the
+The reasons come from ``ort_wrapper.runtime.diagnose.provider_status`` and the manifest rule is
+``runtime.diagnose.manifest_check`` (both shared with strict sessions and ``ort-wrapper doctor``);
+"usable" means ONNX Runtime lists the provider in the
 session it actually built.
 """
 
@@ -12,12 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..runtime.diagnose import ManifestAgreement, manifest_verdict, provider_status
+from ..report import FAIL, INFO, PASS, Check, Section, Table
+from ..runtime.diagnose import manifest_check, provider_status
 from ..runtime.loader import init
 from ..runtime.probe import probe_provider
-from .report import FAIL, INFO, PASS, Check, Section, Table
 
-__all__ = ["ProviderVerdict", "judge_providers", "manifest_check", "providers_section"]
+__all__ = ["ProviderVerdict", "judge_providers", "providers_section"]
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +51,6 @@ def judge_providers(claimed: Sequence[str] | None = None) -> tuple[ProviderVerdi
         probe = probe_provider(name)  # a strict session: its reason is provider_status's
         verdicts.append(ProviderVerdict(name, name in claimed, True, probe.used, probe.reason))
     return tuple(verdicts)
-
-
-_STATUS = {ManifestAgreement.LACKING: FAIL, ManifestAgreement.AGREES: PASS}
-
-
-def manifest_check(claimed: Sequence[str] | None, available: Sequence[str]) -> Check:
-    """The manifest's providers against what the runtime reports compiled in (the rule
-    :func:`~ort_wrapper.runtime.diagnose.manifest_verdict`, shared with doctor): claiming one the
-    runtime lacks fails; an unclaimed compiled-in provider is reported."""
-    verdict = manifest_verdict(claimed, available)
-    data: dict[str, object] = {
-        "manifest": list(claimed) if claimed is not None else None,
-        "runtime": list(available),
-    }
-    if verdict.claimed:
-        data.update(notCompiledIn=list(verdict.lacking), unclaimed=list(verdict.unclaimed))
-    status = _STATUS.get(verdict.agreement, INFO)
-    return Check("manifest vs runtime providers", status, verdict.fact, data)
 
 
 def providers_section(

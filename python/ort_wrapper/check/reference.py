@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..report import FAIL, PASS, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_reference
 from .determinism import ModelSource, per_model
-from .report import FAIL, PASS, Check, Section, Table
 
 __all__ = ["reference_checks", "with_reference"]
 

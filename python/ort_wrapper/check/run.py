@@ -18,15 +18,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import OrtWrapperError
+from ..report import Report, Section, failed_section
 from ..runtime.distribution import ENV_VARS
 from ..runtime.target import Target, TargetKind, resolve_target
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions
-from .report import Report, Section, announce, failed_section
 
-__all__ = ["run_check", "run_worker"]
+__all__ = ["announce", "run_check", "run_worker"]
 
 log = logging.getLogger(__name__)
+
+
+def announce(section: str, quiet: bool) -> None:
+    """Say on stderr which section starts (progress for the sections without a bar)."""
+    if not quiet:
+        print(f"ort-wrapper check: {section} ...", file=sys.stderr, flush=True)
 
 
 def _worker_env(target: Target) -> dict[str, str]:
@@ -146,4 +152,7 @@ def run_check(
         )
         sections.update((s.name, s) for s in found)
     ordered = tuple(sections[n] for n in options.sections if n in sections)
-    return Report(target.to_json(), ordered, time.monotonic() - start)
+    dist = target.to_json()
+    subject = dist.get("describe", dist.get("path", "?"))
+    seconds = time.monotonic() - start
+    return Report("ort-wrapper check", subject, ordered, seconds, {"distribution": dist})

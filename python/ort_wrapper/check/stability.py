@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InputError, ModelLoadError, OrtWrapperError
+from ..report import FAIL, PASS, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from .compare import float_leaves
 from .determinism import ModelSource, per_model, prepare, until
 from .options import STABILITY_SECONDS
-from .report import FAIL, PASS, Check, Section, Table
 
 __all__ = ["RSS_GROWTH_LIMIT", "resident_bytes", "stability_section"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .report import FAIL, Report, Table
+from ..report import FAIL, Report, Table
 
 __all__ = ["model_summary"]
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 from ..errors import OrtWrapperError
 from ..files import write_json_atomic
+from ..report import Section, failed_section
 from ..runtime.catalog import CPU_PROVIDER, gpu_providers
 from ..runtime.loader import init
 from .determinism import ModelSource, determinism_section
 from .models import builtin_models, onnx_problem
 from .options import SESSION_SECTIONS, CheckOptions
 from .reference import with_reference
-from .report import Section, announce, failed_section
+from .run import announce
 
 __all__ = ["run_session_sections"]
 

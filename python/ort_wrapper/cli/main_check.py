@@ -174,10 +174,10 @@ def _specs(args: argparse.Namespace) -> tuple[ModelSpec, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..check import render_text, run_check
-    from ..check.report import format_table
+    from ..check import run_check
     from ..check.summary import model_summary
     from ..files import output_problem, write_json_atomic
+    from ..report import format_table, render_text
 
     if args.json and (problem := output_problem(args.json)):
         print(f"ort-wrapper check: cannot write {args.json}: {problem}", file=sys.stderr)

@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when nothing is an error, 1 otherwise, 2 when FILE is unwritable."""
     from ..doctor import diagnose
-    from ..doctor.render import render_text
     from ..files import write_json_atomic
+    from ..report import render_text
 
     report = diagnose(args.dist)
     if args.json == "-":
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    return _emit(render_text(report), report.exit_code)
+    return _emit(render_text(report) + "\n", report.exit_code)
 
 
 def _emit(text: str, code: int) -> int:

@@ -2,22 +2,19 @@
 
 :func:`diagnose` inspects the distributions installed or pointed to (and which one ``init()``
 would use), each compiled-in execution provider's dependency closure, the host (glibc,
-libstdc++, NVIDIA driver, CUDA libraries) and what this process has already loaded. Each
-finding has a severity (ok, warning, error), one line of fact and one line of fix.
-Sub-modules: ``findings`` (the model), ``distributions``, ``providers``, ``host``, ``process``,
-``render`` (text table).
+libstdc++, NVIDIA driver, CUDA libraries) and what this process has already loaded. The result
+is check's model (``ort_wrapper.report``): one section each, each finding a check named by its
+:class:`~ort_wrapper.report.Kind` with one line of fact and one line of fix.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import time
 
-from .findings import CODES, SEVERITIES, Finding, Report
+from ..report import Report, Section
 
-__all__ = ["CODES", "SEVERITIES", "Finding", "Report", "diagnose"]
-
-log = logging.getLogger(__name__)
+__all__ = ["diagnose"]
 
 
 def diagnose(distribution: str | os.PathLike[str] | None = None) -> Report:
@@ -25,26 +22,25 @@ def diagnose(distribution: str | os.PathLike[str] | None = None) -> Report:
     ``init()`` would choose) and return the findings with their structured details."""
     from ..matrix import load_matrix
     from .distributions import distribution_findings
-    from .host import host_findings
-    from .process import process_findings
-    from .providers import compiled_in, provider_findings
+    from .host import host_section
+    from .process import process_section
+    from .providers import compiled_in, probe_check, provider_section
 
+    start = time.monotonic()
     expected = load_matrix().ort_version
     given = os.fspath(distribution) if distribution is not None else None
-    findings, dist_details, selected, layout = distribution_findings(given, expected)
-    details: dict[str, object] = {"distributions": dist_details}
+    checks, data, selected, layout = distribution_findings(given, expected)
+    sections = []
     statuses: tuple = ()
-    closures: tuple = ()
     build_info = None
     if selected is not None:
         compiled = compiled_in(selected)
-        found = provider_findings(selected, compiled)
-        findings += found.findings
-        details["providers"], statuses, closures = found.details, found.statuses, found.closures
-        build_info = dist_details.get("selected", {}).get("buildInfo")
+        checks += [c for c in (probe_check(selected, compiled),) if c]
+        providers, statuses = provider_section(selected, compiled)
+        sections.append(providers)
+        build_info = data.get("selected", {}).get("buildInfo")
+    sections.insert(0, Section("distributions", tuple(checks), data=data))
     objects = layout.shared_objects() if layout is not None else ()
-    host_list, details["host"] = host_findings(objects, statuses, build_info)
-    findings += host_list
-    process_list, details["process"] = process_findings()
-    findings += process_list
-    return Report(tuple(findings), details, closures)
+    sections += [host_section(objects, statuses, build_info), process_section()]
+    subject = f"this environment (this toolkit builds ONNX Runtime {expected})"
+    return Report("ort-wrapper doctor", subject, tuple(sections), time.monotonic() - start)

@@ -6,9 +6,7 @@ importing the wrong ``onnxruntime`` is part of what is being diagnosed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +14,10 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from ..files import distribution_name, record_hash
+from ..files import distribution_name, record_hash, sha256_file
+from ..report import FAIL, PASS, WARN, Check, Kind
 from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution
 from ..runtime.target import Target, package_info, resolve_target
-from .findings import Finding
 
 __all__ = [
     "InstalledDistribution",
@@ -28,10 +26,6 @@ __all__ = [
     "on_disk_owners",
     "shared_files",
 ]
-
-log = logging.getLogger(__name__)
-
-_SECTION = "distributions"
 
 
 @dataclass(frozen=True)
@@ -73,11 +67,9 @@ def _owned(dist: importlib.metadata.Distribution) -> dict[str, str]:
 def _record_hash(path: Path) -> str | None:
     """A file's hash in RECORD's form (sha256=urlsafe-base64, unpadded)."""
     try:
-        with open(path, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").digest()
+        return record_hash(bytes.fromhex(sha256_file(path)))
     except OSError:
         return None
-    return record_hash(digest)
 
 
 def on_disk_owners(a: InstalledDistribution, b: InstalledDistribution) -> dict[str, int]:
@@ -137,7 +129,7 @@ def _to_keep(
     return a if winner == a.name else b
 
 
-def _conflict_findings(installed: Iterable[InstalledDistribution]) -> list[Finding]:
+def _conflict_findings(installed: Iterable[InstalledDistribution]) -> list[Check]:
     findings = []
     for a, b in combinations(installed, 2):
         common = shared_files(a, b)
@@ -153,36 +145,33 @@ def _conflict_findings(installed: Iterable[InstalledDistribution]) -> list[Findi
             where += f" (import onnxruntime gets {winner}'s build)"
         elif mixed:
             where += " (a mix of builds: importing it may fail or behave unpredictably)"
-        findings.append(
-            Finding(
-                _SECTION,
-                "dist.conflict",
-                "error",
-                f"{a.label()} and {b.label()} are both installed in {a.location} and own the "
-                f"same {len(common)} files ({example}, ...){where}",
-                f"pip uninstall -y {a.name} {b.name} && pip install {keep.name}=={keep.version} "
-                "(uninstalling only one deletes files the other needs; if a dependency pulls "
-                "the other back, install that dependency with --no-deps)",
-            )
+        fact = (
+            f"{a.label()} and {b.label()} are both installed in {a.location} and own the "
+            f"same {len(common)} files ({example}, ...){where}"
         )
+        fix = (
+            f"pip uninstall -y {a.name} {b.name} && pip install {keep.name}=={keep.version} "
+            "(uninstalling only one deletes files the other needs; if a dependency pulls "
+            "the other back, install that dependency with --no-deps)"
+        )
+        findings.append(Check(Kind.DIST_CONFLICT, FAIL, fact, fix=fix))
     return findings
 
 
-def _version_findings(installed: Iterable[InstalledDistribution], expected: str) -> list[Finding]:
+def _version_findings(installed: Iterable[InstalledDistribution], expected: str) -> list[Check]:
     return [
-        Finding(
-            _SECTION,
-            "dist.version",
-            "warning",
+        Check(
+            Kind.DIST_VERSION,
+            WARN,
             f"{d.label()} in {d.location}: this toolkit builds and tests ONNX Runtime {expected}",
-            f"pip install {d.name}=={expected}",
+            fix=f"pip install {d.name}=={expected}",
         )
         for d in installed
         if d.version != expected
     ]
 
 
-def _env_findings(chosen_by: str | None) -> tuple[list[Finding], dict[str, Any]]:
+def _env_findings(chosen_by: str | None) -> tuple[list[Check], dict[str, Any]]:
     findings = []
     env = {var: os.environ.get(var) for var in ENV_VARS}
     bundle = CARRIED_BUNDLE if CARRIED_BUNDLE.exists() else None
@@ -192,20 +181,14 @@ def _env_findings(chosen_by: str | None) -> tuple[list[Finding], dict[str, Any]]
     for name, what in pointers:
         if name == chosen_by:
             fact = f"{what} decides which distribution init() uses"
-            findings.append(Finding(_SECTION, "dist.env", "ok", fact))
+            findings.append(Check(Kind.DIST_ENV, PASS, fact))
         elif chosen_by == "--dist":
             fact = f"{what} is what init() without an argument would use; --dist overrides it here"
-            findings.append(Finding(_SECTION, "dist.env", "ok", fact))
+            findings.append(Check(Kind.DIST_ENV, PASS, fact))
         elif chosen_by is not None:
-            findings.append(
-                Finding(
-                    _SECTION,
-                    "dist.env",
-                    "warning",
-                    f"{what} is ignored: {chosen_by} comes first",
-                    "remove one of them, so that what init() loads is what you meant",
-                )
-            )
+            fact = f"{what} is ignored: {chosen_by} comes first"
+            fix = "remove one of them, so that what init() loads is what you meant"
+            findings.append(Check(Kind.DIST_ENV, WARN, fact, fix=fix))
     details = {"environment": env, "carriedBundle": str(bundle) if bundle else None}
     return findings, details
 
@@ -219,7 +202,7 @@ def _owner(root: Path, installed: Iterable[InstalledDistribution]) -> list[str]:
 
 def _selected_findings(
     dist: Distribution, expected: str, installed: Sequence[InstalledDistribution]
-) -> tuple[list[Finding], dict[str, Any]]:
+) -> tuple[list[Check], dict[str, Any]]:
     details: dict[str, Any] = {
         "kind": dist.kind,
         "root": str(dist.root),
@@ -243,27 +226,22 @@ def _selected_findings(
         details.update(version=version, variant=dist.manifest.variant)
         label = f"variant {dist.manifest.variant}, {dist.manifest.link_mode}"
     fact = f"init() would use {dist.root} ({dist.origin}): ONNX Runtime {version}, {label}"
-    findings = [Finding(_SECTION, "dist.selected", "ok", fact)]
+    findings = [Check(Kind.DIST_SELECTED, PASS, fact)]
     if version != expected:
         fix = (
             f"pip install {(details.get('owners') or ['onnxruntime'])[0]}=={expected}"
             if dist.kind == "module"
             else f"point {dist.origin} at an ONNX Runtime {expected} distribution"
         )
-        findings.append(
-            Finding(
-                _SECTION,
-                "dist.version",
-                "error",
-                f"the distribution init() would use is ONNX Runtime {version or 'unknown'}, "
-                f"this toolkit builds and tests {expected}",
-                fix,
-            )
+        fact = (
+            f"the distribution init() would use is ONNX Runtime {version or 'unknown'}, "
+            f"this toolkit builds and tests {expected}"
         )
+        findings.append(Check(Kind.DIST_VERSION, FAIL, fact, fix=fix))
     return findings, details
 
 
-def _unusable(problem: str, given: str | None, expected: str) -> Finding:
+def _unusable(problem: str, given: str | None, expected: str) -> Check:
     chosen = "--dist" if given else next((v for v in ENV_VARS if os.environ.get(v)), None)
     if chosen:
         fix = (
@@ -275,10 +253,10 @@ def _unusable(problem: str, given: str | None, expected: str) -> Finding:
             "pip install 'ort-wrapper[cpu]' (or 'ort-wrapper[gpu]' for onnxruntime-gpu), "
             f"which installs ONNX Runtime {expected}; or set ORT_WRAPPER_DIST to a distribution"
         )
-    return Finding(_SECTION, "dist.unusable", "error", problem, fix)
+    return Check(Kind.DIST_UNUSABLE, FAIL, problem, fix=fix)
 
 
-def _static_findings(target: Target, expected: str) -> tuple[list[Finding], dict[str, Any]]:
+def _static_findings(target: Target, expected: str) -> tuple[list[Check], dict[str, Any]]:
     """A static C distribution is not loaded from Python: say what applies to it."""
     assert target.manifest is not None and target.root is not None
     m = target.manifest
@@ -291,40 +269,33 @@ def _static_findings(target: Target, expected: str) -> tuple[list[Finding], dict
     }
     root = target.root
     findings = [
-        Finding(
-            _SECTION,
-            "dist.static",
-            "ok",
+        Check(
+            Kind.DIST_STATIC,
+            PASS,
             f"{root} is a {m.variant} static C distribution of ONNX Runtime {m.version} "
             f"(providers {', '.join(m.providers)}): programs link it; init() and check run it "
             "through the C API from a shared object linked with its own link flags, which "
             "doctor does not build, so the provider and process findings are not computed; "
             "host versions are judged on its shared objects, if it has any",
-            f"link with `ort-wrapper link-flags {root}`; prove it links and runs with "
+            fix=f"link with `ort-wrapper link-flags {root}`; prove it links and runs with "
             f"`ort-wrapper check --dist {root}`",
         )
     ]
     if m.version != expected:
-        findings.append(
-            Finding(
-                _SECTION,
-                "dist.version",
-                "error",
-                f"{root} is ONNX Runtime {m.version}, this toolkit builds and tests {expected}",
-                f"use an ONNX Runtime {expected} distribution",
-            )
-        )
+        fact = f"{root} is ONNX Runtime {m.version}, this toolkit builds and tests {expected}"
+        fix = f"use an ONNX Runtime {expected} distribution"
+        findings.append(Check(Kind.DIST_VERSION, FAIL, fact, fix=fix))
     return findings, details
 
 
 def distribution_findings(
     given: str | None, expected: str
-) -> tuple[list[Finding], dict[str, Any], Distribution | None, Distribution | None]:
+) -> tuple[list[Check], dict[str, Any], Distribution | None, Distribution | None]:
     """Findings about installed and pointed-to distributions, their details, the distribution
     init() would use (None when it cannot choose one), and the files to judge host versions on
     (also set for a static C distribution, which init() cannot use)."""
     installed = installed_onnxruntime()
-    findings: list[Finding] = []
+    findings: list[Check] = []
     details: dict[str, Any] = {
         "expectedVersion": expected,
         "installed": [d.to_json() for d in installed],

@@ -21,27 +21,26 @@ from ..elf.versions import (
     provided_by,
 )
 from ..errors import ElfError
+from ..report import FAIL, PASS, WARN, Check, Kind, Section
 from ..runtime.catalog import provider_spec, soname_source
 from ..runtime.diagnose import ProviderStatus
 from ..runtime.gpu import find_cuda_libraries, nvidia_driver
-from .findings import Finding
 
 __all__ = [
     "cuda_findings",
     "distribution_elves",
     "driver_findings",
-    "host_findings",
+    "host_section",
     "version_findings",
 ]
 
 log = logging.getLogger(__name__)
 
-_SECTION = "host"
-_CODES = {"GLIBC": "host.glibc", "GLIBCXX": "host.libstdcxx", "CXXABI": "host.libstdcxx"}
+_KINDS = {"GLIBC": Kind.HOST_GLIBC, "GLIBCXX": Kind.HOST_LIBSTDCXX, "CXXABI": Kind.HOST_LIBSTDCXX}
 _FIXES = {
-    "host.glibc": "run on a host (or container) with a newer glibc, or use this flake's build "
+    Kind.HOST_GLIBC: "run on a host (or container) with a newer glibc, or use this flake's build "
     "(nix build .#onnxruntime-cpu), which brings its own glibc",
-    "host.libstdcxx": "put a newer libstdc++.so.6 first on LD_LIBRARY_PATH (from a newer GCC), "
+    Kind.HOST_LIBSTDCXX: "put a newer libstdc++.so.6 first on LD_LIBRARY_PATH (from a newer GCC), "
     "or use this flake's build (nix build .#onnxruntime-cpu)",
 }
 
@@ -94,12 +93,12 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 def version_findings(
     infos: Sequence[ElfInfo], provided: Mapping[str, str] | None = None
-) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """One finding per GLIBC / GLIBCXX / CXXABI family the libraries need, against what each
+) -> tuple[list[Check], list[dict[str, Any]]]:
+    """One check per GLIBC / GLIBCXX / CXXABI family the libraries need, against what each
     file's closure provides (or ``provided``, e.g. a deployment target's versions)."""
-    findings, details = [], []
+    checks, details = [], []
     for check, needers in _checks(infos, provided):
-        code = _CODES[check.family]
+        kind = _KINDS[check.family]
         details.append(
             {"family": check.family, "required": check.required, "host": check.provided,
              "requiredBy": needers, "ok": check.ok}
@@ -109,19 +108,14 @@ def version_findings(
                 f"{check.family}: the libraries need {check.required} at most, "
                 f"the host has {check.provided}"
             )
-            findings.append(Finding(_SECTION, code, "ok", fact))
+            checks.append(Check(kind, PASS, fact))
         else:
-            findings.append(
-                Finding(
-                    _SECTION,
-                    code,
-                    "error",
-                    f"{', '.join(needers[:3])} need {check.required}, the host has "
-                    f"{check.provided or 'none'}: the loader will refuse them",
-                    _FIXES[code],
-                )
+            fact = (
+                f"{', '.join(needers[:3])} need {check.required}, the host has "
+                f"{check.provided or 'none'}: the loader will refuse them"
             )
-    return findings, details
+            checks.append(Check(kind, FAIL, fact, fix=_FIXES[kind]))
+    return checks, details
 
 
 def _major(version: str | None) -> int | None:
@@ -131,8 +125,8 @@ def _major(version: str | None) -> int | None:
         return None
 
 
-def driver_findings(statuses: Sequence[ProviderStatus]) -> tuple[list[Finding], dict[str, Any]]:
-    """The NVIDIA driver, an error when an NVIDIA provider is compiled in and it cannot serve."""
+def driver_findings(statuses: Sequence[ProviderStatus]) -> tuple[list[Check], dict[str, Any]]:
+    """The NVIDIA driver, failed when an NVIDIA provider is compiled in and it cannot serve."""
     driver = nvidia_driver()
     details = {
         "found": driver.found,
@@ -146,45 +140,32 @@ def driver_findings(statuses: Sequence[ProviderStatus]) -> tuple[list[Finding], 
         for s in statuses
         if s.compiled_in and (spec := provider_spec(s.name)) and spec.device == "nvidia"
     ]
-    driver_source = soname_source("libcuda.so.1")
-    fix = f"{driver_source.system} (Debian: apt install {driver_source.debian})"
     if driver.found and driver.error is None:
-        findings = [Finding(_SECTION, "host.driver", "ok", driver.summary)]
-        needs = [
-            (name, soname)
-            for name in users
-            for component, soname in provider_spec(name).built_for.items()  # type: ignore[union-attr]
-            if component == "CUDA runtime"
-        ]
-        for name, soname in needs:
-            wanted = _major(soname.rsplit(".so.", 1)[1])
+        checks = [Check(Kind.HOST_DRIVER, PASS, driver.summary)]
+        for name in users:
+            soname = provider_spec(name).built_for.get("CUDA runtime")  # type: ignore[union-attr]
+            wanted = _major(soname.rsplit(".so.", 1)[1]) if soname else None
             have = _major(driver.version)
             if wanted and have and have < wanted:
-                findings.append(
-                    Finding(
-                        _SECTION,
-                        "host.driver",
-                        "error",
-                        f"the driver supports CUDA {driver.version}; {name} needs CUDA {wanted}",
-                        "install a newer NVIDIA driver",
-                    )
+                fact = f"the driver supports CUDA {driver.version}; {name} needs CUDA {wanted}"
+                checks.append(
+                    Check(Kind.HOST_DRIVER, FAIL, fact, fix="install a newer NVIDIA driver")
                 )
-        return findings, details
+        return checks, details
     if not users:
         fact = f"{driver.summary} (not needed: no NVIDIA provider is compiled in)"
-        return [Finding(_SECTION, "host.driver", "ok", fact)], details
-    return [
-        Finding(
-            _SECTION, "host.driver", "error", f"{driver.summary}; needed by {', '.join(users)}", fix
-        )
-    ], details
+        return [Check(Kind.HOST_DRIVER, PASS, fact)], details
+    source = soname_source("libcuda.so.1")
+    fix = f"{source.system} (Debian: apt install {source.debian})"
+    fact = f"{driver.summary}; needed by {', '.join(users)}"
+    return [Check(Kind.HOST_DRIVER, FAIL, fact, fix=fix)], details
 
 
 def cuda_findings(
     statuses: Sequence[ProviderStatus],
     build_info: Mapping[str, str] | None = None,
     dirs: Sequence[tuple[str, Path]] | None = None,
-) -> tuple[list[Finding], list[dict[str, Any]]]:
+) -> tuple[list[Check], list[dict[str, Any]]]:
     """For each component a compiled-in provider was built for (CUDA runtime 12, cuDNN 9, ...):
     the copies found on this host (or in the labelled ``dirs``), and whether one has the soname
     the provider needs."""
@@ -217,37 +198,31 @@ def cuda_findings(
                 f"{component}: {soname} ({first.version}) at {first.path} ({first.origin}), "
                 f"as {who} needs"
             )
-            findings.append(Finding(_SECTION, "host.cuda-runtime", "ok", fact))
+            findings.append(Check(Kind.HOST_CUDA_RUNTIME, PASS, fact))
             continue
         others = ", ".join(f"{f.soname} at {f.path.parent} ({f.origin})" for f in found)
         have = f"only {others} found" if found else "none found"
-        findings.append(
-            Finding(
-                _SECTION,
-                "host.cuda-runtime",
-                "warning",
-                f"{component}: {who} needs {soname}{built}; {have}"
-                + (" (another major version cannot stand in)" if found else ""),
-                soname_source(soname).fix,
-            )
+        fact = f"{component}: {who} needs {soname}{built}; {have}" + (
+            " (another major version cannot stand in)" if found else ""
         )
+        findings.append(Check(Kind.HOST_CUDA_RUNTIME, WARN, fact, fix=soname_source(soname).fix))
     return findings, details
 
 
-def host_findings(
+def host_section(
     objects: Sequence[Path],
     statuses: Sequence[ProviderStatus],
     build_info: Mapping[str, str] | None = None,
-) -> tuple[list[Finding], dict[str, Any]]:
-    """Every host finding for a distribution whose shared objects are ``objects``."""
+) -> Section:
+    """The host section for a distribution whose shared objects are ``objects``."""
     version_list, versions = version_findings(distribution_elves(objects))
     driver_list, driver = driver_findings(statuses)
     cuda_list, cuda = cuda_findings(statuses, build_info)
-    details = {
+    data = {
         "hostVersions": dict(host_versions()),
         "versions": versions,
         "driver": driver,
         "cuda": cuda,
         "ldLibraryPath": os.environ.get("LD_LIBRARY_PATH"),
     }
-    return version_list + driver_list + cuda_list, details
+    return Section("host", tuple(version_list + driver_list + cuda_list), data=data)

@@ -3,21 +3,16 @@ CUDA library. Useful when :func:`ort_wrapper.doctor.diagnose` runs inside an app
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
+from ..report import FAIL, PASS, WARN, Check, Kind, Section
 from ..runtime.catalog import known_sonames, provider_specs, shared_bridge
 from ..runtime.procmaps import loaded_libraries
-from .findings import Finding
 
-__all__ = ["duplicate_libraries", "family", "process_findings", "watched_families"]
+__all__ = ["duplicate_libraries", "family", "process_section", "watched_families"]
 
-log = logging.getLogger(__name__)
-
-_SECTION = "process"
 _ORT = ("libonnxruntime", "onnxruntime_pybind11_state")
 
 
@@ -46,37 +41,30 @@ def duplicate_libraries(paths: Iterable[Path]) -> Mapping[str, tuple[Path, ...]]
     return {name: tuple(files.values()) for name, files in groups.items() if len(files) > 1}
 
 
-def process_findings(
-    paths: Sequence[Path] | None = None,
-) -> tuple[list[Finding], dict[str, Any]]:
-    """Findings about the libraries mapped in this process (or the given ``paths``)."""
+def process_section(paths: Sequence[Path] | None = None) -> Section:
+    """The process section: the libraries mapped in this process (or the given ``paths``)."""
     loaded = tuple(loaded_libraries() if paths is None else paths)
     ort = [p for p in loaded if family(p) in _ORT]
-    watched = [str(p) for p in loaded if family(p) in watched_families()]
-    findings = []
+    checks = []
     duplicates = duplicate_libraries(loaded)
     for name, copies in duplicates.items():
-        names = {p.name for p in copies}
-        same = len(names) == 1
-        severity = "error" if same or name in _ORT else "warning"
-        findings.append(
-            Finding(
-                _SECTION,
-                "process.duplicate",
-                severity,
-                f"{name} is mapped from {len(copies)} files: {', '.join(map(str, copies))}",
-                "load one copy: init() before anything else imports onnxruntime or CUDA "
-                "libraries, and keep one CUDA installation on the search path",
-            )
+        same = len({p.name for p in copies}) == 1
+        fact = f"{name} is mapped from {len(copies)} files: {', '.join(map(str, copies))}"
+        fix = (
+            "load one copy: init() before anything else imports onnxruntime or CUDA "
+            "libraries, and keep one CUDA installation on the search path"
+        )
+        checks.append(
+            Check(Kind.PROCESS_DUPLICATE, FAIL if same or name in _ORT else WARN, fact, fix=fix)
         )
     if not ort:
         fact = "no ONNX Runtime library is loaded in this process"
-        findings.append(Finding(_SECTION, "process.onnxruntime", "ok", fact))
-    elif "libonnxruntime" not in duplicates and "onnxruntime_pybind11_state" not in duplicates:
+        checks.append(Check(Kind.PROCESS_ONNXRUNTIME, PASS, fact))
+    elif not set(_ORT) & set(duplicates):
         fact = f"one ONNX Runtime is loaded: {', '.join(map(str, ort))}"
-        findings.append(Finding(_SECTION, "process.onnxruntime", "ok", fact))
-    details = {
-        "loaded": watched,
+        checks.append(Check(Kind.PROCESS_ONNXRUNTIME, PASS, fact))
+    data = {
+        "loaded": [str(p) for p in loaded if family(p) in watched_families()],
         "duplicates": {k: [str(p) for p in v] for k, v in duplicates.items()},
     }
-    return findings, details
+    return Section("process", tuple(checks), data=data)

@@ -8,47 +8,38 @@ strict sessions and ``ort-wrapper check``.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..bundle import BUNDLE_JSON_RELPATH
+from ..bundle.record import read_bundle_record
 from ..elf.resolve import Closure, ResolvedLibrary, resolve_closure
-from ..errors import ElfError
+from ..errors import BundleError, ElfError
+from ..report import FAIL, PASS, WARN, Check, Kind, Section, Table
 from ..runtime.catalog import (
     CPU_PROVIDER,
     gpu_providers,
-    provider_spec,
     provider_specs,
     soname_source,
 )
 from ..runtime.child import json_child, runtime_command
-from ..runtime.diagnose import (
-    ManifestAgreement,
-    ProviderStatus,
-    manifest_verdict,
-    provider_status,
-)
+from ..runtime.diagnose import ProviderStatus, manifest_check, provider_status
 from ..runtime.distribution import ENV_VARS, Distribution
-from .findings import Finding, Listing
-from .leftout import left_out_libraries
 
 __all__ = [
     "CompiledIn",
-    "ProviderFindings",
     "closure_json",
+    "closure_table",
     "compiled_in",
     "host_provided",
-    "manifest_findings",
-    "provider_findings",
+    "left_out_libraries",
+    "probe_check",
+    "provider_section",
     "where_from",
 ]
 
-log = logging.getLogger(__name__)
-
-_SECTION = "providers"
 PROBE_TIMEOUT_S = 120
 
 
@@ -103,23 +94,16 @@ def compiled_in(dist: Distribution) -> CompiledIn:
     return CompiledIn(fallback, source, error=last[-1] if last else error)
 
 
-_SEVERITY = {
-    ManifestAgreement.LACKING: "error",
-    ManifestAgreement.UNCLAIMED: "warning",
-    ManifestAgreement.NOTHING_CLAIMED: "warning",
-}
-
-
-def manifest_findings(
-    dist: Distribution, compiled: CompiledIn, left_out: frozenset[str] = frozenset()
-) -> list[Finding]:
-    """The manifest's providers against the runtime's (check's rule, ``manifest_verdict``),
-    when the runtime itself reported them."""
-    if dist.manifest is None or compiled.source != "child process":
-        return []
-    verdict = manifest_verdict(dist.manifest.providers, compiled.providers, left_out)
-    severity = _SEVERITY.get(verdict.agreement, "ok")
-    return [Finding(_SECTION, "provider.manifest", severity, verdict.fact, verdict.fix)]
+def left_out_libraries(dist: Distribution) -> frozenset[str]:
+    """File names of the libraries the bundle at ``dist.root`` left out on purpose
+    (``bundle --provider``, bundle.json's ``leftOut``); empty when it is no bundle or its
+    bundle.json is unreadable (doctor then judges the files as they are)."""
+    if dist.kind != "prefix":
+        return frozenset()
+    try:
+        return frozenset(entry.name for entry in read_bundle_record(dist.root).left_out)
+    except (OSError, BundleError):
+        return frozenset()
 
 
 def _from_nvidia_wheel(lib: ResolvedLibrary) -> bool:
@@ -187,96 +171,84 @@ def _status_json(status: ProviderStatus) -> dict[str, Any]:
     }
 
 
-def _finding(
-    status: ProviderStatus, usable_gpu: bool, left_out: frozenset[str] = frozenset()
-) -> Finding:
-    name = status.name
-    if not status.library_present and status.library and status.library.name in left_out:
-        return Finding(
-            _SECTION,
-            "provider.left-out",
-            "ok",
-            f"{name}: {status.library.name} was left out of this bundle on purpose "
-            f"({BUNDLE_JSON_RELPATH} leftOut)",
-        )
-    if status.loadable and status.library is None:
-        return Finding(_SECTION, "provider.builtin", "ok", f"{name}: built into ONNX Runtime")
-    if status.loadable and status.needs_preload:
-        return Finding(
-            _SECTION,
-            "provider.needs-preload",
-            "warning",
-            f"{name}: {status.problem()}",
-            status.fix(),
-        )
-    if status.loadable:
-        assert status.closure is not None
-        count = len(status.closure.libraries)
-        return Finding(
-            _SECTION,
-            "provider.usable",
-            "ok",
-            f"{name}: {status.library} and the {count} libraries it needs resolve",
-        )
-    # An unusable GPU provider is only a warning while another GPU provider works.
-    severity = "warning" if usable_gpu and name in gpu_providers() else "error"
-    return Finding(
-        _SECTION,
-        "provider.unusable",
-        severity,
-        f"{name} is compiled in but unusable: {status.problem()}",
-        status.fix(),
+def closure_table(title: str, library: Path, closure: Closure | None) -> Table:
+    """A library's closure for the text form: each soname, its path and where the loader finds
+    it (a missing one: who needs it and what provides it); host-provided sonames in one row."""
+    libraries = closure.libraries.values() if closure else ()
+    host = [lib.soname for lib in libraries if host_provided(lib)]
+    rows = []
+    for lib in (lib for lib in libraries if lib.soname not in host):
+        where = where_from(lib)
+        if lib.path is None:
+            hints = " | ".join(soname_source(lib.soname).hints)
+            where += f"; needed by {', '.join(lib.needed_by)}; provided by: {hints}"
+        rows.append((lib.soname, str(lib.path or "NOT FOUND"), where))
+    if host:
+        rows.append(("host-provided", "-", f"glibc, loader, C++ runtime: {', '.join(host)}"))
+    return Table(
+        f"{title}: {library}", ("soname", "path", "where the loader finds it"), tuple(rows)
     )
 
 
-def _core_finding(dist: Distribution) -> tuple[Finding | None, Listing | None]:
+def _check(status: ProviderStatus, usable_gpu: bool, left_out: frozenset[str]) -> Check:
+    name = status.name
+    if not status.library_present and status.library and status.library.name in left_out:
+        fact = (
+            f"{name}: {status.library.name} was left out of this bundle on purpose "
+            f"({BUNDLE_JSON_RELPATH} leftOut)"
+        )
+        return Check(Kind.PROVIDER_LEFT_OUT, PASS, fact)
+    if status.loadable and status.library is None:
+        return Check(Kind.PROVIDER_BUILTIN, PASS, f"{name}: built into ONNX Runtime")
+    if status.loadable and status.needs_preload:
+        fact = f"{name}: {status.problem()}"
+        return Check(Kind.PROVIDER_NEEDS_PRELOAD, WARN, fact, fix=status.fix())
+    if status.loadable:
+        assert status.closure is not None
+        count = len(status.closure.libraries)
+        fact = f"{name}: {status.library} and the {count} libraries it needs resolve"
+        return Check(Kind.PROVIDER_USABLE, PASS, fact)
+    # An unusable GPU provider is only a warning while another GPU provider works.
+    verdict = WARN if usable_gpu and name in gpu_providers() else FAIL
+    fact = f"{name} is compiled in but unusable: {status.problem()}"
+    return Check(Kind.PROVIDER_UNUSABLE, verdict, fact, fix=status.fix())
+
+
+def _core_check(dist: Distribution) -> tuple[Check | None, Table | None, dict[str, Any] | None]:
+    """The core library's closure: the check, its table and its JSON form."""
     core = dist.core_library()
     if core is None:
-        return None, None
+        return None, None, None
     try:
         closure = resolve_closure(core)
     except ElfError as exc:
-        return Finding(_SECTION, "core.closure", "error", str(exc), "reinstall it"), None
-    listing = Listing("core", core, closure)
+        return Check(Kind.CORE_CLOSURE, FAIL, str(exc), fix="reinstall it"), None, None
+    table = closure_table("core", core, closure)
+    data = {"library": str(core), "closure": closure_json(closure)}
     if not closure.missing:
         fact = f"{core.name}: the {len(closure.libraries)} libraries it needs resolve"
-        return Finding(_SECTION, "core.closure", "ok", fact), listing
+        return Check(Kind.CORE_CLOSURE, PASS, fact), table, data
     missing = closure.missing
     fixes = "; ".join(dict.fromkeys(soname_source(lib.soname).fix for lib in missing))
     fact = f"{core.name} cannot load: missing {', '.join(lib.soname for lib in missing)}"
-    return Finding(_SECTION, "core.closure", "error", fact, fixes), listing
+    return Check(Kind.CORE_CLOSURE, FAIL, fact, fix=fixes), table, data
 
 
-class ProviderFindings(NamedTuple):
-    """What :func:`provider_findings` learnt: findings, their JSON details, each provider's
-    status and the closures to list."""
+def probe_check(dist: Distribution, compiled: CompiledIn) -> Check | None:
+    """A distributions check when the child process could not report the providers."""
+    if not compiled.error:
+        return None
+    fact = (
+        f"loading ONNX Runtime from {dist.python_path or dist.root} in a child process fails: "
+        f"{compiled.error} (providers below are the {compiled.source}'s)"
+    )
+    fix = "see the host and core findings below; reinstall the package if they are clear"
+    return Check(Kind.DIST_PROBE, FAIL, fact, fix=fix)
 
-    findings: list[Finding]
-    details: dict[str, Any]
-    statuses: tuple[ProviderStatus, ...]
-    closures: tuple[Listing, ...]
 
-
-def provider_findings(dist: Distribution, compiled: CompiledIn) -> ProviderFindings:
-    """Findings for the core library and every compiled-in provider, with their details."""
-    findings: list[Finding] = []
-    if compiled.error:
-        findings.append(
-            Finding(
-                "distributions",
-                "dist.probe",
-                "error",
-                f"loading ONNX Runtime from {dist.python_path or dist.root} in a child process "
-                f"fails: {compiled.error} (providers below are the {compiled.source}'s)",
-                "see the host and core findings below; reinstall the package if they are clear",
-            )
-        )
-    left_out = left_out_libraries(dist)
-    findings += manifest_findings(dist, compiled, left_out)
-    core_finding, core = _core_finding(dist)
-    if core_finding is not None:
-        findings.append(core_finding)
-    statuses: list[ProviderStatus] = []
+def _statuses(dist: Distribution, compiled: CompiledIn) -> tuple[list[ProviderStatus], list[Check]]:
+    """Each compiled-in provider's status, and a failed check per unreadable library."""
+    statuses, unreadable = [], []
     for name in compiled.providers:
         try:
             statuses.append(
@@ -284,23 +256,32 @@ def provider_findings(dist: Distribution, compiled: CompiledIn) -> ProviderFindi
             )
         except ElfError as exc:  # a truncated or foreign provider library
             fact = f"{name} is compiled in but its library is unreadable: {exc}"
-            findings.append(
-                Finding(_SECTION, "provider.unusable", "error", fact, "reinstall the distribution")
-            )
+            fix = "reinstall the distribution"
+            unreadable.append(Check(Kind.PROVIDER_UNUSABLE, FAIL, fact, fix=fix))
+    return statuses, unreadable
+
+
+def provider_section(
+    dist: Distribution, compiled: CompiledIn
+) -> tuple[Section, tuple[ProviderStatus, ...]]:
+    """The providers section (the core library and every compiled-in provider, with their
+    closures) and each provider's status."""
+    left_out = left_out_libraries(dist)
+    checks: list[Check] = []
+    if dist.manifest is not None and compiled.source == "child process":
+        checks.append(manifest_check(dist.manifest.providers, compiled.providers, left_out))
+    core_check, core_table, core_data = _core_check(dist)
+    checks += [core_check] if core_check else []
+    statuses, unreadable = _statuses(dist, compiled)
     usable_gpu = any(s.loadable and s.name in gpu_providers() for s in statuses)
-    findings += [_finding(status, usable_gpu, left_out) for status in statuses]
-    unknown = [s.name for s in statuses if provider_spec(s.name) is None]
-    if unknown:
-        log.debug("providers unknown to data/providers.json: %s", unknown)
-    details = {
+    checks += unreadable + [_check(status, usable_gpu, left_out) for status in statuses]
+    data = {
         "compiledIn": list(compiled.providers),
         "learntFrom": compiled.source,
         "reportedVersion": compiled.version,
-        "core": {"library": str(core.library), "closure": closure_json(core.closure)}
-        if core
-        else None,
+        "core": core_data,
         "providers": [_status_json(s) for s in statuses],
     }
-    listings = [Listing(s.name, s.library, s.closure) for s in statuses if s.library]
-    closures = (core, *listings) if core else tuple(listings)
-    return ProviderFindings(findings, details, tuple(statuses), closures)
+    tables = [closure_table(s.name, s.library, s.closure) for s in statuses if s.library]
+    tables = [core_table, *tables] if core_table else tables
+    return Section("providers", tuple(checks), tuple(tables), data=data), tuple(statuses)

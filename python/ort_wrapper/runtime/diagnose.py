@@ -8,22 +8,20 @@ and the device it drives is present.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..elf.resolve import Closure, resolve_closure
+from ..report import FAIL, INFO, PASS, WARN, Check, Kind
 from .catalog import SonameSource, provider_spec, shared_bridge, soname_source
 from .gpu import nvidia_driver, nvidia_wheel_dirs
 from .procmaps import loaded_libraries
 
 __all__ = [
-    "ManifestAgreement",
-    "ManifestVerdict",
     "MissingLibrary",
     "ProviderStatus",
-    "manifest_verdict",
+    "manifest_check",
     "provider_status",
 ]
 
@@ -126,83 +124,47 @@ class ProviderStatus:
         return ""
 
 
-class ManifestAgreement(enum.Enum):
-    """How a manifest's providers compare with what the runtime has compiled in."""
-
-    NO_MANIFEST = "no manifest"
-    NOTHING_CLAIMED = "nothing claimed"
-    LACKING = "lacking"  # the manifest claims a provider the runtime does not have: an error
-    UNCLAIMED = "unclaimed"  # the runtime has one the manifest does not list
-    AGREES = "agrees"
-
-
-@dataclass(frozen=True)
-class ManifestVerdict:
-    """The rule "manifest vs runtime providers", shared by ``check`` and ``doctor``."""
-
-    claimed: tuple[str, ...] | None  # None: no manifest
-    available: tuple[str, ...]
-    lacking: tuple[str, ...] = ()
-    unclaimed: tuple[str, ...] = ()
-
-    @property
-    def agreement(self) -> ManifestAgreement:
-        """How the two lists compare."""
-        if self.claimed is None:
-            return ManifestAgreement.NO_MANIFEST
-        if not self.claimed:
-            return ManifestAgreement.NOTHING_CLAIMED
-        if self.lacking:
-            return ManifestAgreement.LACKING
-        return ManifestAgreement.UNCLAIMED if self.unclaimed else ManifestAgreement.AGREES
-
-    @property
-    def fact(self) -> str:
-        """The verdict in one line."""
-        available = ", ".join(self.available)
-        match self.agreement:
-            case ManifestAgreement.NO_MANIFEST:
-                return "no manifest: the runtime's list is the claim"
-            case ManifestAgreement.NOTHING_CLAIMED:
-                return f"nothing claimed (no manifest); compiled in: {available}"
-            case ManifestAgreement.LACKING:
-                return (
-                    f"the manifest claims {', '.join(self.lacking)}, which the runtime does not "
-                    f"have compiled in (it has {available})"
-                )
-            case ManifestAgreement.UNCLAIMED:
-                return f"compiled in but not in the manifest: {', '.join(self.unclaimed)}"
-        return f"the manifest lists what the runtime has compiled in: {available}"
-
-    @property
-    def fix(self) -> str:
-        """What makes the manifest and the runtime agree; empty when nothing needs doing."""
-        if self.agreement is ManifestAgreement.LACKING:
-            return "rebuild the distribution with that provider, or regenerate its manifest"
-        if self.agreement is ManifestAgreement.UNCLAIMED:
-            return "regenerate the manifest (ort-wrapper finalize)"
-        return ""
-
-
-def manifest_verdict(
+def manifest_check(
     claimed: Sequence[str] | None,
     available: Sequence[str],
     left_out: frozenset[str] = frozenset(),
-) -> ManifestVerdict:
-    """The manifest's providers (``claimed``; None without a manifest) against what the runtime
-    reports compiled in. A provider whose library a bundle left out on purpose (``left_out``:
-    library file names) is rightly not claimed."""
-    claimed = tuple(claimed) if claimed is not None else None
-    available = tuple(available)
+) -> Check:
+    """The rule "manifest vs runtime providers", shared by ``check`` and ``doctor``: the
+    manifest's providers (``claimed``; None without a manifest) against what the runtime reports
+    compiled in. Claiming one the runtime lacks fails; a compiled-in one the manifest omits
+    warns, unless a bundle left its library out on purpose (``left_out``: library file names)."""
+    names = ", ".join(available)
+    data: dict[str, object] = {
+        "manifest": list(claimed) if claimed is not None else None,
+        "runtime": list(available),
+    }
+    if claimed is None:
+        return Check(_MANIFEST, INFO, "no manifest: the runtime's list is the claim", data)
     if not claimed:
-        return ManifestVerdict(claimed, available)
-    lacking = tuple(p for p in claimed if p not in available)
-    unclaimed = tuple(
+        return Check(_MANIFEST, INFO, f"nothing claimed (no manifest); compiled in: {names}", data)
+    lacking = [p for p in claimed if p not in available]
+    unclaimed = [
         p
         for p in available
         if p not in claimed and getattr(provider_spec(p), "library", None) not in left_out
+    ]
+    data.update(notCompiledIn=lacking, unclaimed=unclaimed)
+    if lacking:
+        fact = (
+            f"the manifest claims {', '.join(lacking)}, which the runtime does not have compiled "
+            f"in (it has {names})"
+        )
+        fix = "rebuild the distribution with that provider, or regenerate its manifest"
+        return Check(_MANIFEST, FAIL, fact, data, fix)
+    if unclaimed:
+        fact = f"compiled in but not in the manifest: {', '.join(unclaimed)}"
+        return Check(_MANIFEST, WARN, fact, data, "regenerate the manifest (ort-wrapper finalize)")
+    return Check(
+        _MANIFEST, PASS, f"the manifest lists what the runtime has compiled in: {names}", data
     )
-    return ManifestVerdict(claimed, available, lacking, unclaimed)
+
+
+_MANIFEST = Kind.PROVIDER_MANIFEST
 
 
 def _install_command(sources: Sequence[SonameSource]) -> str:

@@ -14,8 +14,8 @@ from ort_wrapper.check.compare import compare_reference, float_leaves, max_abs_d
 from ort_wrapper.check.determinism import ModelSource, determinism_section
 from ort_wrapper.check.inputs import ModelSpec, resolve_inputs
 from ort_wrapper.check.models import synthetic_feeds
-from ort_wrapper.check.report import FAIL, PASS
 from ort_wrapper.errors import InputError
+from ort_wrapper.report import FAIL, PASS
 from ort_wrapper.runtime.session import TensorInfo
 
 ONE = np.float32(1.0)

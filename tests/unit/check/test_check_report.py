@@ -16,7 +16,7 @@ from ort_wrapper.check import (
     Table,
     render_text,
 )
-from ort_wrapper.check.report import failed_section, format_table
+from ort_wrapper.report import failed_section, format_table
 
 
 def test_section_status_is_fail_when_any_check_fails() -> None:
@@ -34,24 +34,28 @@ def test_unknown_status_is_refused() -> None:
 def test_section_json_round_trip() -> None:
     section = Section(
         "linking",
-        (Check("x", FAIL, "missing: libfoo.so.1", {"missing": ["libfoo.so.1"]}),),
+        (Check("x", FAIL, "missing: libfoo.so.1", {"missing": ["libfoo.so.1"]}, "get it"),),
         (Table("t", ("a", "b"), (("1", "2"),)),),
         1.25,
+        {"facts": [1]},
     )
     assert Section.from_json(section.to_json()) == section
 
 
 def test_report_ok_and_text() -> None:
     report = Report(
-        {"describe": "here"},
+        "ort-wrapper check",
+        "here",
         (Section("a", (Check("c", PASS, "fine"),)), failed_section("b", "broken")),
         2.0,
+        {"distribution": {"describe": "here"}},
     )
     assert not report.ok
     text = render_text(report)
     assert "== b: FAIL" in text and "broken" in text
     assert text.splitlines()[-1].startswith("FAILED: 1 passed, 1 failed")
     assert report.to_json()["ok"] is False
+    assert report.to_json()["distribution"] == {"describe": "here"}
     assert report.section("a").status == PASS
     with pytest.raises(KeyError):
         report.section("zzz")

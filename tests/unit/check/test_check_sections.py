@@ -17,9 +17,9 @@ from ort_wrapper.check.cases import BackendCase, CaseResult
 from ort_wrapper.check.conformance import _conformance_check, cross_check
 from ort_wrapper.check.determinism import ModelSource, determinism_section
 from ort_wrapper.check.options import CheckOptions
-from ort_wrapper.check.report import FAIL, INFO, PASS, Section
 from ort_wrapper.check.run import _collect
 from ort_wrapper.check.stability import stability_section
+from ort_wrapper.report import FAIL, INFO, PASS, Section
 
 GPU = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"

@@ -1,4 +1,5 @@
-"""The findings model and the data behind the hints (catalog, sonames.json, providers.json)."""
+"""The report model as doctor uses it (ort_wrapper.report) and the data behind the hints
+(catalog, sonames.json, providers.json)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,38 @@ from pathlib import Path
 
 import pytest
 
-from ort_wrapper.doctor import CODES, Finding, Report
+from ort_wrapper.report import FAIL, PASS, WARN, Check, Kind, Report, Section, render_text
 from ort_wrapper.runtime.catalog import provider_spec, soname_source
 from ort_wrapper.runtime.diagnose import MissingLibrary, ProviderStatus
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "doctor.md"
 
 
-def test_a_finding_rejects_an_unknown_severity_section_or_code():
-    with pytest.raises(ValueError, match="severity"):
-        Finding("host", "host.glibc", "fatal", "x")
-    with pytest.raises(ValueError, match="section"):
-        Finding("elsewhere", "host.glibc", "ok", "x")
-    with pytest.raises(ValueError, match="unknown finding code"):
-        Finding("host", "host.nonsense", "ok", "x")
+def test_a_check_rejects_an_unknown_status():
+    with pytest.raises(ValueError, match="status"):
+        Check(Kind.HOST_GLIBC, "fatal", "x")
 
 
-def test_the_exit_code_is_1_exactly_when_a_finding_is_an_error():
-    ok = Finding("host", "host.glibc", "ok", "fine")
-    warning = Finding("host", "host.cuda-runtime", "warning", "hm", "do this")
-    error = Finding("host", "host.driver", "error", "no driver", "install it")
-    assert Report((ok, warning)).exit_code == 0
-    report = Report((ok, warning, error))
-    assert report.exit_code == 1
-    assert report.to_json()["summary"] == {"ok": 1, "warning": 1, "error": 1}
-    assert report.of("host.driver") == (error,)
+def test_the_exit_code_is_1_exactly_when_a_finding_fails():
+    ok = Check(Kind.HOST_GLIBC, PASS, "fine")
+    warning = Check(Kind.HOST_CUDA_RUNTIME, WARN, "hm", fix="do this")
+    error = Check(Kind.HOST_DRIVER, FAIL, "no driver", fix="install it")
+    assert Report("t", "s", (Section("host", (ok, warning)),)).exit_code == 0
+    report = Report("t", "s", (Section("host", (ok, warning, error)),))
+    assert report.exit_code == 1 and report.section("host").status == FAIL
+    assert report.to_json()["summary"] == {"pass": 1, "fail": 1, "warn": 1, "skip": 0, "info": 0}
+    assert report.of(Kind.HOST_DRIVER) == (error,)
+    lines = render_text(report).splitlines()
+    (row,) = [n for n, line in enumerate(lines) if "no driver" in line]
+    assert lines[row].split()[:2] == ["FAIL", "host.driver"]
+    assert lines[row + 1].strip() == "fix: install it"  # the fix, under its check's detail
+    assert lines[row + 1].index("fix:") == lines[row].index("no driver")
 
 
-def test_every_finding_code_is_documented_with_its_severities():
+def test_every_finding_kind_is_documented_with_its_statuses():
     text = DOCS.read_text()
     documented = set(re.findall(r"^\| `([a-z]+\.[a-z-]+)` \|", text, flags=re.M))
-    assert documented == set(CODES)
+    assert documented == {kind.value for kind in Kind}
 
 
 def test_cuda_sonames_name_their_pypi_package_flake_output_and_debian_package():

@@ -18,8 +18,8 @@ from ort_wrapper.doctor.distributions import (
     shared_files,
 )
 from ort_wrapper.doctor.host import cuda_findings, distribution_elves, version_findings
-from ort_wrapper.doctor.process import duplicate_libraries, family, process_findings
-from ort_wrapper.doctor.providers import CompiledIn, compiled_in, provider_findings
+from ort_wrapper.doctor.process import duplicate_libraries, family, process_section
+from ort_wrapper.doctor.providers import CompiledIn, compiled_in, provider_section
 from ort_wrapper.matrix import load_matrix
 from ort_wrapper.runtime.diagnose import ProviderStatus
 from ort_wrapper.runtime.distribution import Distribution
@@ -85,13 +85,13 @@ def test_glibc_and_libstdcxx_requirements_of_the_wheel(module_dist):
     findings, details = version_findings(infos)
     by_family = {d["family"]: d for d in details}
     assert by_family["GLIBC"]["required"] == "GLIBC_2.27"
-    assert {f.severity for f in findings} == {"ok"}
+    assert {f.status for f in findings} == {"pass"}
     old_host = {"GLIBC": "GLIBC_2.17", "GLIBCXX": "GLIBCXX_3.4.19", "CXXABI": "CXXABI_1.3.7"}
     findings, _ = version_findings(infos, provided=old_host)
-    errors = {f.code for f in findings if f.severity == "error"}
+    errors = {f.name for f in findings if f.status == "fail"}
     assert errors == {"host.glibc", "host.libstdcxx"}
-    glibc = next(f for f in findings if f.code == "host.glibc")
-    assert "need GLIBC_2.27, the host has GLIBC_2.17" in glibc.fact
+    glibc = next(f for f in findings if f.name == "host.glibc")
+    assert "need GLIBC_2.27, the host has GLIBC_2.17" in glibc.detail
     assert "nix build .#onnxruntime-cpu" in glibc.fix
 
 
@@ -121,14 +121,14 @@ def test_a_cuda_runtime_of_another_major_version_is_called_out(tmp_path):
     toolkit = [("CUDA toolkit", directory)]
     findings, details = cuda_findings([cuda], {"cuda_version": "12.2"}, toolkit)
     assert [f["soname"] for f in details[0]["found"]] == ["libcudart.so.13"]
-    runtime = next(f for f in findings if "CUDA runtime" in f.fact)
-    assert runtime.severity == "warning"
-    assert "needs libcudart.so.12 (this package was built with CUDA 12.2)" in runtime.fact
-    assert "only libcudart.so.13" in runtime.fact
+    runtime = next(f for f in findings if "CUDA runtime" in f.detail)
+    assert runtime.status == "warn"
+    assert "needs libcudart.so.12 (this package was built with CUDA 12.2)" in runtime.detail
+    assert "only libcudart.so.13" in runtime.detail
     assert runtime.fix == "pip install 'nvidia-cuda-runtime-cu12>=12,<13'"
     (directory / "libcudart.so.12").symlink_to("libcudart.so.13.0.1")
     findings, _ = cuda_findings([cuda], None, [("CUDA toolkit", directory)])
-    assert next(f for f in findings if "CUDA runtime" in f.fact).severity == "ok"
+    assert next(f for f in findings if "CUDA runtime" in f.detail).status == "pass"
     assert cuda_findings([ProviderStatus("CPUExecutionProvider", True)]) == ([], [])
 
 
@@ -144,9 +144,8 @@ _CHILD = """
 import ctypes, json, sys
 for path in sys.argv[1:]:
     ctypes.CDLL(path)
-from ort_wrapper.doctor.process import process_findings
-findings, details = process_findings()
-print(json.dumps([f.to_json() for f in findings]))
+from ort_wrapper.doctor.process import process_section
+print(json.dumps([f.to_json() for f in process_section().checks]))
 """
 
 
@@ -165,18 +164,18 @@ def test_two_onnxruntime_libraries_in_one_process_is_an_error(tmp_path, module_d
     copy = tmp_path / core.name
     shutil.copy(core, copy)
     one = _in_child(core)
-    assert [(f["code"], f["severity"]) for f in one] == [("process.onnxruntime", "ok")]
-    assert str(core) in one[0]["fact"]
+    assert [(f["name"], f["status"]) for f in one] == [("process.onnxruntime", "pass")]
+    assert str(core) in one[0]["detail"]
     two = _in_child(core, copy)
-    duplicate = [f for f in two if f["code"] == "process.duplicate"]
-    assert len(duplicate) == 1 and duplicate[0]["severity"] == "error"
-    assert str(copy) in duplicate[0]["fact"] and str(core) in duplicate[0]["fact"]
+    duplicate = [f for f in two if f["name"] == "process.duplicate"]
+    assert len(duplicate) == 1 and duplicate[0]["status"] == "fail"
+    assert str(copy) in duplicate[0]["detail"] and str(core) in duplicate[0]["detail"]
 
 
 def test_nothing_loaded_reads_as_ok():
-    findings, details = process_findings(paths=[])
-    assert [(f.code, f.severity) for f in findings] == [("process.onnxruntime", "ok")]
-    assert details == {"loaded": [], "duplicates": {}}
+    section = process_section(paths=[])
+    assert [(f.name, f.status) for f in section.checks] == [("process.onnxruntime", "pass")]
+    assert section.data == {"loaded": [], "duplicates": {}}
 
 
 def test_a_provider_library_that_is_not_elf_is_an_error_finding_not_a_crash(tmp_path):
@@ -185,11 +184,11 @@ def test_a_provider_library_that_is_not_elf_is_an_error_finding_not_a_crash(tmp_
     (capi / "libonnxruntime_providers_cuda.so").write_text("truncated download\n")
     dist = Distribution("module", tmp_path / "onnxruntime", "installed module")
     compiled = CompiledIn(("CUDAExecutionProvider", "CPUExecutionProvider"), "manifest")
-    findings, details, statuses, _ = provider_findings(dist, compiled)
-    (bad,) = [f for f in findings if f.code == "provider.unusable"]
-    assert bad.severity == "error" and "not an ELF file" in bad.fact
+    section, statuses = provider_section(dist, compiled)
+    (bad,) = [f for f in section.checks if f.name == "provider.unusable"]
+    assert bad.status == "fail" and "not an ELF file" in bad.detail
     assert [s.name for s in statuses] == ["CPUExecutionProvider"]
-    assert details["core"] is None
+    assert section.data["core"] is None
 
 
 def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_path):
@@ -208,10 +207,10 @@ def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_
     compiled = CompiledIn(providers, "child process", "1.23.2")
 
     def codes() -> dict[str, list[tuple[str, str]]]:
-        findings = provider_findings(dist, compiled).findings
+        findings = provider_section(dist, compiled)[0].checks
         out: dict[str, list[tuple[str, str]]] = {}
         for f in findings:
-            out.setdefault(f.code, []).append((f.severity, f.fact))
+            out.setdefault(f.name, []).append((f.status, f.detail))
         return out
 
     before = codes()
@@ -231,12 +230,12 @@ def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_
     )
     after = codes()
     [(severity, fact)] = after["provider.left-out"]
-    assert severity == "ok" and fact.startswith(
+    assert severity == "pass" and fact.startswith(
         "CUDAExecutionProvider: libonnxruntime_providers_cuda"
     )
     [(severity, fact)] = after["provider.unusable"]
-    assert severity == "error" and fact.startswith("TensorrtExecutionProvider")
+    assert severity == "fail" and fact.startswith("TensorrtExecutionProvider")
     [(severity, fact)] = after["provider.manifest"]
-    assert severity == "warning" and "CUDA" not in fact and "Tensorrt" in fact
+    assert severity == "warn" and "CUDA" not in fact and "Tensorrt" in fact
     (root / BUNDLE_JSON_RELPATH).write_text("{not json")  # unreadable: judged as the files are
     assert len(codes()["provider.unusable"]) == 2

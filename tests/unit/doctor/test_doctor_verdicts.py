@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ort_wrapper.doctor.findings import Report
-from ort_wrapper.doctor.providers import CompiledIn, provider_findings
-from ort_wrapper.doctor.render import render_text
+from ort_wrapper.doctor.providers import CompiledIn, provider_section
 from ort_wrapper.manifest import Manifest
+from ort_wrapper.report import FAIL, Report, render_text
 from ort_wrapper.runtime import child
 from ort_wrapper.runtime.capi import probe as capi
 from ort_wrapper.runtime.catalog import CPU_PROVIDER
@@ -41,11 +40,11 @@ def cuda_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Distri
 
 
 def _cuda_finding(dist: Distribution):
-    found = provider_findings(dist, CompiledIn(PROVIDERS, "child process"))
-    (finding,) = [f for f in found.findings if f.fact.startswith(CUDA)]
-    (status,) = [s for s in found.statuses if s.name == CUDA]
-    (status_json,) = [p for p in found.details["providers"] if p["name"] == CUDA]
-    return finding, status, status_json, Report(tuple(found.findings), {}, found.closures)
+    section, statuses = provider_section(dist, CompiledIn(PROVIDERS, "child process"))
+    (finding,) = [f for f in section.checks if f.detail.startswith(CUDA)]
+    (status,) = [s for s in statuses if s.name == CUDA]
+    (status_json,) = [p for p in section.data["providers"] if p["name"] == CUDA]
+    return finding, status, status_json, Report("ort-wrapper doctor", "a prefix", (section,))
 
 
 def test_a_wheel_only_library_reads_as_its_status_problem_with_its_own_fix(cuda_prefix) -> None:
@@ -55,8 +54,8 @@ def test_a_wheel_only_library_reads_as_its_status_problem_with_its_own_fix(cuda_
     assert status.needs_preload == ("libcudnn.so.9",)
     # With a driver the provider would load after a preload; without one it is unusable.
     expected = "provider.needs-preload" if nvidia_driver().found else "provider.unusable"
-    assert finding.code == expected
-    assert status.problem() in finding.fact and "; fix:" not in finding.fact
+    assert finding.name == expected
+    assert status.problem() in finding.detail and "; fix:" not in finding.detail
     assert finding.fix == status.fix() and "preload_dlls()" in finding.fix
     # check's one-line reason is the same problem followed by the same fix
     assert status_json["reason"] == f"{status.problem()}; fix: {status.fix()}"
@@ -69,9 +68,9 @@ def test_a_wheel_only_library_reads_as_its_status_problem_with_its_own_fix(cuda_
 def test_a_missing_library_is_an_error_whose_fix_installs_it(cuda_prefix) -> None:
     dist, _ = cuda_prefix
     finding, status, _, _ = _cuda_finding(dist)
-    assert finding.code == "provider.unusable" and finding.severity == "error"
-    assert finding.fact == f"{CUDA} is compiled in but unusable: {status.problem()}"
-    assert "missing libcudnn.so.9" in finding.fact and "; fix:" not in finding.fact
+    assert finding.name == "provider.unusable" and finding.status == "fail"
+    assert finding.detail == f"{CUDA} is compiled in but unusable: {status.problem()}"
+    assert "missing libcudnn.so.9" in finding.detail and "; fix:" not in finding.detail
     assert finding.fix == status.fix() and "pip install 'nvidia-cudnn-cu12" in finding.fix
 
 
@@ -87,19 +86,19 @@ def test_host_libraries_are_listed_on_one_line_by_their_category(cuda_prefix) ->
 
 
 def test_the_manifest_rule_is_checks_rule(cuda_prefix) -> None:
-    """doctor's provider.manifest and check's "manifest vs runtime providers" say the same."""
-    from ort_wrapper.check.providers import manifest_check
+    """doctor's provider.manifest and check's providers section run one rule, one check."""
+    from ort_wrapper.runtime.diagnose import manifest_check
 
     dist, _ = cuda_prefix
     claimed = ("TensorrtExecutionProvider", *PROVIDERS)
     lying = Distribution(
         "prefix", dist.root, "argument", Manifest("1.23.2", "x", "shared", claimed, ())
     )
-    findings = provider_findings(lying, CompiledIn(PROVIDERS, "child process")).findings
-    (doctor,) = [f for f in findings if f.code == "provider.manifest"]
-    check = manifest_check(claimed, PROVIDERS)
-    assert doctor.severity == "error" and check.status == "fail"
-    assert doctor.fact == check.detail and "TensorrtExecutionProvider" in doctor.fact
+    section, _ = provider_section(lying, CompiledIn(PROVIDERS, "child process"))
+    (doctor,) = [f for f in section.checks if f.name == "provider.manifest"]
+    assert doctor == manifest_check(claimed, PROVIDERS)
+    assert doctor.status == FAIL and "TensorrtExecutionProvider" in doctor.detail
+    assert doctor.data["notCompiledIn"] == ["TensorrtExecutionProvider"] and doctor.fix
 
 
 def test_garbage_from_the_capi_probe_is_a_failed_result(monkeypatch) -> None:
