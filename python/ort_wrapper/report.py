@@ -277,7 +277,7 @@ def render_text(report: Report) -> str:
     out.append("")
     out.append(
         f"{'PASSED' if report.ok else 'FAILED'}: {n[PASS]} passed, {n[FAIL]} failed, "
-        f"{n[WARN]} warnings, {n[SKIP]} skipped, {n[INFO]} informational, "
+        f"{n[WARN]} warned, {n[SKIP]} skipped, {n[INFO]} informational, "
         f"in {report.seconds:.1f} s"
     )
     return "\n".join(out)

@@ -72,7 +72,7 @@ def test_the_table_and_a_json_file(tmp_path):
     out = tmp_path / "doctor.json"
     proc = doctor("--json", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "PASSED: " in proc.stdout and " 0 failed, 0 warnings" in proc.stdout
+    assert "PASSED: " in proc.stdout and " 0 failed, 0 warned" in proc.stdout
     assert "init() would use" in proc.stdout and "CPUExecutionProvider" in proc.stdout
     assert json.loads(out.read_text())["ok"] is True
 
