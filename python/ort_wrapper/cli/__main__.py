@@ -1,4 +1,4 @@
-"""``python -m ort_wrapper.cli``."""
+"""Runs the ``ort-wrapper`` command as ``python -m ort_wrapper.cli``."""
 
 import sys
 

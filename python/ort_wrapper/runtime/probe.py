@@ -1,4 +1,4 @@
-"""Does a provider actually run? Build a session on a one-node model and read what ORT used.
+"""Whether a provider actually runs: build a session on a one-node model and read what ORT used.
 
 The model is serialised here with a few lines of protobuf wire format, so probing needs neither
 the ``onnx`` package nor a file.
