@@ -1,9 +1,9 @@
 """The providers section: compiled in versus actually usable, decided by a real session.
 
-The reasons come from ``ort_wrapper.runtime.diagnose.provider_status`` and the manifest rule is
-``runtime.diagnose.manifest_check`` (both shared with strict sessions and ``ort-wrapper doctor``);
-"usable" means ONNX Runtime lists the provider in the
-session it actually built.
+The reasons come from ``ort_wrapper.runtime.diagnose.provider_status`` (shared with strict
+sessions and ``ort-wrapper doctor``), the manifest check is ``runtime.diagnose.manifest_check``
+(the one doctor reports too); "usable" means ONNX Runtime lists the provider in the session it
+actually built.
 """
 
 from __future__ import annotations

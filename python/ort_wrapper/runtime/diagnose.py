@@ -3,7 +3,8 @@
 
 A provider is usable when it is compiled in, its library (if ORT dlopens one) is present with
 every soname of its closure resolvable (from the search path or already loaded in this process),
-and the device it drives is present.
+and the device it drives is present. :func:`manifest_check` is the other provider rule
+``check`` and ``doctor`` share: a manifest's providers against the runtime's.
 """
 
 from __future__ import annotations
