@@ -165,7 +165,7 @@ def _status_json(status: ProviderStatus) -> dict[str, Any]:
             for m in status.missing
         ],
         "deviceProblem": status.device_problem,
-        "reason": status.reason(),
+        "problem": status.problem(),
         "fix": status.fix(),
         "closure": closure_json(status.closure),
     }

@@ -58,7 +58,8 @@ def test_a_wheel_only_library_reads_as_its_status_problem_with_its_own_fix(cuda_
     assert status.problem() in finding.detail and "; fix:" not in finding.detail
     assert finding.fix == status.fix() and "preload_dlls()" in finding.fix
     # check's one-line reason is the same problem followed by the same fix
-    assert status_json["reason"] == f"{status.problem()}; fix: {status.fix()}"
+    assert status.reason() == f"{status.problem()}; fix: {status.fix()}"
+    assert (status_json["problem"], status_json["fix"]) == (status.problem(), status.fix())
     assert provider_status(CUDA, available=PROVIDERS, library_dirs=dist.library_dirs) == status
     text = render_text(report)
     assert text.count("preload_dlls()") == 1
