@@ -1,8 +1,9 @@
 """What a check run is asked to do: sections, extra models with their inputs, run counts and
-time limits, tolerances."""
+time limits, tolerances, and whether to say on stderr which section starts."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ __all__ = [
     "SESSION_SECTIONS",
     "STABILITY_SECONDS",
     "CheckOptions",
+    "announce",
 ]
 
 SECTIONS = ("linking", "providers", "quality", "determinism", "stability")
@@ -93,3 +95,10 @@ class CheckOptions:
             quiet=data["quiet"],
             timeout_s=data["timeoutS"],
         )
+
+
+def announce(section: str, quiet: bool) -> None:
+    """Say on stderr which section starts (progress for the sections without a bar), unless
+    ``quiet`` (``CheckOptions.quiet``)."""
+    if not quiet:
+        print(f"ort-wrapper check: {section} ...", file=sys.stderr, flush=True)

@@ -22,17 +22,11 @@ from ..report import Report, Section, failed_section
 from ..runtime.distribution import ENV_VARS
 from ..runtime.target import Target, TargetKind, resolve_target
 from .linking import linking_section
-from .options import SESSION_SECTIONS, CheckOptions
+from .options import SESSION_SECTIONS, CheckOptions, announce
 
-__all__ = ["announce", "run_check", "run_worker"]
+__all__ = ["run_check", "run_worker"]
 
 log = logging.getLogger(__name__)
-
-
-def announce(section: str, quiet: bool) -> None:
-    """Say on stderr which section starts (progress for the sections without a bar)."""
-    if not quiet:
-        print(f"ort-wrapper check: {section} ...", file=sys.stderr, flush=True)
 
 
 def _worker_env(target: Target) -> dict[str, str]:

@@ -23,9 +23,8 @@ from ..runtime.catalog import CPU_PROVIDER, gpu_providers
 from ..runtime.loader import init
 from .determinism import ModelSource, determinism_section
 from .models import builtin_models, onnx_problem
-from .options import SESSION_SECTIONS, CheckOptions
+from .options import SESSION_SECTIONS, CheckOptions, announce
 from .reference import with_reference
-from .run import announce
 
 __all__ = ["run_session_sections"]
 
