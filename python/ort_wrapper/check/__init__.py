@@ -5,7 +5,8 @@ object resolves and runs on this host; the C API answers), ``providers`` (compil
 actually usable), ``quality`` (ONNX backend conformance against a committed baseline, and
 cross-provider agreement), ``determinism`` and ``stability``. ``run_check`` runs them on any
 distribution (the installed onnxruntime wheel, a prefix with a manifest, a bundle) and never
-raises for bad input: a broken distribution is a failed check with its reason.
+raises for bad input: a broken distribution is a failed check with its reason. The results are
+``ort_wrapper.report``'s model, the one ``doctor`` uses too (re-exported here).
 """
 
 from __future__ import annotations
