@@ -25,9 +25,9 @@ def _unit(parts: tuple[str, ...]) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def _imported(path: Path) -> Iterator[tuple[str, ...]]:
-    """The ort_wrapper modules (and names) ``path`` imports, as dotted parts."""
-    parts = ("ort_wrapper", *path.relative_to(SOURCE).with_suffix("").parts)
+def _imported(path: Path, source: Path) -> Iterator[tuple[str, ...]]:
+    """The ort_wrapper modules (and names) ``path`` (under ``source``) imports, as parts."""
+    parts = ("ort_wrapper", *path.relative_to(source).with_suffix("").parts)
     package = parts[:-1]  # a module's package; an __init__'s own package
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
@@ -43,7 +43,7 @@ def import_edges(source: Path = SOURCE) -> dict[tuple[str, str], set[str]]:
     edges: dict[tuple[str, str], set[str]] = {}
     for path in sorted(source.rglob("*.py")):
         here = _unit(("ort_wrapper", *path.relative_to(source).with_suffix("").parts))
-        for target in _imported(path):
+        for target in _imported(path, source):
             if target[0] == "ort_wrapper" and len(target) > 1 and _unit(target) != here:
                 edges.setdefault((here, _unit(target)), set()).add(str(path.relative_to(source)))
     return edges
