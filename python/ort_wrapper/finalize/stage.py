@@ -31,6 +31,7 @@ from ..manifest import (
     load_manifest,
 )
 from ..matrix import RuntimeLoaded, Variant
+from ..reduce.config import OperatorConfig
 from .abseil import abseil_report, archive_graph, is_abseil
 from .archives import MERGED_NAME, component_archives, merge_archives
 from .candidates import (
@@ -273,6 +274,7 @@ def finalize(
     source: Mapping[str, Any] | None = None,
     patches: Sequence[Mapping[str, Any]] = (),
     prune: bool = False,
+    reduced_for: OperatorConfig | None = None,
 ) -> Manifest:
     """Write ``out``, a new distribution of ``variant`` made from ``prefix`` (a CMake install,
     only read), and return its manifest.
@@ -281,7 +283,8 @@ def finalize(
     lie on this machine when it ran in a chroot; ``lib_dirs`` are more library folders (as
     the build saw them) to take dependencies from; ``source`` and ``patches`` are recorded;
     ``prune`` leaves out dependency archives nothing references (off by default here; the
-    lab's ``build`` and the Nix derivation turn it on). ``out`` may be absent, empty or an
+    lab's ``build`` and the Nix derivation turn it on); ``reduced_for`` is the operator config
+    a reduced build was made with (recorded). ``out`` may be absent, empty or an
     earlier distribution; it is replaced only when everything succeeded.
     """
     out = Path(out).absolute()
@@ -345,6 +348,7 @@ def finalize(
             python_path=python_path,
             include_dir=include_dir,
             extra=extra,
+            reduced_for=reduced_for,
         )
         manifest = with_cmake_package(manifest, lambda rel: _target(dist, rel))
         _target(dist, str(MANIFEST_RELPATH))
