@@ -27,7 +27,10 @@ let
   # A model must reach the build sandbox: a path (copied into the store) or something that is
   # already a store path (a derivation, or a string with its context, e.g. "${drv}/model.onnx").
   isStoreInput =
-    m: builtins.isPath m || (builtins.isAttrs m && m ? outPath) || builtins.isString m && builtins.hasContext m;
+    m:
+    builtins.isPath m
+    || (builtins.isAttrs m && m ? outPath)
+    || (builtins.isString m && builtins.hasContext m);
   describe = m: if builtins.isString m then "the string \"${m}\"" else "a ${builtins.typeOf m}";
   checkModel =
     m:
