@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_flake import STAND_IN, Nix, _cmake_flags, _pname, _store_name
+from test_flake import ROOT, STAND_IN, Nix, _cmake_flags, _pname, _store_name
 from test_stand_in import _stdenv_of
 
 pytestmark = pytest.mark.nix
 
 LINUX = "x86_64-linux"
 REDUCED_FLAG = "onnxruntime_REDUCED_OPS_BUILD"
+README = ROOT / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -351,3 +352,42 @@ def test_the_reduce_step_writes_where_cmake_configures(
     conv = [line for line in registrations if re.search(r", Conv\)>", line)]
     assert add and not any(line.lstrip().startswith("//") for line in add)
     assert conv and all(line.lstrip().startswith("//") for line in conv)
+
+
+def test_the_readme_command_evaluates_to_a_reduced_cpu_build(
+    nix: Nix, models: list[Path], tmp_path: Path
+) -> None:
+    """The README's one command, run from a checkout whose lock points nixpkgs at the stand-in
+    (the lock's `locked` entry only: flake.nix is as written), with models where it names them."""
+    (expr,) = re.findall(r"^nix build --impure --expr '([^']+)'$", README.read_text(), re.M)
+    checkout = tmp_path / "checkout"
+    shutil.copytree(nix.flake, checkout, symlinks=True)
+    lock = json.loads((checkout / "flake.lock").read_text())
+    nar_hash = nix.run("hash", "path", str(nix.stand_in)).stdout.strip()
+    lock["nodes"]["nixpkgs"]["locked"] = {
+        "type": "path",
+        "path": str(nix.stand_in),
+        "narHash": nar_hash,
+    }
+    (checkout / "flake.lock").write_text(json.dumps(lock))
+    named = re.findall(r"\./[\w./-]+\.onnx", expr)
+    assert len(named) == len(models)
+    for rel, model in zip(named, models, strict=True):
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(model, checkout / rel)
+    done = subprocess.run(
+        ["nix", "eval", "--json", "--impure", "--expr", f"let r = {expr}; in [ r.drvPath r.name ]"],
+        cwd=checkout,
+        env=nix.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    drv_path, name = json.loads(done.stdout)
+    assert name.startswith("onnxruntime-cpu-reduced-")
+    (config,) = [d for d in nix.derivation(drv_path)["inputDrvs"] if "required-operators" in d]
+    sources = nix.derivation(config)["inputSrcs"]
+    assert sorted(_store_name(s) for s in sources if s.endswith(".onnx")) == sorted(
+        Path(rel).name for rel in named
+    )
