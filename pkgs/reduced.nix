@@ -31,7 +31,8 @@ let
     builtins.isPath m
     || (builtins.isAttrs m && m ? outPath)
     || (builtins.isString m && builtins.hasContext m);
-  describe = m: if builtins.isString m then "the string \"${m}\"" else "a ${builtins.typeOf m}";
+  describe =
+    m: if builtins.isString m then "the string \"${m}\"" else "a value of type ${builtins.typeOf m}";
   checkModel =
     m:
     if isStoreInput m then

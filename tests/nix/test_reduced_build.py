@@ -213,6 +213,7 @@ def test_a_ready_operator_config_is_taken_as_it_is(nix: Nix, tmp_path: Path) -> 
         ("cpu", "", "give forModels (a list of .onnx files) or operatorsConfig"),
         ("cpu", "forModels = {first};", "forModels must be a list of .onnx files, not path"),
         ("cpu", 'forModels = [ "{first}" ];', 'the string "{first}" is not a model file'),
+        ("cpu", "forModels = [ 1 ];", "a value of type int is not a model file"),
         ("cpu", "forModels = [ {first} ]; operatorsConfig = {first};", "not both"),
         ("cuda-dyn", "forModels = [ {first} ];", "its linkMode is shared"),
         ("cuda", "forModels = [ {first} ];", "it uses CUDA"),
@@ -227,6 +228,24 @@ def test_what_cannot_be_reduced_is_refused_by_name(
     stderr = _refused(nix, f'(f.lib.mkReducedOnnxruntime pkgs "{variant}" {{ {args} }}).drvPath')
     assert f"mkReducedOnnxruntime {variant}: " in stderr
     assert message.format(first=first) in stderr, stderr
+
+
+def test_models_may_be_derivations_or_strings_naming_store_paths(nix: Nix) -> None:
+    """A model made by another derivation reaches the sandbox too (a fetchurl, an export)."""
+    made = 'pkgs.runCommand "made.onnx" { } "exit 1"'
+    info = _eval(
+        nix,
+        _info(
+            f'let m = {made}; in f.lib.mkReducedOnnxruntime pkgs "cpu" '
+            '{ forModels = [ m "${m}" ]; }'
+        ),
+    )
+    config = nix.derivation(_drv_of(nix, info["config"]))
+    made_drv = next(d for d in config["inputDrvs"] if d.endswith("-made.onnx.drv"))
+    made_out = nix.derivation(made_drv)["outputs"]["out"]["path"]
+    words = _words(config["env"]["buildCommand"])
+    start = words.index("reduce-config") + 1
+    assert words[start : start + 2] == [made_out, made_out]
 
 
 def test_coreml_is_reduced_on_darwin_and_the_overlay_offers_the_same_function(
