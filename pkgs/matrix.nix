@@ -42,7 +42,7 @@ raw
     if raw.variants.${name}.linkMode != "static" then
       "its linkMode is ${raw.variants.${name}.linkMode} (only static variants are reduced)"
     else if usesCuda name then
-      "it uses CUDA (only CPU-only and CoreML variants are reduced)"
+      "it uses CUDA (the operator config is computed by running the models without a GPU)"
     else
       null;
 
