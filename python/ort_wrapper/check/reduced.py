@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..errors import InputError
-from ..reduce.config import Operator, OperatorConfig
+from ..reduce.config import ONNX_DOMAIN, Operator, OperatorConfig
 from ..reduce.models import proto_operators
 from ..runtime.loader import init
 from .cases import ERRORED, UNSUPPORTED, BackendCase, CaseResult
@@ -48,8 +48,27 @@ def _operators(data: bytes | None, path: str | None, name: str) -> set[Operator]
     return proto_operators(model, name)
 
 
+def _kernel(op: Operator) -> tuple[str, str, int]:
+    """What picks the kernel: the version of the operator's schema in effect at the model's
+    opset (Add at opsets 14 to 21 is Add-14); the opset itself where onnx has no schema."""
+    from onnx import defs
+
+    domain = "" if op.domain == ONNX_DOMAIN else op.domain
+    try:
+        version = defs.get_schema(op.name, op.opset, domain).since_version
+    except defs.SchemaError:
+        version = op.opset
+    return op.domain, op.name, version
+
+
+def _missing(config: OperatorConfig, used: set[Operator]) -> list[Operator]:
+    """The operators of ``used`` whose kernel ``config`` does not keep."""
+    kept = {_kernel(op) for op in config.operators}
+    return sorted(op for op in used if _kernel(op) not in kept)
+
+
 def included_cases(cases: Sequence[BackendCase], config: OperatorConfig) -> tuple[BackendCase, ...]:
-    """The cases whose every operator (domain, opset, type) ``config`` names."""
+    """The cases whose every operator's kernel ``config`` keeps."""
     kept = []
     for case in cases:
         path = case.model_dir / "model.onnx"
@@ -57,7 +76,7 @@ def included_cases(cases: Sequence[BackendCase], config: OperatorConfig) -> tupl
             used = _operators(None, str(path), case.id)
         except InputError:
             continue
-        if not config.missing(used):
+        if not _missing(config, used):
             kept.append(case)
     return tuple(kept)
 
@@ -76,14 +95,16 @@ def outside_the_set(results: Sequence[CaseResult]) -> tuple[CaseResult, ...]:
 def kept_builtins(models: Sequence[ModelSource], config: OperatorConfig) -> list[ModelSource]:
     """The harness's own models that the reduced build can run (given models are all kept)."""
     return [
-        m for m in models if m.data is None or not config.missing(_operators(m.data, None, m.name))
+        m
+        for m in models
+        if m.data is None or not _missing(config, _operators(m.data, None, m.name))
     ]
 
 
 def _coverage(model: ModelSource, config: OperatorConfig) -> Check:
     name = f"operators of {model.name}"
     try:
-        missing = config.missing(_operators(model.data, model.path, model.name))
+        missing = _missing(config, _operators(model.data, model.path, model.name))
     except InputError as exc:
         return Check(name, FAIL, str(exc))
     if missing:

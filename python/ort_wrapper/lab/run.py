@@ -58,6 +58,8 @@ _SRC, _BUILD, _INSTALL, _CCACHE, _SHIMS = (
     "/lab/ccache",
     "/lab/shims",
 )
+_TREES = "/lab/trees"  # earlier build trees with their installs, by build key
+_KEPT_TREES = 2  # a variant's full and reduced builds
 _NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 _STAMP = ".ort-builder-key"
 
@@ -264,8 +266,9 @@ def _build(
     install = root.host_path(_INSTALL)
     if _stamp(build) == key and install.is_dir():
         return {}
-    shutil.rmtree(build, ignore_errors=True)
-    shutil.rmtree(install, ignore_errors=True)
+    _stash(root)
+    if _unstash(root, key):
+        return {}
     env = {"CCACHE_DIR": _CCACHE, "CCACHE_BASEDIR": "/lab", "CCACHE_MAXSIZE": "4G"}
     env.update(ccache_settings(root.host_path(_SRC), operators))
     # ccache lives outside the chroot, so a new chroot (other packages) keeps its hits
@@ -288,6 +291,36 @@ def _build(
     timings["install_s"] = time.monotonic() - start
     (build / _STAMP).write_text(key + "\n")
     return timings
+
+
+def _stash(root: chroot_mod.Chroot) -> None:
+    """Move the build tree and its install aside under their key (CMake's absolute paths
+    come back with them), so switching between a full and a reduced build only re-finalizes;
+    the newest ``_KEPT_TREES`` are kept. An unfinished tree is removed."""
+    build, install = root.host_path(_BUILD), root.host_path(_INSTALL)
+    key = _stamp(build)
+    if key and install.is_dir():
+        target = root.host_path(f"{_TREES}/{key}")
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        build.rename(target / "build")
+        install.rename(target / "install")
+        trees = sorted(target.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in trees[_KEPT_TREES:]:
+            shutil.rmtree(old)
+    shutil.rmtree(build, ignore_errors=True)
+    shutil.rmtree(install, ignore_errors=True)
+
+
+def _unstash(root: chroot_mod.Chroot, key: str) -> bool:
+    """Put the tree stashed for ``key`` back in place; False when there is none."""
+    stashed = root.host_path(f"{_TREES}/{key}")
+    if not (stashed / "install").is_dir() or _stamp(stashed / "build") != key:
+        return False
+    (stashed / "build").rename(root.host_path(_BUILD))
+    (stashed / "install").rename(root.host_path(_INSTALL))
+    stashed.rmdir()
+    return True
 
 
 def _check_platform(variant: Variant) -> None:

@@ -60,14 +60,18 @@ class OperatorConfig:
 
     @classmethod
     def of(
-        cls, operators: Iterable[Operator], models: Iterable[ModelRecord] = ()
+        cls,
+        operators: Iterable[Operator],
+        models: Iterable[ModelRecord] = (),
+        where: str = "operator config",
     ) -> OperatorConfig:
-        """A config of these operators and models (validated, sorted)."""
+        """A config of these operators and models (validated, sorted; ``where`` names the
+        source in errors)."""
         ops = frozenset(operators)
         for op in ops:
-            _check_operator(op, "operator config")
+            _check_operator(op, where)
         if not ops:
-            raise InputError("operator config: no operators (a build with no kernels runs nothing)")
+            raise InputError(f"{where}: no operators (a build with no kernels runs nothing)")
         return cls(ops, tuple(sorted(set(models))))
 
     def text(self) -> str:
@@ -85,11 +89,6 @@ class OperatorConfig:
     def sha256(self) -> str:
         """The hash of :meth:`text` (what a cache key records)."""
         return hashlib.sha256(self.text().encode()).hexdigest()
-
-    def missing(self, needed: Iterable[Operator]) -> list[Operator]:
-        """Those of ``needed`` this config does not name (same domain, opset and type: the
-        kernel ONNX Runtime picks depends on the model's opset)."""
-        return sorted(set(needed) - self.operators)
 
     def to_json(self) -> dict[str, Any]:
         """The manifest's form."""
@@ -111,7 +110,7 @@ class OperatorConfig:
             records = [ModelRecord(str(m["name"]), _sha(m["sha256"], where)) for m in models]
         except (TypeError, ValueError, KeyError) as exc:
             raise InputError(f"{where}: malformed entry ({exc})") from None
-        return cls.of(operators, records)
+        return cls.of(operators, records, where)
 
 
 def _int(value: Any) -> int:
@@ -159,7 +158,7 @@ def parse_config(text: str, where: str) -> OperatorConfig:
             raise InputError(f"{here}: {line[:60]!r}: type reduction directives are not supported")
         elif line and not line.startswith("#"):
             operators += _operator_line(line, here)
-    return OperatorConfig.of(operators, models)
+    return OperatorConfig.of(operators, models, where)
 
 
 def read_config(path: Path) -> OperatorConfig:

@@ -44,13 +44,6 @@ def test_a_hand_written_config_with_several_opsets_and_comments() -> None:
     assert config.models == ()
 
 
-def test_missing_names_what_the_config_lacks_opset_included() -> None:
-    config = _config()
-    needed = {Operator("ai.onnx", 13, "Add"), Operator("ai.onnx", 14, "Add"),
-              Operator("ai.onnx", 13, "Softmax")}  # fmt: skip
-    assert [str(o) for o in config.missing(needed)] == ["ai.onnx:Softmax(13)", "ai.onnx:Add(14)"]
-
-
 @pytest.mark.parametrize(
     ("text", "words"),
     [
