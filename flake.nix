@@ -27,6 +27,9 @@
         allowUnfreePredicate = import ./pkgs/unfree.nix { inherit lib; };
         # `mkOnnxruntime pkgs "cpu"`: one variant of pkgs/variants.json built with `pkgs`.
         mkOnnxruntime = pkgs: (import ./pkgs { inherit pkgs; }).mkOnnxruntime;
+        # `mkReducedOnnxruntime pkgs "cpu" { forModels = [ ./model.onnx ]; }`: that variant with
+        # only the operator kernels the models use (or `{ operatorsConfig = ./ops.config; }`).
+        mkReducedOnnxruntime = pkgs: (import ./pkgs { inherit pkgs; }).mkReducedOnnxruntime;
       };
 
       packages = perSystem (o: o.packages);

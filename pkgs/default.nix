@@ -1,6 +1,7 @@
 # Everything the flake exposes for one package set, derived from ./variants.json: the variants
 # available on this system, their ort-wrapper packages, apps, checks and development shells.
-# Used by the overlay (`pkgs.ortBuilder`) and by `lib.mkOnnxruntime`.
+# Used by the overlay (`pkgs.ortBuilder`) and by `lib.mkOnnxruntime` and
+# `lib.mkReducedOnnxruntime`.
 { pkgs }:
 let
   inherit (pkgs) lib;
@@ -13,18 +14,24 @@ let
   # The lean ort-wrapper the ORT derivations run (finalize, bundle): no ONNX Runtime, no ONNX.
   ortWrapperTool = pkgs.callPackage ./ort-wrapper.nix { buildTool = true; };
 
+  # ONNX Runtime built for one variant of the matrix; with an operator config, reduced to it.
+  buildVariant =
+    variantName: operatorsConfig:
+    pkgs.callPackage ./onnxruntime.nix {
+      inherit
+        matrix
+        deps
+        ortWrapperTool
+        variantName
+        operatorsConfig
+        ;
+    };
+
   # The variant constructor: one variant of the matrix as a distribution.
   mkOnnxruntime =
     variantName:
     let
-      built = pkgs.callPackage ./onnxruntime.nix {
-        inherit
-          matrix
-          deps
-          ortWrapperTool
-          variantName
-          ;
-      };
+      built = buildVariant variantName null;
     in
     if matrix.variants.${variantName}.linkMode == "shared" then
       pkgs.callPackage ./bundle.nix {
@@ -34,8 +41,17 @@ let
     else
       built;
 
+  # A static variant reduced to the operators of a set of models (or of an operator config).
+  mkReducedOnnxruntime = import ./reduced.nix {
+    inherit lib matrix mkOnnxruntime buildVariant wrapperFor;
+    inherit (pkgs) runCommandCC;
+  };
+
+  # The ort-wrapper package whose commands default to a distribution.
+  wrapperFor = dist: pkgs.callPackage ./ort-wrapper.nix { inherit dist; };
+
   dists = lib.mapAttrs (name: _: mkOnnxruntime name) variants;
-  wrappers = lib.mapAttrs (_: dist: pkgs.callPackage ./ort-wrapper.nix { inherit dist; }) dists;
+  wrappers = lib.mapAttrs (_: wrapperFor) dists;
   harness = lib.mapAttrs (
     name: wrapper:
     pkgs.callPackage ./harness.nix {
@@ -48,7 +64,7 @@ let
   shells = lib.mapAttrs (name: _: pkgs.callPackage ./shells.nix { dist = dists.${name}; }) stable;
 in
 {
-  inherit matrix mkOnnxruntime;
+  inherit matrix mkOnnxruntime mkReducedOnnxruntime;
 
   packages =
     lib.mapAttrs' (name: lib.nameValuePair (matrix.packageName name)) dists

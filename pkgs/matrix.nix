@@ -10,7 +10,7 @@ let
     if builtins.isBool value then lib.cmakeBool name value else lib.cmakeFeature name value;
 in
 raw
-// {
+// rec {
   # The source tag follows the version (one fact in variants.json, not two).
   ort = raw.ort // {
     tag = "v${raw.ort.version}";
@@ -32,6 +32,19 @@ raw
   # A variant whose providers cannot run in a GPU-less build sandbox: its `checks` entry runs the
   # harness's linking section only (the app runs all of it on a machine with the GPU).
   needsGpu = name: raw.variants.${name}.cmakeFlags.onnxruntime_USE_CUDA or false;
+
+  # A variant that can be reduced to the operators of a set of models (./reduced.nix): static
+  # archives, and no CUDA (the operator config is computed by running the models on the full
+  # build in a GPU-less sandbox, and ORT's optimizers insert other kernels for CUDA). The reason
+  # a variant is not, for the error message; null when it is.
+  notReducible =
+    name:
+    if raw.variants.${name}.linkMode != "static" then
+      "its linkMode is ${raw.variants.${name}.linkMode} (only static variants are reduced)"
+    else if usesCuda name then
+      "it uses CUDA (the operator config is computed by running the models without a GPU)"
+    else
+      null;
 
   # A variant whose build also makes the `onnxruntime` Python module (finalize installs it).
   usesPython =

@@ -3,6 +3,10 @@
 # ./deps.nix through FETCHCONTENT_SOURCE_DIR_*; CMake's install is the staging prefix from which
 # the tested Python `ort-wrapper finalize` writes $out (archives merged, pkg-config, manifest),
 # not shell written here.
+# With `operatorsConfig` (ONNX Runtime's required-operators config file; ./reduced.nix makes one
+# from models), a reduced build: ORT's own tools/ci_build/reduce_op_kernels.py writes the
+# reduced kernel registrations before CMake configures, onnxruntime_REDUCED_OPS_BUILD makes CMake
+# compile them instead of the originals, and finalize records the config in the manifest.
 {
   lib,
   stdenv,
@@ -25,6 +29,7 @@
   deps,
   ortWrapperTool,
   variantName,
+  operatorsConfig ? null,
 }:
 let
   variant = matrix.variants.${variantName};
@@ -40,9 +45,15 @@ let
   localPatches = map (name: ../patches + "/${name}") variant.patches;
   # Recorded in the manifest by finalize, in the order applied.
   patchNames = map (p: p.name) deps.upstreamPatches ++ variant.patches;
+  reduced = operatorsConfig != null;
+  # reduce_op_kernels.py imports ORT's config parser, which ORT's tools/python/util only
+  # defines when the `flatbuffers` module imports (whether or not types are reduced).
+  reducePython = python3.withPackages (ps: [ ps.flatbuffers ]);
 in
+assert lib.assertMsg (!reduced || matrix.notReducible variantName == null)
+  "onnxruntime.nix: variant ${variantName} cannot be reduced: ${toString (matrix.notReducible variantName)}";
 effectiveStdenv.mkDerivation (finalAttrs: {
-  pname = matrix.packageName variantName;
+  pname = matrix.packageName variantName + lib.optionalString reduced "-reduced";
   inherit (matrix.ort) version;
 
   src = fetchFromGitHub {
@@ -99,6 +110,7 @@ effectiveStdenv.mkDerivation (finalAttrs: {
     ++ deps.cmakeFlags
     # Fails to find protoc on darwin otherwise (as in nixpkgs).
     ++ [ (lib.cmakeFeature "ONNX_CUSTOM_PROTOC_EXECUTABLE" (lib.getExe protobuf)) ]
+    ++ lib.optionals reduced [ (lib.cmakeBool "onnxruntime_REDUCED_OPS_BUILD" true) ]
     ++ lib.optionals useCuda deps.cudaCmakeFlags
     ++ lib.optionals useCoreml (deps.coremlCmakeFlagsFor finalAttrs.src)
     # ORT sets -Werror (COMPILE_WARNING_AS_ERROR): nvcc and cudnn-frontend deprecations, and
@@ -163,21 +175,22 @@ effectiveStdenv.mkDerivation (finalAttrs: {
       ort-wrapper finalize "$out" --out "$ortDist" --build-dir "$ortBuildDir" \
         --variant ${variantName} --prune --source-hash ${matrix.ort.hash} ${
           lib.concatMapStringsSep " " (name: "--patches-applied ${name}") patchNames
-        }
+        }${lib.optionalString reduced " --operators-config ${operatorsConfig}"}
       rm -rf "$out"
       mv "$ortDist" "$out"
     '';
   disallowedRequisites = lib.optionals useCuda [ nvcc ];
 
   passthru = {
-    inherit variantName;
+    inherit variantName operatorsConfig;
     inherit (variant) providers linkMode experimental;
   };
 
   meta = {
     description =
       lib.optionalString variant.experimental "EXPERIMENTAL (not validated on a GPU): "
-      + "ONNX Runtime ${finalAttrs.version}, ${variant.description}";
+      + "ONNX Runtime ${finalAttrs.version}, ${variant.description}"
+      + lib.optionalString reduced ", reduced to the operators its operator config lists";
     homepage = "https://github.com/microsoft/onnxruntime";
     license = lib.licenses.mit;
     inherit (variant) platforms;
@@ -185,4 +198,15 @@ effectiveStdenv.mkDerivation (finalAttrs: {
     # CMake package lib/cmake/onnxruntime (onnxruntime::onnxruntime).
     pkgConfigModules = [ "libonnxruntime" ];
   };
+}
+# Only a reduced build gets the hook: the other derivations stay as they were.
+// lib.optionalAttrs reduced {
+  # Before CMake runs: nixpkgs' cmakeConfigurePhase runs this hook in the source root, then sets
+  # cmakeBuildDir (default build) and configures there, so the script's output lands in
+  # ${CMAKE_BINARY_DIR}/op_reduction.generated, where ORT's substitute_op_reduction_srcs
+  # (cmake/onnxruntime_providers.cmake) takes the reduced registration files from.
+  preConfigure = ''
+    ${reducePython}/bin/python3 tools/ci_build/reduce_op_kernels.py \
+      --cmake_build_dir "''${cmakeBuildDir:-build}" ${operatorsConfig}
+  '';
 })

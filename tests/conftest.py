@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -70,12 +71,10 @@ def make_wheel_prefix():
     return _make_wheel_prefix
 
 
-@pytest.fixture(scope="module")
-def lab() -> LabResult:
-    """ORT ``LAB_VERSION`` cpu-static built in the trixie chroot and finalized (lab tier;
-    cached by input, so every module after the first gets it at once)."""
+def _lab_build(build: Callable[..., Any]) -> Any:
+    """``build(matrix, "cpu", source, patches, jobs=..., prune=True)`` for ``LAB_VERSION``,
+    skipped loudly where the lab cannot run (not root, no debootstrap, no mirror)."""
     from ort_wrapper.errors import LabEnvironmentError
-    from ort_wrapper.lab.run import run_lab
     from ort_wrapper.lab.source import known_source
     from ort_wrapper.matrix import load_matrix
 
@@ -84,14 +83,29 @@ def lab() -> LabResult:
     if shutil.which("debootstrap") is None:
         skip_loudly("debootstrap is not installed (tools/setup.sh installs it)")
     try:
-        return run_lab(
-            load_matrix(),
-            "cpu",
-            known_source(LAB_VERSION),
-            REPO / "patches",
-            jobs=os.cpu_count() or 1,
-            prune=True,
-        )
+        where = (load_matrix(), "cpu", known_source(LAB_VERSION), REPO / "patches")
+        return build(*where, jobs=os.cpu_count() or 1, prune=True)
     except LabEnvironmentError as exc:
         skip_loudly(str(exc))
         raise  # unreachable: skip raises
+
+
+@pytest.fixture(scope="module")
+def lab() -> LabResult:
+    """ORT ``LAB_VERSION`` cpu-static built in the trixie chroot and finalized (lab tier;
+    cached by input, so every module after the first gets it at once)."""
+    from ort_wrapper.lab.run import run_lab
+
+    return _lab_build(run_lab)
+
+
+@pytest.fixture(scope="module")
+def reduced_lab() -> tuple[LabResult, LabResult]:
+    """The ``lab`` build and the one reduced for two real models from PyPI: PP-OCRv4's text
+    detector (convolutional) and Silero VAD (recurrent, with an If)."""
+    from ort_wrapper.lab.run import reduced_for_models
+
+    from support.pypi_models import ocr_detector, silero_vad
+
+    models = [ocr_detector(), silero_vad()]
+    return _lab_build(lambda *where, **kw: reduced_for_models(*where, models, **kw))

@@ -15,9 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .errors import InitError
+from .errors import InitError, InputError
 from .files import read_json, relpath_problem, write_json_atomic
 from .matrix import RuntimeLoaded
+from .reduce.config import OperatorConfig
 
 __all__ = [
     "MANIFEST_RELPATH",
@@ -98,6 +99,7 @@ class Manifest:
     python_path: str | None = None  # directory holding the ``onnxruntime`` package
     include_dir: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # source, patches, abseil, bundle ...
+    reduced_for: OperatorConfig | None = None  # a reduced build: the operators it registers
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "link_mode", LinkMode(self.link_mode))
@@ -118,6 +120,7 @@ class Manifest:
             "pythonPath": self.python_path,
             "includeDir": self.include_dir,
             **({"extra": dict(self.extra)} if self.extra else {}),
+            **({"reducedFor": self.reduced_for.to_json()} if self.reduced_for else {}),
         }
 
     def files_of_kind(self, kind: FileKind) -> tuple[FileEntry, ...]:
@@ -247,7 +250,17 @@ def parse_manifest(data: Any, where: str) -> Manifest:
         python_path=python_path,
         include_dir=include_dir,
         extra=extra,
+        reduced_for=_reduced_for(where, data),
     )
+
+
+def _reduced_for(where: str, data: Mapping[str, Any]) -> OperatorConfig | None:
+    if "reducedFor" not in data:
+        return None
+    try:
+        return OperatorConfig.from_json(data["reducedFor"], f"{where}: reducedFor")
+    except InputError as exc:
+        raise InitError(str(exc)) from None
 
 
 def load_manifest(root: Path) -> Manifest:

@@ -8,12 +8,14 @@ would hit (a compiler in the closure or not, a package's lib output rather than 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_flake import Nix
+from test_flake import STAND_IN, Nix
 
 pytestmark = pytest.mark.nix
 
@@ -175,3 +177,31 @@ def test_auditwheel_is_refused_on_darwin_like_nixpkgs(nix: Nix) -> None:
     """nixpkgs' auditwheel is Linux-only; the flake's darwin wrappers must do without it."""
     expr = f"{_pkgs(nix, system='aarch64-darwin')}.python3Packages.auditwheel.drvPath"
     assert "not available on the requested hostPlatform" in _refused(nix, expr)
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake")
+@pytest.mark.parametrize(
+    ("hook", "build_dir"),
+    [("", "build"), ("cmakeBuildDir=elsewhere", "elsewhere"), ("touch hook-ran-here", "build")],
+)
+def test_configure_phase_runs_the_hook_in_the_source_root_before_the_build_dir_default(
+    tmp_path: Path, hook: str, build_dir: str
+) -> None:
+    """nixpkgs' cmakeConfigurePhase: runHook preConfigure in the source root, then
+    cmakeBuildDir defaults to build (a hook may set it), CMake configures cmakeDir from it."""
+    source = tmp_path / "source"
+    (source / "cmake").mkdir(parents=True)
+    (source / "cmake" / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.16)\nproject(probe NONE)\n"
+        'message(STATUS "bin=${CMAKE_BINARY_DIR}")\n'
+    )
+    done = subprocess.run(
+        ["bash", str(STAND_IN / "phases.sh"), "configure"],
+        cwd=source,
+        env={"PATH": os.environ["PATH"], "preConfigure": hook, "cmakeDir": "../cmake"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"bin={source / build_dir}\n" in done.stdout
+    assert (source / "hook-ran-here").exists() == hook.startswith("touch")

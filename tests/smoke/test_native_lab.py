@@ -28,7 +28,7 @@ from ort_wrapper.matrix import api_version_for
 import models
 from helpers import LAB_VERSION as VERSION
 from helpers import REPO, skip_loudly
-from support.real_libraries import chroot_python_packages
+from support.real_libraries import chroot_check_python
 
 SMOKE_C = Path(__file__).with_name("native_lab_smoke.c")
 
@@ -170,18 +170,6 @@ def test_every_patch_is_dry_run_against_the_lab_source(lab: LabResult, tmp_path:
         assert bool(entry["reason"]) == (entry["status"] != "applies")
 
 
-def _chroot_python(lab: LabResult) -> str:
-    """A folder in the chroot with this checkout's ort_wrapper and check's dependencies built
-    for the chroot's Python (from PyPI wheels, cached)."""
-    inside = "/lab/capi-check-py"
-    folder = lab.chroot.host_path(inside)
-    shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(chroot_python_packages(), folder, ignore=shutil.ignore_patterns("spec.json"))
-    shutil.copytree(REPO / "python/ort_wrapper", folder / "ort_wrapper")
-    models.save(models.add_model(), folder / "add.onnx")
-    return inside
-
-
 @pytest.mark.usefixtures("libpython")
 def test_check_runs_every_section_on_the_static_build(lab: LabResult) -> None:
     """The full harness in the chroot (where the build's shared dependencies are): the static
@@ -189,7 +177,7 @@ def test_check_runs_every_section_on_the_static_build(lab: LabResult) -> None:
     not position-independent, so no shared object can hold it) and driven through the C API:
     conformance against the committed 1.21.0 baseline, determinism, stability; and
     ``init(DIST)`` + SessionBuilder running a model in that interpreter."""
-    py = _chroot_python(lab)
+    py = chroot_check_python(lab)
     report = lab.chroot.host_path(f"{py}/report.json")
     lines: list[str] = []
     with contextlib.suppress(BuildError):  # a failing check exits 1: the report says which
@@ -238,7 +226,7 @@ def test_an_extracted_debian_package_is_a_distribution(lab: LabResult) -> None:
     versioned VERS_1.21), checked through the C API. Its DNNL provider is usable for a session
     but dies with SIGFPE during the conformance run (see docs/native-build-lab.md), so the
     quality section is left out here."""
-    py = _chroot_python(lab)
+    py = chroot_check_python(lab)
     deb = "/lab/capi-deb"
     libs = f"{deb}/root/usr/lib/x86_64-linux-gnu"
     script = (

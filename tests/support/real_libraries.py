@@ -22,6 +22,7 @@ import tarfile
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,3 +187,17 @@ def chroot_python_packages() -> Path:
     """``ort-wrapper check``'s dependencies as cp313 manylinux wheels installed into one folder
     (``pip install --target``) for the lab chroot's Python, cached by the pinned spec."""
     return build_cached(f"py{CHROOT_PYTHON}-check-deps", CHECK_DEPS, _chroot_python_build)
+
+
+def chroot_check_python(lab: Any) -> str:
+    """A folder in the lab chroot (its path there) with this checkout's ort_wrapper, check's
+    dependencies built for the chroot's Python (from PyPI wheels, cached) and ``add.onnx``."""
+    import models
+
+    inside = "/lab/capi-check-py"
+    folder = lab.chroot.host_path(inside)
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(chroot_python_packages(), folder, ignore=shutil.ignore_patterns("spec.json"))
+    shutil.copytree(REPO / "python/ort_wrapper", folder / "ort_wrapper")
+    models.save(models.add_model(), folder / "add.onnx")
+    return inside

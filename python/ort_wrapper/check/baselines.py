@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..files import write_json_atomic
@@ -42,6 +42,12 @@ class Baseline:
     cases: int
     known: Mapping[str, str]  # case id -> "fail" or "error"
     path: Path | None = None
+
+
+def restricted(baseline: Baseline, cases: Collection[str]) -> Baseline:
+    """``baseline`` as it reads for a subset of its cases (a reduced build runs only some)."""
+    known = {c: s for c, s in baseline.known.items() if c in cases}
+    return replace(baseline, cases=len(cases), known=known)
 
 
 class BaselineError(ValueError):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..progress import Progress
+from ..reduce.config import OperatorConfig
 from ..report import FAIL, INFO, PASS, SKIP, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from ..runtime.catalog import provider_spec
@@ -20,6 +21,7 @@ from .baselines import (
     baseline_path,
     compare,
     load_baseline,
+    restricted,
     write_baseline,
 )
 from .cases import (
@@ -34,6 +36,7 @@ from .cases import (
     backend_data_problem,
     run_case,
 )
+from .reduced import included_cases, outside_the_set
 
 __all__ = ["compute_providers", "cross_check", "quality_section", "run_cases"]
 
@@ -90,9 +93,11 @@ def _conformance_check(
     onnx_version: str,
     ort_version: str,
     baseline_dir: Path | None,
+    subset: bool = False,
 ) -> tuple[Check, list[Table], Baseline | None]:
-    """Results on ``provider`` against its baseline: none is INFO, a regression, a corrupt
-    baseline or results that do not cover the baseline FAIL."""
+    """Results on ``provider`` against its baseline (``subset``: only as far as it covers the
+    cases run): none is INFO, a regression, a corrupt baseline or results that do not cover
+    the baseline FAIL."""
     counts = _counts(results)
     summary = (
         f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error of {len(results)}"
@@ -119,6 +124,8 @@ def _conformance_check(
             "counts reported, nothing compared"
         )
         return Check(name, INFO, detail, data), [], None
+    if subset:
+        baseline = restricted(baseline, {r.case for r in results})
     diff = compare(results, baseline)
     data.update(
         baseline=str(baseline.path),
@@ -208,8 +215,10 @@ def quality_section(
     baseline_dir: Path | None = None,
     write_baselines: bool = False,
     quiet: bool = False,
+    reduced: OperatorConfig | None = None,
 ) -> Section:
-    """Run the quality section in this process (the runtime ``init()`` loads)."""
+    """Run the quality section in this process (the runtime ``init()`` loads); for a
+    ``reduced`` build, on the cases whose operators it registers."""
     start = time.monotonic()
     problem = backend_data_problem()
     if problem:
@@ -223,6 +232,17 @@ def quality_section(
     checks, tables = [], []
     ort_version = init().version
     cases = backend_cases(suites)
+    if reduced is not None:
+        every = len(cases)
+        cases = included_cases(cases, reduced)
+        checks.append(
+            Check(
+                "cases in the reduced build",
+                INFO,
+                f"{len(cases)} of {every} cases use only operators the build registers; "
+                "only those are run and compared",
+            )
+        )
     try:
         import ml_dtypes  # noqa: F401
     except ImportError:
@@ -235,7 +255,11 @@ def quality_section(
         )
     cross = compute_providers(usable)
     cpu = run_cases(cases, CPU, keep_outputs=bool(cross), quiet=quiet)
-    check, extra, _ = _conformance_check(cpu, CPU, onnx.__version__, ort_version, baseline_dir)
+    if reduced is not None:
+        cpu = outside_the_set(cpu)
+    check, extra, _ = _conformance_check(
+        cpu, CPU, onnx.__version__, ort_version, baseline_dir, subset=reduced is not None
+    )
     checks.append(check)
     tables.extend(extra)
     by_suite = []

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -20,7 +19,7 @@ from pathlib import Path
 from ..errors import OrtWrapperError
 from ..report import Report, Section, failed_section
 from ..runtime.distribution import ENV_VARS
-from ..runtime.target import Target, TargetKind, resolve_target
+from ..runtime.target import Target, TargetKind, interpreter_for, resolve_target
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions, announce
 
@@ -42,24 +41,13 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _interpreter(target: Target) -> tuple[str, dict[str, str]]:
-    """The Python the worker runs in: this one, or for a static distribution whose archives
-    do not link into a shared object, a Python linked with them (LinkError when neither)."""
-    if target.kind is not TargetKind.STATIC:
-        return sys.executable, {}
-    from ..runtime.capi.library import static_interpreter
-
-    assert target.root is not None and target.manifest is not None
-    return static_interpreter(target.root, target.manifest)
-
-
 def run_worker(target: Target, options: CheckOptions) -> list[Section]:
     """Run the session sections of ``options`` in a child process loading ``target``. When the
     child dies (a signal, an exit), the section it was in fails with how it ended and the
     sections after it run in a new child; ``--timeout`` bounds them all together."""
     wanted = [s for s in options.sections if s in SESSION_SECTIONS]
     try:
-        python, extra = _interpreter(target)
+        python, extra = interpreter_for(target)
     except OrtWrapperError as exc:
         return [failed_section(n, f"cannot run the distribution: {exc}") for n in wanted]
     done: dict[str, Section] = {}

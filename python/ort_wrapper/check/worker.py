@@ -18,12 +18,14 @@ from pathlib import Path
 
 from ..errors import OrtWrapperError
 from ..files import write_json_atomic
+from ..reduce.config import OperatorConfig
 from ..report import Section, failed_section
 from ..runtime.catalog import CPU_PROVIDER, gpu_providers
 from ..runtime.loader import init
 from .determinism import ModelSource, determinism_section
 from .models import builtin_models, onnx_problem
 from .options import SESSION_SECTIONS, CheckOptions, announce
+from .reduced import kept_builtins, reduced_config, with_coverage
 from .reference import with_reference
 
 __all__ = ["run_session_sections"]
@@ -31,11 +33,19 @@ __all__ = ["run_session_sections"]
 log = logging.getLogger(__name__)
 
 
-def _models(options: CheckOptions) -> tuple[list[ModelSource], str | None]:
+def _models(
+    options: CheckOptions, reduced: OperatorConfig | None
+) -> tuple[list[ModelSource], str | None]:
+    """The given models, after the harness's own (those a reduced build can run)."""
     models = [ModelSource(str(m.path), path=str(m.path), spec=m) for m in options.models]
     problem = onnx_problem()
     if problem is None:
-        models = [ModelSource(m.name, data=m.data) for m in builtin_models()] + models
+        builtins = [ModelSource(m.name, data=m.data) for m in builtin_models()]
+        models = builtins + models
+        if reduced is not None:
+            models = kept_builtins(models, reduced)
+            if not models:
+                problem = "the reduced build registers none of the operators its models use"
     return models, problem
 
 
@@ -78,11 +88,23 @@ def run_session_sections(
     judged = time.monotonic() - judged
     usable = tuple(v.name for v in verdicts if v.usable)
     gpus = tuple(p for p in usable if p in gpu_providers())
-    models, problem = _models(options)
+    reduced = reduced_config()
+    models, problem = _models(options, reduced)
 
     def providers_with_judging() -> Section:
         section = providers_section(claimed, verdicts)
         return replace(section, seconds=section.seconds + judged)
+
+    def quality() -> Section:
+        section = quality_section(
+            usable,
+            baseline_dir=options.baseline_dir,
+            write_baselines=options.write_baseline,
+            quiet=options.quiet,
+            reduced=reduced,
+        )
+        section = with_reference(section, models, options.rtol, options.atol)
+        return with_coverage(section, models, reduced)
 
     sections: list[Section] = []
 
@@ -95,23 +117,7 @@ def run_session_sections(
         if name == "providers":
             add(_guarded(name, providers_with_judging, options.quiet))
         elif name == "quality":
-            add(
-                _guarded(
-                    name,
-                    lambda: with_reference(
-                        quality_section(
-                            usable,
-                            baseline_dir=options.baseline_dir,
-                            write_baselines=options.write_baseline,
-                            quiet=options.quiet,
-                        ),
-                        models,
-                        options.rtol,
-                        options.atol,
-                    ),
-                    options.quiet,
-                )
-            )
+            add(_guarded(name, quality, options.quiet))
         elif problem and not options.models:
             add(failed_section(name, f"no model to run: {problem}", "models"))
         elif name == "determinism":

@@ -41,6 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only dry-run every patch of --patches-dir against the pristine source",
     )
+    reduce = parser.add_mutually_exclusive_group()
+    reduce.add_argument(
+        "--for-models",
+        nargs="+",
+        type=Path,
+        metavar="MODEL",
+        help="build reduced to the operators these models use (and those ONNX Runtime's "
+        "optimisers add, found by running them through the full build of the same source, "
+        "which is built first when it is not cached)",
+    )
+    reduce.add_argument(
+        "--operators-config",
+        type=Path,
+        metavar="FILE",
+        help="build reduced to the operators of this config (`reduce-config` writes one)",
+    )
     parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
 
 
@@ -52,9 +68,10 @@ def _newest_source() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..files import write_json_atomic
-    from ..lab.run import check_patches, run_lab
+    from ..lab.run import check_patches, reduced_for_models, run_lab
     from ..lab.source import known_source
     from ..matrix import load_matrix
+    from ..reduce.config import read_config
 
     matrix = load_matrix()
     source = known_source(args.ort_version or _newest_source())
@@ -65,9 +82,13 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             write_json_atomic(args.json, report)
         return 0
-    result = run_lab(
-        matrix, args.variant, source, args.patches_dir, jobs=args.jobs, prune=args.prune
-    )
+
+    where = (matrix, args.variant, source, args.patches_dir)
+    operators = read_config(args.operators_config) if args.operators_config else None
+    if args.for_models:
+        _, result = reduced_for_models(*where, args.for_models, jobs=args.jobs, prune=args.prune)
+    else:
+        result = run_lab(*where, jobs=args.jobs, prune=args.prune, operators=operators)
     summary = {
         "dist": str(result.dist),
         "distInChroot": result.dist_inside,
@@ -76,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         "cached": result.cached,
         "timings": result.timings,
         "patches": [p.to_json() for p in result.patches],
+        **({"reducedFor": result.reduced_for.to_json()} if result.reduced_for else {}),
     }
     print(json.dumps(summary, indent=2))
     if args.json:

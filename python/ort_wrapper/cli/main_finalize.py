@@ -56,11 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="leave out dependency archives (abseil ...) that nothing references; off by "
         "default here (every candidate archive is linked), while `build` prunes by default",
     )
+    parser.add_argument(
+        "--operators-config",
+        type=Path,
+        metavar="FILE",
+        help="the operator config a reduced build was made with (`reduce-config` writes "
+        "one): recorded in the manifest, so `check` knows the distribution is reduced",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..finalize.stage import finalize
     from ..matrix import load_matrix
+    from ..reduce.config import read_config
 
     if args.out is None:
         args.error(
@@ -79,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         source={"hash": args.source_hash} if args.source_hash else None,
         patches=[{"patch": name, "status": "applied"} for name in args.patches_applied],
         prune=args.prune,
+        reduced_for=read_config(args.operators_config) if args.operators_config else None,
     )
     print(
         f"{args.out}: ONNX Runtime {manifest.version}, variant {manifest.variant} "

@@ -8,10 +8,16 @@ import logging
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from ..elf.archive import ObjectFormat, archive_format, member_digests, read_archive
+from ..elf.archive import (
+    ObjectFormat,
+    archive_format,
+    iter_members,
+    member_digests,
+    read_archive,
+)
 from ..errors import BuildError
 from ..files import find_tool
 
@@ -20,6 +26,7 @@ __all__ = [
     "MERGED_NAME",
     "check_merged",
     "component_archives",
+    "keep_members",
     "merge_archives",
     "mri_script",
 ]
@@ -135,3 +142,39 @@ def check_merged(merged: Path, inputs: Sequence[Path], *, label: str | None = No
             f"(missing: {missing or 'none'}; unexpected: {extra or 'none'})"
         )
     log.info("merged %d archives into %s: %d members", len(inputs), merged, len(info.members))
+
+
+def _write_objects(objects: Sequence[Path], output: Path, fmt: ObjectFormat) -> None:
+    """An indexed archive of ``objects``, in order (names may repeat: ``q`` appends)."""
+    if fmt is ObjectFormat.MACHO:
+        tool = find_tool("llvm-ar", env="LLVM_AR", error=BuildError, hint="install LLVM")
+        steps = [[tool, "qcs", "--format=darwin", str(output), *map(str, objects)]]
+    else:
+        steps = [[_tool("ar"), "qcD", str(output), *map(str, objects)],
+                 [_tool("ranlib"), "-D", str(output)]]  # fmt: skip
+    for argv in steps:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise BuildError(f"{Path(argv[0]).name} failed writing {output}: {done.stderr.strip()}")
+
+
+def keep_members(archive: Path, keep: Collection[int]) -> int:
+    """Rewrite ``archive`` with only the members at the indices ``keep`` (in order, bytes
+    unchanged), checked like a merge; returns how many were left out."""
+    info = read_archive(archive)
+    with tempfile.TemporaryDirectory(prefix=".ort-keep-", dir=archive.parent) as tmp:
+        objects = []
+        for index, (member, data) in enumerate(iter_members(info)):
+            if index in keep:
+                name = Path(member.name).name
+                path = Path(tmp, str(index), name if name not in ("", ".", "..") else "member.o")
+                path.parent.mkdir()
+                path.write_bytes(data)
+                objects.append(path)
+        kept = Path(tmp, "kept.a")
+        _write_objects(objects, kept, archive_format(info))
+        want = [d for i, d in enumerate(member_digests(info)) if i in keep]
+        if member_digests(read_archive(kept)) != want or not read_archive(kept).has_index:
+            raise BuildError(f"{archive}: the archive of the {len(want)} members kept is wrong")
+        kept.replace(archive)
+    return len(info.members) - len(objects)

@@ -31,8 +31,9 @@ from ..manifest import (
     load_manifest,
 )
 from ..matrix import RuntimeLoaded, Variant
+from ..reduce.config import OperatorConfig
 from .abseil import abseil_report, archive_graph, is_abseil
-from .archives import MERGED_NAME, component_archives, merge_archives
+from .archives import MERGED_NAME, component_archives, keep_members, merge_archives
 from .candidates import (
     as_built,
     dependency_policy,
@@ -116,15 +117,19 @@ def _static_link(
     sysroot: Path | None,
     prune: bool,
     providers: Sequence[str],
+    reduced: bool = False,
 ) -> StaticLink:
     """Merge ``components`` into ``dist``'s ``lib/libonnxruntime.a``, copy the in-tree
-    archives the link uses there, and order the link."""
+    archives the link uses there, and order the link. For a ``reduced`` build the merged
+    archive keeps only the members a link from the C API pulls in: the kernels the reduction
+    unregistered are left out, as any consumer's linker would leave them."""
     merged_rel = f"lib/{MERGED_NAME}"
     merged = _target(dist, merged_rel)
     merge_archives(components, merged)
     root = Library("onnxruntime", str(merged), True, Origin.DIST, archive_symbols(merged))
     candidates = find_candidates(prefix, build_dir, system_dirs)
     resolution = resolve(public_api_symbols(root), [root, *candidates])
+    left_out = keep_members(merged, resolution.pulled[root.key]) if reduced else 0
     if prune:
         linked = [lib for lib in resolution.used if lib is not root]
         graph = dict(resolution.graph)
@@ -167,6 +172,7 @@ def _static_link(
         "resolution": {
             "pruned": prune,
             "pulledMembers": sum(len(v) for v in resolution.pulled.values()),
+            "membersLeftOut": left_out,
             "unresolvedSymbols": len(resolution.unresolved),
             "linkedShared": sorted(resolution.forced_shared),
             "leftOut": sorted(resolution.excluded),
@@ -273,6 +279,7 @@ def finalize(
     source: Mapping[str, Any] | None = None,
     patches: Sequence[Mapping[str, Any]] = (),
     prune: bool = False,
+    reduced_for: OperatorConfig | None = None,
 ) -> Manifest:
     """Write ``out``, a new distribution of ``variant`` made from ``prefix`` (a CMake install,
     only read), and return its manifest.
@@ -281,7 +288,8 @@ def finalize(
     lie on this machine when it ran in a chroot; ``lib_dirs`` are more library folders (as
     the build saw them) to take dependencies from; ``source`` and ``patches`` are recorded;
     ``prune`` leaves out dependency archives nothing references (off by default here; the
-    lab's ``build`` and the Nix derivation turn it on). ``out`` may be absent, empty or an
+    lab's ``build`` and the Nix derivation turn it on); ``reduced_for`` is the operator config
+    a reduced build was made with (recorded). ``out`` may be absent, empty or an
     earlier distribution; it is replaced only when everything succeeded.
     """
     out = Path(out).absolute()
@@ -307,6 +315,7 @@ def finalize(
                 sysroot,
                 prune,
                 variant.providers,
+                reduced=reduced_for is not None,
             )
             flags, roles, extra = link.flags, link.roles, dict(link.extra)
             private = tuple(f for f in flags if f != f"{PREFIX_VAR}/lib/{MERGED_NAME}")
@@ -345,6 +354,7 @@ def finalize(
             python_path=python_path,
             include_dir=include_dir,
             extra=extra,
+            reduced_for=reduced_for,
         )
         manifest = with_cmake_package(manifest, lambda rel: _target(dist, rel))
         _target(dist, str(MANIFEST_RELPATH))

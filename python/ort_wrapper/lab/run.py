@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +30,23 @@ from ..files import cache_root, write_json_atomic
 from ..finalize.stage import finalize
 from ..matrix import Matrix, Variant
 from ..progress import Progress
+from ..reduce.config import OperatorConfig
 from . import chroot as chroot_mod
 from .configure import SHIMS, cmake_configure_argv
 from .imports import module_closure
 from .patches import PatchStatus, apply_series, dry_run, patch_files
+from .reduced import ccache_settings, operators_for_models, reduce_kernels, reduction_flags
 from .source import OrtSource, fetch_source
 
-__all__ = ["LabResult", "build_key", "check_patches", "lab_dir", "result_key", "run_lab"]
+__all__ = [
+    "LabResult",
+    "build_key",
+    "check_patches",
+    "lab_dir",
+    "reduced_for_models",
+    "result_key",
+    "run_lab",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,8 @@ _SRC, _BUILD, _INSTALL, _CCACHE, _SHIMS = (
     "/lab/ccache",
     "/lab/shims",
 )
+_TREES = "/lab/trees"  # earlier build trees with their installs, by build key
+_KEPT_TREES = 2  # a variant's full and reduced builds
 _NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 _STAMP = ".ort-builder-key"
 
@@ -63,6 +75,7 @@ class LabResult:
     cached: bool
     timings: dict[str, float] = field(default_factory=dict)
     patches: tuple[PatchStatus, ...] = ()
+    reduced_for: OperatorConfig | None = None  # a reduced build's operators
 
 
 def lab_dir() -> Path:
@@ -85,18 +98,23 @@ def _json(data: Any) -> bytes:
 
 
 def build_key(
-    matrix: Matrix, variant: Variant, source: OrtSource, patches: tuple[Path, ...]
+    matrix: Matrix,
+    variant: Variant,
+    source: OrtSource,
+    patches: tuple[Path, ...],
+    operators: OperatorConfig | None = None,
 ) -> str:
     """A hash of every input of the CMake build: the whole variant row (every field, so a
     field added later counts too), the common flags, this source's pin, the chroot's
-    packages, the patches' names and bytes, and the lab's code (which holds its native
-    flags and shims)."""
+    packages, the patches' names and bytes, the operator config of a reduced build, and the
+    lab's code (which holds its native flags and shims)."""
     digest = hashlib.sha256()
     spec = {
         "variant": dataclasses.asdict(variant),
         "commonFlags": dict(matrix.common_cmake_flags),
         "source": dataclasses.asdict(source),
         "packages": list(chroot_mod.PACKAGES),
+        "operators": operators.text() if operators else None,
     }
     digest.update(_json(spec))
     _digest_files(digest, list(patches), patches[0].parent if patches else Path())
@@ -215,8 +233,32 @@ def _ninja(
     return 0
 
 
+def _configure(
+    root: chroot_mod.Chroot,
+    matrix: Matrix,
+    variant: Variant,
+    operators: OperatorConfig | None,
+    run: Callable[[list[str]], None],
+) -> None:
+    """Fresh build tree (the reduction's rewritten sources first), then CMake."""
+    shims = root.host_path(_SHIMS)
+    shutil.rmtree(shims, ignore_errors=True)
+    shutil.copytree(SHIMS, shims)
+    root.host_path(_BUILD).mkdir(parents=True)
+    if operators:
+        reduce_kernels(root.host_path, run, operators, _SRC, _BUILD)
+    flags = {**matrix.cmake_flags(variant.name), **reduction_flags(operators)}
+    run(cmake_configure_argv(_SRC, _BUILD, _INSTALL, _SHIMS, flags))
+
+
 def _build(
-    root: chroot_mod.Chroot, matrix: Matrix, variant: Variant, key: str, log_file: Path, jobs: int
+    root: chroot_mod.Chroot,
+    matrix: Matrix,
+    variant: Variant,
+    key: str,
+    log_file: Path,
+    jobs: int,
+    operators: OperatorConfig | None = None,
 ) -> dict[str, float]:
     """Configure, build and install into /lab/install, unless already done for ``key`` (the
     build tree's stamp is written after the install; finalize only reads the install)."""
@@ -224,29 +266,61 @@ def _build(
     install = root.host_path(_INSTALL)
     if _stamp(build) == key and install.is_dir():
         return {}
-    shutil.rmtree(build, ignore_errors=True)
-    shutil.rmtree(install, ignore_errors=True)
-    shims = root.host_path(_SHIMS)
-    shutil.rmtree(shims, ignore_errors=True)
-    shutil.copytree(SHIMS, shims)
+    _stash(root)
+    if _unstash(root, key):
+        return {}
     env = {"CCACHE_DIR": _CCACHE, "CCACHE_BASEDIR": "/lab", "CCACHE_MAXSIZE": "4G"}
+    env.update(ccache_settings(root.host_path(_SRC), operators))
     # ccache lives outside the chroot, so a new chroot (other packages) keeps its hits
     binds = {_CCACHE: lab_dir() / "ccache"}
+
+    def run(argv: list[str]) -> None:
+        root.run(argv, env=env, log_file=log_file, binds=binds)
+
     timings: dict[str, float] = {}
     start = time.monotonic()
-    argv = cmake_configure_argv(_SRC, _BUILD, _INSTALL, _SHIMS, matrix.cmake_flags(variant.name))
-    root.run(argv, env=env, log_file=log_file, binds=binds)
+    _configure(root, matrix, variant, operators, run)
     timings["configure_s"] = time.monotonic() - start
     start = time.monotonic()
-    root.run(["ccache", "--zero-stats"], env=env, log_file=log_file, binds=binds)
+    run(["ccache", "--zero-stats"])
     timings["ninja_steps"] = _ninja(root, env, log_file, jobs, binds)
     timings["build_s"] = time.monotonic() - start
-    root.run(["ccache", "--show-stats"], env=env, log_file=log_file, binds=binds)
+    run(["ccache", "--show-stats"])
     start = time.monotonic()
-    root.run(["cmake", "--install", _BUILD], env=env, log_file=log_file, binds=binds)
+    run(["cmake", "--install", _BUILD])
     timings["install_s"] = time.monotonic() - start
     (build / _STAMP).write_text(key + "\n")
     return timings
+
+
+def _stash(root: chroot_mod.Chroot) -> None:
+    """Move the build tree and its install aside under their key (CMake's absolute paths
+    come back with them), so switching between a full and a reduced build only re-finalizes;
+    the newest ``_KEPT_TREES`` are kept. An unfinished tree is removed."""
+    build, install = root.host_path(_BUILD), root.host_path(_INSTALL)
+    key = _stamp(build)
+    if key and install.is_dir():
+        target = root.host_path(f"{_TREES}/{key}")
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        build.rename(target / "build")
+        install.rename(target / "install")
+        trees = sorted(target.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in trees[_KEPT_TREES:]:
+            shutil.rmtree(old)
+    shutil.rmtree(build, ignore_errors=True)
+    shutil.rmtree(install, ignore_errors=True)
+
+
+def _unstash(root: chroot_mod.Chroot, key: str) -> bool:
+    """Put the tree stashed for ``key`` back in place; False when there is none."""
+    stashed = root.host_path(f"{_TREES}/{key}")
+    if not (stashed / "install").is_dir() or _stamp(stashed / "build") != key:
+        return False
+    (stashed / "build").rename(root.host_path(_BUILD))
+    (stashed / "install").rename(root.host_path(_INSTALL))
+    stashed.rmdir()
+    return True
 
 
 def _check_platform(variant: Variant) -> None:
@@ -265,14 +339,17 @@ def run_lab(
     *,
     jobs: int,
     prune: bool = True,
+    operators: OperatorConfig | None = None,
 ) -> LabResult:
-    """Build ``variant_name`` from ``source`` in the chroot and finalize it (cached by input)."""
+    """Build ``variant_name`` from ``source`` in the chroot and finalize it (cached by input);
+    with ``operators``, a build reduced to those operators' kernels."""
     variant = matrix.variant(variant_name)
     _check_platform(variant)
     series = patch_files(patches_dir, variant.patches)
-    key = build_key(matrix, variant, source, series)
+    key = build_key(matrix, variant, source, series, operators)
+    name = f"{variant.name}-reduced" if operators else variant.name
     base = lab_dir()
-    log_file = base / "logs" / f"{variant.name}-{key}.log"
+    log_file = base / "logs" / f"{name}-{key}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with _locked(base / ".lock"):
         root = chroot_mod.ensure_chroot(source.suite, base / "chroots", log_file)
@@ -282,9 +359,10 @@ def run_lab(
             "sysroot": root.root,
             "source": {"version": source.version, "url": source.pool, "sha256": source.sha256},
             "prune": prune,
+            "reduced_for": operators,
         }
         final = result_key(key, finalize_args)
-        dist_inside = f"/lab/results/{variant.name}-{final}"
+        dist_inside = f"/lab/results/{name}-{final}"
         dist = root.host_path(dist_inside)
         done = dist.parent / f"{dist.name}.json"
         if done.is_file():
@@ -297,12 +375,13 @@ def run_lab(
                 cached=True,
                 timings=record["timings"],
                 patches=tuple(PatchStatus(**p) for p in record["patches"]),
+                reduced_for=operators,
             )
         start = time.monotonic()
         tarball = fetch_source(source, cache_root() / "downloads")
         statuses = _prepare_source(root, tarball, series, key)
         timings = {"source_s": time.monotonic() - start}
-        timings.update(_build(root, matrix, variant, key, log_file, jobs))
+        timings.update(_build(root, matrix, variant, key, log_file, jobs, operators))
         start = time.monotonic()
         dist.parent.mkdir(parents=True, exist_ok=True)
         finalize(
@@ -324,4 +403,30 @@ def run_lab(
                 "patches": [s.to_json() for s in statuses],
             },
         )
-        return LabResult(final, dist, dist_inside, root, False, timings, statuses)
+        return LabResult(final, dist, dist_inside, root, False, timings, statuses, operators)
+
+
+def reduced_for_models(
+    matrix: Matrix,
+    variant_name: str,
+    source: OrtSource,
+    patches_dir: Path,
+    models: list[Path],
+    *,
+    jobs: int,
+    prune: bool = True,
+) -> tuple[LabResult, LabResult]:
+    """The full build (cached), then the build reduced to what ``models`` need: the operators
+    they use and those the full build's optimisers turn them into."""
+    full = run_lab(matrix, variant_name, source, patches_dir, jobs=jobs, prune=prune)
+    log_file = lab_dir() / "logs" / f"{variant_name}-reduce-config.log"
+
+    def run(argv: list[str], env: dict[str, str] | None = None) -> None:
+        full.chroot.run(argv, env=env, log_file=log_file)
+
+    with _locked(lab_dir() / ".lock"):
+        operators = operators_for_models(full.chroot, full.dist_inside, models, run)
+    reduced = run_lab(
+        matrix, variant_name, source, patches_dir, jobs=jobs, prune=prune, operators=operators
+    )
+    return full, reduced

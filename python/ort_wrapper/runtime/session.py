@@ -194,6 +194,7 @@ class SessionBuilder:
         self._threads: int | None = None
         self._inter_threads: int | None = None
         self._opt_level: str | None = None
+        self._save_optimized: Path | None = None
         self._deterministic = False
         self._log_level: int | None = None
         self._trust_external_data = False
@@ -281,6 +282,12 @@ class SessionBuilder:
         self._opt_level = level
         return self
 
+    def save_optimized(self, path: str | os.PathLike[str]) -> SessionBuilder:
+        """Have ONNX Runtime write the model as its graph optimisations leave it to ``path``
+        (an ONNX file: the operators, fused ones included, that this runtime will run)."""
+        self._save_optimized = Path(path)
+        return self
+
     def deterministic(self, flag: bool = True) -> SessionBuilder:
         """Ask ONNX Runtime for deterministic kernels (use_deterministic_compute)."""
         self._deterministic = bool(flag)
@@ -313,6 +320,8 @@ class SessionBuilder:
                 ort.GraphOptimizationLevel, _OPT_LEVELS[self._opt_level]
             )
         options.use_deterministic_compute = self._deterministic
+        if self._save_optimized is not None:
+            options.optimized_model_filepath = str(self._save_optimized)
         return options
 
     def _requested(self) -> list[tuple[str, dict[str, Any]]]:

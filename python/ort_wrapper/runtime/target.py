@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from .distribution import (
     python_constants,
 )
 
-__all__ = ["Target", "TargetKind", "package_info", "resolve_target"]
+__all__ = ["Target", "TargetKind", "interpreter_for", "package_info", "resolve_target"]
 
 
 _INFO_FILE = Path("capi/build_and_package_info.py")
@@ -117,3 +118,15 @@ def resolve_target(path: str | os.PathLike[str] | None) -> Target:
     static = dist.manifest is not None and dist.manifest.link_mode == LinkMode.STATIC
     kind = TargetKind.STATIC if static and dist.python_path is None else TargetKind.PREFIX
     return Target(given, kind, dist.root, dist.version, dist.manifest, dist)
+
+
+def interpreter_for(target: Target) -> tuple[str, dict[str, str]]:
+    """The Python (and the environment it needs) in which ``init(target.root)`` works: this
+    one, or for a static distribution whose archives do not link into a shared object, a
+    Python linked with them (LinkError when neither)."""
+    if target.kind is not TargetKind.STATIC:
+        return sys.executable, {}
+    from .capi.library import static_interpreter
+
+    assert target.root is not None and target.manifest is not None
+    return static_interpreter(target.root, target.manifest)

@@ -271,6 +271,7 @@ let
     pybind11 = "3.0.1";
     packaging = "25.0";
     auditwheel = "6.4.2";
+    flatbuffers = "25.2.10";
   };
   pythonPackage = n: standIn n { version = pythonVersions.${n}; };
 

@@ -1,5 +1,12 @@
-# STAND-IN for the end of nixpkgs' genericBuild (pkgs/stdenv/generic/setup.sh) after the build
-# has run: the install hooks, then the fixup phase, for a derivation's environment (tests only).
+# STAND-IN for parts of nixpkgs' genericBuild (pkgs/stdenv/generic/setup.sh), for a derivation's
+# environment (tests only).
+# `bash phases.sh configure`: nixpkgs' cmakeConfigurePhase (pkgs/by-name/cm/cmake/setup-hook.sh)
+# as far as where CMake runs: the preConfigure hook runs in the source root, then cmakeBuildDir
+# defaults to build, is created and entered, cmakeDir defaults to .., and cmake configures
+# "$cmakeDir" with cmakeFlags (nixpkgs' default flags, compilers and install dirs, left out).
+# Usage: [preConfigure=…] [cmakeBuildDir=…] [cmakeDir=…] [cmakeFlags=…] bash phases.sh configure
+#        (run from the source root, as after patchPhase)
+# `bash phases.sh`: after the build has run, the install hooks, then the fixup phase.
 # Usage: out=DIR NIX_BUILD_TOP=DIR sourceRoot=NAME [postInstall=…] [postFixup=…] [dontStrip=1]
 #        bash phases.sh          (run from the build directory, as after installPhase)
 # The fixup phase does what nixpkgs' does to the files a derivation such as ONNX Runtime's
@@ -34,6 +41,20 @@ shrink_rpaths() { # nixpkgs' patchelf setup hook: every ELF file of the output
   done
 }
 
+configure_phase() {
+  run_hook preConfigure
+  : "${cmakeBuildDir:=build}"
+  mkdir -p "$cmakeBuildDir"
+  cd "$cmakeBuildDir"
+  : "${cmakeDir:=..}"
+  # shellcheck disable=SC2086 # a derivation's cmakeFlags is one space-separated string
+  cmake "$cmakeDir" ${cmakeFlags:-}
+}
+
+if [ "${1:-}" = configure ]; then
+  configure_phase
+  exit
+fi
 run_hook postInstall
 if [ -z "${dontStrip:-}" ]; then strip_dirs; fi
 shrink_rpaths

@@ -316,3 +316,31 @@ def test_a_python_build_installs_its_module_and_loads(fake_build: FakeBuild) -> 
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.split() == ["cuda-dyn", "[0.0,", "1.0,", "2.0,", "3.0]"]
+
+
+def test_a_reduced_build_keeps_only_what_the_c_api_pulls_in(
+    fake_build: FakeBuild, tmp_path: Path
+) -> None:
+    """The miniature's util.o members (session_util, framework_util) are reachable from no C
+    entry point: a reduced build's archive leaves them out, links and runs the same, and its
+    manifest records the reduction."""
+    from ort_wrapper.elf.archive import read_archive
+    from ort_wrapper.reduce.config import Operator, OperatorConfig
+
+    config = OperatorConfig.of([Operator("ai.onnx", 17, "Add")])
+    full = finalize(fake_build.prefix, fake_build.build_dir, CPU, tmp_path / "full", prune=True)
+    manifest = finalize(
+        fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True,
+        reduced_for=config,
+    )  # fmt: skip
+    assert manifest.reduced_for == config and full.reduced_for is None
+
+    def names(root: Path) -> list[str]:
+        return sorted(m.name for m in read_archive(root / "lib/libonnxruntime.a").members)
+
+    assert [n for n in names(tmp_path / "full") if "util" in n] != []
+    assert [n for n in names(fake_build.out) if "util" in n] == []
+    assert manifest.extra["resolution"]["membersLeftOut"] == 2
+    assert manifest.link_flags == full.link_flags
+    done = link_and_run(substitute(manifest.link_flags, fake_build.out), tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == EXPECTED_OUTPUT, done.stderr

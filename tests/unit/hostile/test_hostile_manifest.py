@@ -137,3 +137,29 @@ def test_an_unreadable_library_is_permission_denied(tmp_path: Path) -> None:
     proc = cli("info", "--dist", str(prefix), prefix=NO_DAC_OVERRIDE)
     assert_refused(proc, str(library), "permission denied")
     assert "not an ELF file" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("Add", "reducedFor: expected an object"),
+        ({"operators": [["ai.onnx", 13, "Add;rm"]]}, "reducedFor: 'ai.onnx'/'Add;rm' is not"),
+        ({"operators": [["ai.onnx", True, "Add"]]}, "reducedFor: malformed entry"),
+        ({"operators": []}, "no operators"),
+        (
+            {"operators": [["ai.onnx", 13, "Add"]], "models": [{"name": "m", "sha256": "x"}]},
+            "reducedFor: 'x' is not a sha256",
+        ),
+    ],
+)
+def test_a_malformed_reduction_record_is_refused(tmp_path: Path, value: object, named: str) -> None:
+    prefix = small_prefix(tmp_path / "dist", reducedFor=value)
+    with pytest.raises(InitError, match=re.escape(named)):
+        locate(prefix)
+
+
+def test_a_reduction_record_reads_back(tmp_path: Path) -> None:
+    record = {"operators": [["ai.onnx", 13, "Add"]], "models": []}
+    prefix = small_prefix(tmp_path / "dist", reducedFor=record)
+    config = load_manifest(prefix).reduced_for
+    assert config is not None and config.to_json() == record

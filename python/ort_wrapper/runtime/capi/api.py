@@ -48,6 +48,7 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "SetInterOpNumThreads": (p, (p, i32)),
     "SetSessionGraphOptimizationLevel": (p, (p, i32)),
     "SetDeterministicCompute": (p, (p, ctypes.c_bool)),
+    "SetOptimizedModelFilePath": (p, (p, s)),
     "SessionOptionsAppendExecutionProvider": (p, (p, s, ps, ps, sz)),
     "CreateCUDAProviderOptions": (p, (pp,)),
     "UpdateCUDAProviderOptions": (p, (p, ps, ps, sz)),

@@ -49,6 +49,7 @@ class SessionOptions:
     inter_op_num_threads: int = 0
     graph_optimization_level: GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL
     use_deterministic_compute: bool = False
+    optimized_model_filepath: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class CapiRuntime:
             )
             if options.use_deterministic_compute:
                 lib.call("SetDeterministicCompute", handle, True)
+            if options.optimized_model_filepath:
+                path = os.fsencode(options.optimized_model_filepath)
+                lib.call("SetOptimizedModelFilePath", handle, path)
         except BaseException:
             lib.fn("ReleaseSessionOptions")(handle)
             raise

@@ -1,0 +1,86 @@
+"""The operators a model file uses: every node of its graph, of the graphs inside its nodes
+(If, Loop, Scan) and of its local functions, each with the model's opset for its domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..files import sha256_file
+from .config import ONNX_DOMAIN, ModelRecord, Operator
+
+__all__ = ["model_operators", "proto_operators"]
+
+
+def _domain(name: str) -> str:
+    return name or ONNX_DOMAIN
+
+
+def _opsets(imports: Any) -> dict[str, int]:
+    return {_domain(i.domain): int(i.version) for i in imports}
+
+
+def _subgraphs(node: Any) -> Iterator[Any]:
+    for attribute in node.attribute:
+        if attribute.HasField("g"):
+            yield attribute.g
+        yield from attribute.graphs
+
+
+def _nodes(graph: Any) -> Iterator[Any]:
+    """The nodes of a graph or function, and of the graphs inside them."""
+    for node in graph.node:
+        yield node
+        for sub in _subgraphs(node):
+            yield from _nodes(sub)
+
+
+def _operators(
+    nodes: Iterator[Any], opsets: Mapping[str, int], local: set[tuple[str, str]], where: str
+) -> set[Operator]:
+    found = set()
+    for node in nodes:
+        domain = _domain(node.domain)
+        if (domain, node.op_type) in local:  # a call of a local function: ORT inlines it
+            continue
+        if domain not in opsets:
+            raise InputError(f"{where}: node {node.op_type} uses domain {domain!r}, not imported")
+        found.add(Operator(domain, opsets[domain], node.op_type))
+    return found
+
+
+def _load(path: Path) -> Any:
+    from ..check.models import onnx_problem
+
+    if problem := onnx_problem():
+        raise InputError(problem)
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path}: not an ONNX model ({exc})") from None
+
+
+def proto_operators(model: Any, where: str) -> set[Operator]:
+    """The operators of a loaded ``onnx.ModelProto``; ``where`` names it in errors."""
+    local = {(_domain(f.domain), f.name) for f in model.functions}
+    opsets = _opsets(model.opset_import)
+    operators = _operators(_nodes(model.graph), opsets, local, where)
+    for function in model.functions:
+        inner = {**opsets, **_opsets(function.opset_import)}
+        operators |= _operators(_nodes(function), inner, local, f"{where}: {function.name}")
+    return operators
+
+
+def model_operators(path: Path) -> tuple[ModelRecord, set[Operator]]:
+    """The model's record (file name, sha256) and the operators its nodes use."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file")
+    model = _load(path)
+    if not model.graph.node:
+        raise InputError(f"{path}: the model has no nodes (is it an ONNX model?)")
+    return ModelRecord(path.name, sha256_file(path)), proto_operators(model, str(path))

@@ -1,0 +1,170 @@
+"""Lab: ONNX Runtime 1.21.0 reduced to what two real PyPI models need (PP-OCRv4's detector,
+Silero VAD), built with ORT's own reduce_op_kernels.py next to the full build, proved by a C
+program linked with each distribution's own flags: the models' outputs are bitwise those of
+the full build, a model with an operator outside the set fails naming it, and ``check`` on the
+reduced build runs only the conformance cases it can. Prints the figures docs/native-build-lab.md
+records (sizes, steps, times)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from ort_wrapper.errors import BuildError
+from ort_wrapper.files import sha256_file
+from ort_wrapper.lab.run import LabResult
+from ort_wrapper.manifest import load_manifest
+from ort_wrapper.reduce.config import Operator
+
+from support.pypi_models import (
+    ocr_detector,
+    ocr_image,
+    silero_vad,
+    vad_inputs,
+    write_test_data_set,
+)
+from support.real_libraries import chroot_check_python
+
+pytestmark = pytest.mark.lab
+
+WORK = "/lab/reduced-test"
+DRIVER = Path(__file__).with_name("run_tensors.c")
+_TYPES = {np.dtype(np.float32): "float", np.dtype(np.int64): "int64"}
+
+
+def _models() -> dict[str, tuple[Path, dict[str, np.ndarray]]]:
+    return {"ocr": (ocr_detector(), ocr_image()), "vad": (silero_vad(), vad_inputs())}
+
+
+def _softmax_model() -> onnx.ModelProto:
+    """Softmax is in neither model: the reduced build has no kernel for it."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    graph = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"])], "softmax", [x], [y])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+
+
+@pytest.fixture(scope="module")
+def work(reduced_lab: tuple[LabResult, LabResult]) -> Path:
+    """The models, their inputs as raw files, and the C driver linked with each build."""
+    full, reduced = reduced_lab
+    host = full.chroot.host_path(WORK)
+    shutil.rmtree(host, ignore_errors=True)
+    host.mkdir(parents=True)
+    shutil.copy2(DRIVER, host / DRIVER.name)
+    for name, (model, feeds) in _models().items():
+        shutil.copy2(model, host / f"{name}.onnx")
+        for key, value in feeds.items():
+            np.ascontiguousarray(value).tofile(host / f"{name}.{key}.raw")
+    onnx.save(_softmax_model(), str(host / "softmax.onnx"))
+    np.ones((2, 3), np.float32).tofile(host / "softmax.x.raw")
+    for label, lab in (("full", full), ("reduced", reduced)):
+        line = (
+            f"export PKG_CONFIG_PATH={lab.dist_inside}/lib/pkgconfig && gcc -O2 -Wall -Werror "
+            f"{DRIVER.name} $(pkg-config --cflags libonnxruntime) "
+            f"$(pkg-config --static --libs libonnxruntime) -o {label} && strip {label}"
+        )
+        full.chroot.run(["sh", "-c", line], cwd=WORK)
+    return host
+
+
+def _run(lab: LabResult, program: str, name: str, feeds: dict[str, np.ndarray]) -> Path:
+    out = f"{WORK}/out-{program}-{name}"
+    shutil.rmtree(lab.chroot.host_path(out), ignore_errors=True)
+    lab.chroot.host_path(out).mkdir()
+    args = [
+        f"{key}={_TYPES[v.dtype]}:{'x'.join(map(str, v.shape)) or 'scalar'}:{name}.{key}.raw"
+        for key, v in feeds.items()
+    ]
+    lab.chroot.run([f"./{program}", f"{name}.onnx", out, *args], cwd=WORK)
+    return lab.chroot.host_path(out)
+
+
+def test_the_manifest_records_the_reduction(reduced_lab: tuple[LabResult, LabResult]) -> None:
+    full, reduced = reduced_lab
+    config = load_manifest(reduced.dist).reduced_for
+    assert config is not None and load_manifest(full.dist).reduced_for is None
+    assert {m.sha256 for m in config.models} == {sha256_file(m) for m, _ in _models().values()}
+    # what ORT's optimisers make of the detector's Conv + activation pairs
+    assert Operator("com.microsoft", 1, "FusedConv") in config.operators
+    assert Operator("ai.onnx", 16, "LSTM") in config.operators
+    assert reduced.dist.name.startswith("cpu-reduced-")
+
+
+def test_the_models_run_bitwise_like_the_full_build(
+    reduced_lab: tuple[LabResult, LabResult], work: Path
+) -> None:
+    full, _ = reduced_lab
+    for name, (_, feeds) in _models().items():
+        want, got = _run(full, "full", name, feeds), _run(full, "reduced", name, feeds)
+        outputs = sorted(p.name for p in want.iterdir())
+        assert outputs and outputs == sorted(p.name for p in got.iterdir())
+        for output in outputs:
+            assert (got / output).read_bytes() == (want / output).read_bytes(), (name, output)
+
+
+def test_a_model_outside_the_set_fails_naming_the_operator(
+    reduced_lab: tuple[LabResult, LabResult], work: Path
+) -> None:
+    full, _ = reduced_lab
+    feeds = {"x": np.ones((2, 3), np.float32)}
+    assert any(_run(full, "full", "softmax", feeds).iterdir())  # the full build runs it
+    with pytest.raises(BuildError) as info:
+        _run(full, "reduced", "softmax", feeds)
+    message = str(info.value)
+    assert (
+        "exit code 1" in message and "Could not find an implementation for Softmax(13)" in message
+    )
+
+
+def test_check_knows_the_build_is_reduced(reduced_lab: tuple[LabResult, LabResult]) -> None:
+    """Conformance on the cases the reduced build registers every operator of (against the
+    full build's baseline), the models it was made for pass, a model outside the set is named."""
+    full, reduced = reduced_lab
+    py = chroot_check_python(full)
+    folder = full.chroot.host_path(py)
+    for name, (model, feeds) in _models().items():  # each alone in a folder with its inputs
+        (folder / name).mkdir()
+        shutil.copy2(model, folder / name / f"{name}.onnx")
+        write_test_data_set(folder / name / "test_data_set_0", feeds, {})
+    onnx.save(_softmax_model(), str(folder / "softmax.onnx"))
+    argv = ["python3", "-m", "ort_wrapper.cli", "check", "--dist", reduced.dist_inside,
+            "--only", "quality", "--quiet", "--json", f"{py}/reduced.json", "--model",
+            f"{py}/ocr/ocr.onnx", f"{py}/vad/vad.onnx", f"{py}/softmax.onnx"]  # fmt: skip
+    lines: list[str] = []
+    with contextlib.suppress(BuildError):  # softmax fails the section: the report says so
+        full.chroot.run(argv, env={"PYTHONPATH": py}, on_line=lines.append)
+    report = folder / "reduced.json"
+    assert report.is_file(), "".join(lines[-40:])
+    checks = {c["name"]: c for s in json.loads(report.read_text())["sections"] for c in s["checks"]}
+    print("\n" + "\n".join(f"{n}: {c['status']}: {c['detail']}" for n, c in checks.items()))
+    assert checks["conformance on CPUExecutionProvider"]["status"] == "pass"
+    assert checks["cases in the reduced build"]["status"] == "info"
+    assert checks[f"operators of {py}/ocr/ocr.onnx"]["status"] == "pass"
+    assert checks[f"operators of {py}/vad/vad.onnx"]["status"] == "pass"
+    softmax = checks[f"operators of {py}/softmax.onnx"]
+    assert softmax["status"] == "fail" and "ai.onnx:Softmax(13)" in softmax["detail"]
+
+
+def test_figures(reduced_lab: tuple[LabResult, LabResult], work: Path) -> None:
+    """The sizes and build figures docs/native-build-lab.md records (printed; the reduced
+    archive is no larger than the full one and the linked program is smaller)."""
+    full, reduced = reduced_lab
+    archive = {lab: (lab.dist / "lib/libonnxruntime.a").stat().st_size for lab in reduced_lab}
+    program = {label: (work / label).stat().st_size for label in ("full", "reduced")}
+    record = {
+        lab: json.loads(lab.dist.with_name(lab.dist.name + ".json").read_text())["timings"]
+        for lab in reduced_lab
+    }
+    for label, lab in (("full", full), ("reduced", reduced)):
+        print(f"\n{label}: libonnxruntime.a {archive[lab]:,} B, stripped program "
+              f"{program[label]:,} B, build {record[lab]}")  # fmt: skip
+    assert archive[reduced] <= archive[full]
+    assert program["reduced"] < program["full"]
