@@ -17,7 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "python" / "ort_wrapper"
 NOTES = REPO / "docs" / "architecture-notes.md"
-SHARED = frozenset({"errors", "files", "progress", "matrix", "manifest", "report", "elf"})
+SHARED = frozenset(
+    {"errors", "files", "progress", "matrix", "manifest", "operators", "report", "elf"}
+)
 
 
 def _unit(parts: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ below the root, and each file is listed once, so no consumer can be led outside 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 from .errors import InitError, InputError
 from .files import read_json, relpath_problem, write_json_atomic
 from .matrix import RuntimeLoaded
-from .reduce.config import OperatorConfig
+from .operators import OperatorConfig
 
 __all__ = [
     "MANIFEST_RELPATH",
@@ -29,6 +29,7 @@ __all__ = [
     "Manifest",
     "load_manifest",
     "parse_manifest",
+    "substitute",
 ]
 
 MANIFEST_RELPATH = Path("share/ort-wrapper/manifest.json")
@@ -195,6 +196,11 @@ def _files(where: str, data: Mapping[str, Any]) -> tuple[FileEntry, ...]:
         first[path] = i
         files.append(FileEntry(path, kind, _req(at, entry, "sha256", str), entry.get("role", "")))
     return tuple(files)
+
+
+def substitute(flags: Sequence[str], prefix: Path) -> list[str]:
+    """Replace ``${prefix}`` by the distribution's actual root."""
+    return [f.replace(PREFIX_VAR, str(prefix)) for f in flags]
 
 
 def parse_manifest(data: Any, where: str) -> Manifest:

@@ -21,7 +21,7 @@ from ort_wrapper.errors import BuildError
 from ort_wrapper.files import sha256_file
 from ort_wrapper.lab.run import LabResult
 from ort_wrapper.manifest import load_manifest
-from ort_wrapper.reduce.config import Operator
+from ort_wrapper.operators import Operator
 
 from support.pypi_models import (
     ocr_detector,

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..operators import OperatorConfig
 from ..progress import Progress
-from ..reduce.config import OperatorConfig
 from ..report import FAIL, INFO, PASS, SKIP, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from ..runtime.catalog import provider_spec

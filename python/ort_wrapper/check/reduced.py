@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..errors import InputError
-from ..reduce.config import ONNX_DOMAIN, Operator, OperatorConfig
+from ..operators import ONNX_DOMAIN, Operator, OperatorConfig
 from ..reduce.models import proto_operators
 from ..report import FAIL, INFO, PASS, Check, Section
 from ..runtime.loader import init

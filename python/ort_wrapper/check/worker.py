@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import OrtWrapperError
 from ..files import write_json_atomic
-from ..reduce.config import OperatorConfig
+from ..operators import OperatorConfig
 from ..report import Section, failed_section
 from ..runtime.catalog import CPU_PROVIDER, gpu_providers
 from ..runtime.loader import init

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..lab.run import check_patches, reduced_for_models, run_lab
     from ..lab.source import known_source
     from ..matrix import load_matrix
-    from ..reduce.config import read_config
+    from ..operators import read_config
 
     matrix = load_matrix()
     source = known_source(args.ort_version or _newest_source())

@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..finalize.stage import finalize
     from ..matrix import load_matrix
-    from ..reduce.config import read_config
+    from ..operators import read_config
 
     if args.out is None:
         args.error(

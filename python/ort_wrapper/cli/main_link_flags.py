@@ -69,7 +69,8 @@ def _note_soname(library: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..finalize.linkflags import format_flags, substitute
+    from ..finalize.linkflags import format_flags
+    from ..manifest import substitute
 
     flags = _flags(args.prefix)
     root = args.as_path or args.prefix.resolve()

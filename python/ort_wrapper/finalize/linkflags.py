@@ -18,7 +18,7 @@ from .candidates import as_built
 from .linkorder import link_order
 from .resolve import Library
 
-__all__ = ["FORMATS", "PREFIX_VAR", "format_flags", "order_flags", "substitute"]
+__all__ = ["FORMATS", "PREFIX_VAR", "format_flags", "order_flags"]
 
 START_GROUP, END_GROUP = "-Wl,--start-group", "-Wl,--end-group"
 FORMATS = ("cc", "cargo", "cmake", "json")
@@ -67,11 +67,6 @@ def order_flags(
         grouped = len(entries) > 1 and not macho
         flags += [START_GROUP, *entries, END_GROUP] if grouped else entries
     return [*search, *flags, *system]
-
-
-def substitute(flags: Sequence[str], prefix: Path) -> list[str]:
-    """Replace ``${prefix}`` by the distribution's actual root."""
-    return [f.replace(PREFIX_VAR, str(prefix)) for f in flags]
 
 
 def _cargo_lib(flag: str, search: list[str]) -> str:

@@ -31,7 +31,7 @@ from ..manifest import (
     load_manifest,
 )
 from ..matrix import RuntimeLoaded, Variant
-from ..reduce.config import OperatorConfig
+from ..operators import OperatorConfig
 from .abseil import abseil_report, archive_graph, is_abseil
 from .archives import MERGED_NAME, component_archives, keep_members, merge_archives
 from .candidates import (

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..reduce.config import OperatorConfig, read_config
+from ..operators import OperatorConfig, read_config
 from .chroot import Chroot
 
 __all__ = ["ccache_settings", "operators_for_models", "reduce_kernels", "reduction_flags"]

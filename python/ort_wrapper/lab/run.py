@@ -29,8 +29,8 @@ from ..errors import BuildError
 from ..files import cache_root, write_json_atomic
 from ..finalize.stage import finalize
 from ..matrix import Matrix, Variant
+from ..operators import OperatorConfig
 from ..progress import Progress
-from ..reduce.config import OperatorConfig
 from . import chroot as chroot_mod
 from .configure import SHIMS, cmake_configure_argv
 from .imports import module_closure

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from .config import ModelRecord, Operator, OperatorConfig
+from ..operators import ModelRecord, Operator, OperatorConfig
 from .models import model_operators
 
 __all__ = ["config_for_models"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..files import sha256_file
-from .config import ONNX_DOMAIN, ModelRecord, Operator
+from ..operators import ONNX_DOMAIN, ModelRecord, Operator
 
 __all__ = ["model_operators", "proto_operators"]
 
@@ -52,12 +52,13 @@ def _operators(
 
 
 def _load(path: Path) -> Any:
-    from ..check.models import onnx_problem
-
-    if problem := onnx_problem():
-        raise InputError(problem)
-    import onnx
-    from google.protobuf.message import DecodeError
+    try:
+        import onnx
+        from google.protobuf.message import DecodeError
+    except ImportError as exc:
+        raise InputError(
+            f"reading a model needs onnx ({exc}): pip install 'ort-wrapper[check]'"
+        ) from None
 
     try:
         return onnx.load(str(path), load_external_data=False)

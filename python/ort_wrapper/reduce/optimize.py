@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import BuildError, InputError, OrtWrapperError
+from ..operators import Operator
 from ..runtime.child import json_child
 from ..runtime.target import interpreter_for, resolve_target
-from .config import Operator
 from .models import model_operators
 
 __all__ = ["optimized_operators"]

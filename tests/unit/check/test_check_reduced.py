@@ -11,7 +11,7 @@ from pathlib import Path
 from ort_wrapper.check.options import CheckOptions
 from ort_wrapper.check.run import run_check
 from ort_wrapper.manifest import load_manifest
-from ort_wrapper.reduce.config import Operator, OperatorConfig
+from ort_wrapper.operators import Operator, OperatorConfig
 from ort_wrapper.reduce.models import model_operators
 
 import models

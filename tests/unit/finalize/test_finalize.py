@@ -15,9 +15,8 @@ from conftest import EXPECTED_OUTPUT, FakeBuild, link_and_run
 
 from ort_wrapper.errors import BuildError, ElfError
 from ort_wrapper.files import sha256_file
-from ort_wrapper.finalize.linkflags import substitute
 from ort_wrapper.finalize.stage import finalize
-from ort_wrapper.manifest import load_manifest
+from ort_wrapper.manifest import load_manifest, substitute
 from ort_wrapper.matrix import load_matrix
 
 CPU = load_matrix().variant("cpu")
@@ -325,7 +324,7 @@ def test_a_reduced_build_keeps_only_what_the_c_api_pulls_in(
     entry point: a reduced build's archive leaves them out, links and runs the same, and its
     manifest records the reduction."""
     from ort_wrapper.elf.archive import read_archive
-    from ort_wrapper.reduce.config import Operator, OperatorConfig
+    from ort_wrapper.operators import Operator, OperatorConfig
 
     config = OperatorConfig.of([Operator("ai.onnx", 17, "Add")])
     full = finalize(fake_build.prefix, fake_build.build_dir, CPU, tmp_path / "full", prune=True)

@@ -19,9 +19,9 @@ from ort_wrapper.cli import main
 from ort_wrapper.elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
 from ort_wrapper.errors import ElfError
 from ort_wrapper.finalize.darwin import system_flags
-from ort_wrapper.finalize.linkflags import format_flags, substitute
+from ort_wrapper.finalize.linkflags import format_flags
 from ort_wrapper.finalize.stage import finalize
-from ort_wrapper.manifest import load_manifest
+from ort_wrapper.manifest import load_manifest, substitute
 from ort_wrapper.matrix import load_matrix
 
 CPU = load_matrix().variant("cpu")

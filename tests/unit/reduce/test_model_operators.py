@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from ort_wrapper.errors import InputError
 from ort_wrapper.files import sha256_file
-from ort_wrapper.reduce.config import Operator
+from ort_wrapper.operators import Operator
 from ort_wrapper.reduce.models import model_operators
 
 F = TensorProto.FLOAT

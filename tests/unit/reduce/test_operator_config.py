@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ort_wrapper.errors import InputError
-from ort_wrapper.reduce.config import (
+from ort_wrapper.operators import (
     ModelRecord,
     Operator,
     OperatorConfig,

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from ort_wrapper.errors import BuildError, InputError
-from ort_wrapper.reduce.config import Operator
+from ort_wrapper.operators import Operator
 from ort_wrapper.reduce.for_models import config_for_models
 
 import models

@@ -111,7 +111,7 @@ def c_driver_flags(root: Path, manifest: Manifest) -> list[str]:
     """Exactly the distribution's link flags (what ``ort-wrapper link-flags ROOT`` prints) with
     ``${prefix}`` = ``root``, and the C++ runtime when they name none: the archives are C++,
     the driver linking them is ``cc``."""
-    from ...finalize.linkflags import substitute
+    from ...manifest import substitute
 
     flags = substitute(manifest.link_flags, root)
     if not any(f in ("-lstdc++", "-lc++") for f in flags):

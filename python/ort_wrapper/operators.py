@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..files import read_bounded
+from .errors import InputError
+from .files import read_bounded
 
 __all__ = ["ModelRecord", "Operator", "OperatorConfig", "parse_config", "read_config"]
 
