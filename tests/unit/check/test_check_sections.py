@@ -197,7 +197,7 @@ def test_after_a_crash_the_next_sections_run_in_a_new_worker(monkeypatch) -> Non
         return {n: Section(n, ()) for n in options.sections}, "exited with 0", False
 
     monkeypatch.setattr(run_module, "_one_worker", one_worker)
-    monkeypatch.setattr(run_module, "_interpreter", lambda target: ("python", {}))
+    monkeypatch.setattr(run_module, "interpreter_for", lambda target: ("python", {}))
     options = CheckOptions(sections=("providers", "quality", "determinism", "stability"))
     sections = run_module.run_worker(None, options)  # type: ignore[arg-type]
     assert calls == [("providers", "quality", "determinism", "stability"),
