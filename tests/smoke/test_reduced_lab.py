@@ -26,6 +26,7 @@ from ort_wrapper.operators import Operator
 from support.pypi_models import (
     ocr_detector,
     ocr_image,
+    reference_outputs,
     silero_vad,
     vad_inputs,
     write_test_data_set,
@@ -123,20 +124,33 @@ def test_a_model_outside_the_set_fails_naming_the_operator(
     assert "exit code 1" in message and "Could not find an implementation for Neg(13)" in message
 
 
-def test_check_knows_the_build_is_reduced(reduced_lab: tuple[LabResult, LabResult]) -> None:
+def _full_outputs(full: LabResult, name: str) -> dict[str, np.ndarray]:
+    """The full build's outputs (the C driver's bytes), shaped as the wheel's outputs are."""
+    model, feeds = _models()[name]
+    out = _run(full, "full", name, feeds)
+    shapes = reference_outputs(model, feeds)
+    return {k: np.frombuffer((out / f"{k}.bin").read_bytes(), v.dtype).reshape(v.shape)
+            for k, v in shapes.items()}  # fmt: skip
+
+
+def test_check_knows_the_build_is_reduced(
+    reduced_lab: tuple[LabResult, LabResult], work: Path
+) -> None:
     """Conformance on the cases the reduced build registers every operator of (against the
-    full build's baseline), the models it was made for pass, a model outside the set is named."""
+    full build's baseline); the models it was made for give the full build's outputs bit for
+    bit (rtol = atol = 0); a model outside the set is named."""
     full, reduced = reduced_lab
     py = chroot_check_python(full)
     folder = full.chroot.host_path(py)
-    for name, (model, feeds) in _models().items():  # each alone in a folder with its inputs
+    for name, (model, feeds) in _models().items():  # each alone in a folder with its data
         (folder / name).mkdir()
         shutil.copy2(model, folder / name / f"{name}.onnx")
-        write_test_data_set(folder / name / "test_data_set_0", feeds, {})
+        write_test_data_set(folder / name / "test_data_set_0", feeds, _full_outputs(full, name))
     onnx.save(_neg_model(), str(folder / "neg.onnx"))
     argv = ["python3", "-m", "ort_wrapper.cli", "check", "--dist", reduced.dist_inside,
-            "--only", "quality", "--quiet", "--json", f"{py}/reduced.json", "--model",
-            f"{py}/ocr/ocr.onnx", f"{py}/vad/vad.onnx", f"{py}/neg.onnx"]  # fmt: skip
+            "--only", "quality", "--quiet", "--json", f"{py}/reduced.json", "--rtol", "0",
+            "--atol", "0", "--model", f"{py}/ocr/ocr.onnx", f"{py}/vad/vad.onnx",
+            f"{py}/neg.onnx"]  # fmt: skip
     lines: list[str] = []
     with contextlib.suppress(BuildError):  # neg fails the section: the report says so
         full.chroot.run(argv, env={"PYTHONPATH": py}, on_line=lines.append)
@@ -146,8 +160,11 @@ def test_check_knows_the_build_is_reduced(reduced_lab: tuple[LabResult, LabResul
     print("\n" + "\n".join(f"{n}: {c['status']}: {c['detail']}" for n, c in checks.items()))
     assert checks["conformance on CPUExecutionProvider"]["status"] == "pass"
     assert checks["cases in the reduced build"]["status"] == "info"
-    assert checks[f"operators of {py}/ocr/ocr.onnx"]["status"] == "pass"
-    assert checks[f"operators of {py}/vad/vad.onnx"]["status"] == "pass"
+    for name in ("ocr", "vad"):
+        model = f"{py}/{name}/{name}.onnx"
+        assert checks[f"operators of {model}"]["status"] == "pass"
+        assert checks[f"{model}: reference outputs"]["status"] == "pass"
+        assert checks[f"{model}: reference outputs"]["data"]["maxAbsDiff"] == 0.0
     neg = checks[f"operators of {py}/neg.onnx"]
     assert neg["status"] == "fail" and "ai.onnx:Neg(13)" in neg["detail"]
 
