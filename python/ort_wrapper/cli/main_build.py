@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from ..lab.source import known_source
     from ..matrix import load_matrix
     from ..operators import read_config
+    from ..reduce.models import model_operators
 
     matrix = load_matrix()
     source = known_source(args.ort_version or _newest_source())
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     where = (matrix, args.variant, source, args.patches_dir)
     operators = read_config(args.operators_config) if args.operators_config else None
     if args.for_models:
+        for model in args.for_models:  # before anything is built: a bad model stops here
+            model_operators(model)
         _, result = reduced_for_models(*where, args.for_models, jobs=args.jobs, prune=args.prune)
     else:
         result = run_lab(*where, jobs=args.jobs, prune=args.prune, operators=operators)

@@ -17,7 +17,7 @@ from ort_wrapper import SessionBuilder, infer
 from ort_wrapper.errors import InputError, ModelLoadError
 
 import models
-from support.hostile import NO_DAC_OVERRIDE, changed, cli, python_env, snapshot
+from support.hostile import NO_DAC_OVERRIDE, assert_refused, changed, cli, python_env, snapshot
 
 SECRET = np.arange(1, 7, dtype=np.float32)  # what a hostile model would read out
 
@@ -185,3 +185,18 @@ def test_an_unreadable_model_is_permission_denied(tmp_path: Path) -> None:
         check=False,
     )
     assert f"{model}: permission denied" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("content", [None, b"", b"\x0a\xff\xff\xff\xff garbage"])
+def test_build_for_models_refuses_a_bad_model_before_building(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    """``build --for-models`` reads every model before the lab starts: a missing, empty or
+    corrupt file is a typed error naming it, and nothing is built or written."""
+    model = tmp_path / "model.onnx"
+    if content is not None:
+        model.write_bytes(content)
+    before = snapshot(tmp_path)
+    proc = cli("build", "--variant", "cpu", "--for-models", str(model), timeout=60)
+    assert_refused(proc, str(model))
+    assert changed(before, snapshot(tmp_path)) == []
