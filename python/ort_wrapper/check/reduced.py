@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from ..errors import InputError
 from ..operators import ONNX_DOMAIN, Operator, OperatorConfig
-from ..reduce.models import proto_operators
+from ..reduce.models import operators_of
 from ..report import FAIL, INFO, PASS, Check, Section
 from ..runtime.loader import init
 from .cases import ERRORED, UNSUPPORTED, BackendCase, CaseResult
@@ -34,18 +35,9 @@ def reduced_config() -> OperatorConfig | None:
     return manifest.reduced_for if manifest is not None else None
 
 
-def _operators(data: bytes | None, path: str | None, name: str) -> set[Operator]:
-    import onnx
-
-    try:
-        model = (
-            onnx.load_from_string(data)
-            if data is not None
-            else onnx.load(path, load_external_data=False)
-        )
-    except Exception as exc:  # the model is judged where it runs; here it only cannot be read
-        raise InputError(f"{name}: cannot read its operators ({exc})") from None
-    return proto_operators(model, name)
+def _operators(model: ModelSource) -> set[Operator]:
+    source = model.data if model.data is not None else Path(str(model.path))
+    return operators_of(source, model.name)
 
 
 def _kernel(op: Operator) -> tuple[str, str, int]:
@@ -61,24 +53,27 @@ def _kernel(op: Operator) -> tuple[str, str, int]:
     return op.domain, op.name, version
 
 
-def _missing(config: OperatorConfig, used: set[Operator]) -> list[Operator]:
-    """The operators of ``used`` whose kernel ``config`` does not keep."""
-    kept = {_kernel(op) for op in config.operators}
+def _kept(config: OperatorConfig) -> set[tuple[str, str, int]]:
+    """The kernels ``config`` keeps."""
+    return {_kernel(op) for op in config.operators}
+
+
+def _missing(kept: set[tuple[str, str, int]], used: set[Operator]) -> list[Operator]:
+    """The operators of ``used`` whose kernel is not among ``kept``."""
     return sorted(op for op in used if _kernel(op) not in kept)
 
 
 def included_cases(cases: Sequence[BackendCase], config: OperatorConfig) -> tuple[BackendCase, ...]:
     """The cases whose every operator's kernel ``config`` keeps."""
-    kept = []
+    kept, included = _kept(config), []
     for case in cases:
-        path = case.model_dir / "model.onnx"
         try:
-            used = _operators(None, str(path), case.id)
+            used = operators_of(case.model_dir / "model.onnx", case.id)
         except InputError:
             continue
-        if not _missing(config, used):
-            kept.append(case)
-    return tuple(kept)
+        if not _missing(kept, used):
+            included.append(case)
+    return tuple(included)
 
 
 def outside_the_set(results: Sequence[CaseResult]) -> tuple[CaseResult, ...]:
@@ -94,17 +89,14 @@ def outside_the_set(results: Sequence[CaseResult]) -> tuple[CaseResult, ...]:
 
 def kept_builtins(models: Sequence[ModelSource], config: OperatorConfig) -> list[ModelSource]:
     """The harness's own models that the reduced build can run (given models are all kept)."""
-    return [
-        m
-        for m in models
-        if m.data is None or not _missing(config, _operators(m.data, None, m.name))
-    ]
+    kept = _kept(config)
+    return [m for m in models if m.data is None or not _missing(kept, _operators(m))]
 
 
-def _coverage(model: ModelSource, config: OperatorConfig) -> Check:
+def _coverage(model: ModelSource, kept: set[tuple[str, str, int]]) -> Check:
     name = f"operators of {model.name}"
     try:
-        missing = _missing(config, _operators(model.data, model.path, model.name))
+        missing = _missing(kept, _operators(model))
     except InputError as exc:
         return Check(name, FAIL, str(exc))
     if missing:
@@ -133,4 +125,5 @@ def coverage_checks(models: Sequence[ModelSource], config: OperatorConfig) -> li
             config.to_json(),
         )
     ]
-    return checks + [_coverage(m, config) for m in models if m.spec is not None]
+    kept = _kept(config)
+    return checks + [_coverage(m, kept) for m in models if m.spec is not None]

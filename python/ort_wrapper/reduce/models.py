@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..files import sha256_file
 from ..operators import ONNX_DOMAIN, ModelRecord, Operator
 
-__all__ = ["model_operators", "proto_operators"]
+__all__ = ["model_operators", "operators_of"]
 
 
 def _domain(name: str) -> str:
@@ -51,7 +51,8 @@ def _operators(
     return found
 
 
-def _load(path: Path) -> Any:
+def _load(source: Path | bytes, where: str) -> Any:
+    """A model from a file or from its bytes; InputError naming ``where`` when it is not one."""
     try:
         import onnx
         from google.protobuf.message import DecodeError
@@ -61,13 +62,16 @@ def _load(path: Path) -> Any:
         ) from None
 
     try:
-        return onnx.load(str(path), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError) as exc:
-        raise InputError(f"{path}: not an ONNX model ({exc})") from None
+        if isinstance(source, bytes):
+            return onnx.load_from_string(source)
+        return onnx.load(str(source), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, OSError) as exc:
+        raise InputError(f"{where}: not an ONNX model ({exc})") from None
 
 
-def proto_operators(model: Any, where: str) -> set[Operator]:
-    """The operators of a loaded ``onnx.ModelProto``; ``where`` names it in errors."""
+def operators_of(source: Path | bytes, where: str) -> set[Operator]:
+    """The operators of a model file or a model's bytes; ``where`` names it in errors."""
+    model = _load(source, where)
     local = {(_domain(f.domain), f.name) for f in model.functions}
     opsets = _opsets(model.opset_import)
     operators = _operators(_nodes(model.graph), opsets, local, where)
@@ -81,7 +85,7 @@ def model_operators(path: Path) -> tuple[ModelRecord, set[Operator]]:
     """The model's record (file name, sha256) and the operators its nodes use."""
     if not path.is_file():
         raise InputError(f"{path}: no such model file")
-    model = _load(path)
-    if not model.graph.node:
+    used = operators_of(path, str(path))
+    if not used:
         raise InputError(f"{path}: the model has no nodes (is it an ONNX model?)")
-    return ModelRecord(path.name, sha256_file(path)), proto_operators(model, str(path))
+    return ModelRecord(path.name, sha256_file(path)), used
