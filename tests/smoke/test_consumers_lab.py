@@ -19,6 +19,7 @@ import onnxruntime
 import pytest
 
 from ort_wrapper.errors import BuildError
+from ort_wrapper.lab.chroot import install_command
 from ort_wrapper.lab.run import LabResult
 
 import models
@@ -48,11 +49,8 @@ def work(lab: LabResult) -> Path:
     have = lab.chroot.host_path("/usr/bin")
     missing = [pkg for tool, pkg in TOOLS.items() if not (have / tool).exists()]
     if missing:
-        apt = {"DEBIAN_FRONTEND": "noninteractive"}
         try:
-            lab.chroot.run(
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env=apt
-            )
+            lab.chroot.run(install_command(missing))
         except BuildError as exc:
             skip_loudly(f"installing {' '.join(missing)} in the chroot failed: {exc}")
     host = lab.chroot.host_path(WORK)

@@ -20,6 +20,7 @@ import pytest
 from ort_wrapper.elf.reader import read_elf
 from ort_wrapper.errors import BuildError
 from ort_wrapper.files import sha256_file
+from ort_wrapper.lab.chroot import install_command
 from ort_wrapper.lab.run import LabResult
 from ort_wrapper.lab.source import known_source
 from ort_wrapper.manifest import load_manifest
@@ -100,10 +101,7 @@ def libpython(lab: LabResult) -> None:
     from (trixie's libre2.a is not position-independent, so no shared object can hold the
     archives): installed into the chroot once."""
     try:
-        lab.chroot.run(
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "libpython3-dev"],
-            env={"DEBIAN_FRONTEND": "noninteractive"},
-        )
+        lab.chroot.run(install_command(["libpython3-dev"]))
     except BuildError as exc:
         skip_loudly(f"cannot install libpython3-dev in the chroot: {exc}")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import BuildError, LabEnvironmentError
 from .source import mirror
 
-__all__ = ["PACKAGES", "Chroot", "ensure_chroot"]
+__all__ = ["PACKAGES", "Chroot", "ensure_chroot", "install_command"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,13 @@ class Chroot:
             raise BuildError(f"`{shlex.join(argv)}` failed with exit code {code}{where}:\n{last}")
 
 
+def install_command(packages: Sequence[str]) -> list[str]:
+    """The command that installs Debian ``packages`` in a chroot (without recommends; those
+    already installed are left as they are)."""
+    return ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+            "--no-install-recommends", *packages]  # fmt: skip
+
+
 def _key(suite: str) -> str:
     return hashlib.sha256("\n".join((suite, *PACKAGES)).encode()).hexdigest()[:12]
 
@@ -153,11 +160,7 @@ def ensure_chroot(suite: str, base: Path, log_file: Path) -> Chroot:
     apt = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
         chroot.run(["apt-get", "update", "-q"], env=apt, log_file=log_file)
-        chroot.run(
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
-            env=apt,
-            log_file=log_file,
-        )
+        chroot.run(install_command(PACKAGES), log_file=log_file)
     except BuildError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise LabEnvironmentError(f"installing the {suite} packages failed: {exc}") from None

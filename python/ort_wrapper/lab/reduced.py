@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..operators import OperatorConfig, read_config
-from .chroot import Chroot
+from .chroot import Chroot, install_command
 
 __all__ = ["ccache_settings", "operators_for_models", "reduce_kernels", "reduction_flags"]
 
@@ -72,14 +72,9 @@ def reduce_kernels(
     build: str,
 ) -> None:
     """Write the config into the chroot and run ORT's script on it (``build`` must exist)."""
-    run(_apt_install(SCRIPT_PACKAGES))
+    run(install_command(SCRIPT_PACKAGES))
     host_path(_CONFIG).write_text(operators.text())
     run(["python3", f"{src}/{SCRIPT}", "--cmake_build_dir", build, _CONFIG])
-
-
-def _apt_install(packages: Sequence[str]) -> list[str]:
-    return ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
-            "--no-install-recommends", *packages]  # fmt: skip
 
 
 def _stage_models(root: Chroot, models: Sequence[Path]) -> list[str]:
@@ -100,7 +95,7 @@ def operators_for_models(
     """``reduce-config --dist`` run in the chroot on the full build at ``dist_inside`` (its
     system libraries are there): the models' operators and those its optimisers add.
     ``run(argv, env=...)`` runs a command in the chroot."""
-    run(_apt_install(RUN_PACKAGES))
+    run(install_command(RUN_PACKAGES))
     python = root.host_path(_PYTHON)
     shutil.rmtree(python, ignore_errors=True)
     shutil.copytree(_PACKAGE, python / _PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))

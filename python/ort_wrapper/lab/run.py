@@ -152,10 +152,20 @@ def _unpack(tarball: Path, target: Path) -> None:
         raise BuildError(f"cannot unpack {tarball.name}: {done.stderr.strip()}")
 
 
+def _source_key(source: OrtSource, series: tuple[Path, ...]) -> str:
+    """What /lab/src depends on: the tarball's pin, the series and the code applying it (not
+    the CMake flags or an operator config, so a full and a reduced build share one source)."""
+    digest = hashlib.sha256(source.sha256.encode())
+    _digest_files(digest, list(series), series[0].parent if series else Path())
+    digest.update((_LAB_PKG / "patches.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _prepare_source(
     root: chroot_mod.Chroot, tarball: Path, series: tuple[Path, ...], key: str
 ) -> tuple[PatchStatus, ...]:
-    """Unpack the tarball to /lab/src and apply the series, unless already done for ``key``."""
+    """Unpack the tarball to /lab/src and apply the series, unless already done for ``key``
+    (:func:`_source_key`)."""
     src = root.host_path(_SRC)
     record = src / ".ort-builder-patches.json"
     if _stamp(src) == key and record.is_file():
@@ -379,7 +389,7 @@ def run_lab(
             )
         start = time.monotonic()
         tarball = fetch_source(source, cache_root() / "downloads")
-        statuses = _prepare_source(root, tarball, series, key)
+        statuses = _prepare_source(root, tarball, series, _source_key(source, series))
         timings = {"source_s": time.monotonic() - start}
         timings.update(_build(root, matrix, variant, key, log_file, jobs, operators))
         start = time.monotonic()
