@@ -1,5 +1,7 @@
 """``lib/pkgconfig/libonnxruntime.pc`` for a distribution, relocatable through
-``${pcfiledir}``; a static distribution's dependencies go in ``Libs.private``."""
+``${pcfiledir}``. A static distribution has no shared library for ``-lonnxruntime`` to find, so
+everything its self-contained archive still needs (the C++ runtime, shared libraries that
+remain) is in ``Libs``: ``pkg-config --libs`` alone links it, as the ``ort`` crate asks."""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ def pkgconfig_text(
     variant: str,
     link_mode: str,
     include_dir: str | None,
-    private: Sequence[str],
+    libs: Sequence[str],
 ) -> str:
-    """The .pc file. ``private`` are the flags after the library itself, with ``${prefix}``."""
+    """The .pc file. ``libs`` are the flags after the library itself, with ``${prefix}``."""
     lines = [
         "prefix=${pcfiledir}/../..",
         "libdir=${prefix}/lib",
@@ -27,10 +29,8 @@ def pkgconfig_text(
         "Name: libonnxruntime",
         f"Description: ONNX Runtime, variant {variant} ({link_mode})",
         f"Version: {version}",
-        "Libs: -L${libdir} -lonnxruntime",
+        " ".join(["Libs: -L${libdir} -lonnxruntime", *libs]),
     ]
-    if private:
-        lines.append("Libs.private: " + " ".join(private))
     if include_dir:
         lines.append("Cflags: -I${includedir}")
     return "\n".join(lines) + "\n"
