@@ -326,7 +326,8 @@ def finalize(
 
     ``build_dir`` is the CMake build tree; ``sysroot`` is where the build's absolute paths
     lie on this machine when it ran in a chroot; ``lib_dirs`` are more library folders (as
-    the build saw them) to take dependencies from; ``source`` and ``patches`` are recorded;
+    the build saw them) to take dependencies from, before those the build found; ``source``
+    and ``patches`` are recorded;
     ``prune`` leaves out dependency archives nothing references (off by default here; the
     lab's ``build`` and the Nix derivation turn it on); ``reduced_for`` is the operator config
     a reduced build was made with (recorded). ``out`` may be absent, empty or an
@@ -345,7 +346,7 @@ def finalize(
     with new_directory(out, BuildError) as dist:
         _copy_prefix(prefix, dist, {f"lib/{p.name}" for p in components})
         if static:
-            dirs = [*library_dirs(dict(cache), build_dir), *lib_dirs]
+            dirs = [*lib_dirs, *library_dirs(dict(cache), build_dir)]
             link = _static_link(
                 prefix,
                 build_dir,
