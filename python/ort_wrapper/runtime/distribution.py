@@ -277,13 +277,24 @@ def _prefix(root: Path, origin: str) -> Distribution:
     return dist
 
 
+def _root_of(path: Path, var: str) -> Path:
+    """The distribution ``var`` names: ``ORT_LIB_LOCATION`` is the folder holding the library
+    for the ``ort`` crate (``ort-wrapper env`` sets it to a prefix's ``lib/``), so a folder
+    without a manifest whose parent has one stands for that parent."""
+    manifest = MANIFEST_RELPATH
+    if var == "ORT_LIB_LOCATION" and not (path / manifest).exists():
+        if (path.parent / manifest).exists():
+            return path.parent
+    return path
+
+
 def locate(distribution: str | os.PathLike[str] | None = None) -> Distribution:
     """Choose and validate the distribution (see the module docstring for the order)."""
     if distribution is not None:
         return _prefix(Path(distribution).expanduser().absolute(), "argument")
     for var in ENV_VARS:
         if value := os.environ.get(var):
-            return _prefix(Path(value).expanduser().absolute(), var)
+            return _prefix(_root_of(Path(value).expanduser().absolute(), var), var)
     if (CARRIED_BUNDLE / MANIFEST_RELPATH).exists():
         return _prefix(CARRIED_BUNDLE, "carried bundle")
     return _installed_module()
