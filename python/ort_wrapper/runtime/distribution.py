@@ -31,6 +31,7 @@ __all__ = [
     "ENV_VARS",
     "Distribution",
     "DistributionKind",
+    "env_root",
     "library_dir",
     "locate",
     "module_version",
@@ -277,15 +278,13 @@ def _prefix(root: Path, origin: str) -> Distribution:
     return dist
 
 
-def _root_of(path: Path, var: str) -> Path:
-    """The distribution ``var`` names: ``ORT_LIB_LOCATION`` is the folder holding the library
-    for the ``ort`` crate (``ort-wrapper env`` sets it to a prefix's ``lib/``), so a folder
-    without a manifest whose parent has one stands for that parent."""
-    manifest = MANIFEST_RELPATH
-    if var == "ORT_LIB_LOCATION" and not (path / manifest).exists():
-        if (path.parent / manifest).exists():
-            return path.parent
-    return path
+def env_root(var: str, value: str) -> Path:
+    """The distribution the variable ``var`` set to ``value`` names. ``ORT_LIB_LOCATION`` is the
+    folder holding the library for the ``ort`` crate (``ort-wrapper env`` sets it to a prefix's
+    ``lib/``): a folder without a manifest whose parent has one stands for that parent."""
+    path = Path(value).expanduser().absolute()
+    in_prefix = not (path / MANIFEST_RELPATH).exists() and (path.parent / MANIFEST_RELPATH).exists()
+    return path.parent if var == "ORT_LIB_LOCATION" and in_prefix else path
 
 
 def locate(distribution: str | os.PathLike[str] | None = None) -> Distribution:
@@ -294,7 +293,7 @@ def locate(distribution: str | os.PathLike[str] | None = None) -> Distribution:
         return _prefix(Path(distribution).expanduser().absolute(), "argument")
     for var in ENV_VARS:
         if value := os.environ.get(var):
-            return _prefix(_root_of(Path(value).expanduser().absolute(), var), var)
+            return _prefix(env_root(var, value), var)
     if (CARRIED_BUNDLE / MANIFEST_RELPATH).exists():
         return _prefix(CARRIED_BUNDLE, "carried bundle")
     return _installed_module()
