@@ -9,10 +9,19 @@ relative path. The build scripts are not touched. ``tests/support/rust_app`` (on
 every release) goes beside it; ``cargo build --offline`` runs with exactly the variables the
 caller gives, plus what the toolchain needs.
 
-Commands go through a ``Runner`` (``HostRunner`` here; the lab runs them in its chroot), and
-every path in them is relative to the work folder or translated by the runner, so the same
-steps run on the host and inside a chroot. A cached work folder (``cached_work``) keeps cargo's
-target directory per release and features, keyed by every input file.
+Commands go through a ``Runner``: ``HostRunner`` (this machine's cargo), or ``ChrootRunner``
+(the lab's chroot, with a host toolchain mounted); every path in them is relative to the work
+folder or translated by the runner, so the same steps run on the host and in a chroot. A
+cached work folder (``cached_work``) keeps cargo's target directory per release and features,
+keyed by every input file; in a chroot, ``prepare`` a folder under its root instead.
+
+    runner = HostRunner.find(rust_version(vendor_dir() / RELEASES["rc.13"]))
+    work = cached_work("rc.13", ["ort-sys/pkg-config"])
+    runs = build_and_run(work, "rc.13", env, ["ort-sys/pkg-config"], models, runner, out)
+
+    chroot = ChrootRunner(lab.chroot, toolchain=runner.sysroot())
+    work = prepare(lab.chroot.host_path("/lab/consumers/rust-rc.13"), "rc.13")
+    runs = build_and_run(work, "rc.13", env_inside, (), models_inside, chroot, work / "bin/p")
 """
 
 from __future__ import annotations
@@ -28,15 +37,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ort_wrapper.errors import BuildError
 from ort_wrapper.files import cache_root
+
+if TYPE_CHECKING:
+    from ort_wrapper.lab.chroot import Chroot
 
 __all__ = [
     "APP",
     "RELEASES",
+    "ChrootRunner",
+    "Completed",
     "ConsumerBuildFailed",
     "HostRunner",
     "ModelRun",
@@ -47,7 +62,9 @@ __all__ = [
     "cached_work",
     "offline_manifest",
     "prepare",
+    "require_cargo",
     "run_models",
+    "rust_version",
     "vendor_dir",
 ]
 
@@ -55,6 +72,8 @@ APP = Path(__file__).resolve().parent / "rust_app"
 APP_NAME = "ort-sys-consumer"
 PKG_CONFIG = "pkg-config-0.3.34"
 RELEASES = {"rc.10": "ort-sys-2.0.0-rc.10", "rc.13": "ort-sys-2.0.0-rc.13"}
+TOOLCHAIN = "/opt/rust-toolchain"  # where ChrootRunner mounts a host toolchain
+CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KEPT_OPTIONAL = frozenset({"pkg-config"})  # the one optional dependency that is no download
 _DEP_SECTIONS = ("dependencies", "build-dependencies")
 _UNDEFINED = re.compile(r"undefined (?:reference to [`']|symbol: )(.+?)'?$", re.M)
@@ -108,10 +127,6 @@ class Runner(Protocol):
         """``host`` as the commands see it."""
         ...
 
-    def cargo_version(self) -> tuple[int, int]:
-        """The (major, minor) version of the cargo the commands get."""
-        ...
-
 
 def _version(text: str) -> tuple[int, int] | None:
     match = re.search(r"(\d+)\.(\d+)", text)
@@ -161,9 +176,42 @@ class HostRunner:
         """Paths are the same here."""
         return str(host)
 
-    def cargo_version(self) -> tuple[int, int]:
-        """The version of ``bin_dir/cargo``."""
-        return _probe_version(str(self.bin_dir / "cargo")) or (0, 0)
+    def sysroot(self) -> Path:
+        """The toolchain folder behind ``bin_dir``'s rustc (rustup's proxies resolved), for
+        a ChrootRunner to mount."""
+        done = self.run(["rustc", "--print", "sysroot"], Path("/"), {})
+        if done.returncode != 0:
+            raise ToolchainMissing(f"rustc --print sysroot failed: {done.output.strip()}")
+        return Path(done.output.strip().splitlines()[-1])
+
+
+@dataclass(frozen=True)
+class ChrootRunner:
+    """Commands inside a chroot (``ort_wrapper.lab.chroot.Chroot``), the work folder under its
+    root. ``toolchain`` (a host Rust toolchain folder, ``HostRunner.sysroot()``) is mounted at
+    TOOLCHAIN for each command and put first on PATH: trixie's cargo (1.85) is older than
+    rc.13 needs."""
+
+    chroot: Chroot
+    toolchain: Path | None = None
+
+    def run(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Completed:
+        """Run ``argv`` in the chroot with only the toolchain's variables and ``env``."""
+        binds = {TOOLCHAIN: self.toolchain} if self.toolchain else {}
+        first = f"{TOOLCHAIN}/bin:" if self.toolchain else ""
+        variables = {"PATH": first + CHROOT_PATH, "CARGO_HOME": "/root/.cargo", **env}
+        lines: list[str] = []
+        try:
+            self.chroot.run(
+                argv, cwd=self.path(cwd), env=variables, on_line=lines.append, binds=binds
+            )
+        except BuildError:
+            return Completed(1, "".join(lines))
+        return Completed(0, "".join(lines))
+
+    def path(self, host: Path) -> str:
+        """``host`` (under the chroot's root) as seen inside."""
+        return "/" + host.resolve().relative_to(self.chroot.root.resolve()).as_posix()
 
 
 def _probe_version(cargo: str) -> tuple[int, int] | None:
@@ -307,6 +355,20 @@ def cached_work(release: str, features: Sequence[str] = ()) -> Path:
     return prepare(cache_root() / "rust-consumers" / f"{tag}-{key}", release, features, vendor)
 
 
+def require_cargo(work: Path, runner: Runner) -> None:
+    """ToolchainMissing unless the runner's cargo is at least the prepared ort-sys's
+    ``rust-version``."""
+    minimum = rust_version(work / "ort-sys")
+    done = runner.run(["cargo", "--version"], work, {})
+    found = _version(done.output) if done.returncode == 0 else None
+    if found is None or found < minimum:
+        seen = done.output.strip()[-200:] or f"exit {done.returncode}"
+        raise ToolchainMissing(
+            f"ort-sys in {work} needs cargo >= {'.'.join(map(str, minimum))}; "
+            f"`cargo --version` there says: {seen}"
+        )
+
+
 @contextmanager
 def _locked(work: Path) -> Iterator[None]:
     """One build at a time in ``work`` (the binary is copied out before the lock goes)."""
@@ -320,9 +382,11 @@ def build(
     out: Path,
 ) -> Path:  # fmt: skip
     """``cargo build --offline`` of the app in a prepared ``work`` with ``env``; the binary is
-    copied to ``out`` (a host path). ConsumerBuildFailed names what the link missed."""
+    copied to ``out`` (a host path). ConsumerBuildFailed names what the link missed;
+    ToolchainMissing when the runner's cargo is too old for the release."""
     argv = ["cargo", "build", "--offline", "--target-dir", "../target"]
     argv += [f"--features={','.join(features)}"] if features else []
+    require_cargo(work, runner)
     with _locked(work):
         done = runner.run(argv, work / "app", env)
         if done.returncode != 0:
