@@ -15,6 +15,7 @@ release (rc.13: rust >= 1.88) or without ``shared/vendor/crates``, the tests ski
 
 from __future__ import annotations
 
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -190,3 +191,30 @@ def test_the_offline_copy_drops_only_download_dependencies() -> None:
         assert "download-binaries" in gone and "webgpu" in gone, release
         assert all(after["features"][f] == before["features"][f] for f in after["features"])
         assert {"disable-linking", "copy-dylibs", "cuda"} <= set(after["features"]), release
+
+
+def test_a_link_failure_names_the_undefined_symbols(tmp_path: Path) -> None:
+    """A static ``libonnxruntime.a`` whose ``OrtGetApiBase`` needs a symbol nothing defines (as
+    an archive missing its dependencies would): the failure lists that symbol."""
+    folder = tmp_path / "static"
+    folder.mkdir()
+    (tmp_path / "ort.c").write_text(
+        "extern long ort_wrapper_missing_dependency(void);\n"
+        "const void *OrtGetApiBase(void) {\n"
+        "    return (const void *)ort_wrapper_missing_dependency();\n"
+        "}\n"
+    )
+    subprocess.run(
+        ["cc", "-c", "-fPIC", str(tmp_path / "ort.c"), "-o", str(tmp_path / "ort.o")], check=True
+    )
+    subprocess.run(
+        ["ar", "rcs", str(folder / "libonnxruntime.a"), str(tmp_path / "ort.o")], check=True
+    )
+    for release in RELEASES:
+        env = {"ORT_LIB_LOCATION": str(folder)}
+        with pytest.raises(ConsumerBuildFailed) as caught:
+            build(cached_work(release), release, env, (), _runner(release), tmp_path / "x")
+        assert caught.value.undefined == ["ort_wrapper_missing_dependency"], caught.value.log[
+            -3000:
+        ]
+        assert "ort_wrapper_missing_dependency" in str(caught.value)
