@@ -15,7 +15,9 @@ release (rc.13: rust >= 1.88) or without ``shared/vendor/crates``, the tests ski
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -24,8 +26,6 @@ import onnxruntime
 import pytest
 
 from ort_wrapper.bundle.write import make_bundle
-from ort_wrapper.finalize.cmakepkg import core_library
-from ort_wrapper.manifest import load_manifest
 
 import models
 from helpers import skip_loudly
@@ -55,16 +55,15 @@ CASES = [
 
 
 def consumer_env(dist: Path) -> dict[str, str]:
-    """The variables a consumer of shared distribution ``dist`` is given: the folder holding its
-    core library as the ``ort`` crate reads ``ORT_LIB_LOCATION``, dynamic linking asked for,
-    ``lib/pkgconfig`` where there is one, and the same folder for the loader.
-    (To be replaced by ``ort-wrapper env --json DIST``'s ``variables``.)"""
-    core = core_library(load_manifest(dist).files) if (dist / "share").is_dir() else CORE
-    folder = str((dist / core).parent)
-    env = {"ORT_LIB_LOCATION": folder, "ORT_PREFER_DYNAMIC_LINK": "1", "LD_LIBRARY_PATH": folder}
-    if (dist / "lib" / "pkgconfig").is_dir():
-        env["PKG_CONFIG_PATH"] = str(dist / "lib" / "pkgconfig")
-    return env
+    """What ``ort-wrapper env DIST --json`` gives a consumer of ``dist``, and nothing else."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ort_wrapper.cli", "env", str(dist), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["variables"]
 
 
 @pytest.fixture(scope="module")
