@@ -4,7 +4,8 @@ A plain function of its inputs: the install prefix and the build tree are only r
 prefix is copied into a new directory beside the output (``files.new_directory``); for a
 static variant ORT's component archives are merged there into ``lib/libonnxruntime.a`` and its
 dependencies resolved (in-tree archives copied in, system libraries recorded) and ordered for
-a single-pass linker; for every variant ``lib/pkgconfig/libonnxruntime.pc`` and
+a single-pass linker; for every variant the API headers are also reachable where ORT's shared
+install puts them (``finalize.headers``), and ``lib/pkgconfig/libonnxruntime.pc`` and
 the CMake package (``lib/cmake/onnxruntime/``, from the manifest) and
 ``share/ort-wrapper/manifest.json`` are written. Then the directory is renamed to the output,
 replacing an earlier one, so a failure leaves the output as it was and a rerun replaces it.
@@ -44,6 +45,7 @@ from .candidates import (
 )
 from .cmakepkg import CMAKE_FILES, core_library, with_cmake_package
 from .darwin import system_flags
+from .headers import forwarding_headers
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
 from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, python_package_files
@@ -330,6 +332,8 @@ def finalize(
         include_dir = _include_dir(prefix)
         if include_dir is None:
             raise BuildError(f"no {C_API_HEADER} under {prefix / 'include'}")
+        for rel, text in forwarding_headers(dist, include_dir).items():
+            _target(dist, rel).write_text(text)
         _target(dist, PC_RELPATH).write_text(
             pkgconfig_text(
                 version=version,
