@@ -9,7 +9,8 @@ under a lock). When a registry cannot be reached these skip loudly with the reas
 - ``debian_root()``: Debian sid's ``libonnxruntime-dev`` and ``libonnxruntime1.23`` (ORT
   1.23.2) extracted into one tree (``usr/``), fetched with ``apt-get download`` through a
   private apt state directory; ``debian_header()``: its ``onnxruntime_c_api.h``.
-- ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins.
+- ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins;
+  ``lab_source_include()``: that tarball's ``include/onnxruntime/`` folder.
 - ``chroot_python_packages()``: ``ort-wrapper check``'s dependencies for the lab chroot's
   Python 3.13, installed from PyPI wheels into one folder.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "debian_header",
     "debian_root",
     "lab_source_header",
+    "lab_source_include",
     "npm_library_dir",
     "wheel_library_dir",
 ]
@@ -151,9 +153,9 @@ def debian_header() -> Path:
     return debian_root() / "usr/include/onnxruntime/onnxruntime_c_api.h"
 
 
-def lab_source_header(tmp: Path) -> Path:
-    """``onnxruntime_c_api.h`` from the lab's pinned 1.21.0 source tarball (downloaded once into
-    the lab's download cache)."""
+def _lab_source_extract(tmp: Path, member: str) -> Path:
+    """``member`` (a file or a folder, under ``onnxruntime-1.21.0/``) of the lab's pinned 1.21.0
+    source tarball (downloaded once into the lab's download cache), extracted into ``tmp``."""
     from ort_wrapper.errors import LabEnvironmentError
     from ort_wrapper.lab.source import fetch_source, known_source
 
@@ -161,10 +163,22 @@ def lab_source_header(tmp: Path) -> Path:
         tarball = fetch_source(known_source("1.21.0"), cache_root() / "downloads")
     except LabEnvironmentError as exc:
         pytest.skip(f"the 1.21.0 source is not reachable: {exc}")
-    member = "onnxruntime-1.21.0/include/onnxruntime/core/session/onnxruntime_c_api.h"
-    with tarfile.open(tarball) as archive:
-        archive.extract(member, tmp, filter="data")
-    return tmp / member
+    name = f"onnxruntime-1.21.0/{member}"
+    with tarfile.open(tarball, "r|*") as archive:  # one pass over the stream
+        for entry in archive:
+            if entry.name == name or entry.name.startswith(name + "/"):
+                archive.extract(entry, tmp, filter="data")
+    return tmp / name
+
+
+def lab_source_header(tmp: Path) -> Path:
+    """``onnxruntime_c_api.h`` from the lab's pinned 1.21.0 source tarball."""
+    return _lab_source_extract(tmp, "include/onnxruntime/core/session/onnxruntime_c_api.h")
+
+
+def lab_source_include(tmp: Path) -> Path:
+    """The 1.21.0 source tarball's ``include/onnxruntime/`` folder (ORT's public headers)."""
+    return _lab_source_extract(tmp, "include/onnxruntime")
 
 
 CHECK_EXTRA = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"][

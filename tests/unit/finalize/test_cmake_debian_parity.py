@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import EXPECTED_OUTPUT, FakeBuild
 
-from ort_wrapper.finalize.headers import API_DIR, include_dirs
+from ort_wrapper.finalize.headers import API_DIR, forwarding_headers, include_dirs
 from ort_wrapper.finalize.stage import finalize
 from ort_wrapper.manifest import FileKind
 from ort_wrapper.matrix import load_matrix
 
-from support.real_libraries import debian_root
+from support.real_libraries import debian_root, lab_source_include
 
 CPU = load_matrix().variant("cpu")
 DEBIAN_VERSION = "1.23.2"
@@ -227,3 +227,38 @@ def test_include_folders_for_each_layout() -> None:
     assert include_dirs(static) == (static, API_DIR, "include")
     assert include_dirs(API_DIR) == (API_DIR, "include")  # ORT's shared install, Debian's
     assert include_dirs("include") == ("include",)  # the release archives' flat include/
+
+
+SHARED_INSTALL_1_21 = (
+    "c_api", "cxx_api", "cxx_inline", "float16", "lite_custom_op", "run_options_config_keys",
+    "session_options_config_keys",
+)  # fmt: skip
+
+
+def test_real_headers_of_a_static_install_resolve_both_ways(tmp_path: Path) -> None:
+    """ORT 1.21.0's own headers laid out as its static install lays them (its
+    ``onnxruntime_session.cmake`` installs ``core/session/``, ``onnxruntime_providers_cpu.cmake``
+    puts ``cpu_provider_factory.h`` flat): with the forwarding headers, C++ compiles every
+    spelling, each API header defined once."""
+    source = lab_source_include(tmp_path / "source")
+    root, session = tmp_path / "dist", f"{API_DIR}/core/session"
+    shutil.copytree(source / "core/session", root / session)
+    shutil.copy2(source / "core/providers/cpu/cpu_provider_factory.h", root / API_DIR)
+    forwards = forwarding_headers(root, session)
+    # exactly what the shared install puts flat (get_c_cxx_api_headers in cmake/onnxruntime.cmake)
+    assert sorted(forwards) == [f"{API_DIR}/onnxruntime_{name}.h" for name in SHARED_INSTALL_1_21]
+    for rel, text in forwards.items():
+        (root / rel).write_text(text)
+    assert forwarding_headers(root, session) == {}  # never over a file that is there
+    assert forwarding_headers(root, API_DIR) == {}  # the shared install's layout: nothing to add
+    main = tmp_path / "main.cpp"
+    includes = (
+        "onnxruntime_cxx_api.h",
+        "onnxruntime/onnxruntime_cxx_api.h",
+        "onnxruntime/cpu_provider_factory.h",
+        "onnxruntime/onnxruntime_c_api.h",
+    )
+    main.write_text("".join(f"#include <{h}>\n" for h in includes) + "int main() { return 0; }\n")
+    flags = [f"-I{root / folder}" for folder in include_dirs(session)]
+    done = _run("c++", "-std=c++17", "-fsyntax-only", *flags, str(main))
+    assert done.returncode == 0, done.stderr
