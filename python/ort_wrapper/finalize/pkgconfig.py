@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .headers import include_dirs
+
 __all__ = ["PC_RELPATH", "pkgconfig_text"]
 
 PC_RELPATH = "lib/pkgconfig/libonnxruntime.pc"
@@ -32,5 +34,7 @@ def pkgconfig_text(
         " ".join(["Libs: -L${libdir} -lonnxruntime", *libs]),
     ]
     if include_dir:
-        lines.append("Cflags: -I${includedir}")
+        # the C API header's folder first, then those <onnxruntime/...> spellings need
+        others = [f"-I${{prefix}}/{d}" for d in include_dirs(include_dir)[1:]]
+        lines.append(" ".join(["Cflags: -I${includedir}", *others]))
     return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ prefix is copied into a new directory beside the output (``files.new_directory``
 static variant ORT's component archives are merged there into ``lib/libonnxruntime.a``, its
 dependencies resolved, every static one absorbed into that archive (so it links alone, as the
 ``ort`` crate and pkg-config consumers expect) and the shared ones that remain ordered for a
-single-pass linker; for every variant ``lib/pkgconfig/libonnxruntime.pc`` and
+single-pass linker; for every variant the API headers are also reachable where ORT's shared
+install puts them (``finalize.headers``), and ``lib/pkgconfig/libonnxruntime.pc`` and
 the CMake package (``lib/cmake/onnxruntime/``, from the manifest) and
 ``share/ort-wrapper/manifest.json`` are written. Then the directory is renamed to the output,
 replacing an earlier one, so a failure leaves the output as it was and a rerun replaces it.
@@ -45,6 +46,7 @@ from .candidates import (
 )
 from .cmakepkg import CMAKE_FILES, core_library, with_cmake_package
 from .darwin import system_flags
+from .headers import forwarding_headers
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
 from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, python_package_files
@@ -371,6 +373,8 @@ def finalize(
         include_dir = _include_dir(prefix)
         if include_dir is None:
             raise BuildError(f"no {C_API_HEADER} under {prefix / 'include'}")
+        for rel, text in forwarding_headers(dist, include_dir).items():
+            _target(dist, rel).write_text(text)
         _target(dist, PC_RELPATH).write_text(
             pkgconfig_text(
                 version=version,

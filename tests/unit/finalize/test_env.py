@@ -117,3 +117,21 @@ def test_a_control_character_in_the_path_is_refused(
     assert main(["env", str(odd)]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "control character" in captured.err
+
+
+def test_pkg_config_cflags_find_both_header_spellings(
+    fake_build: FakeBuild, tmp_path: Path, capsys
+) -> None:
+    """``<onnxruntime_c_api.h>`` and ``<onnxruntime/onnxruntime_c_api.h>``, as with Debian's
+    package (where /usr/include makes the second work)."""
+    finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
+    out, _ = _env_of(fake_build.out, capsys)
+    source = tmp_path / "both.c"
+    source.write_text(
+        "#include <onnxruntime_c_api.h>\n#include <onnxruntime/onnxruntime_c_api.h>\n"
+        "int main(void) { return 0; }\n"
+    )
+    _bash(
+        f"{out}\ncc -c {source} -o {tmp_path}/both.o $(pkg-config --cflags libonnxruntime)",
+        {"PATH": os.environ["PATH"]},
+    )
