@@ -16,6 +16,7 @@ import mmap
 import os
 import posixpath
 import stat
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,9 +157,12 @@ def _npy_count(path: Path, error: Error, header: tuple[Any, ...], data_bytes: in
         raise error(f"{path} holds Python objects (a pickle), which are never loaded")
     if dtype.itemsize == 0 or any(d < 0 for d in shape):
         raise error(f"{path}: the .npy header's dtype {dtype} or shape {shape} holds no data")
-    count = 1
+    count = extent = dtype.itemsize
     for dim in shape:
-        count *= dim
+        count, extent = count * dim, extent * max(dim, 1)
+    count //= dtype.itemsize
+    if extent > sys.maxsize:  # numpy refuses such a shape even with a zero in it
+        raise error(f"{path}: the .npy header's shape {list(shape)} is larger than numpy holds")
     if count * dtype.itemsize != data_bytes:
         raise error(
             f"{path}: the .npy header says shape {list(shape)} of {dtype} "
