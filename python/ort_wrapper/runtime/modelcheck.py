@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ModelLoadError
-from ..untrusted import MODEL_LIMIT, location_problem, mapped
+from ..untrusted import MODEL_LIMIT, location_problem, mapped, opened
 
 __all__ = ["check_external_data", "external_locations"]
 
@@ -171,10 +171,10 @@ def _scan(data: bytes | mmap.mmap) -> tuple[list[tuple[str, str]], str | None]:
 def _locations(model: Path | bytes, label: str) -> list[tuple[str, str]]:
     if isinstance(model, bytes):
         found, reason = _scan(model)
-    elif model.name.endswith(".ort"):  # ONNX Runtime reads a file so named as its own format
-        return []
     else:
         with mapped(model, ModelLoadError, limit=MODEL_LIMIT) as data:
+            if model.name.endswith(".ort"):  # ONNX Runtime reads a file so named as its format
+                return []
             found, reason = _scan(data)
     if reason is not None:
         raise ModelLoadError(
@@ -188,8 +188,12 @@ def _locations(model: Path | bytes, label: str) -> list[tuple[str, str]]:
 def check_external_data(model: Path | bytes, label: str, *, trusted: bool = False) -> None:
     """ModelLoadError naming the tensor and its location when ``model`` (a file or bytes) reads
     external data from outside its directory (any external data, for bytes), or names external
-    data in bytes this reader cannot account for; nothing when ``trusted``."""
+    data in bytes this reader cannot account for; when ``trusted``, only a file that is not
+    one ONNX Runtime could read (a FIFO, a device, over protobuf's 2 GiB) is refused."""
     if trusted:
+        if isinstance(model, Path):
+            with opened(model, ModelLoadError, limit=MODEL_LIMIT):
+                pass
         return
     if isinstance(model, Path):
         for name, location in _locations(model, label):

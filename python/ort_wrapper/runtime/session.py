@@ -369,6 +369,8 @@ class SessionBuilder:
                 raise ModelLoadError(f"{path}: no such file")
             if path.is_dir():
                 raise ModelLoadError(f"{path} is a directory, expected an ONNX model file")
+            # read by the one reader before ONNX Runtime opens it: a FIFO or device is refused
+            check_external_data(path, self._label, trusted=self._trust_external_data)
             if path.stat().st_size == 0:
                 raise ModelLoadError(f"{path} is empty (0 bytes), expected an ONNX model")
             source: str | bytes = str(path)
@@ -376,7 +378,7 @@ class SessionBuilder:
             if not self._model:
                 raise ModelLoadError("<bytes: 0> is empty, expected an ONNX model")
             source = self._model
-        check_external_data(self._model, self._label, trusted=self._trust_external_data)
+            check_external_data(source, self._label, trusted=self._trust_external_data)
         try:
             return ort.InferenceSession(
                 source,

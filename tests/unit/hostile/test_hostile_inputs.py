@@ -176,3 +176,15 @@ def test_check_fails_an_integer_output_one_off(tmp_path: Path) -> None:
     proc = cli(*args, "-i", f"X={x}", "--expected", f"Y={y}", timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Y: 6 of 6 out of tolerance" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_fifo_or_device_as_the_model_is_refused(tmp_path: Path, kind: str, trusted: bool) -> None:
+    """Before ONNX Runtime opens the model, trusted or not: it would block on a FIFO."""
+    from ort_wrapper.errors import ModelLoadError
+
+    model = tmp_path / "m.onnx"
+    os.mkfifo(model) if kind == "fifo" else model.symlink_to("/dev/zero")
+    with pytest.raises(ModelLoadError, match=r"m\.onnx is not a regular file"):
+        SessionBuilder.from_file(model).trust_external_data(trusted).build()
