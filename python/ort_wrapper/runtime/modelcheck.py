@@ -7,6 +7,10 @@ would write its bytes out. Before a session is created, every tensor the model h
 and training graphs too) is found with a small protobuf wire reader (no ``onnx`` import: the
 runtime stays light), and each location must resolve, symlinks followed, inside the model's
 directory. A model held as bytes has no directory: external data there needs the opt-in.
+
+The reader is fail-closed: it accounts for every field as protobuf's parser does (unknown fields
+of every wire type, groups), and a model that names external data in bytes it cannot account
+for is refused with the reason, since ONNX Runtime's parser might skip what hides a location.
 """
 
 from __future__ import annotations
