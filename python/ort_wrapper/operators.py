@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .files import read_bounded
+from .untrusted import read_bounded
 
 __all__ = ["ModelRecord", "Operator", "OperatorConfig", "parse_config", "read_config"]
 
