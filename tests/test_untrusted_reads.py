@@ -68,6 +68,9 @@ ALLOWED = {
     ("lab/run.py", "_prepare_source", ".read_text"): "the lab's own patch record",
     ("lab/run.py", "run_lab", ".read_text"): "the lab's own result record",
     ("lab/source.py", "_table", ".read_text"): "sources.json, package data",
+    ("lab/static_deps.py", "_table", ".read_text"): "static_deps.json, package data",
+    ("lab/static_deps.py", "static_deps_key", ".read_bytes"): "static_deps.json and itself",
+    ("lab/static_deps.py", "build_static_deps", ".read_text"): "the lab's own stamp",
     ("lab/source.py", "fetch_source", "open"): "the download it writes",
     # through the reader: np.load on the descriptor untrusted.opened gave
     ("cli/outputs.py", "read_output", "np.load"): "an .npz opened by untrusted.opened",
