@@ -27,9 +27,11 @@ __all__ = [
     "ObjectSymbols",
     "archive_format",
     "archive_symbols",
+    "elf_object_symbols",
     "iter_members",
     "member_digests",
     "read_archive",
+    "read_index",
     "shared_library_symbols",
 ]
 
@@ -60,6 +62,7 @@ class Member:
     name: str
     offset: int  # of the member's data in the archive file
     size: int
+    header: int = 0  # of the member's header: what a symbol index points at
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class ArchiveInfo:
     path: Path
     members: tuple[Member, ...]
     has_index: bool
+    index: tuple[str, int, int] = ("", 0, 0)  # the first index member: (name, offset, size)
 
 
 @dataclass(frozen=True)
@@ -145,28 +149,92 @@ def read_archive(path: Path | str) -> ArchiveInfo:
         end = os.fstat(fh.fileno()).st_size
         long_names = b""
         members: list[Member] = []
-        has_index = False
+        indexes: list[tuple[str, int, int]] = []
         for raw, start, size in _headers(path, fh, end):
+            header = start - _HEADER
             if raw.startswith(_BSD_NAME):
                 name, start, size = _bsd_name(path, fh, raw, start, size)
                 if name.startswith(_BSD_INDEX_PREFIX):
-                    has_index = True
+                    indexes.append((name, start, size))
                 else:
-                    members.append(Member(name, start, size))
+                    members.append(Member(name, start, size, header))
             elif raw in _INDEX_NAMES or raw.startswith(_BSD_INDEX_PREFIX):
-                has_index = True
+                indexes.append((raw, start, size))
             elif raw == _LONG_NAMES:
                 fh.seek(start)
                 long_names = fh.read(size)
             elif raw.startswith("/") and raw[1:].isdigit():
-                offset = int(raw[1:])
-                stop = long_names.find(b"/\n", offset)
-                if stop < 0:
-                    raise ElfError(f"{path}: member name offset {offset} is not in the name table")
-                members.append(Member(long_names[offset:stop].decode(), start, size))
+                name = _long_name(path, long_names, int(raw[1:]))
+                members.append(Member(name, start, size, header))
             else:
-                members.append(Member(raw.removesuffix("/"), start, size))
-    return ArchiveInfo(path, tuple(members), has_index)
+                members.append(Member(raw.removesuffix("/"), start, size, header))
+    first = indexes[0] if indexes else ("", 0, 0)
+    return ArchiveInfo(path, tuple(members), bool(indexes), first)
+
+
+def _long_name(path: Path, table: bytes, offset: int) -> str:
+    """A name from the ``//`` table: ended by ``/\\n`` (GNU) or a NUL byte (MSVC's lib.exe)."""
+    ends = [i for i in (table.find(b"/\n", offset), table.find(b"\0", offset)) if i >= 0]
+    if offset >= len(table) or not ends:
+        raise ElfError(f"{path}: member name offset {offset} is not in the name table")
+    return table[offset : min(ends)].decode("utf-8", "replace")
+
+
+def _index_entries(name: str, data: bytes) -> tuple[list[int], list[bytes]] | None:
+    """The member header offsets and the symbol names of one index member's data, in its
+    order: GNU ``/`` (32-bit big-endian) and ``/SYM64/``, BSD ``__.SYMDEF`` (32-bit
+    little-endian ``ranlib`` pairs) and ``__.SYMDEF_64``; None when it is too short for what
+    its counts say."""
+    if name in _INDEX_NAMES:
+        width = 8 if name == "/SYM64/" else 4
+        count = int.from_bytes(data[:width], "big")
+        table = data[width : width + count * width]
+        if len(table) < count * width:
+            return None
+        offsets = [int.from_bytes(table[i : i + width], "big") for i in range(0, len(table), width)]
+        names = data[width + count * width :].split(b"\0")
+        return (offsets, names[:count]) if len(names) >= count else None
+    width = 8 if name.endswith("_64") else 4
+    size = int.from_bytes(data[:width], "little")
+    pairs = data[width : width + size]
+    strings_at = width + size + width
+    if len(pairs) < size or len(data) < strings_at:
+        return None
+    strings = data[strings_at:]
+    step = 2 * width
+    offsets, names = [], []
+    for i in range(0, size - size % step, step):
+        strx = int.from_bytes(pairs[i : i + width], "little")
+        offsets.append(int.from_bytes(pairs[i + width : i + step], "little"))
+        names.append(strings[strx:].split(b"\0", 1)[0])
+    return offsets, names
+
+
+def read_index(info: ArchiveInfo) -> tuple[tuple[str, Member], ...]:
+    """The archive's symbol index, as a linker reads it: ``(symbol, member)`` pairs in index
+    order (what a link loads a member for); () without an index. ElfError when the index is
+    cut short or points at something that is not a member's header."""
+    kind, start, size = info.index
+    if not kind:
+        return ()
+    with _open(info.path) as fh:
+        fh.seek(start)
+        data = fh.read(size)
+    parsed = _index_entries(kind, data)
+    if parsed is None:
+        raise ElfError(f"{info.path}: its symbol index ({kind}) is cut short")
+    by_header = {m.header: m for m in info.members}
+    entries = []
+    for offset, raw in zip(*parsed, strict=True):
+        member = by_header.get(offset)
+        name = raw.decode("utf-8", "replace")
+        if member is None:
+            raise ElfError(
+                f"{info.path}: its symbol index says {name!r} is in a member at byte {offset}, "
+                "where no member starts (rebuild the index: llvm-ranlib, or llvm-lib/lib.exe)"
+            )
+        entries.append((name, member))
+    return tuple(entries)
 
 
 def iter_members(info: ArchiveInfo) -> Iterator[tuple[Member, bytes]]:
@@ -217,6 +285,12 @@ def _symbols(name: str, data: bytes, table: str) -> ObjectSymbols:
         elif bind != "STB_WEAK":
             undefined.add(sym.name)
     return ObjectSymbols(name, frozenset(defined), frozenset(undefined - defined))
+
+
+def elf_object_symbols(name: str, data: bytes, table: str = ".symtab") -> ObjectSymbols:
+    """The global symbols one ELF file's ``table`` defines and strongly needs (``.symtab`` for
+    an object, ``.dynsym`` for a shared library)."""
+    return _symbols(name, data, table)
 
 
 def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:

@@ -1,0 +1,84 @@
+"""``ort-wrapper link-check [--dist D] FILE_OR_FOLDER...``: predict a link failure from the
+files, before any linker runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+HELP = (
+    "predict a consumer's link failure from its objects and archives (MSVC runtime mismatch, "
+    "C++ standard library, position independence, glibc versions) before linking"
+)
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+
+def _glibc(value: str) -> str:
+    if not re.fullmatch(r"\d+\.\d+", value):
+        raise argparse.ArgumentTypeError(f"expected a glibc version such as 2.31, got {value!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs, --dist, --output, --target-glibc and --json."""
+    from ..linkcheck import OUTPUTS
+
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="FILE_OR_FOLDER",
+        help="what the link takes, in link order: objects, archives (.a, .lib, .rlib), shared "
+        "libraries, or folders to scan (a cargo target/<profile>/deps, a build tree)",
+    )
+    parser.add_argument(
+        "--dist",
+        metavar="PATH",
+        type=Path,
+        action="append",
+        default=[],
+        help="an ONNX Runtime distribution (or its library folder): its libraries are linked "
+        "after the inputs",
+    )
+    parser.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default="pie",
+        help="what an ELF link makes (default pie, as Debian's gcc and rustc do)",
+    )
+    parser.add_argument(
+        "--target-glibc",
+        type=_glibc,
+        metavar="X.Y",
+        help="the glibc of the machine the result runs on (default: this host's)",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="the report as JSON on stdout (no FILE), or written to FILE as the table prints",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; 0 when no link failure is predicted, 1 otherwise."""
+    from ..files import write_json_atomic
+    from ..linkcheck import link_check
+    from ..report import render_text
+    from .main_doctor import _emit
+
+    report = link_check([*args.inputs, *args.dist], args.output, args.target_glibc)
+    if args.json == "-":
+        return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)
+    if args.json:
+        try:
+            write_json_atomic(Path(args.json), report.to_json())
+        except OSError as exc:
+            print(f"ort-wrapper link-check: cannot write {args.json}: {exc}", file=sys.stderr)
+            return 2
+    return _emit(render_text(report) + "\n", report.exit_code)

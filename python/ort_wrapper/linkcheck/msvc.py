@@ -1,0 +1,193 @@
+"""The MSVC runtime section: ``/FAILIFMISMATCH`` values of the loaded Windows objects judged as
+lld-link and link.exe judge them (LNK2038), ``/DEFAULTLIB`` C runtimes, and what was not read.
+
+The first loaded object carrying a key sets its value; a later one with another value fails
+the link, and the linker names those two (lld names the first mismatching key per object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ..elf.coff import CoffKind
+from ..report import FAIL, INFO, PASS, WARN, Check, Section, Table, shortlist
+from .load import Archive, Link
+from .units import Unit
+
+__all__ = ["msvc_section"]
+
+_CRTS = {"msvcrt", "msvcrtd", "libcmt", "libcmtd"}
+_STATIC = "MT_StaticRelease"
+_KNOWN_FIXES = {
+    "_ITERATOR_DEBUG_LEVEL": "build every loaded object in one configuration (Release: 0, "
+    "Debug: 2); a /MDd or /MTd object does not go with release ones",
+    "_MSC_VER": "build every loaded object with one MSVC toolset (the newest of them)",
+}
+
+
+def _runtime_fix(odd: Sequence[str], odd_value: str, other: str) -> str:
+    """How to make ``odd`` (``odd_value``) agree with the rest (``other``): the options that
+    exist for each side (shared/FACTS.md)."""
+    names = shortlist(list(odd), 3)
+    if other.startswith("MD"):
+        fix = (
+            f"rebuild {names} with /MD: a cc-crate build takes CXXFLAGS_<target>=/MD (appended "
+            "last, so it wins); esaxx-rs hard-codes /MT, so build tokenizers without its "
+            "esaxx_fast feature"
+        )
+        return fix + (
+            "; or move everything else to /MT: ONNX Runtime's build.py "
+            "--enable_msvc_static_runtime (CMAKE_MSVC_RUNTIME_LIBRARY=MultiThreaded$<$<CONFIG:"
+            "Debug>:Debug>), Rust's -C target-feature=+crt-static"
+        )
+    return (
+        f"rebuild {names} with /MT ({odd_value} now): ONNX Runtime with build.py "
+        "--enable_msvc_static_runtime (CMAKE_MSVC_RUNTIME_LIBRARY=MultiThreaded$<$<CONFIG:"
+        "Debug>:Debug>), a cc-crate build with CXXFLAGS_<target>=/MT, Rust with "
+        "-C target-feature=+crt-static"
+    )
+
+
+def _values(units: Iterable[Unit], key: str) -> dict[str, list[str]]:
+    """value -> labels of the objects carrying ``key``, in load order."""
+    found: dict[str, list[str]] = {}
+    for unit in units:
+        for k, v in unit.coff.directives.mismatch if unit.coff else ():
+            if k == key:
+                found.setdefault(v, []).append(unit.label)
+                break
+    return found
+
+
+def _mismatches(units: Sequence[Unit]) -> dict[str, tuple[str, str, str, str]]:
+    """key -> (first object, its value, first conflicting object, its value), as lld finds
+    them: each object's pairs checked in order, the first mismatch per object reported."""
+    first: dict[str, tuple[str, str]] = {}
+    found: dict[str, tuple[str, str, str, str]] = {}
+    for unit in units:
+        for key, value in unit.coff.directives.mismatch if unit.coff else ():
+            if key not in first:
+                first[key] = (unit.label, value)
+            elif first[key][1] != value:
+                found.setdefault(key, (*first[key], unit.label, value))
+                break
+    return found
+
+
+def _key_check(key: str, units: Sequence[Unit], clash: tuple[str, str, str, str] | None) -> Check:
+    values = _values(units, key)
+    if clash is None:
+        [(value, labels)] = values.items()
+        return Check(
+            f"FAILIFMISMATCH {key}", PASS, f"{len(labels)} loaded object(s): {value}", {key: value}
+        )
+    a, a_value, b, b_value = clash
+    majority = max(values, key=lambda v: len(values[v]))  # a tie: the first loaded value
+    odd = [(label, v) for v, labels in values.items() if v != majority for label in labels]
+    detail = (
+        f"mismatch detected for '{key}': {a} has {a_value}, {b} has {b_value}; odd one out: "
+        f"{shortlist([f'{label}: {v}' for label, v in odd], 5)}; every other loaded object: "
+        f"{majority}"
+    )
+    if key == "RuntimeLibrary":
+        fix = _runtime_fix([label for label, _ in odd], odd[0][1], majority)
+    else:
+        fix = _KNOWN_FIXES.get(key, f"build every loaded object with one {key} value")
+    data = {"key": key, "first": a, "first_value": a_value, "conflict": b, "value": b_value}
+    return Check(f"FAILIFMISMATCH {key}", FAIL, detail, {**data, "values": values}, fix)
+
+
+def _if_used(archives: Iterable[Archive], link: Link, agreed: dict[str, str]) -> list[Check]:
+    """Members nothing loads whose values differ from the loaded ones: fine now, a failure
+    once something needs them."""
+    checks = []
+    for archive in archives:
+        for member, unit in archive.objects():
+            if (archive.label, member.header) in link.loaded_members or not isinstance(unit, Unit):
+                continue
+            for key, value in unit.coff.directives.mismatch if unit.coff else ():
+                if key in agreed and agreed[key] != value:
+                    detail = (
+                        f"{key}={value} (loaded objects: {agreed[key]}): not loaded, as nothing "
+                        "needs it; the link fails if something uses it"
+                    )
+                    checks.append(Check(unit.label, INFO, detail, {key: value}))
+                    break
+    return checks
+
+
+def _unread(units: Sequence[Unit]) -> list[Check]:
+    checks = []
+    for unit in units:
+        if unit.coff and unit.coff.kind is CoffKind.BITCODE:
+            why = (
+                "LLVM bitcode: its linker options (llvm.linker.options) are not read here; "
+                "lld reads them and judges them"
+            )
+        elif unit.coff and unit.coff.kind is CoffKind.ANONYMOUS:
+            why = "an MSVC /GL (LTCG) object: only MSVC reads it; its directives are unknown"
+        else:
+            continue
+        checks.append(
+            Check(
+                unit.label,
+                WARN,
+                f"loaded, not judged: {why}",
+                fix="build it without /GL or -flto to have it judged",
+            )
+        )
+    return checks
+
+
+def _crts(units: Sequence[Unit]) -> Check | None:
+    crts: dict[str, list[str]] = {}
+    for unit in units:
+        for lib in unit.coff.directives.defaultlibs if unit.coff else ():
+            if lib in _CRTS:
+                crts.setdefault(lib, []).append(unit.label)
+    if len(crts) < 2:
+        return None
+    detail = "; ".join(f"{lib}: {shortlist(labels, 3)}" for lib, labels in crts.items())
+    return Check(
+        "DEFAULTLIB C runtime",
+        WARN,
+        f"more than one C runtime asked for ({detail}): link.exe warns LNK4098",
+        {"defaultlibs": crts},
+    )
+
+
+def msvc_section(link: Link, archives: Sequence[Archive]) -> Section | None:
+    """The section for the loaded Windows objects; None when the link loads none."""
+    units = [item.unit for item in link.loaded if item.unit.coff is not None]
+    if not units:
+        return None
+    clashes = _mismatches(units)
+    keys = dict.fromkeys(k for u in units for k, _ in u.coff.directives.mismatch)  # type: ignore[union-attr]
+    checks = [_key_check(key, units, clashes.get(key)) for key in keys]
+    agreed = {k: max(v, key=lambda x: len(v[x])) for k in keys if (v := _values(units, k))}
+    checks += _if_used(archives, link, agreed)
+    checks += _unread(units)
+    if (crt := _crts(units)) is not None:
+        checks.append(crt)
+    dlls = sorted({u.coff.dll for u in units if u.coff and u.coff.kind is CoffKind.IMPORT})
+    if dlls:
+        checks.append(
+            Check("imports", INFO, f"import objects loaded from {shortlist(dlls)}", {"dlls": dlls})
+        )
+    if not checks:
+        checks.append(
+            Check("FAILIFMISMATCH", PASS, f"{len(units)} loaded object(s) carry no /FAILIFMISMATCH")
+        )
+    rows = tuple(
+        (
+            u.label,
+            u.coff.kind.value,
+            " ".join(f"{k}={v}" for k, v in u.coff.directives.mismatch),
+            " ".join(u.coff.directives.defaultlibs),
+        )  # type: ignore[union-attr]
+        for u in units
+    )
+    table = Table(
+        "loaded Windows objects", ("object", "kind", "/FAILIFMISMATCH", "/DEFAULTLIB"), rows
+    )
+    return Section("msvc runtime", tuple(checks), (table,))

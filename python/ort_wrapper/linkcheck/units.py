@@ -1,0 +1,163 @@
+"""One object's link facts as link-check judges them: a :class:`Unit` read from an object's
+bytes (COFF by hand, ELF with pyelftools through ``elf``), whether it stands alone or is an
+archive member.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from ..elf.archive import elf_object_symbols
+from ..elf.coff import CoffObject, coff_kind, read_coff
+from ..errors import ElfError
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
+
+__all__ = [
+    "CxxRuntime",
+    "Format",
+    "Relocations",
+    "Unit",
+    "cxx_runtimes",
+    "object_format",
+    "read_unit",
+]
+
+_ELF = b"\x7fELF"
+_MACHO = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce")
+# x86-64 relocation types a position-independent link refuses (the ELF psABI's numbers)
+_ABS32 = {10: "R_X86_64_32", 11: "R_X86_64_32S"}
+_PC32, _TPOFF32 = 2, 23
+
+
+class Format(StrEnum):
+    """An object's file format."""
+
+    COFF = "coff"
+    ELF = "elf"
+    MACHO = "macho"
+
+
+class CxxRuntime(StrEnum):
+    """The C++ standard library an object's symbols were compiled against."""
+
+    LIBCXX = "libc++ (std::__1)"
+    LIBSTDCXX = "libstdc++ (std::__cxx11)"
+    LIBSTDCXX_OLD = "libstdc++ old string ABI (_GLIBCXX_USE_CXX11_ABI=0)"
+
+
+@dataclass(frozen=True)
+class Relocations:
+    """An ELF object's relocations in allocated sections that a position-independent link
+    refuses: one example (type, against what) per kind, empty when there is none."""
+
+    absolute: tuple[str, str] | None = None  # R_X86_64_32/32S: refused by -pie and -shared
+    preemptible_pc32: tuple[str, str] | None = None  # PC32 to a default-visibility global
+    local_exec_tls: tuple[str, str] | None = None  # TPOFF32: refused by -shared
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One object a link may load: its label (``lib(member)`` for a member), its format, the
+    external symbols it defines and strongly needs (in table order for COFF), and its facts."""
+
+    label: str
+    format: Format
+    defined: tuple[str, ...]
+    undefined: tuple[str, ...]
+    coff: CoffObject | None = None
+    relocations: Relocations | None = None
+    shared: bool = False  # an ELF shared library: always linked whole, never a member
+
+
+def object_format(data: bytes) -> Format | None:
+    """The format of an object from its first bytes; None when it is no object."""
+    if data[:4] == _ELF:
+        return Format.ELF
+    if data[:4] in _MACHO:
+        return Format.MACHO
+    return Format.COFF if coff_kind(data) is not None else None
+
+
+def cxx_runtimes(names: tuple[str, ...]) -> frozenset[CxxRuntime]:
+    """The C++ standard libraries ``names`` (mangled symbols) belong to."""
+    found = set()
+    for name in names:
+        if "St3__1" in name:
+            found.add(CxxRuntime.LIBCXX)
+        elif "St7__cxx11" in name:
+            found.add(CxxRuntime.LIBSTDCXX)
+        elif name.startswith(("_ZNSs", "_ZNKSs", "_ZNSbIw", "_ZNKSbIw")):
+            found.add(CxxRuntime.LIBSTDCXX_OLD)
+    return frozenset(found)
+
+
+def _relocations(elf: ELFFile) -> Relocations:
+    """The refused relocations in an x86-64 relocatable ELF object's allocated sections (other
+    machines: none read yet)."""
+    from elftools.elf.relocation import RelocationSection
+
+    if elf["e_machine"] != "EM_X86_64":
+        return Relocations()
+    found: dict[str, tuple[str, str]] = {}
+    for section in elf.iter_sections():
+        if not isinstance(section, RelocationSection):
+            continue
+        target = elf.get_section(section["sh_info"])
+        if not target["sh_flags"] & 0x2:  # SHF_ALLOC: debug sections are never loaded
+            continue
+        symtab = elf.get_section(section["sh_link"])
+        for reloc in section.iter_relocations():
+            _classify(reloc["r_info_type"], symtab.get_symbol(reloc["r_info_sym"]), target, found)
+    return Relocations(found.get("absolute"), found.get("pc32"), found.get("tls"))
+
+
+def _classify(kind: int, sym: Any, target: Any, found: dict[str, tuple[str, str]]) -> None:
+    """Record the first relocation of each refused kind."""
+    name = sym.name or target.name
+    if kind in _ABS32:
+        found.setdefault("absolute", (_ABS32[kind], name))
+    elif kind == _TPOFF32:
+        found.setdefault("tls", ("R_X86_64_TPOFF32", name))
+    elif kind == _PC32:
+        info = sym["st_info"]
+        visible = sym["st_other"]["visibility"] == "STV_DEFAULT"
+        if info["bind"] in ("STB_GLOBAL", "STB_WEAK") and visible:
+            found.setdefault("pc32", ("R_X86_64_PC32", name))
+
+
+def _elf_unit(label: str, data: bytes) -> Unit:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        kind = elf["e_type"]
+        if kind not in ("ET_REL", "ET_DYN"):
+            raise ElfError(f"{label}: an ELF {kind} file, not an object or a shared library")
+        shared = kind == "ET_DYN"
+        symbols = elf_object_symbols(label, data, ".dynsym" if shared else ".symtab")
+        relocations = None if shared else _relocations(elf)
+    except (ELFError, ValueError, KeyError, AttributeError, TypeError, struct.error) as exc:
+        raise ElfError(f"{label}: truncated or malformed ELF file ({exc})") from None
+    defined, undefined = tuple(sorted(symbols.defined)), tuple(sorted(symbols.undefined))
+    return Unit(label, Format.ELF, defined, undefined, relocations=relocations, shared=shared)
+
+
+def read_unit(label: str, data: bytes) -> Unit:
+    """The link facts of one object (``label`` names it in errors); ElfError for bytes that
+    are no object this reads."""
+    fmt = object_format(data)
+    if fmt is Format.COFF:
+        obj = read_coff(label, data)
+        return Unit(label, fmt, obj.defined, obj.undefined, coff=obj)
+    if fmt is Format.ELF:
+        return _elf_unit(label, data)
+    if fmt is Format.MACHO:
+        return Unit(label, fmt, (), ())
+    raise ElfError(f"{label}: not an object file (COFF, ELF or Mach-O) or LLVM bitcode")
