@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 HELP = (
@@ -56,29 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X.Y",
         help="the glibc of the machine the result runs on (default: this host's)",
     )
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        metavar="FILE",
-        help="the report as JSON on stdout (no FILE), or written to FILE as the table prints",
-    )
+    parser.add_argument("--json", action="store_true", help="the report as JSON on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when no link failure is predicted, 1 otherwise."""
-    from ..files import write_json_atomic
     from ..linkcheck import link_check
     from ..report import render_text
     from .main_doctor import _emit
 
     report = link_check([*args.inputs, *args.dist], args.output, args.target_glibc)
-    if args.json == "-":
-        return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)
     if args.json:
-        try:
-            write_json_atomic(Path(args.json), report.to_json())
-        except OSError as exc:
-            print(f"ort-wrapper link-check: cannot write {args.json}: {exc}", file=sys.stderr)
-            return 2
+        return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)
     return _emit(render_text(report) + "\n", report.exit_code)

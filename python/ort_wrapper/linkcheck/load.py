@@ -19,7 +19,13 @@ from ..elf.archive import ArchiveInfo, Member, read_archive, read_index
 from ..errors import ElfError
 from .units import Unit, object_format, read_unit
 
-__all__ = ["Archive", "Link", "Loaded", "open_archive", "simulate"]
+__all__ = ["Archive", "Link", "Loaded", "member_label", "open_archive", "simulate"]
+
+
+def member_label(archive: str, member: Member) -> str:
+    """``archive(member)`` as linkers name a member: its file name only (lib.exe and llvm-lib
+    store the path an object was given by)."""
+    return f"{archive}({member.name.replace(chr(92), '/').rsplit('/', 1)[-1]})"
 
 
 @dataclass
@@ -34,7 +40,7 @@ class Archive:
     def unit(self, member: Member) -> Unit | ElfError:
         """The member's facts (read once); the error when it cannot be read."""
         if member.header not in self.units:
-            label = f"{self.label}({member.name})"
+            label = member_label(self.label, member)
             try:
                 with open(self.info.path, "rb") as fh:
                     fh.seek(member.offset)
@@ -123,12 +129,12 @@ class _Simulation:
         self.done.add(key)
         unit = archive.unit(member)
         if isinstance(unit, ElfError):
-            self.problems.append((f"{archive.label}({member.name})", str(unit)))
-        elif symbol not in unit.defined:
+            self.problems.append((member_label(archive.label, member), str(unit)))
+        elif symbol not in unit.defined and not unit.opaque:
             self.problems.append(
                 (
                     archive.label,
-                    f"{archive.label}: its symbol index says {archive.label}({member.name}) "
+                    f"{archive.label}: its symbol index says {member_label(archive.label, member)} "
                     f"defines {symbol!r}, but that member does not (a stale or forged index: "
                     "rebuild it with llvm-ranlib, or llvm-lib/lib.exe)",
                 )

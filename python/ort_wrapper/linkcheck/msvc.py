@@ -59,23 +59,24 @@ def _values(units: Iterable[Unit], key: str) -> dict[str, list[str]]:
     return found
 
 
-def _mismatches(units: Sequence[Unit]) -> dict[str, tuple[str, str, str, str]]:
-    """key -> (first object, its value, first conflicting object, its value), as lld finds
-    them: each object's pairs checked in order, the first mismatch per object reported."""
-    first: dict[str, tuple[str, str]] = {}
-    found: dict[str, tuple[str, str, str, str]] = {}
+def _clash(units: Sequence[Unit], key: str) -> tuple[str, str, str, str] | None:
+    """The first loaded object carrying ``key`` and the first one after it with another
+    value, as a linker names them (None when they all agree)."""
+    first: tuple[str, str] | None = None
     for unit in units:
-        for key, value in unit.coff.directives.mismatch if unit.coff else ():
-            if key not in first:
-                first[key] = (unit.label, value)
-            elif first[key][1] != value:
-                found.setdefault(key, (*first[key], unit.label, value))
-                break
-    return found
+        value = dict(unit.coff.directives.mismatch).get(key) if unit.coff else None
+        if value is None:
+            continue
+        if first is None:
+            first = (unit.label, value)
+        elif value != first[1]:
+            return (*first, unit.label, value)
+    return None
 
 
-def _key_check(key: str, units: Sequence[Unit], clash: tuple[str, str, str, str] | None) -> Check:
+def _key_check(key: str, units: Sequence[Unit]) -> Check:
     values = _values(units, key)
+    clash = _clash(units, key)
     if clash is None:
         [(value, labels)] = values.items()
         return Check(
@@ -117,26 +118,11 @@ def _if_used(archives: Iterable[Archive], link: Link, agreed: dict[str, str]) ->
 
 
 def _unread(units: Sequence[Unit]) -> list[Check]:
-    checks = []
-    for unit in units:
-        if unit.coff and unit.coff.kind is CoffKind.BITCODE:
-            why = (
-                "LLVM bitcode: its linker options (llvm.linker.options) are not read here; "
-                "lld reads them and judges them"
-            )
-        elif unit.coff and unit.coff.kind is CoffKind.ANONYMOUS:
-            why = "an MSVC /GL (LTCG) object: only MSVC reads it; its directives are unknown"
-        else:
-            continue
-        checks.append(
-            Check(
-                unit.label,
-                WARN,
-                f"loaded, not judged: {why}",
-                fix="build it without /GL or -flto to have it judged",
-            )
-        )
-    return checks
+    """Loaded objects whose directives are unknown: never passed silently."""
+    fix = "build it without /GL (or have LLVM's tools on PATH for bitcode) to have it judged"
+    return [
+        Check(u.label, WARN, f"loaded, not judged: {u.opaque}", fix=fix) for u in units if u.opaque
+    ]
 
 
 def _crts(units: Sequence[Unit]) -> Check | None:
@@ -161,9 +147,8 @@ def msvc_section(link: Link, archives: Sequence[Archive]) -> Section | None:
     units = [item.unit for item in link.loaded if item.unit.coff is not None]
     if not units:
         return None
-    clashes = _mismatches(units)
     keys = dict.fromkeys(k for u in units for k, _ in u.coff.directives.mismatch)  # type: ignore[union-attr]
-    checks = [_key_check(key, units, clashes.get(key)) for key in keys]
+    checks = [_key_check(key, units) for key in keys]
     agreed = {k: max(v, key=lambda x: len(v[x])) for k in keys if (v := _values(units, k))}
     checks += _if_used(archives, link, agreed)
     checks += _unread(units)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..elf.archive import elf_object_symbols
-from ..elf.coff import CoffObject, coff_kind, read_coff
+from ..elf.bitcode import bitcode_linker_options, bitcode_symbols
+from ..elf.coff import CoffKind, CoffObject, coff_kind, parse_directives, read_coff
 from ..errors import ElfError
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ _MACHO = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\
 # x86-64 relocation types a position-independent link refuses (the ELF psABI's numbers)
 _ABS32 = {10: "R_X86_64_32", 11: "R_X86_64_32S"}
 _PC32, _TPOFF32 = 2, 23
+_ANONYMOUS = "an MSVC /GL (LTCG) or other anonymous object: only MSVC reads its contents"
 
 
 class Format(StrEnum):
@@ -73,6 +75,7 @@ class Unit:
     coff: CoffObject | None = None
     relocations: Relocations | None = None
     shared: bool = False  # an ELF shared library: always linked whole, never a member
+    opaque: str = ""  # why its symbols and options are unknown ("" when they were read)
 
 
 def object_format(data: bytes) -> Format | None:
@@ -149,13 +152,28 @@ def _elf_unit(label: str, data: bytes) -> Unit:
     return Unit(label, Format.ELF, defined, undefined, relocations=relocations, shared=shared)
 
 
+def _bitcode_unit(label: str, data: bytes, obj: CoffObject) -> Unit:
+    """A bitcode object read with LLVM's tools; opaque, saying why, when they are missing."""
+    try:
+        defined, undefined = bitcode_symbols(label, data)
+        directives = parse_directives(bitcode_linker_options(label, data))
+    except ElfError as exc:
+        return Unit(label, Format.COFF, (), (), coff=obj, opaque=f"LLVM bitcode, not read: {exc}")
+    undefined += tuple(s for s in directives.includes if s not in defined)
+    obj = replace(obj, defined=defined, undefined=undefined, directives=directives)
+    return Unit(label, Format.COFF, defined, undefined, coff=obj)
+
+
 def read_unit(label: str, data: bytes) -> Unit:
     """The link facts of one object (``label`` names it in errors); ElfError for bytes that
     are no object this reads."""
     fmt = object_format(data)
     if fmt is Format.COFF:
         obj = read_coff(label, data)
-        return Unit(label, fmt, obj.defined, obj.undefined, coff=obj)
+        if obj.kind is CoffKind.BITCODE:
+            return _bitcode_unit(label, data, obj)
+        opaque = _ANONYMOUS if obj.kind is CoffKind.ANONYMOUS else ""
+        return Unit(label, fmt, obj.defined, obj.undefined, coff=obj, opaque=opaque)
     if fmt is Format.ELF:
         return _elf_unit(label, data)
     if fmt is Format.MACHO:

@@ -1,0 +1,185 @@
+"""link-check on Windows objects made here with Debian's clang in MSVC mode and llvm-lib, each
+verdict compared with what lld-link really does with the same inputs: the same outcome, and
+on a failure the same two objects named (shared/FACTS.md, "The MSVC runtime mismatch")."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.cli import main
+from ort_wrapper.linkcheck import link_check
+
+TOOLS = ("clang", "llvm-lib", "lld-link", "llvm-ar", "llvm-dlltool")
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(t) for t in TOOLS), reason="needs clang, llvm and lld (tools/setup.sh)"
+)
+
+CL = ["clang", "--driver-mode=cl", "--target=x86_64-pc-windows-msvc", "/GS-", "/c"]
+# What MSVC's <yvals.h> writes for each runtime (its _MSC_VER pair kept out: clang has none).
+PRAGMAS = {
+    "/MD": ("0", "MD_DynamicRelease"),
+    "/MT": ("0", "MT_StaticRelease"),
+    "/MDd": ("2", "MDd_DynamicDebug"),
+}
+LLD = ["lld-link", "/lldignoreenv", "/nodefaultlib", "/entry:main", "/subsystem:console"]
+LLD_MISMATCH = re.compile(r"mismatch detected for '([^']+)':\n>>> (\S+) has value (\S+)\n>>> (\S+)")
+
+
+def _compile(folder: Path, name: str, source: str, runtime: str = "/MD", *extra: str) -> Path:
+    """``name``.obj from ``source``, with the runtime's detect_mismatch pragmas in front when
+    ``runtime`` is one of PRAGMAS (a plain C object has only /DEFAULTLIB)."""
+    src = folder / f"{name}.c"
+    head = ""
+    if runtime in PRAGMAS and "pragmas" in extra:
+        level, library = PRAGMAS[runtime]
+        head = (
+            f'#pragma detect_mismatch("_ITERATOR_DEBUG_LEVEL", "{level}")\n'
+            f'#pragma detect_mismatch("RuntimeLibrary", "{library}")\n'
+        )
+    src.write_text(head + source)
+    out = folder / f"{name}.obj"
+    flags = [f for f in extra if f != "pragmas"]
+    subprocess.run([*CL, runtime, *flags, str(src), f"/Fo{out}"], check=True, cwd=folder)
+    return out
+
+
+def _lib(folder: Path, name: str, *objects: Path) -> Path:
+    out = folder / name
+    subprocess.run(["llvm-lib", f"/out:{out}", *map(str, objects)], check=True, cwd=folder)
+    return out
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every object and library the cases combine."""
+    d = tmp_path_factory.mktemp("coff")
+    f = {
+        "ort_md": _compile(d, "ort_md", "int ort_fn(void) { return 1; }\n", "/MD", "pragmas"),
+        "esaxx_mt": _compile(d, "esaxx_mt", "int es_fn(void) { return 2; }\n", "/MT", "pragmas"),
+        "dbg_mdd": _compile(d, "dbg_mdd", "int dbg_fn(void) { return 3; }\n", "/MDd", "pragmas"),
+        "spare_mt": _compile(d, "spare_mt", "int spare_fn(void) { return 4; }\n", "/MT", "pragmas"),
+        "big_mt": _compile(
+            d, "big_mt", "int big_fn(void) { return 5; }\n", "/MT", "pragmas", "/bigobj"
+        ),
+        "lto_mt": _compile(
+            d, "lto_mt", "int lto_fn(void) { return 6; }\n", "/MT", "pragmas", "-flto"
+        ),
+        "main_ort": _compile(
+            d, "main_ort", "int ort_fn(void);\nint main(void) { return ort_fn(); }\n"
+        ),
+        "main_md": _compile(
+            d, "main_md", "int es_fn(void);\nint main(void) { return es_fn(); }\n", "/MD", "pragmas"
+        ),
+    }
+    for name, callee in (
+        ("both", "es_fn"),
+        ("dbg", "dbg_fn"),
+        ("big", "big_fn"),
+        ("lto", "lto_fn"),
+    ):
+        src = f"int ort_fn(void); int {callee}(void);\n"
+        src += f"int main(void) {{ return ort_fn() + {callee}(); }}\n"
+        f[f"main_{name}"] = _compile(d, f"main_{name}", src)
+    imp = "__declspec(dllimport) int imp_fn(void); int ort_fn(void);\n"
+    f["main_imp"] = _compile(
+        d, "main_imp", imp + "int main(void) { return imp_fn() + ort_fn(); }\n"
+    )
+    (d / "imp.def").write_text("LIBRARY imp.dll\nEXPORTS\n  imp_fn\n")
+    dlltool = ["llvm-dlltool", "-m", "i386:x86-64", "-d", "imp.def", "-l", "imp.lib"]
+    subprocess.run(dlltool, check=True, cwd=d)
+    f["imp"] = d / "imp.lib"
+    f["onnxruntime"] = _lib(d, "onnxruntime.lib", f["ort_md"])
+    f["onnxruntime_spare"] = _lib(d, "onnxruntime_spare.lib", f["ort_md"], f["spare_mt"])
+    f["esaxx"] = _lib(d, "esaxx.lib", f["esaxx_mt"])
+    f["dbg"] = _lib(d, "dbg.lib", f["dbg_mdd"])
+    f["big"] = _lib(d, "big.lib", f["big_mt"])
+    f["lto"] = _lib(d, "lto.lib", f["lto_mt"])
+    (d / "lib.rmeta").write_bytes(b"rust\0metadata")
+    rlib = d / "libesaxx_rs-0123.rlib"
+    subprocess.run(["llvm-ar", "rcs", rlib.name, "lib.rmeta", "esaxx_mt.obj"], check=True, cwd=d)
+    f["rlib"] = rlib
+    return f
+
+
+def _lld(inputs: list[Path]) -> tuple[bool, tuple[str, str, str] | None]:
+    """Whether lld-link links ``inputs``, and the first mismatch it names (key, two objects)."""
+    folder = inputs[0].parent
+    cmd = [*LLD, "/out:case.exe", *(p.name for p in inputs)]
+    done = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, check=False)
+    found = LLD_MISMATCH.search(done.stderr)
+    named = (found.group(1), found.group(2), found.group(4)) if found else None
+    return done.returncode == 0, named
+
+
+def _ours(inputs: list[Path]) -> tuple[bool, tuple[str, str, str] | None]:
+    report = link_check(inputs)
+    fails = [c for c in report.checks if c.status == "fail"]
+    first = next((c.data for c in fails if "key" in c.data), None)
+    named = None
+    if first:
+        named = (first["key"], Path(first["first"]).name, Path(first["conflict"]).name)
+    return report.ok, named
+
+
+CASES = {
+    "md alone": (["main_ort", "onnxruntime"], True),
+    "md with mt (the seed's LNK2038)": (["main_both", "onnxruntime", "esaxx"], False),
+    "unreferenced mt member in an md library": (["main_ort", "onnxruntime_spare"], True),
+    "md with mdd": (["main_dbg", "onnxruntime", "dbg"], False),
+    "md consumer object with mt library": (["main_md", "esaxx"], False),
+    "md with a bigobj mt": (["main_big", "onnxruntime", "big"], False),
+    "import library": (["main_imp", "imp", "onnxruntime"], True),
+    "md with an mt member in an rlib": (["main_both", "onnxruntime", "rlib"], False),
+    "md with an mt bitcode member": (["main_lto", "onnxruntime", "lto"], False),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_verdict_equals_lld_link(objs: dict[str, Path], case: str) -> None:
+    names, links = CASES[case]
+    inputs = [objs[n] for n in names]
+    lld = _lld(inputs)
+    assert lld[0] is links, f"lld-link did not do what this case is about: {lld}"
+    assert _ours(inputs) == lld
+
+
+def test_unloaded_member_is_reported_if_used(objs: dict[str, Path]) -> None:
+    report = link_check([objs["main_ort"], objs["onnxruntime_spare"]])
+    [spare] = [c for c in report.checks if c.name.endswith("(spare_mt.obj)")]
+    assert spare.status == "info" and "fails if something uses it" in spare.detail
+
+
+def test_the_fix_names_the_odd_member_and_real_options(objs: dict[str, Path]) -> None:
+    report = link_check([objs["main_both"], objs["onnxruntime"], objs["esaxx"]])
+    [check] = [c for c in report.checks if c.status == "fail"]
+    assert "esaxx.lib(esaxx_mt.obj): MT_StaticRelease" in check.detail
+    assert "every other loaded object: MD_DynamicRelease" in check.detail
+    for option in ("CXXFLAGS_<target>=/MD", "esaxx_fast", "--enable_msvc_static_runtime"):
+        assert option in check.fix
+
+
+def test_import_objects_name_their_dll(objs: dict[str, Path]) -> None:
+    report = link_check([objs["main_imp"], objs["imp"], objs["onnxruntime"]])
+    assert report.ok
+    assert report.of("imports")[0].data["dlls"] == ["imp.dll"]
+
+
+def test_cli_json_and_exit_code(objs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    args = [
+        "link-check",
+        "--json",
+        str(objs["main_both"]),
+        str(objs["onnxruntime"]),
+        str(objs["esaxx"]),
+    ]
+    assert main(args) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False
+    [section] = [s for s in data["sections"] if s["name"] == "msvc runtime"]
+    assert section["status"] == "fail"
