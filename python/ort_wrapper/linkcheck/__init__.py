@@ -54,7 +54,7 @@ def link_check(
     sections = [_inputs_section(inputs, link)]
     for section in (
         msvc_section(link, archives),
-        cxx_section(link),
+        cxx_section(link, archives),
         pic_section(link, output),
         versions_section(link, target_glibc),
     ):

@@ -12,7 +12,7 @@ from ..elf.reader import read_elf
 from ..elf.versions import check_versions, host_versions
 from ..errors import ElfError
 from ..report import FAIL, INFO, PASS, WARN, Check, Section, shortlist
-from .load import Link
+from .load import Archive, Link, member_label
 from .units import CxxRuntime, Format, Unit, cxx_runtimes
 
 __all__ = ["OUTPUTS", "cxx_section", "pic_section", "versions_section"]
@@ -31,10 +31,21 @@ def _abi_twin(name: str) -> str:
     return _CXX11.sub("St", name.replace(_NEW_STRING, "Ss"))
 
 
-def _twins(link: Link, units: Sequence[Unit]) -> list[Check]:
-    """Unresolved symbols whose other-ABI spelling some loaded object defines: what a link
-    of old- and new-ABI objects fails on."""
-    defined = {_abi_twin(n): (n, u.label) for u in units for n in u.defined if n.startswith("_Z")}
+def _definitions(units: Sequence[Unit], archives: Sequence[Archive]) -> dict[str, tuple[str, str]]:
+    """Every C++ symbol the inputs offer (loaded objects, shared libraries, archive indexes),
+    keyed by its old-ABI spelling: (the real name, who defines it)."""
+    found = {_abi_twin(n): (n, u.label) for u in units for n in u.defined if n.startswith("_Z")}
+    for archive in archives:
+        for name, member in archive.index:
+            if name.startswith("_Z"):
+                found.setdefault(_abi_twin(name), (name, member_label(archive.label, member)))
+    return found
+
+
+def _twins(link: Link, units: Sequence[Unit], archives: Sequence[Archive]) -> list[Check]:
+    """Unresolved symbols whose other-ABI spelling an input defines: what a link of old- and
+    new-ABI objects fails on."""
+    defined = _definitions(units, archives)
     checks = []
     for name in link.unresolved:
         twin = defined.get(_abi_twin(name))
@@ -45,8 +56,8 @@ def _twins(link: Link, units: Sequence[Unit]) -> list[Check]:
             Check(
                 "C++ string ABI",
                 FAIL,
-                f"{shortlist(users, 2)} needs {name}, {twin[1]} defines only {twin[0]}: "
-                "one was built with _GLIBCXX_USE_CXX11_ABI=0, undefined reference at link",
+                f"{shortlist(users, 2)} needs {name}, {twin[1]} defines only {twin[0]}: one of "
+                "them was built with _GLIBCXX_USE_CXX11_ABI=0; undefined reference at link",
                 {"undefined": name, "defined": twin[0], "users": users, "definer": twin[1]},
                 "build both with one _GLIBCXX_USE_CXX11_ABI value (1, GCC's default since 5)",
             )
@@ -54,10 +65,29 @@ def _twins(link: Link, units: Sequence[Unit]) -> list[Check]:
     return checks
 
 
-def cxx_section(link: Link) -> Section | None:
-    """libc++ against libstdc++ among the loaded objects (a static link takes one C++ runtime:
-    the other's symbols stay undefined), and old against new string ABI where a symbol
-    crosses between them. Shared libraries bring their own runtime and are not judged."""
+def _runtime_mix(link: Link, by_runtime: Mapping[CxxRuntime, list[str]]) -> Check | None:
+    """A failure when what stays undefined needs both libc++ and libstdc++: a link takes one
+    C++ runtime, and the other's symbols stay undefined."""
+    needs = cxx_runtimes(link.unresolved)
+    if CxxRuntime.LIBCXX not in needs or not needs - {CxxRuntime.LIBCXX}:
+        return None
+    libcxx = by_runtime.get(CxxRuntime.LIBCXX, [])
+    gnu = [u for r, us in by_runtime.items() if r is not CxxRuntime.LIBCXX for u in us]
+    return Check(
+        "C++ standard library",
+        FAIL,
+        f"{shortlist(libcxx, 2)} needs libc++ (std::__1), {shortlist(gnu, 2)} needs libstdc++: "
+        "a link takes one C++ runtime, and the other's symbols stay undefined",
+        {str(k): v for k, v in by_runtime.items()},
+        "build every static object with one standard library (clang++ -stdlib=libstdc++ or "
+        "-stdlib=libc++ for all), or keep them apart behind a shared library",
+    )
+
+
+def cxx_section(link: Link, archives: Sequence[Archive]) -> Section | None:
+    """libc++ against libstdc++ among the loaded objects, and old against new string ABI
+    where a symbol crosses between them. Objects that use the other runtime only inline link
+    (a warning); shared libraries bring their own runtime and are not judged."""
     units = _objects(link)
     by_runtime: dict[CxxRuntime, list[str]] = {}
     for unit in units:
@@ -65,26 +95,16 @@ def cxx_section(link: Link) -> Section | None:
             by_runtime.setdefault(runtime, []).append(unit.label)
     if not by_runtime:
         return None
-    checks = []
-    libcxx = by_runtime.get(CxxRuntime.LIBCXX)
-    gnu = by_runtime.get(CxxRuntime.LIBSTDCXX, []) + by_runtime.get(CxxRuntime.LIBSTDCXX_OLD, [])
-    if libcxx and gnu:
-        checks.append(
-            Check(
-                "C++ standard library",
-                FAIL,
-                f"{shortlist(libcxx, 2)} needs libc++ (std::__1), {shortlist(gnu, 2)} needs "
-                "libstdc++ (std::__cxx11): a link takes one, the other's symbols stay undefined",
-                {str(k): v for k, v in by_runtime.items()},
-                "build every static object with one standard library (clang++ -stdlib=libstdc++ "
-                "or -stdlib=libc++ for all), or keep them apart behind a shared library",
-            )
-        )
-    checks += _twins(link, units)
+    mix = _runtime_mix(link, by_runtime)
+    checks = ([mix] if mix else []) + _twins(link, units, archives)
     if not checks:
         names = ", ".join(str(r) for r in by_runtime)
-        status = WARN if len(by_runtime) > 1 else PASS
-        checks.append(Check("C++ standard library", status, f"loaded objects use {names}"))
+        libs = {r is CxxRuntime.LIBCXX for r in by_runtime}
+        status = WARN if len(libs) > 1 else PASS
+        detail = f"loaded objects use {names}"
+        if status is WARN:
+            detail += ": they link, but no std type may cross between the two libraries"
+        checks.append(Check("C++ standard library", status, detail))
     return Section("c++ runtime", tuple(checks))
 
 

@@ -183,3 +183,70 @@ def test_cli_json_and_exit_code(objs: dict[str, Path], capsys: pytest.CaptureFix
     assert data["ok"] is False
     [section] = [s for s in data["sections"] if s["name"] == "msvc runtime"]
     assert section["status"] == "fail"
+
+
+def _patched(source: Path, out: Path, old: bytes, new: bytes) -> Path:
+    data = source.read_bytes()
+    assert data.count(old) >= 1
+    out.write_bytes(data.replace(old, new, 1))
+    return out
+
+
+def test_bad_inputs_each_get_an_error_and_the_rest_is_judged(
+    objs: dict[str, Path], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.lib"
+    empty.touch()
+    cut = tmp_path / "cut.obj"
+    cut.write_bytes(objs["ort_md"].read_bytes()[:120])
+    cut_lib = tmp_path / "cut.lib"
+    cut_lib.write_bytes(objs["esaxx"].read_bytes()[:-40])
+    report = link_check(
+        [objs["main_both"], objs["onnxruntime"], objs["esaxx"], empty, cut, cut_lib]
+    )
+    problems = {c.name: c.detail for c in report.section("inputs").checks if c.status == "fail"}
+    assert "empty (0 bytes)" in problems[str(empty)]
+    assert "truncated COFF object" in problems[str(cut)]
+    assert "runs past the end" in problems[str(cut_lib)]
+    assert report.section("msvc runtime").status == "fail"  # the readable ones still judged
+
+
+def test_an_index_naming_a_symbol_its_member_lacks(objs: dict[str, Path], tmp_path: Path) -> None:
+    """The index says es_fn lives in a member that defines only zz_fn: lld-link loads it and
+    fails (undefined es_fn); link-check names the lying archive."""
+    folder = tmp_path
+    obj = _patched(objs["esaxx_mt"], folder / "esaxx_mt.obj", b"es_fn", b"zz_fn")
+    lib = _lib(folder, "lying.lib", obj)
+    lying = _patched(lib, folder / "lying.lib", b"zz_fn", b"es_fn")  # the index only
+    main_obj = folder / "main_both.obj"
+    main_obj.write_bytes(objs["main_both"].read_bytes())
+    shutil.copy(objs["onnxruntime"], folder / "onnxruntime.lib")
+    inputs = [main_obj, folder / "onnxruntime.lib", lying]
+    assert _lld(inputs)[0] is False
+    report = link_check(inputs)
+    [lie] = [c for c in report.checks if c.name == str(lying)]
+    assert lie.status == "fail" and "does not" in lie.detail
+
+
+def test_an_index_pointing_between_members(objs: dict[str, Path], tmp_path: Path) -> None:
+    data = bytearray(objs["onnxruntime"].read_bytes())
+    data[72:76] = (1).to_bytes(4, "big")  # the first index entry's member offset
+    bad = tmp_path / "bad.lib"
+    bad.write_bytes(bytes(data))
+    report = link_check([objs["main_ort"], bad])
+    [check] = report.of(str(bad))
+    assert "where no member starts" in check.detail
+
+
+def test_a_directory_loop_is_reported_once_and_the_rest_scanned(
+    objs: dict[str, Path], tmp_path: Path
+) -> None:
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for name in ("main_both", "onnxruntime", "esaxx"):
+        shutil.copy(objs[name], deps / objs[name].name)
+    (deps / "loop").symlink_to(deps)
+    report = link_check([deps])
+    loops = [c for c in report.checks if "already scanned" in c.detail]
+    assert len(loops) == 1
+    assert report.section("msvc runtime").status == "fail"
