@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         action="append",
         default=[],
-        help="an ONNX Runtime distribution (or its library folder): its libraries are linked "
-        "after the inputs",
+        help="an ONNX Runtime distribution, linked after the inputs: with ort-wrapper's manifest "
+        "its archives and core library; otherwise the folder, scanned",
     )
     parser.add_argument(
         "--output",
@@ -61,10 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when no link failure is predicted, 1 otherwise."""
     from ..linkcheck import link_check
+    from ..linkcheck.inputs import dist_inputs
     from ..report import render_text
     from .main_doctor import _emit
 
-    report = link_check([*args.inputs, *args.dist], args.output, args.target_glibc)
+    dist = [p for root in args.dist for p in dist_inputs(root)]
+    report = link_check([*args.inputs, *dist], args.output, args.target_glibc)
     if args.json:
         return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)
     return _emit(render_text(report) + "\n", report.exit_code)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from ..elf.archive import AR_MAGIC, THIN_MAGIC
 from ..errors import ElfError
-from ..files import read_bounded
+from ..files import confined, read_bounded
+from ..manifest import MANIFEST_RELPATH, FileKind, load_manifest
 from .load import Archive, open_archive
 from .units import Unit, object_format, read_unit
 
-__all__ = ["Inputs", "collect"]
+__all__ = ["Inputs", "collect", "dist_inputs"]
 
 OBJECT_LIMIT = 4 << 30  # bytes: one object or shared library read whole
 # In a scanned folder, files of these suffixes that are empty or unreadable are reported;
@@ -115,3 +116,25 @@ def collect(paths: Iterable[Path]) -> Inputs:
         except FileNotFoundError:
             problems.append((str(path), f"{path}: no such file"))
     return Inputs(tuple(files), tuple(problems))
+
+
+def dist_inputs(root: Path) -> list[Path]:
+    """What a consumer links of a distribution: with our manifest, its archives and its core
+    shared library (``libonnxruntime.so*``, the shortest name); without one (a Windows zip,
+    another project's folder), the folder itself, scanned."""
+    if not (root / MANIFEST_RELPATH).is_file():
+        return [root]
+    manifest = load_manifest(root)
+    found = [
+        confined(root, root / f.path, ElfError, "manifest entry")
+        for f in manifest.files_of_kind(FileKind.ARCHIVE)
+    ]
+    cores = [
+        f.path
+        for f in manifest.files_of_kind(FileKind.SHARED)
+        if Path(f.path).name.startswith("libonnxruntime.so")
+    ]
+    if cores:
+        core = min(cores, key=lambda p: (len(Path(p).name), p))
+        found.append(confined(root, root / core, ElfError, "manifest entry"))
+    return found

@@ -16,7 +16,13 @@ from .units import Unit
 
 __all__ = ["msvc_section"]
 
-_CRTS = {"msvcrt", "msvcrtd", "libcmt", "libcmtd"}
+_CRT_VALUES = {
+    "msvcrt": "MD_DynamicRelease",
+    "msvcrtd": "MDd_DynamicDebug",
+    "libcmt": "MT_StaticRelease",
+    "libcmtd": "MTd_StaticDebug",
+}
+_CRTS = set(_CRT_VALUES)
 _STATIC = "MT_StaticRelease"
 _KNOWN_FIXES = {
     "_ITERATOR_DEBUG_LEVEL": "build every loaded object in one configuration (Release: 0, "
@@ -32,9 +38,10 @@ def _runtime_fix(odd: Sequence[str], odd_value: str, other: str) -> str:
     if other.startswith("MD"):
         fix = (
             f"rebuild {names} with /MD: a cc-crate build takes CXXFLAGS_<target>=/MD (appended "
-            "last, so it wins); esaxx-rs hard-codes /MT, so build tokenizers without its "
-            "esaxx_fast feature"
+            "last, so it wins)"
         )
+        if any("esaxx" in label for label in odd):
+            fix += "; esaxx-rs hard-codes /MT: build tokenizers without its esaxx_fast feature"
         return fix + (
             "; or move everything else to /MT: ONNX Runtime's build.py "
             "--enable_msvc_static_runtime (CMAKE_MSVC_RUNTIME_LIBRARY=MultiThreaded$<$<CONFIG:"
@@ -57,6 +64,21 @@ def _values(units: Iterable[Unit], key: str) -> dict[str, list[str]]:
                 found.setdefault(v, []).append(unit.label)
                 break
     return found
+
+
+def _majority(units: Sequence[Unit], key: str, values: dict[str, list[str]]) -> str:
+    """The value most loaded objects go with: for RuntimeLibrary, an object without the key
+    (plain C, Rust) votes with the C runtime its /DEFAULTLIB names; a tie goes to the value
+    loaded first."""
+    votes = {v: len(labels) for v, labels in values.items()}
+    if key == "RuntimeLibrary":
+        for unit in units:
+            libs = unit.coff.directives.defaultlibs if unit.coff else ()
+            if key in dict(unit.coff.directives.mismatch if unit.coff else ()):
+                continue
+            for value in {_CRT_VALUES[lib] for lib in libs if lib in _CRT_VALUES} & set(votes):
+                votes[value] += 1
+    return max(votes, key=lambda v: votes[v])
 
 
 def _clash(units: Sequence[Unit], key: str) -> tuple[str, str, str, str] | None:
@@ -83,7 +105,7 @@ def _key_check(key: str, units: Sequence[Unit]) -> Check:
             f"FAILIFMISMATCH {key}", PASS, f"{len(labels)} loaded object(s): {value}", {key: value}
         )
     a, a_value, b, b_value = clash
-    majority = max(values, key=lambda v: len(values[v]))  # a tie: the first loaded value
+    majority = _majority(units, key, values)
     odd = [(label, v) for v, labels in values.items() if v != majority for label in labels]
     detail = (
         f"mismatch detected for '{key}': {a} has {a_value}, {b} has {b_value}; odd one out: "
