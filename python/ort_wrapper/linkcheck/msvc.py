@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..elf.coff import CoffKind
+from ..elf.coff import CoffKind, Directives
 from ..report import FAIL, INFO, PASS, WARN, Check, Section, Table, shortlist
 from .load import Archive, Link
 from .units import Unit
@@ -55,11 +55,16 @@ def _runtime_fix(odd: Sequence[str], odd_value: str, other: str) -> str:
     )
 
 
+def _directives(unit: Unit) -> Directives:
+    """A unit's directives (none for a non-Windows object)."""
+    return unit.coff.directives if unit.coff else Directives()
+
+
 def _values(units: Iterable[Unit], key: str) -> dict[str, list[str]]:
     """value -> labels of the objects carrying ``key``, in load order."""
     found: dict[str, list[str]] = {}
     for unit in units:
-        for k, v in unit.coff.directives.mismatch if unit.coff else ():
+        for k, v in _directives(unit).mismatch:
             if k == key:
                 found.setdefault(v, []).append(unit.label)
                 break
@@ -73,10 +78,11 @@ def _majority(units: Sequence[Unit], key: str, values: dict[str, list[str]]) -> 
     votes = {v: len(labels) for v, labels in values.items()}
     if key == "RuntimeLibrary":
         for unit in units:
-            libs = unit.coff.directives.defaultlibs if unit.coff else ()
-            if key in dict(unit.coff.directives.mismatch if unit.coff else ()):
+            directives = _directives(unit)
+            if key in dict(directives.mismatch):
                 continue
-            for value in {_CRT_VALUES[lib] for lib in libs if lib in _CRT_VALUES} & set(votes):
+            crts = {_CRT_VALUES[lib] for lib in directives.defaultlibs if lib in _CRT_VALUES}
+            for value in crts & set(votes):
                 votes[value] += 1
     return max(votes, key=lambda v: votes[v])
 
@@ -86,7 +92,7 @@ def _clash(units: Sequence[Unit], key: str) -> tuple[str, str, str, str] | None:
     value, as a linker names them (None when they all agree)."""
     first: tuple[str, str] | None = None
     for unit in units:
-        value = dict(unit.coff.directives.mismatch).get(key) if unit.coff else None
+        value = dict(_directives(unit).mismatch).get(key)
         if value is None:
             continue
         if first is None:
@@ -128,7 +134,7 @@ def _if_used(archives: Iterable[Archive], link: Link, agreed: dict[str, str]) ->
         for member, unit in archive.objects():
             if (archive.label, member.header) in link.loaded_members or not isinstance(unit, Unit):
                 continue
-            for key, value in unit.coff.directives.mismatch if unit.coff else ():
+            for key, value in _directives(unit).mismatch:
                 if key in agreed and agreed[key] != value:
                     detail = (
                         f"{key}={value} (loaded objects: {agreed[key]}): not loaded, as nothing "
@@ -150,7 +156,7 @@ def _unread(units: Sequence[Unit]) -> list[Check]:
 def _crts(units: Sequence[Unit]) -> Check | None:
     crts: dict[str, list[str]] = {}
     for unit in units:
-        for lib in unit.coff.directives.defaultlibs if unit.coff else ():
+        for lib in _directives(unit).defaultlibs:
             if lib in _CRTS:
                 crts.setdefault(lib, []).append(unit.label)
     if len(crts) < 2:
@@ -169,9 +175,9 @@ def msvc_section(link: Link, archives: Sequence[Archive]) -> Section | None:
     units = [item.unit for item in link.loaded if item.unit.coff is not None]
     if not units:
         return None
-    keys = dict.fromkeys(k for u in units for k, _ in u.coff.directives.mismatch)  # type: ignore[union-attr]
+    keys = dict.fromkeys(k for u in units for k, _ in _directives(u).mismatch)
     checks = [_key_check(key, units) for key in keys]
-    agreed = {k: max(v, key=lambda x: len(v[x])) for k in keys if (v := _values(units, k))}
+    agreed = {k: _majority(units, k, _values(units, k)) for k in keys}
     checks += _if_used(archives, link, agreed)
     checks += _unread(units)
     if (crt := _crts(units)) is not None:
@@ -188,10 +194,10 @@ def msvc_section(link: Link, archives: Sequence[Archive]) -> Section | None:
     rows = tuple(
         (
             u.label,
-            u.coff.kind.value,
-            " ".join(f"{k}={v}" for k, v in u.coff.directives.mismatch),
-            " ".join(u.coff.directives.defaultlibs),
-        )  # type: ignore[union-attr]
+            u.coff.kind.value if u.coff else "",
+            " ".join(f"{k}={v}" for k, v in _directives(u).mismatch),
+            " ".join(_directives(u).defaultlibs),
+        )
         for u in units
     )
     table = Table(
