@@ -146,7 +146,15 @@ def _elf_unit(label: str, data: bytes) -> Unit:
         shared = kind == "ET_DYN"
         symbols = elf_object_symbols(label, data, ".dynsym" if shared else ".symtab")
         relocations = None if shared else _relocations(elf)
-    except (ELFError, ValueError, KeyError, AttributeError, TypeError, struct.error) as exc:
+    except (
+        ELFError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        TypeError,
+        OverflowError,
+        struct.error,
+    ) as exc:
         raise ElfError(f"{label}: truncated or malformed ELF file ({exc})") from None
     defined, undefined = tuple(sorted(symbols.defined)), tuple(sorted(symbols.undefined))
     return Unit(label, Format.ELF, defined, undefined, relocations=relocations, shared=shared)
