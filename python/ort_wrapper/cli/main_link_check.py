@@ -22,8 +22,14 @@ def _glibc(value: str) -> str:
     return value
 
 
+def _os_version(value: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+){0,2}", value):
+        raise argparse.ArgumentTypeError(f"expected a version such as 13.0, got {value!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Inputs, --dist, --output, --target-glibc and --json."""
+    """Inputs, --dist, --output, --target-glibc, --target-os-min and --json."""
     from ..linkcheck import OUTPUTS
 
     parser.add_argument(
@@ -55,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X.Y",
         help="the glibc of the machine the result runs on (default: this host's)",
     )
+    parser.add_argument(
+        "--target-os-min",
+        type=_os_version,
+        metavar="X.Y",
+        help="Mach-O: the minimum OS version the link targets (ld's -platform_version minimum)",
+    )
     parser.add_argument("--json", action="store_true", help="the report as JSON on stdout")
 
 
@@ -66,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from .main_doctor import _emit
 
     dist = [p for root in args.dist for p in dist_inputs(root)]
-    report = link_check([*args.inputs, *dist], args.output, args.target_glibc)
+    inputs = [*args.inputs, *dist]
+    report = link_check(inputs, args.output, args.target_glibc, args.target_os_min)
     if args.json:
         return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)
     return _emit(render_text(report) + "\n", report.exit_code)

@@ -1,7 +1,8 @@
 """Predict a consumer's link failure from the files, before the link: ``link_check``.
 
 The inputs are opened (``inputs``), the link is simulated to learn which objects it loads
-(``load``), and the loaded objects are judged per format (``msvc``, ``elfjudge``) into one
+(``load``), and the loaded objects are judged per format (``msvc``, ``elfjudge``, ``apple``)
+into one
 :class:`~ort_wrapper.report.Report`.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..report import FAIL, INFO, Check, Report, Section
+from .apple import deployment_section
 from .elfjudge import OUTPUTS, cxx_section, pic_section, versions_section
 from .inputs import Inputs, collect
 from .load import Archive, Link, simulate
@@ -42,11 +44,14 @@ def _inputs_section(inputs: Inputs, link: Link) -> Section:
 
 
 def link_check(
-    paths: Sequence[Path], output: str = "pie", target_glibc: str | None = None
+    paths: Sequence[Path],
+    output: str = "pie",
+    target_glibc: str | None = None,
+    target_os_min: str | None = None,
 ) -> Report:
     """Judge a link of ``paths`` (objects, archives, shared libraries, folders; in link order)
     into ``output`` (exe, pie, shared) for a target with glibc ``target_glibc`` (the host's
-    when None)."""
+    when None) or, for Mach-O, the minimum OS version ``target_os_min``."""
     start = time.monotonic()
     inputs = collect(paths)
     link = simulate(inputs.files)
@@ -57,6 +62,7 @@ def link_check(
         cxx_section(link, archives),
         pic_section(link, output),
         versions_section(link, target_glibc),
+        deployment_section(link, target_os_min),
     ):
         if section is not None:
             sections.append(section)

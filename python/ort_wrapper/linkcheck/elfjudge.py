@@ -1,5 +1,6 @@
-"""The ELF sections: the C++ standard library of the loaded objects, position independence
-against the output kind, and the symbol versions shared libraries need against a target.
+"""The ELF sections: the C++ standard library of the loaded objects (Mach-O ones too),
+position independence against the output kind, and the symbol versions shared libraries need
+against a target.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ _NEW_STRING = "NSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE"
 _CXX11 = re.compile(r"St7__cxx11")
 
 
-def _objects(link: Link) -> list[Unit]:
-    return [i.unit for i in link.loaded if i.unit.format is Format.ELF and not i.unit.shared]
+def _objects(link: Link, formats: tuple[Format, ...] = (Format.ELF,)) -> list[Unit]:
+    """The loaded relocatable objects of ``formats`` (shared libraries are not members)."""
+    return [i.unit for i in link.loaded if i.unit.format in formats and not i.unit.shared]
 
 
 def _abi_twin(name: str) -> str:
@@ -88,7 +90,7 @@ def cxx_section(link: Link, archives: Sequence[Archive]) -> Section | None:
     """libc++ against libstdc++ among the loaded objects, and old against new string ABI
     where a symbol crosses between them. Objects that use the other runtime only inline link
     (a warning); shared libraries bring their own runtime and are not judged."""
-    units = _objects(link)
+    units = _objects(link, (Format.ELF, Format.MACHO))
     by_runtime: dict[CxxRuntime, list[str]] = {}
     for unit in units:
         for runtime in cxx_runtimes(unit.defined + unit.undefined):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..elf.archive import ArchiveInfo, Member, read_archive, read_index
 from ..errors import ElfError
-from .units import Unit, object_format, read_unit
+from .units import Format, Unit, object_format, read_unit
 
 __all__ = ["Archive", "Link", "Loaded", "member_label", "open_archive", "simulate"]
 
@@ -60,9 +60,15 @@ class Archive:
 
 
 def open_archive(path: Path, label: str) -> Archive:
-    """An archive input with its index read; ElfError when either is unreadable."""
+    """An archive input with its index read; ElfError when either is unreadable. A darwin
+    archive's index names lose the C ABI's leading underscore, as its members' names do."""
     info = read_archive(path)
-    return Archive(label, info, read_index(info))
+    index = read_index(info)
+    archive = Archive(label, info, index)
+    first = next(iter(archive.objects()), (None, None))[1]
+    if isinstance(first, Unit) and first.format is Format.MACHO:
+        archive.index = tuple((name.removeprefix("_"), m) for name, m in index)
+    return archive
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..elf.archive import elf_object_symbols
 from ..elf.bitcode import bitcode_linker_options, bitcode_symbols
 from ..elf.coff import CoffKind, CoffObject, coff_kind, parse_directives, read_coff
+from ..elf.machofile import read_macho
 from ..errors import ElfError
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class Unit:
     relocations: Relocations | None = None
     shared: bool = False  # an ELF shared library: always linked whole, never a member
     opaque: str = ""  # why its symbols and options are unknown ("" when they were read)
+    min_os: tuple[str, tuple[int, int, int]] | None = None  # Mach-O: (platform, version)
 
 
 def object_format(data: bytes) -> Format | None:
@@ -185,5 +187,7 @@ def read_unit(label: str, data: bytes) -> Unit:
     if fmt is Format.ELF:
         return _elf_unit(label, data)
     if fmt is Format.MACHO:
-        return Unit(label, fmt, (), ())
+        obj = read_macho(label, data)
+        min_os = (obj.platform, obj.min_os) if obj.min_os else None
+        return Unit(label, fmt, obj.defined, obj.undefined, shared=obj.dylib, min_os=min_os)
     raise ElfError(f"{label}: not an object file (COFF, ELF or Mach-O) or LLVM bitcode")
