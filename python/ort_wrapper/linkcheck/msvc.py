@@ -170,6 +170,25 @@ def _crts(units: Sequence[Unit]) -> Check | None:
     )
 
 
+def _stl_toolset(link: Link, units: Sequence[Unit]) -> Check | None:
+    """MSVC STL functions (``__std_*``, compiled into the STL's import library) that no input
+    defines: an older toolset's STL lacks the newer ones (LNK2019, the ``ort`` crate's #240)."""
+    needed = [n for n in link.unresolved if n.startswith("__std_")]
+    if not needed:
+        return None
+    users = [u.label for u in units if set(u.undefined) & set(needed)]
+    versions = sorted(set(_values(units, "_MSC_VER")))
+    built = f" (built with _MSC_VER {', '.join(versions)})" if versions else ""
+    return Check(
+        "MSVC STL toolset",
+        WARN,
+        f"{shortlist(users, 3)}{built} need(s) {shortlist(needed, 3)} from MSVC's STL: "
+        "an older toolset's STL lacks them and the link fails with LNK2019",
+        {"symbols": needed, "users": users},
+        "link with the MSVC toolset that built them or a newer one, or rebuild them with yours",
+    )
+
+
 def msvc_section(link: Link, archives: Sequence[Archive]) -> Section | None:
     """The section for the loaded Windows objects; None when the link loads none."""
     units = [item.unit for item in link.loaded if item.unit.coff is not None]
@@ -180,6 +199,8 @@ def msvc_section(link: Link, archives: Sequence[Archive]) -> Section | None:
     agreed = {k: _majority(units, k, _values(units, k)) for k in keys}
     checks += _if_used(archives, link, agreed)
     checks += _unread(units)
+    if (stl := _stl_toolset(link, units)) is not None:
+        checks.append(stl)
     if (crt := _crts(units)) is not None:
         checks.append(crt)
     dlls = sorted({u.coff.dll for u in units if u.coff and u.coff.kind is CoffKind.IMPORT})

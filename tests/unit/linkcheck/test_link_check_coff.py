@@ -250,3 +250,18 @@ def test_a_directory_loop_is_reported_once_and_the_rest_scanned(
     loops = [c for c in report.checks if "already scanned" in c.detail]
     assert len(loops) == 1
     assert report.section("msvc runtime").status == "fail"
+
+
+def test_stl_functions_of_a_newer_toolset_are_named(objs: dict[str, Path], tmp_path: Path) -> None:
+    """A member calling the STL's vectorised __std_find_trivial_1 (MSVC 17.x's STL): a link
+    with an older toolset's STL fails; the member and the symbol are named."""
+    src = (
+        "const void *__std_find_trivial_1(const void *, const void *, unsigned char);\n"
+        'int es_fn(void) { static const char s[] = "ab";\n'
+        "  return __std_find_trivial_1(s, s + 2, 'b') != 0; }\n"
+    )
+    stl = _lib(tmp_path, "stl.lib", _compile(tmp_path, "uses_stl", src, "/MD", "pragmas"))
+    report = link_check([objs["main_both"], objs["onnxruntime"], stl])
+    [check] = report.of("MSVC STL toolset")
+    assert check.status == "warn" and check.data["users"] == [f"{stl}(uses_stl.obj)"]
+    assert check.data["symbols"] == ["__std_find_trivial_1"]
