@@ -30,8 +30,8 @@ PRAGMAS = (
 
 
 def _source(i: int) -> str:
-    body = [f"static const char blob[400000] = {{{i + 1}}};\n"]
-    body += [f"int f{i}_{j}(int x) {{ return x * {j} + blob[{j}]; }}\n" for j in range(300)]
+    body = [f"const char blob{i}[400000] = {{{i + 1}}};\n"]
+    body += [f"int f{i}_{j}(int x) {{ return x * {j} + blob{i}[{j}]; }}\n" for j in range(300)]
     return "".join(body)
 
 

@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -27,6 +28,7 @@ __all__ = [
     "ObjectSymbols",
     "archive_format",
     "archive_symbols",
+    "cstring",
     "elf_object_symbols",
     "iter_members",
     "member_digests",
@@ -86,6 +88,12 @@ class ObjectSymbols:
     name: str
     defined: frozenset[str]
     undefined: frozenset[str]
+
+
+def cstring(table: bytes, offset: int) -> str:
+    """The NUL-ended string at ``offset`` of a string table (to its end when unended)."""
+    end = table.find(b"\0", offset)
+    return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")
 
 
 def _headers(path: Path, fh: BinaryIO, end: int) -> Iterator[tuple[str, int, int]]:
@@ -180,7 +188,7 @@ def _long_name(path: Path, table: bytes, offset: int) -> str:
     return table[offset : min(ends)].decode("utf-8", "replace")
 
 
-def _index_entries(name: str, data: bytes) -> tuple[list[int], list[bytes]] | None:
+def _index_entries(name: str, data: bytes) -> tuple[list[int], list[str]] | None:
     """The member header offsets and the symbol names of one index member's data, in its
     order: GNU ``/`` (32-bit big-endian) and ``/SYM64/``, BSD ``__.SYMDEF`` (32-bit
     little-endian ``ranlib`` pairs) and ``__.SYMDEF_64``; None when it is too short for what
@@ -191,23 +199,19 @@ def _index_entries(name: str, data: bytes) -> tuple[list[int], list[bytes]] | No
         table = data[width : width + count * width]
         if len(table) < count * width:
             return None
-        offsets = [int.from_bytes(table[i : i + width], "big") for i in range(0, len(table), width)]
+        offsets = list(struct.unpack(f">{count}{'Q' if width == 8 else 'I'}", table))
         names = data[width + count * width :].split(b"\0")
-        return (offsets, names[:count]) if len(names) >= count else None
+        if len(names) < count:
+            return None
+        return offsets, [n.decode("utf-8", "replace") for n in names[:count]]
     width = 8 if name.endswith("_64") else 4
     size = int.from_bytes(data[:width], "little")
-    pairs = data[width : width + size]
-    strings_at = width + size + width
-    if len(pairs) < size or len(data) < strings_at:
+    pairs = data[width : width + size - size % (2 * width)]
+    strings = data[2 * width + size :]
+    if len(pairs) < size - size % (2 * width) or len(data) < 2 * width + size:
         return None
-    strings = data[strings_at:]
-    step = 2 * width
-    offsets, names = [], []
-    for i in range(0, size - size % step, step):
-        strx = int.from_bytes(pairs[i : i + width], "little")
-        offsets.append(int.from_bytes(pairs[i + width : i + step], "little"))
-        names.append(strings[strx:].split(b"\0", 1)[0])
-    return offsets, names
+    values = struct.unpack(f"<{len(pairs) // width}{'Q' if width == 8 else 'I'}", pairs)
+    return list(values[1::2]), [cstring(strings, strx) for strx in values[0::2]]
 
 
 def read_index(info: ArchiveInfo) -> tuple[tuple[str, Member], ...]:
@@ -224,16 +228,15 @@ def read_index(info: ArchiveInfo) -> tuple[tuple[str, Member], ...]:
     if parsed is None:
         raise ElfError(f"{info.path}: its symbol index ({kind}) is cut short")
     by_header = {m.header: m for m in info.members}
-    entries = []
-    for offset, raw in zip(*parsed, strict=True):
-        member = by_header.get(offset)
-        name = raw.decode("utf-8", "replace")
-        if member is None:
-            raise ElfError(
-                f"{info.path}: its symbol index says {name!r} is in a member at byte {offset}, "
-                "where no member starts (rebuild the index: llvm-ranlib, or llvm-lib/lib.exe)"
-            )
-        entries.append((name, member))
+    offsets, names = parsed
+    stray = next((i for i, offset in enumerate(offsets) if offset not in by_header), None)
+    if stray is not None:
+        raise ElfError(
+            f"{info.path}: its symbol index says {names[stray]!r} is in a member at byte "
+            f"{offsets[stray]}, where no member starts (rebuild the index: llvm-ranlib, or "
+            "llvm-lib/lib.exe)"
+        )
+    entries = [(name, by_header[offset]) for name, offset in zip(names, offsets, strict=True)]
     return tuple(entries)
 
 

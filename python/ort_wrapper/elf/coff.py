@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..errors import ElfError
+from .archive import cstring
 
 __all__ = ["CoffKind", "CoffObject", "Directives", "coff_kind", "parse_directives", "read_coff"]
 
@@ -147,7 +148,7 @@ def _strings(label: str, data: bytes, symtab: int, nsym: int, width: int) -> byt
 def _name(raw: bytes, strings: bytes) -> str:
     if raw[:4] == b"\0\0\0\0":
         offset = struct.unpack_from("<I", raw, 4)[0]
-        return strings[offset:].split(b"\0", 1)[0].decode("utf-8", "replace")
+        return cstring(strings, offset)
     return raw.rstrip(b"\0").decode("utf-8", "replace")
 
 
@@ -181,7 +182,7 @@ def _drectve(label: str, data: bytes, nsec: int, table: int, strings: bytes) -> 
         raw = data[at : at + 8]
         name = raw.rstrip(b"\0")
         if name.startswith(b"/") and name[1:].isdigit():
-            name = strings[int(name[1:]) :].split(b"\0", 1)[0]
+            name = cstring(strings, int(name[1:])).encode()
         if name != b".drectve":
             continue
         size, offset = struct.unpack_from("<II", data, at + 16)

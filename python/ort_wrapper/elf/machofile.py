@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import ElfError
+from .archive import cstring
 
 __all__ = ["MachoObject", "read_macho"]
 
@@ -62,7 +63,7 @@ def _symbols(
     ):
         if kind & _N_STAB or not kind & _N_EXT:
             continue
-        name = strings[strx:].split(b"\0", 1)[0].decode("utf-8", "replace").removeprefix("_")
+        name = cstring(strings, strx).removeprefix("_")
         if kind & _N_TYPE == _N_UNDF and value == 0:
             if not desc & _N_WEAK_REF:
                 undefined.append(name)

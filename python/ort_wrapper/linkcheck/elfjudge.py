@@ -12,7 +12,7 @@ from pathlib import Path
 from ..elf.reader import read_elf
 from ..elf.versions import check_versions, host_versions
 from ..errors import ElfError
-from ..report import FAIL, INFO, PASS, WARN, Check, Section, shortlist
+from ..report import FAIL, INFO, PASS, SKIP, WARN, Check, Section, shortlist
 from .load import Archive, Link, member_label
 from .units import CxxRuntime, Format, Unit, cxx_runtimes
 
@@ -132,13 +132,17 @@ def _pic_check(unit: Unit, output: str) -> Check | None:
 
 def pic_section(link: Link, output: str) -> Section | None:
     """Whether every loaded ELF object can go into ``output`` (exe, pie or shared), judged on
-    x86-64 relocations as ld and lld judge them."""
+    x86-64 relocations as ld and lld judge them; objects of other machines are not judged."""
     units = _objects(link)
     if not units:
         return None
     checks = [c for u in units if (c := _pic_check(u, output)) is not None]
+    unread = [u.label for u in units if u.relocations is None]
+    if unread:
+        detail = f"relocations of other machines than x86-64 are not read: {shortlist(unread, 3)}"
+        checks.append(Check("position independence", SKIP, detail))
     if not checks:
-        detail = f"{len(units)} loaded object(s) fit a {output} link (x86-64 relocations read)"
+        detail = f"{len(units)} loaded object(s) fit a {output} link"
         checks.append(Check("position independence", PASS, detail, {"output": output}))
     return Section("position independence", tuple(checks))
 

@@ -1,24 +1,20 @@
 """One object's link facts as link-check judges them: a :class:`Unit` read from an object's
-bytes (COFF by hand, ELF with pyelftools through ``elf``), whether it stands alone or is an
-archive member.
+bytes (COFF, Mach-O and 64-bit ELF objects by hand; other ELF files with pyelftools),
+whether it stands alone or is an archive member.
 """
 
 from __future__ import annotations
 
 import io
-import struct
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
 from ..elf.archive import elf_object_symbols
 from ..elf.bitcode import bitcode_linker_options, bitcode_symbols
 from ..elf.coff import CoffKind, CoffObject, coff_kind, parse_directives, read_coff
 from ..elf.machofile import read_macho
+from ..elf.objfile import ElfObject, is_elf64_le_object, read_elf_object
 from ..errors import ElfError
-
-if TYPE_CHECKING:
-    from elftools.elf.elffile import ELFFile
 
 __all__ = [
     "CxxRuntime",
@@ -35,6 +31,7 @@ _MACHO = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\
 # x86-64 relocation types a position-independent link refuses (the ELF psABI's numbers)
 _ABS32 = {10: "R_X86_64_32", 11: "R_X86_64_32S"}
 _PC32, _TPOFF32 = 2, 23
+_EM_X86_64 = 62
 _ANONYMOUS = "an MSVC /GL (LTCG) or other anonymous object: only MSVC reads its contents"
 
 
@@ -102,64 +99,41 @@ def cxx_runtimes(names: tuple[str, ...]) -> frozenset[CxxRuntime]:
     return frozenset(found)
 
 
-def _relocations(elf: ELFFile) -> Relocations:
-    """The refused relocations in an x86-64 relocatable ELF object's allocated sections (other
-    machines: none read yet)."""
-    from elftools.elf.relocation import RelocationSection
-
-    if elf["e_machine"] != "EM_X86_64":
-        return Relocations()
+def _refused(obj: ElfObject) -> Relocations | None:
+    """The first relocation of each kind a position-independent link refuses, for x86-64
+    objects (None for other machines: not judged)."""
+    if obj.machine != _EM_X86_64:
+        return None
     found: dict[str, tuple[str, str]] = {}
-    for section in elf.iter_sections():
-        if not isinstance(section, RelocationSection):
-            continue
-        target = elf.get_section(section["sh_info"])
-        if not target["sh_flags"] & 0x2:  # SHF_ALLOC: debug sections are never loaded
-            continue
-        symtab = elf.get_section(section["sh_link"])
-        for reloc in section.iter_relocations():
-            _classify(reloc["r_info_type"], symtab.get_symbol(reloc["r_info_sym"]), target, found)
+    for reloc in obj.relocations:
+        if reloc.kind in _ABS32:
+            found.setdefault("absolute", (_ABS32[reloc.kind], reloc.target))
+        elif reloc.kind == _TPOFF32:
+            found.setdefault("tls", ("R_X86_64_TPOFF32", reloc.target))
+        elif reloc.kind == _PC32 and reloc.preemptible:
+            found.setdefault("pc32", ("R_X86_64_PC32", reloc.target))
     return Relocations(found.get("absolute"), found.get("pc32"), found.get("tls"))
 
 
-def _classify(kind: int, sym: Any, target: Any, found: dict[str, tuple[str, str]]) -> None:
-    """Record the first relocation of each refused kind."""
-    name = sym.name or target.name
-    if kind in _ABS32:
-        found.setdefault("absolute", (_ABS32[kind], name))
-    elif kind == _TPOFF32:
-        found.setdefault("tls", ("R_X86_64_TPOFF32", name))
-    elif kind == _PC32:
-        info = sym["st_info"]
-        visible = sym["st_other"]["visibility"] == "STV_DEFAULT"
-        if info["bind"] in ("STB_GLOBAL", "STB_WEAK") and visible:
-            found.setdefault("pc32", ("R_X86_64_PC32", name))
-
-
 def _elf_unit(label: str, data: bytes) -> Unit:
+    """A relocatable object read by hand (64-bit little-endian) or its symbols through
+    pyelftools (other classes, and shared libraries' ``.dynsym``)."""
+    if is_elf64_le_object(data):
+        obj = read_elf_object(label, data)
+        return Unit(label, Format.ELF, obj.defined, obj.undefined, relocations=_refused(obj))
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
     try:
-        elf = ELFFile(io.BytesIO(data))
-        kind = elf["e_type"]
+        kind = ELFFile(io.BytesIO(data))["e_type"]
         if kind not in ("ET_REL", "ET_DYN"):
             raise ElfError(f"{label}: an ELF {kind} file, not an object or a shared library")
         shared = kind == "ET_DYN"
         symbols = elf_object_symbols(label, data, ".dynsym" if shared else ".symtab")
-        relocations = None if shared else _relocations(elf)
-    except (
-        ELFError,
-        ValueError,
-        KeyError,
-        AttributeError,
-        TypeError,
-        OverflowError,
-        struct.error,
-    ) as exc:
+    except (ELFError, ValueError, KeyError, AttributeError, TypeError, OverflowError) as exc:
         raise ElfError(f"{label}: truncated or malformed ELF file ({exc})") from None
     defined, undefined = tuple(sorted(symbols.defined)), tuple(sorted(symbols.undefined))
-    return Unit(label, Format.ELF, defined, undefined, relocations=relocations, shared=shared)
+    return Unit(label, Format.ELF, defined, undefined, shared=shared)
 
 
 def _bitcode_unit(label: str, data: bytes, obj: CoffObject) -> Unit:
