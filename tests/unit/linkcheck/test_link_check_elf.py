@@ -5,6 +5,7 @@ newer glibc than a given target."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -169,3 +170,31 @@ def test_truncated_elf_object_is_an_error_and_the_rest_is_judged(
     [bad] = report.of(str(cut))
     assert bad.status == "fail" and "truncated ELF object" in bad.detail
     assert report.section("position independence").status == "fail"
+
+
+REAL_CPP = (
+    "#include <iostream>\n#include <string>\n"
+    "int main() { std::cout << std::to_string(42) << std::endl; return 0; }\n"
+)
+LD_RELOCATION = re.compile(r"relocation (\S+) against (?:symbol )?`([^']+)'")
+
+
+@pytest.mark.parametrize("output", OUTPUT_FLAGS)
+@pytest.mark.parametrize("pic_flag", ["-fPIE", "-fPIC"])
+def test_gcc_own_libstdcxx_archive_equals_ld(tmp_path: Path, output: str, pic_flag: str) -> None:
+    """A real archive (gcc's libstdc++.a, hundreds of members) with a real C++ object: the
+    verdict, and on a failure the relocation and symbol ld names."""
+    archive = Path(
+        subprocess.check_output(["g++", "-print-file-name=libstdc++.a"], text=True).strip()
+    )
+    if not archive.is_file():
+        pytest.skip("g++ has no libstdc++.a")
+    obj = _cc(tmp_path, "real", REAL_CPP, pic_flag, tool="g++")
+    cmd = ["g++", *OUTPUT_FLAGS[output], "-static-libstdc++", str(obj), "-o", str(tmp_path / "out")]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    report = link_check([obj, archive], output)
+    assert report.ok is (done.returncode == 0)
+    if not report.ok:
+        [check] = [c for c in report.checks if c.status == "fail"]
+        relocation, symbol = LD_RELOCATION.search(done.stderr).groups()
+        assert (check.data["relocation"], check.data["symbol"]) == (relocation, symbol)
