@@ -5,6 +5,7 @@ newer glibc than a given target."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -198,3 +199,26 @@ def test_gcc_own_libstdcxx_archive_equals_ld(tmp_path: Path, output: str, pic_fl
         [check] = [c for c in report.checks if c.status == "fail"]
         relocation, symbol = LD_RELOCATION.search(done.stderr).groups()
         assert (check.data["relocation"], check.data["symbol"]) == (relocation, symbol)
+
+
+def test_pypi_wheel_library_against_glibc_targets(
+    wheel_prefix: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real PyPI libonnxruntime.so (manylinux_2_27: GLIBC_2.27 at most, shared/FACTS.md),
+    taken from a distribution's manifest by --dist, with a C consumer of the C API."""
+    from ort_wrapper.cli import main
+
+    obj = _cc(
+        tmp_path,
+        "capi",
+        "const void *OrtGetApiBase(void);\nint main(void) { return !OrtGetApiBase(); }\n",
+    )
+    args = ["link-check", "--json", str(obj), "--dist", str(wheel_prefix)]
+    assert main([*args, "--target-glibc", "2.26"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    [section] = [s for s in report["sections"] if s["name"] == "symbol versions"]
+    failed = [c for c in section["checks"] if c["status"] == "fail"]
+    assert [c["data"]["family"] for c in failed] == ["GLIBC"]
+    assert Path(failed[0]["name"]).name.startswith("libonnxruntime.so.")
+    assert "needs GLIBC_2.27" in failed[0]["detail"]
+    assert main([*args, "--target-glibc", "2.27"]) == 0
