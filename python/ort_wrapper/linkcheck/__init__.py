@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..report import FAIL, INFO, Check, Report, Section
+from ..report import FAIL, INFO, WARN, Check, Report, Section
 from .apple import deployment_section
 from .elfjudge import OUTPUTS, cxx_section, pic_section, versions_section
 from .inputs import Inputs, collect
@@ -20,6 +20,17 @@ from .load import Archive, Link, simulate
 from .msvc import msvc_section
 
 __all__ = ["OUTPUTS", "link_check"]
+
+
+def _no_index(archive: Archive) -> Check:
+    """An archive without a symbol index: linkers differ, and none of its members is judged."""
+    return Check(
+        archive.label,
+        WARN,
+        "has no symbol index: GNU ld refuses it (archive has no index), lld-link takes nothing "
+        "from it, ld.lld reads its members; none of its members is judged here",
+        fix=f"add an index: llvm-ranlib {archive.label} (or ranlib)",
+    )
 
 
 def _inputs_section(inputs: Inputs, link: Link) -> Section:
@@ -34,6 +45,9 @@ def _inputs_section(inputs: Inputs, link: Link) -> Section:
         f"{len(link.loaded)} object(s)"
     )
     checks.insert(0, Check("inputs", INFO, detail, {"unresolved": list(link.unresolved)}))
+    checks += [
+        _no_index(f) for f in inputs.files if isinstance(f, Archive) and not f.info.has_index
+    ]
     if link.unresolved:
         names = ", ".join(link.unresolved[:8])
         detail = (

@@ -23,7 +23,7 @@ __all__ = ["Inputs", "collect", "dist_inputs"]
 OBJECT_LIMIT = 4 << 30  # bytes: one object or shared library read whole
 # In a scanned folder, files of these suffixes that are empty or unreadable are reported;
 # other unreadable files there are not link inputs (cargo's .d files, build logs).
-_LINKABLE = {".a", ".lib", ".rlib", ".o", ".obj", ".so", ".dll.a"}
+_LINKABLE = {".a", ".lib", ".rlib", ".o", ".obj", ".so"}
 
 
 @dataclass(frozen=True)

@@ -265,3 +265,13 @@ def test_stl_functions_of_a_newer_toolset_are_named(objs: dict[str, Path], tmp_p
     [check] = report.of("MSVC STL toolset")
     assert check.status == "warn" and check.data["users"] == [f"{stl}(uses_stl.obj)"]
     assert check.data["symbols"] == ["__std_find_trivial_1"]
+
+
+def test_an_archive_without_index_is_a_warning(objs: dict[str, Path], tmp_path: Path) -> None:
+    """lld-link takes nothing from it (undefined es_fn); GNU ld refuses such an archive."""
+    lib = tmp_path / "noindex.lib"
+    subprocess.run(["llvm-ar", "rcS", str(lib), str(objs["esaxx_mt"])], check=True)
+    report = link_check([objs["main_both"], objs["onnxruntime"], lib])
+    [check] = report.of(str(lib))
+    assert check.status == "warn" and "no symbol index" in check.detail
+    assert "es_fn" in report.of("inputs")[0].data["unresolved"]
