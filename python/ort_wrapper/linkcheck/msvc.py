@@ -126,6 +126,17 @@ def _key_check(key: str, units: Sequence[Unit]) -> Check:
     return Check(f"FAILIFMISMATCH {key}", FAIL, detail, {**data, "values": values}, fix)
 
 
+def _lld_order(check: Check, units: Sequence[Unit]) -> tuple[int, int]:
+    """Where lld reports a mismatch: at the conflicting object (load order), at its key's
+    place among that object's pairs; agreeing keys come first."""
+    if check.status is not FAIL:
+        return (-1, 0)
+    labels = [u.label for u in units]
+    unit = units[labels.index(check.data["conflict"])]
+    keys = [k for k, _ in _directives(unit).mismatch]
+    return labels.index(check.data["conflict"]), keys.index(check.data["key"])
+
+
 def _if_used(archives: Iterable[Archive], link: Link, agreed: dict[str, str]) -> list[Check]:
     """Members nothing loads whose values differ from the loaded ones: fine now, a failure
     once something needs them."""
@@ -195,7 +206,7 @@ def msvc_section(link: Link, archives: Sequence[Archive]) -> Section | None:
     if not units:
         return None
     keys = dict.fromkeys(k for u in units for k, _ in _directives(u).mismatch)
-    checks = [_key_check(key, units) for key in keys]
+    checks = sorted((_key_check(key, units) for key in keys), key=lambda c: _lld_order(c, units))
     agreed = {k: _majority(units, k, _values(units, k)) for k in keys}
     checks += _if_used(archives, link, agreed)
     checks += _unread(units)

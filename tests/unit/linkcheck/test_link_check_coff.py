@@ -86,6 +86,19 @@ def objs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         src = f"int ort_fn(void); int {callee}(void);\n"
         src += f"int main(void) {{ return ort_fn() + {callee}(); }}\n"
         f[f"main_{name}"] = _compile(d, f"main_{name}", src)
+    # three objects whose mismatches lld finds in load order: x has both keys, y only
+    # RuntimeLibrary (differs: reported first), z only _ITERATOR_DEBUG_LEVEL (differs later)
+    for name, pragmas in (
+        ("x", (("_ITERATOR_DEBUG_LEVEL", "0"), ("RuntimeLibrary", "MD_DynamicRelease"))),
+        ("y", (("RuntimeLibrary", "MT_StaticRelease"),)),
+        ("z", (("_ITERATOR_DEBUG_LEVEL", "2"),)),
+    ):
+        lines = "".join(f'#pragma detect_mismatch("{k}", "{v}")\n' for k, v in pragmas)
+        body = lines + f"int {name}_fn(void) {{ return 7; }}\n"
+        f[f"lib{name}"] = _lib(d, f"lib{name}.lib", _compile(d, f"obj_{name}", body))
+    xyz = "int x_fn(void); int y_fn(void); int z_fn(void);\n"
+    xyz += "int main(void) { return x_fn() + y_fn() + z_fn(); }\n"
+    f["main_xyz"] = _compile(d, "main_xyz", xyz)
     imp = "__declspec(dllimport) int imp_fn(void); int ort_fn(void);\n"
     f["main_imp"] = _compile(
         d, "main_imp", imp + "int main(void) { return imp_fn() + ort_fn(); }\n"
@@ -137,6 +150,7 @@ CASES = {
     "import library": (["main_imp", "imp", "onnxruntime"], True),
     "md with an mt member in an rlib": (["main_both", "onnxruntime", "rlib"], False),
     "md with an mt bitcode member": (["main_lto", "onnxruntime", "lto"], False),
+    "two keys differing in two later objects": (["main_xyz", "libx", "liby", "libz"], False),
 }
 
 
