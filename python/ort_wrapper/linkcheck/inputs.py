@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..elf.archive import AR_MAGIC, THIN_MAGIC
+from ..elf.reader import ELF_LIMIT
 from ..errors import ElfError
-from ..files import confined, read_bounded
+from ..files import confined
 from ..manifest import MANIFEST_RELPATH, FileKind, load_manifest
+from ..untrusted import opened, read_bounded
 from .load import Archive, open_archive
 from .units import Unit, object_format, read_unit
 
@@ -35,7 +37,8 @@ class Inputs:
 
 
 def _magic(path: Path) -> bytes:
-    with open(path, "rb") as fh:
+    """The first bytes of ``path``: a regular file (a FIFO or device is refused unread)."""
+    with opened(path, ElfError, limit=ELF_LIMIT) as (fh, _):
         return fh.read(64)
 
 
