@@ -154,15 +154,14 @@ def table_for(header: Path | None) -> ApiTable:
     return own if own.api_version >= committed.api_version else committed
 
 
-def open_library(path: Path | None) -> tuple[ctypes.CDLL, Any, str]:
-    """Load ``path`` (RTLD_LOCAL; None: this program, when it is linked with ONNX Runtime) and
-    return it, its ``OrtApiBase*`` and ``GetVersionString()``; InitError when it is not ONNX
-    Runtime."""
+def open_library(path: Path | None, root: Path | None = None) -> tuple[ctypes.CDLL, Any, str]:
+    """Load ``path`` of the distribution at ``root`` (vetted first; RTLD_LOCAL; None: this
+    program, when it is linked with ONNX Runtime) and return it, its ``OrtApiBase*`` and
+    ``GetVersionString()``; InitError when it is not ONNX Runtime."""
+    from ..untrusted import Role, load_library, this_program
+
     what = str(path) if path is not None else "this program"
-    try:
-        cdll = ctypes.CDLL(str(path) if path is not None else None)
-    except OSError as exc:
-        raise InitError(f"cannot load {what}: {exc}") from None
+    cdll = this_program() if path is None else load_library(path, root or path.parent, Role.CORE)
     try:
         get_base = cdll.OrtGetApiBase
     except AttributeError:
@@ -179,9 +178,9 @@ class OrtLibrary:
     """One loaded ONNX Runtime and its ``OrtApi``: ``call(name, *args)`` raises OrtApiError for
     a non-NULL OrtStatus; ``fn(name)`` is the raw function (for release calls and the run path)."""
 
-    def __init__(self, path: Path | None, table: ApiTable) -> None:
+    def __init__(self, path: Path | None, table: ApiTable, root: Path | None = None) -> None:
         self.path = path if path is not None else Path(sys.executable)  # a linked-in runtime
-        self._cdll, base, self.version = open_library(path)
+        self._cdll, base, self.version = open_library(path, root)
         release = release_api(self.version)
         if release is None:
             raise InitError(

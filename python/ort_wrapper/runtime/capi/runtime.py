@@ -77,8 +77,10 @@ class CapiRuntime:
     SessionOptions = SessionOptions
     GraphOptimizationLevel = GraphOptimizationLevel
 
-    def __init__(self, library: Path, header: Path | None = None) -> None:
-        self.lib = OrtLibrary(library, table_for(header))
+    def __init__(
+        self, library: Path | None, header: Path | None = None, root: Path | None = None
+    ) -> None:
+        self.lib = OrtLibrary(library, table_for(header), root)
         self.__version__ = self.lib.version
         self.env = self.lib.out("CreateEnv", _LOG_WARNING, b"ort-wrapper")
         self._providers = self.lib.available_providers()
