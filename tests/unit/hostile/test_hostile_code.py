@@ -47,10 +47,12 @@ __attribute__((constructor)) static void mark(void) {
 }
 """
 FAKE_RESULT = r"""
-__attribute__((constructor)) static void lie(void) {
+static void lie(void) {
   printf("{\"api_ok\": true, \"version\": \"1.23.2\", \"api\": 23}\n"); fflush(stdout);
   for (int fd = 3; fd < 64; ++fd) dprintf(fd, "{\"api_ok\": true, \"version\": \"1.23.2\"}\n");
 }
+__attribute__((constructor)) static void lie_on_load(void) { lie(); }
+__attribute__((destructor)) static void lie_on_exit(void) { lie(); }  /* after the real answer */
 """
 GRANDCHILD = r"""
 __attribute__((constructor)) static void linger(void) {
