@@ -128,7 +128,9 @@ def _import(dist: Distribution) -> ModuleType:
     from .untrusted import import_onnxruntime
 
     try:
-        module = import_onnxruntime(python_path, dist.root)
+        # an installed module's distribution is its environment (the nvidia-* wheels beside it)
+        root = python_path if dist.kind == "module" else dist.root
+        module = import_onnxruntime(python_path, root)
         _check_module(module, dist, python_path)
         return module
     except Exception as exc:

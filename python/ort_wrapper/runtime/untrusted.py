@@ -204,7 +204,8 @@ def host_library(soname: str) -> ctypes.CDLL:
 def import_onnxruntime(python_path: Path | None = None, root: Path | None = None) -> ModuleType:
     """Vet the native modules of the ``onnxruntime`` package under ``python_path`` (None:
     where ``import onnxruntime`` finds it) as part of the distribution at ``root`` (default:
-    the package), then import it. The caller puts ``python_path`` on ``sys.path``."""
+    the directory holding the package), then import it. The caller puts ``python_path`` on
+    ``sys.path``."""
     if python_path is None:
         spec = importlib.util.find_spec("onnxruntime")
         if spec is None or not spec.submodule_search_locations:
@@ -213,7 +214,7 @@ def import_onnxruntime(python_path: Path | None = None, root: Path | None = None
     else:
         package = python_path / "onnxruntime"
     for native in sorted((package / "capi").glob("onnxruntime_pybind11_state*.so")):
-        vet(native, root or package, Role.MODULE)
+        vet(native, root or package.parent, Role.MODULE)
     return importlib.import_module("onnxruntime")
 
 
