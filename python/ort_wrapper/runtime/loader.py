@@ -158,7 +158,8 @@ def _load_capi(dist: Distribution) -> tuple[Any, Path]:
     try:
         library, header = capi_library(dist)
         inside = library is None or library.absolute().is_relative_to(dist.root)
-        root = dist.root if inside else library.parent  # a static one: linked by us, cached
+        # a static one: linked by us into the cache, its RUNPATH (if any) into the distribution
+        root = dist.root if inside else (library.parent, dist.root)
         return CapiRuntime(library, header, root), library
     except OrtWrapperError as exc:
         raise InitError(f"cannot load {dist.describe()} through the C API: {exc}") from None

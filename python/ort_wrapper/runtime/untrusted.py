@@ -55,6 +55,7 @@ __all__ = [
     "SANDBOX_ENV",
     "Confined",
     "Role",
+    "Roots",
     "Sandbox",
     "Vetted",
     "host_library",
@@ -99,40 +100,46 @@ class Vetted:
     version: str | None
 
 
+# a distribution's directory, or its directories (a static one's linked library lives in the
+# cache, its RUNPATH in the distribution)
+Roots = Path | tuple[Path, ...]
+
+
 def _system_dirs() -> tuple[Path, ...]:
     return tuple(Path(d).resolve() for d in (*conf_dirs(), *DEFAULT_DIRS, _NIX_STORE))
 
 
-def _allowed(path: Path, root: Path) -> bool:
+def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
     real = path.resolve()
-    return any(real.is_relative_to(base) for base in (root, *_system_dirs()))
+    return any(real.is_relative_to(base) for base in roots)
 
 
-def _search_dirs(lib: Path, entries: Iterable[str], root: Path) -> list[Path]:
+def _search_dirs(lib: Path, entries: Iterable[str], roots: tuple[Path, ...]) -> list[Path]:
     """RUNPATH/RPATH entries of ``lib`` with $ORIGIN expanded; InitError for one leading
-    outside ``root`` and the system directories, or using another dynamic string token."""
+    outside ``roots`` and the system directories, or using another dynamic string token."""
     dirs = []
     for entry in entries:
         expanded = entry.replace("${ORIGIN}", "$ORIGIN").replace("$ORIGIN", str(lib.parent))
         where = Path(os.path.normpath(expanded))
-        if "$" in expanded or not where.is_absolute() or not _allowed(where, root):
+        allowed = where.is_absolute() and _inside(where, (*roots, *_system_dirs()))
+        if "$" in expanded or not allowed:
             raise InitError(
-                f"{lib}: its RUNPATH/RPATH entry {entry!r} leads outside {root} (and the "
+                f"{lib}: its RUNPATH/RPATH entry {entry!r} leads outside {roots[0]} (and the "
                 "system library directories): the loader would take libraries from there"
             )
         dirs.append(where)
     return dirs
 
 
-def _walk(lib: Path, root: Path, seen: set[Path]) -> None:
+def _walk(lib: Path, roots: tuple[Path, ...], seen: set[Path]) -> None:
     """Check what the loader would resolve for ``lib``, and for the libraries it finds
-    inside ``root``, recursively."""
+    inside ``roots``, recursively."""
     real = lib.resolve()
     if real in seen:
         return
     seen.add(real)
     info = read_elf(real)
-    dirs = _search_dirs(lib, (*info.rpath, *info.runpath), root)
+    dirs = _search_dirs(lib, (*info.rpath, *info.runpath), roots)
     for name in info.needed:
         if "/" in name:
             raise InitError(
@@ -140,14 +147,14 @@ def _walk(lib: Path, root: Path, seen: set[Path]) -> None:
                 "opens as given (relative to the working directory); expected a library name"
             )
         found = next((d / name for d in dirs if (d / name).is_file()), None)
-        if found is not None and found.resolve().is_relative_to(root):
-            _walk(found, root, seen)
+        if found is not None and _inside(found, roots):
+            _walk(found, roots, seen)
 
 
-def _check_file(path: Path, root: Path) -> None:
-    if not _allowed(path, root):
+def _check_file(path: Path, roots: tuple[Path, ...]) -> None:
+    if not _inside(path, (*roots, *_system_dirs())):
         raise InitError(
-            f"{path} leads to {path.resolve()}, outside its distribution {root} (and the "
+            f"{path} leads to {path.resolve()}, outside its distribution {roots[0]} (and the "
             "system library directories): only a distribution's own libraries are loaded"
         )
     try:
@@ -159,25 +166,25 @@ def _check_file(path: Path, root: Path) -> None:
         raise InitError(f"{path} is built for {info.arch}, not for this host")
 
 
-def vet(path: Path, root: Path, role: Role) -> Vetted:
+def vet(path: Path, root: Roots, role: Role) -> Vetted:
     """Decide, reading only, whether ``path`` (of the distribution at ``root``) may be loaded
     as ``role`` (see the module docstring); InitError naming the file and the reason."""
-    root = root.resolve()
-    _check_file(path, root)
+    roots = tuple(r.resolve() for r in ((root,) if isinstance(root, Path) else root))
+    _check_file(path, roots)
     try:
         if role.value is not None and not exports(path.resolve(), role.value):
             raise InitError(
                 f"{path} is not ONNX Runtime: it does not export {role.value} (read from its "
                 "dynamic symbol table; nothing was loaded)"
             )
-        _walk(path, root, set())
+        _walk(path, roots, set())
     except ElfError as exc:
         raise InitError(str(exc)) from None
     releases = [m.group(1) for n in read_elf(path).version_defs if (m := RELEASE_NODE.match(n))]
     return Vetted(path, releases[0] if releases else None)
 
 
-def load_library(path: Path, root: Path, role: Role, global_: bool = False) -> ctypes.CDLL:
+def load_library(path: Path, root: Roots, role: Role, global_: bool = False) -> ctypes.CDLL:
     """Vet ``path`` and load it into this process (RTLD_LOCAL, or RTLD_GLOBAL for a preload);
     InitError when it is refused or does not load."""
     vet(path, root, role)

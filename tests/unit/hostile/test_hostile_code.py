@@ -248,3 +248,29 @@ def test_the_sandbox_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None
         sandbox()
     monkeypatch.setenv(SANDBOX_ENV, "off")
     assert sandbox() is Sandbox.PROCESS_GROUP
+
+
+HANG = r"""
+__attribute__((constructor)) static void hang(void) {
+  FILE* f = fopen("%(marker)s", "w"); if (f) { fprintf(f, "%%d\n", (int)getpid()); fclose(f); }
+  sleep(600);
+}
+"""
+
+
+def test_a_probe_dies_with_its_parent(tmp_path: Path) -> None:
+    """The parent killed outright (no cleanup of its own runs): the kernel ends its child."""
+    marker = tmp_path / "child"
+    core = _ort(tmp_path / "lib" / "libonnxruntime.so", HANG, marker=str(marker))
+    code = (
+        "from pathlib import Path\nfrom ort_wrapper.runtime.capi.probe import probe_shared\n"
+        f"probe_shared(Path({str(core)!r}), Path({str(core.parent)!r}), 23)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], env=_unsandboxed())
+    deadline = time.monotonic() + 120
+    while not marker.exists() or not marker.read_text().endswith("\n"):
+        assert parent.poll() is None and time.monotonic() < deadline, "the probe never started"
+        time.sleep(0.05)
+    parent.kill()
+    parent.wait()
+    assert _gone(int(marker.read_text())), "the probe outlived its parent"
