@@ -95,7 +95,10 @@ def probe_static(root: Path, manifest: Manifest, api: int, cc: str | None = None
         if code != 0:
             return CapiResult(api, error=f"compile/link failed: {err}", command=command)
         done = run_confined(
-            (str(program),), what="the linked program", timeout=PROBE_TIMEOUT_S, readable=[tmp]
+            (str(program),),
+            what="the linked program",
+            timeout=PROBE_TIMEOUT_S,
+            readable=[Path(tmp)],
         )
     data = done.result if isinstance(done.result, dict) else {}
     if done.error or data.get("error"):

@@ -334,7 +334,10 @@ class _Reader:
 
 
 def _exited(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether the child ended, without reaping it (its process group stays addressable)."""
+    """Whether the child ended, without reaping it where the platform can (its process group
+    stays addressable)."""
+    if not hasattr(os, "waitid"):  # macOS
+        return proc.poll() is not None
     found = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     return found is not None and found.si_pid == proc.pid
 

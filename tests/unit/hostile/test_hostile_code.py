@@ -7,6 +7,7 @@ the call, and the sandbox (bubblewrap, where usable) keeps the file system read-
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -274,3 +275,42 @@ def test_a_probe_dies_with_its_parent(tmp_path: Path) -> None:
     parent.kill()
     parent.wait()
     assert _gone(int(marker.read_text())), "the probe outlived its parent"
+
+
+FDS = r"""
+#include <dirent.h>
+__attribute__((constructor)) static void list_fds(void) {
+  FILE* f = fopen("%(marker)s", "w");
+  DIR* d = opendir("/proc/self/fd");
+  struct dirent* e;
+  char link[64], target[512];
+  while (f && d && (e = readdir(d)) != NULL) {
+    snprintf(link, sizeof link, "/proc/self/fd/%%s", e->d_name);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n > 0) { target[n] = 0; fprintf(f, "%%s %%s\n", e->d_name, target); }
+  }
+  if (d) closedir(d);
+  if (f) fclose(f);
+}
+"""
+
+
+def test_the_probe_inherits_no_descriptor_but_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only stdin (/dev/null by then), stdout, stderr and the result channel (a pipe) reach
+    the library: not a descriptor the caller holds open. (No sandbox: its private /tmp would
+    keep the list from this test.)"""
+    monkeypatch.setenv(SANDBOX_ENV, "off")
+    marker = tmp_path / "fds"
+    secret = tmp_path / "secret"
+    secret.write_text("the caller's")
+    core = _ort(tmp_path / "lib" / "libonnxruntime.so", "#include <stdio.h>\n" + FDS,
+                marker=str(marker))  # fmt: skip
+    with secret.open() as held:
+        os.set_inheritable(held.fileno(), True)
+        assert probe_shared(core, core.parent, 23).api_ok
+    targets = [line.split(" ", 1)[1] for line in marker.read_text().splitlines()]
+    assert str(secret) not in targets, targets
+    pipes = [t for t in targets if t.startswith("pipe:")]
+    assert targets[0] == os.devnull and len(pipes) == 1, targets
