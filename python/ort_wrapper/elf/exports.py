@@ -19,11 +19,16 @@ def exports(path: Path, name: str) -> bool:
 
     try:
         with open(path, "rb") as fh:
-            table = ELFFile(fh).get_section_by_name(".dynsym")
-            found = table.get_symbol_by_name(name) if table is not None else None
+            elf = ELFFile(fh)
+            hashed = elf.get_section_by_name(".gnu.hash") or elf.get_section_by_name(".hash")
+            if hashed is not None:  # what the loader itself looks up: one bucket, not every name
+                symbol = hashed.get_symbol(name)
+                found = [symbol] if symbol is not None else []
+            else:
+                table = elf.get_section_by_name(".dynsym")
+                found = (table.get_symbol_by_name(name) if table is not None else None) or []
             return any(
-                s["st_shndx"] != "SHN_UNDEF" and s["st_info"]["bind"] in _VISIBLE
-                for s in found or ()
+                s["st_shndx"] != "SHN_UNDEF" and s["st_info"]["bind"] in _VISIBLE for s in found
             )
     except (ELFError, ValueError, KeyError, OSError) as exc:
         raise ElfError(f"{path}: malformed ELF file ({exc})") from None

@@ -19,6 +19,7 @@ import pytest
 from ort_wrapper.bundle.patch import patchelf
 from ort_wrapper.check.options import CheckOptions
 from ort_wrapper.check.run import run_check
+from ort_wrapper.elf.exports import exports
 from ort_wrapper.runtime.capi.probe import probe_shared
 from ort_wrapper.runtime.untrusted import SANDBOX_ENV, Sandbox, sandbox
 
@@ -314,3 +315,25 @@ def test_the_probe_inherits_no_descriptor_but_its_own(
     assert str(secret) not in targets, targets
     pipes = [t for t in targets if t.startswith("pipe:")]
     assert targets[0] == os.devnull and len(pipes) == 1, targets
+
+
+@pytest.mark.parametrize("style", ["gnu", "sysv"])
+def test_exports_reads_what_the_loader_would_find(tmp_path: Path, style: str) -> None:
+    """Defined and exported counts; a library that only calls OrtGetApiBase, or keeps it
+    hidden, does not export it."""
+    sources = {
+        "defines": ORT % {"api": "NULL"},
+        "calls": "extern void* OrtGetApiBase(void);\nvoid* f(void) { return OrtGetApiBase(); }\n",
+        "hides": '__attribute__((visibility("hidden"))) void* OrtGetApiBase(void) { return 0; }\n',
+    }
+    found = {}
+    for name, source in sources.items():
+        c = tmp_path / f"{name}.c"
+        c.write_text(source)
+        lib = tmp_path / f"lib{name}.so"
+        subprocess.run(
+            ["cc", "-shared", "-fPIC", f"-Wl,--hash-style={style}", str(c), "-o", str(lib)],
+            check=True,
+        )
+        found[name] = exports(lib, "OrtGetApiBase")
+    assert found == {"defines": True, "calls": False, "hides": False}
