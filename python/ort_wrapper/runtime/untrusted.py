@@ -265,12 +265,16 @@ def sandbox() -> Sandbox:
 def _sandboxed(
     argv: Sequence[str], cwd: Path, readable: Iterable[Path], writable: Iterable[Path]
 ) -> list[str]:
+    """The bwrap command: everything read-only, and of the private /tmp only what it must read
+    (a view of the host's, read-only) or write."""
     bwrap = _bubblewrap()
     assert bwrap is not None
+    private = Path("/tmp")
     binds: list[str] = []
     for flag, paths in (("--ro-bind", [*readable, cwd]), ("--bind", writable)):
         for path in dict.fromkeys(Path(p).absolute() for p in paths):
-            if path.exists():
+            hidden = path.is_relative_to(private) and path != private
+            if path.exists() and (hidden or flag == "--bind"):
                 binds += [flag, str(path), str(path)]
     return [bwrap, *_BWRAP_BASE, *binds, "--chdir", str(cwd), "--", *argv]
 

@@ -337,3 +337,20 @@ def test_exports_reads_what_the_loader_would_find(tmp_path: Path, style: str) ->
         )
         found[name] = exports(lib, "OrtGetApiBase")
     assert found == {"defines": True, "calls": False, "hides": False}
+
+
+@pytest.mark.parametrize("cwd", ["/", "/tmp", "."])
+def test_the_sandbox_tmp_stays_private_from_any_working_directory(
+    tmp_path: Path, confinement: str, cwd: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of the host's /tmp that the child was not given is invisible in the sandbox,
+    whatever the working directory (GetApi tells: it answers only when it cannot see it)."""
+    secret = tmp_path / "secret"
+    secret.write_text("the host's")
+    core = _ort(
+        tmp_path / "lib" / "libonnxruntime.so",
+        api=f'access("{secret}", F_OK) == 0 ? NULL : (const void*)table',
+    )
+    if cwd != ".":
+        monkeypatch.chdir(cwd)
+    assert probe_shared(core, core.parent, 23).api_ok == (confinement == "bubblewrap")
