@@ -42,11 +42,12 @@ TRUSTED = {
     "bundle/patch.py": "patchelf edits copies of libraries (reads and writes them as data)",
     "bundle/wheel.py": "auditwheel repairs a wheel (reads its ELF files as data)",
     "elf/macho.py": "llvm-nm/otool read Mach-O files as data",
+    "elf/bitcode.py": "llvm-nm/llvm-dis read LLVM bitcode members as data",
     "finalize/archives.py": "ar and nm read and merge static archives as data",
     "finalize/darwin.py": "libtool/lipo merge darwin archives as data",
     "lab/chroot.py": "the build lab's chroot: the user's own build of ONNX Runtime",
     "lab/patches.py": "patch(1) applies the repository's patches to the source tree",
-    "lab/run.py": "the build lab's build commands (cmake, ninja) on the pinned source",
+    "lab/source.py": "tar unpacks a source tarball whose sha256 matched its pin",
 }
 
 # modules with a __main__ block that are no confined child, and why

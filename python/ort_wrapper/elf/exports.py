@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ElfError
+from ..untrusted import opened
+from .reader import ELF_LIMIT
 
 __all__ = ["exports"]
 
@@ -18,7 +20,7 @@ def exports(path: Path, name: str) -> bool:
     from elftools.elf.elffile import ELFFile
 
     try:
-        with open(path, "rb") as fh:
+        with opened(path, ElfError, limit=ELF_LIMIT) as (fh, _):
             elf = ELFFile(fh)
             hashed = elf.get_section_by_name(".gnu.hash") or elf.get_section_by_name(".hash")
             if hashed is not None:  # what the loader itself looks up: one bucket, not every name
