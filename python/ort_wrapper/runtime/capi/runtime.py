@@ -272,13 +272,7 @@ class CapiSession:
                 convert.feed(slots, i, name, feeds[name], keep, kinds[i])
             key = filled = None
             if dtypes is not None:
-                if static is None or not guess:  # only learnt shapes are keyed by the inputs'
-                    key = (*feeds, *(getattr(f, "shape", None) for f in feeds.values()))
-                shapes = (static or self._shapes.get(key)) if guess else None
-                if shapes:
-                    filled = [np.empty(s, d) for s, d in zip(shapes, dtypes, strict=True)]
-                    for i, array in enumerate(filled):
-                        convert.tensor(slots, n_in + i, array, codes[i])
+                key, filled = self._guess(feeds, slots, dtypes, codes, static if guess else False)
             first = ctypes.addressof(slots)
             status = self._c_run(
                 self._handle, None, ctypes.addressof(names), first, n_in,
@@ -302,6 +296,23 @@ class CapiSession:
             for value in slots:
                 if value:
                     release(value)
+
+    def _guess(
+        self, feeds: Mapping[str, Any], slots: Any, dtypes: Any, codes: Any, static: Any
+    ) -> tuple[Any, list[Any] | None]:
+        """The key of the inputs' names and shapes (for output shapes learnt from them), and the
+        output arrays handed to ORT in ``slots`` when their shapes are known: declared
+        (``static``), or learnt; ``static`` False: no guess."""
+        key = None
+        if not static:  # only learnt shapes are keyed by the inputs'
+            key = (*feeds, *(getattr(f, "shape", None) for f in feeds.values()))
+        shapes = static if static is not None else self._shapes.get(key)
+        if not shapes:
+            return key, None
+        filled = [np.empty(s, d) for s, d in zip(shapes, dtypes, strict=True)]
+        for i, array in enumerate(filled):
+            self._convert.tensor(slots, len(feeds) + i, array, codes[i])
+        return key, filled
 
     def _input_names(self, names: tuple[str, ...]) -> tuple[Any, list[str]]:
         """The ``char*[]`` of these input names and their declared types, made once per order
