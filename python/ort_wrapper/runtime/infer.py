@@ -149,7 +149,8 @@ def infer(
     other ``options``: ``intra_op_threads``, ``optimization_level``, ``deterministic`` (values)
     and ``cpu_only``, ``prefer_gpu``, ``require_gpu``, ``trust_external_data`` (flags).
     Hashable arguments (a str or Path, bytes, a str or tuple of provider names, scalar options)
-    take the lock-free hit path; others are normalised first.
+    take the lock-free hit path, and a repeat of the last hit skips even its key; others are
+    normalised first.
     """
     last = _last
     if last is not None and model is last[0] and providers is last[1] and options == last[2]:

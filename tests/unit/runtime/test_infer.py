@@ -158,6 +158,10 @@ def test_a_repeated_call_notices_a_rewrite(tmp_path: Path, builds: list) -> None
     models.save(sub, path)
     assert ow.infer(path, {"X": X, "Y": X})["Z"].tolist() == [[0.0] * 3] * 2
     assert len(builds) == 2
+    ow.infer(path, {"X": X, "Y": X})
+    path.unlink()
+    with pytest.raises(ow.ModelLoadError, match="no such file"):
+        ow.infer(path, {"X": X, "Y": X})
 
 
 def test_a_repeated_call_stays_most_recent(tmp_path: Path) -> None:
