@@ -1,6 +1,6 @@
 """The C API backend against the pybind path, and ``check`` on a shared C distribution.
 
-    .venv/bin/python benchmarks/capi.py [--rounds 30] [--json out.json]
+    .venv/bin/python benchmarks/capi.py [--rounds 200] [--json out.json]
     .venv/bin/python benchmarks/capi.py --check   # quick rerun against docs/performance.md
 
 Targets (issue 10): ``Session.run`` through the C API <= 1.10x the pybind ``Session.run`` on the
@@ -8,7 +8,7 @@ same ORT version, model and threads, on a model whose run takes >= 100 us (the o
 reported too); ``ort-wrapper check`` of a shared C distribution <= 60 s. Both sessions live in
 this one process: the wheel's pybind module and its ``libonnxruntime.so.1.23.2`` (loaded
 RTLD_LOCAL by the C backend) are two separate copies of the same release. Batches of the two are
-interleaved round by round; the ratio is the median over rounds of C API / pybind. Each case's
+interleaved round by round; the ratio is that of their least disturbed batches. Each case's
 name is its row in docs/performance.md, which ``--check`` compares with.
 """
 
@@ -36,14 +36,15 @@ from timing import paired
 
 import models
 
-QUICK_ROUNDS = 10  # --check: about 20 s, without the `ort-wrapper check` wall time
-# name (its row in docs/performance.md) -> (the model's bytes, calls per batch)
+QUICK_ROUNDS = 80  # --check: about 20 s, without the `ort-wrapper check` wall time
+# name (its row in docs/performance.md) -> (the model's bytes, calls per batch: a few ms, so that
+# some batches of each run undisturbed on a busy machine)
 CASES: dict[str, tuple[Callable[[], bytes], int]] = {
-    "one-op Add [2,3]": (lambda: models.add_model().SerializeToString(), 3000),
-    "MLP 3x128, batch 8": (mlp_model, 1000),
-    "Conv 3x3 8->16 ch + ReduceMean, 32x32": (conv_model, 300),
-    "MLP 3x256, batch 8": (partial(mlp_model, n=256), 300),
-    "Conv 3x3 8->64 ch + ReduceMean, 32x32": (partial(conv_model, channels=64), 100),
+    "one-op Add [2,3]": (lambda: models.add_model().SerializeToString(), 300),
+    "MLP 3x128, batch 8": (mlp_model, 100),
+    "Conv 3x3 8->16 ch + ReduceMean, 32x32": (conv_model, 30),
+    "MLP 3x256, batch 8": (partial(mlp_model, n=256), 30),
+    "Conv 3x3 8->64 ch + ReduceMean, 32x32": (partial(conv_model, channels=64), 10),
 }
 
 
@@ -88,7 +89,7 @@ def _cases(runtime: CapiRuntime, rounds: int) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--check", action="store_true", help=f"{QUICK_ROUNDS} rounds; compare")
     args = parser.parse_args()
