@@ -1,11 +1,16 @@
 """``infer()``: one-shot inference with a bounded LRU of sessions.
 
 Sessions are keyed by the model and the options. A path model is keyed by the path and checked
-on every call against the file's identity (inode, device, size, mtime), so an edited file is
-reloaded; a bytes model is keyed by its content (Python hashes bytes once per object and compares
-contents on a hash match), and the cache holds a reference to it. The hit path takes no lock:
-CPython's OrderedDict lookups and moves are atomic, and only misses (which build a session)
-lock, so a loop of ``infer`` calls costs one dict lookup and one ``stat`` on top of the run.
+on every call against the file's identity (inode, device, size, mtime, ctime), so an edited file
+is reloaded; a bytes model is keyed by its content (Python hashes bytes once per object and
+compares contents on a hash match), and the cache holds a reference to it.
+
+A call takes the first of three paths that applies:
+- a repeat of the last hit (the same model and providers objects, equal options) reuses what
+  that hit found: no key is built or hashed, and the ``stat`` is the only work before the run;
+- other hashable arguments are looked up in the LRU without a lock (CPython's OrderedDict
+  lookups and moves are atomic);
+- a miss, or arguments that need normalising, takes the lock and builds the session.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
+from operator import attrgetter
+from pathlib import PurePath
 from typing import Any
 
 from ..errors import ModelLoadError
@@ -25,6 +32,13 @@ CACHE_SIZE = 8
 _Identity = tuple[int, int, int, int, int] | None
 _cache: OrderedDict[Hashable, tuple[Session, _Identity]] = OrderedDict()
 _lock = threading.Lock()
+# The last lock-free hit: model, providers, options, session, the path to stat, its identity.
+# A miss clears it, so the entry it names is always the LRU's most recent one.
+_last: tuple[Any, Any, dict[str, Any], Session, Any, _Identity] | None = None
+_MISSING = (-1, -1, -1, -1, -1)  # no file: the build step reports the precise error
+# What tells one version of a file from another. ctime too: `cp -p`, `tar x` and `rsync -t`
+# rewrite a file in place and restore its mtime.
+_identity_of = attrgetter("st_ino", "st_dev", "st_size", "st_mtime_ns", "st_ctime_ns")
 
 
 def _freeze(value: Any) -> Hashable:
@@ -35,15 +49,16 @@ def _freeze(value: Any) -> Hashable:
     return value
 
 
-def _identity(model: Any) -> _Identity:
-    if isinstance(model, bytes):
-        return None
+def _file_identity(path: Any) -> tuple[int, int, int, int, int]:
+    """The identity of the file at ``path`` now: one ``stat``."""
     try:
-        st = os.stat(model)
+        return _identity_of(os.stat(path))
     except OSError:
-        return (-1, -1, -1, -1, -1)  # the build step reports the precise error
-    # ctime too: `cp -p`, `tar x` and `rsync -t` rewrite a file in place and restore its mtime.
-    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        return _MISSING
+
+
+def _identity(model: Any) -> _Identity:
+    return None if isinstance(model, bytes) else _file_identity(model)
 
 
 def _normalise(model: Any, providers: Any, options: dict[str, Any]) -> tuple[Any, Hashable]:
@@ -89,6 +104,7 @@ def _build(model: Any, providers: Sequence[Any] | None, options: dict[str, Any])
 
 
 def _miss(model: Any, inputs: Any, providers: Any, options: dict[str, Any]) -> dict[str, Any]:
+    global _last
     model, key = _normalise(model, providers, options)
     if isinstance(providers, str):
         providers = (providers,)
@@ -102,7 +118,26 @@ def _miss(model: Any, inputs: Any, providers: Any, options: dict[str, Any]) -> d
                 _cache.popitem(last=False)
         else:
             _cache.move_to_end(key)
+        _last = None
     return entry[0].run(inputs)
+
+
+def _lookup(model: Any, inputs: Any, providers: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The LRU's lock-free hit path; remembers the hit for the next call."""
+    global _last
+    if isinstance(model, Session):
+        return model.run(inputs)
+    key = (model, providers, frozenset(options.items()) if options else None)
+    try:
+        session, identity = _cache[key]
+        _cache.move_to_end(key)
+    except (KeyError, TypeError):  # a miss, or an argument that needs normalising
+        return _miss(model, inputs, providers, options)
+    path = os.fspath(model) if isinstance(model, PurePath) else model  # immutable: stat the str
+    if identity is not None and _file_identity(path) != identity:
+        return _miss(model, inputs, providers, options)
+    _last = (model, providers, options, session, path, identity)
+    return session.run(inputs)
 
 
 def infer(
@@ -114,35 +149,23 @@ def infer(
     other ``options``: ``intra_op_threads``, ``optimization_level``, ``deterministic`` (values)
     and ``cpu_only``, ``prefer_gpu``, ``require_gpu``, ``trust_external_data`` (flags).
     Hashable arguments (a str or Path, bytes, a str or tuple of provider names, scalar options)
-    take the lock-free hit path; others are normalised first.
+    take the lock-free hit path, and a repeat of the last hit skips even its key; others are
+    normalised first.
     """
-    if isinstance(model, Session):
-        return model.run(inputs)
-    key = (model, providers, frozenset(options.items()) if options else None)
-    try:
-        session, identity = _cache[key]
-        _cache.move_to_end(key)
-    except (KeyError, TypeError):  # a miss, or an argument that needs normalising
-        return _miss(model, inputs, providers, options)
-    if identity is not None:  # a path: one stat, inlined (this is the hot path)
-        try:
-            st = os.stat(model)
-        except OSError:
-            return _miss(model, inputs, providers, options)
-        if (
-            st.st_ctime_ns != identity[4]
-            or st.st_mtime_ns != identity[3]
-            or st.st_ino != identity[0]
-            or (st.st_size != identity[2] or st.st_dev != identity[1])
-        ):
-            return _miss(model, inputs, providers, options)
-    return session.run(inputs)
+    last = _last
+    if last is not None and model is last[0] and providers is last[1] and options == last[2]:
+        identity = last[5]
+        if identity is None or _file_identity(last[4]) == identity:
+            return last[3].run(inputs)
+    return _lookup(model, inputs, providers, options)
 
 
 def cache_clear() -> None:
     """Drop every cached session."""
+    global _last
     with _lock:
         _cache.clear()
+        _last = None
 
 
 def cache_info() -> dict[str, int]:

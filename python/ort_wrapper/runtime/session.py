@@ -91,6 +91,7 @@ class Session:
         self.requested_providers = requested
         self.fallbacks = fallbacks
         self._output_names = [o.name for o in self.outputs]
+        self._one_output = self._output_names[0] if len(self.outputs) == 1 else None
         self._n_inputs = len(self.inputs)
         self._single = self.inputs[0].name if self._n_inputs == 1 else None
         binding = getattr(session, "_sess", None)
@@ -119,6 +120,8 @@ class Session:
         except Exception as exc:
             self._raise_problems(feeds)
             raise OrtWrapperError(f"ONNX Runtime failed running {self.label}: {exc}") from None
+        if self._one_output is not None:  # the common case, without dict(zip(...))'s cost
+            return {self._one_output: values[0]}
         return dict(zip(self._output_names, values))  # noqa: B905 (one value per name, always)
 
     def _as_dict(self, feeds: Any) -> dict[str, Any]:

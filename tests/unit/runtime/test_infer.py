@@ -147,3 +147,42 @@ def test_strict_needs_providers_and_flags_work(add_model_path: Path) -> None:
     with pytest.raises(TypeError, match="strict=True needs providers"):
         ow.infer(add_model_path, {"X": X, "Y": X}, strict=True)
     assert ow.infer(add_model_path, {"X": X, "Y": X}, prefer_gpu=True)["Z"].shape == (2, 3)
+
+
+def test_a_repeated_call_notices_a_rewrite(tmp_path: Path, builds: list) -> None:
+    path = models.save(models.add_model(), tmp_path / "m.onnx")
+    for _ in range(3):  # the second and third calls repeat the first: the fastest path
+        assert ow.infer(path, {"X": X, "Y": X})["Z"].tolist() == (X + X).tolist()
+    sub = models.add_model()
+    sub.graph.node[0].op_type = "Sub"
+    models.save(sub, path)
+    assert ow.infer(path, {"X": X, "Y": X})["Z"].tolist() == [[0.0] * 3] * 2
+    assert len(builds) == 2
+    ow.infer(path, {"X": X, "Y": X})
+    path.unlink()
+    with pytest.raises(ow.ModelLoadError, match="no such file"):
+        ow.infer(path, {"X": X, "Y": X})
+
+
+def test_a_repeated_call_stays_most_recent(tmp_path: Path) -> None:
+    paths = [models.save(models.add_model(), tmp_path / f"m{i}.onnx") for i in range(16)]
+    for path in paths[:8]:
+        ow.infer(path, {"X": X, "Y": X})
+    ow.infer(paths[0], {"X": X, "Y": X})
+    ow.infer(paths[0], {"X": X, "Y": X})  # a repeat of the last call
+    ow.infer(paths[8], {"X": X, "Y": X})  # a miss: evicts paths[1]
+    ow.infer(paths[0], {"X": X, "Y": X})  # paths[0] is now more recent than paths[8]
+    for path in paths[9:]:
+        ow.infer(path, {"X": X, "Y": X})  # seven misses: evict paths[2:8] and paths[8]
+    cached = {key[0] for key in infer_module._cache}
+    assert paths[0] in cached and paths[8] not in cached
+
+
+def test_mutable_arguments_are_never_taken_as_a_repeat(add_model_path: Path) -> None:
+    providers = ["cpu"]
+    for _ in range(2):
+        ow.infer(add_model_path, {"X": X, "Y": X}, providers=providers)
+    assert infer_module._last is None  # compared by identity, a list could change in between
+    for _ in range(2):
+        ow.infer(add_model_path, {"X": X, "Y": X}, providers=("cpu",))
+    assert infer_module._last is not None

@@ -194,9 +194,10 @@ class CapiSession:
         args = (*self._inputs, *self._overridable)
         self._names = {a.name: (a.name.encode(), a.type) for a in args}
         self._convert = Converter(lib)
-        self._c_run = lib.fn("Run")
+        self._c_run = lib.untyped("Run", 8)
         self._release_value = lib.fn("ReleaseValue")
-        self._outputs_cache: tuple[list[str], Any, list[str], Any, Any] | None = None
+        self._named: dict[tuple[str, ...], tuple[Any, list[str]]] = {}  # see _input_names
+        self._outputs_cache: tuple[list[str], Any, list[str], Any, Any, Any] | None = None
         self._static_ok = True  # until ORT rejects a declared output shape
         self._shapes: dict[tuple[Any, ...], Any] = {}  # feeds' names and shapes -> outputs
 
@@ -267,27 +268,21 @@ class CapiSession:
         ordinary way, copying each output out of ORT's memory."""
         keep: list[Any] = []  # buffers the OrtValues borrow, alive until Run returns
         n_in, n_out = len(feeds), len(output_names)
-        values = (ctypes.c_void_p * n_in)()
-        names = (ctypes.c_char_p * n_in)()
-        outputs = (ctypes.c_void_p * n_out)()
-        out_names, out_kinds, dtypes, static = self._output_arrays(output_names)
+        slots = (ctypes.c_void_p * (n_in + n_out))()  # the inputs' OrtValues, then the outputs'
+        names, kinds = self._input_names(tuple(feeds))
+        out_names, out_kinds, dtypes, codes, static = self._output_arrays(output_names)
         convert = self._convert
         try:
-            for i, (name, feed) in enumerate(feeds.items()):
-                known = self._names.get(name)
-                if known is None:
-                    raise InputError(f"unknown input {name!r}")
-                names[i] = known[0]
-                convert.feed(values, i, name, feed, keep, known[1])
+            for i, name in enumerate(feeds):
+                convert.feed(slots, i, name, feeds[name], keep, kinds[i])
             key = filled = None
             if dtypes is not None:
-                key = (*feeds, *(getattr(f, "shape", None) for f in feeds.values()))
-                shapes = (static or self._shapes.get(key)) if guess else None
-                if shapes:
-                    filled = [np.empty(s, d) for s, d in zip(shapes, dtypes, strict=True)]
-                    for i, array in enumerate(filled):
-                        convert.feed(outputs, i, output_names[i], array, keep, out_kinds[i])
-            status = self._c_run(self._handle, None, names, values, n_in, out_names, n_out, outputs)
+                key, filled = self._guess(feeds, slots, dtypes, codes, static if guess else False)
+            first = ctypes.addressof(slots)
+            status = self._c_run(
+                self._handle, None, ctypes.addressof(names), first, n_in,
+                ctypes.addressof(out_names), n_out, first + n_in * convert.slot,
+            )  # fmt: skip
             if status and filled is not None:  # a wrong shape guess, or a real error
                 self.lib.fn("ReleaseStatus")(status)
                 return self._run_unguessed(output_names, feeds, key, static is not None)
@@ -295,15 +290,50 @@ class CapiSession:
                 self.lib.check(status)
             if filled is not None:
                 return filled
-            got = [convert.fetch(outputs[i], output_names[i], out_kinds[i]) for i in range(n_out)]
+            got = [
+                convert.fetch(slots[n_in + i], output_names[i], out_kinds[i]) for i in range(n_out)
+            ]
             if key is not None and self._shapes.get(key) is not False:
                 self._remember(key, [a.shape for a in got])
             return got
         finally:
             release = self._release_value
-            for value in (*values, *outputs):
+            for value in slots:
                 if value:
                     release(value)
+
+    def _guess(
+        self, feeds: Mapping[str, Any], slots: Any, dtypes: Any, codes: Any, static: Any
+    ) -> tuple[Any, list[Any] | None]:
+        """The key of the inputs' names and shapes (for output shapes learnt from them), and the
+        output arrays handed to ORT in ``slots`` when their shapes are known: declared
+        (``static``), or learnt; ``static`` False: no guess."""
+        key = None
+        if not static:  # only learnt shapes are keyed by the inputs'
+            key = (*feeds, *(getattr(f, "shape", None) for f in feeds.values()))
+        shapes = static if static is not None else self._shapes.get(key)
+        if not shapes:
+            return key, None
+        filled = [np.empty(s, d) for s, d in zip(shapes, dtypes, strict=True)]
+        for i, array in enumerate(filled):
+            self._convert.tensor(slots, len(feeds) + i, array, codes[i])
+        return key, filled
+
+    def _input_names(self, names: tuple[str, ...]) -> tuple[Any, list[str]]:
+        """The ``char*[]`` of these input names and their declared types, made once per order
+        of names (read-only once made, so threads share them)."""
+        found = self._named.get(names)
+        if found is None:
+            try:
+                known = [self._names[name] for name in names]
+            except KeyError as exc:
+                raise InputError(f"unknown input {exc.args[0]!r}") from None
+            encoded = (ctypes.c_char_p * len(known))(*(k[0] for k in known))
+            found = (encoded, [k[1] for k in known])
+            if len(self._named) >= 64:
+                self._named.clear()
+            self._named[names] = found
+        return found
 
     def _remember(self, key: tuple[Any, ...], shapes: list[tuple[int, ...]] | bool) -> None:
         if len(self._shapes) >= 64:
@@ -324,10 +354,10 @@ class CapiSession:
             self._remember(key, False)
         return outputs
 
-    def _output_arrays(self, output_names: Sequence[str]) -> tuple[Any, list[str], Any, Any]:
-        """The encoded names, the declared types, the numpy dtypes when every output is a
-        numeric tensor (else None), and their shapes when all are declared static (else None);
-        cached for the last list asked for."""
+    def _output_arrays(self, output_names: Sequence[str]) -> tuple[Any, list[str], Any, Any, Any]:
+        """The encoded names, the declared types, the numpy dtypes and element types when every
+        output is a numeric tensor (else None), and their shapes when all are declared static
+        (else None); cached for the last list asked for."""
         cached = self._outputs_cache
         if cached is not None and cached[0] == output_names:
             return cached[1:]
@@ -345,6 +375,7 @@ class CapiSession:
             encoded,
             [a.type for a in chosen],
             dtypes if numeric else None,
+            [a.element_type for a in chosen] if numeric else None,
             static if numeric and self._static_ok and len(static) == len(chosen) else None,
         )
         return self._outputs_cache[1:]

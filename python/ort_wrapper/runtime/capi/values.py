@@ -308,7 +308,10 @@ class Converter:
     ``to_value``/``from_value``."""
 
     def __init__(self, lib: OrtLibrary) -> None:
+        import numpy as np
+
         self.lib = lib
+        self.ndarray = np.ndarray
         self.memory = lib.cpu_memory
         # numpy dtype -> element type, for feeds passed as they are (4-bit ones are packed)
         self.codes = {d: c for d, c in _codes().items() if c not in _PACKED}
@@ -335,27 +338,30 @@ class Converter:
 
     def feed(self, values: Any, i: int, name: str, feed: Any, keep: list[Any], kind: str) -> None:
         """Set ``values[i]`` to an OrtValue over ``feed`` (borrowing its buffer)."""
-        import numpy as np
-
-        if type(feed) is np.ndarray and kind.startswith("tensor("):
+        if type(feed) is self.ndarray and kind.startswith("tensor("):
             code = self.codes.get(feed.dtype)  # non-native byte orders are not in the table
             if code is not None and feed.flags.c_contiguous:
-                shape = self.shapes.get(feed.shape)
-                if shape is None:
-                    shape = self._shape(feed.shape)
-                status = self.create(
-                    self.memory,
-                    _address(feed) if feed.nbytes else feed.ctypes.data,
-                    feed.nbytes,
-                    ctypes.addressof(shape),
-                    feed.ndim,
-                    code,
-                    ctypes.addressof(values) + i * self.slot,
-                )
-                if status:
-                    self.lib.check(status)
+                self.tensor(values, i, feed, code)
                 return
         values[i] = to_value(self.lib, name, feed, keep, kind)
+
+    def tensor(self, values: Any, i: int, array: Any, code: int) -> None:
+        """Set ``values[i]`` to an OrtValue over ``array``, a C-contiguous native array whose
+        elements are of ONNX type ``code`` (borrowing its buffer)."""
+        shape = self.shapes.get(array.shape)
+        if shape is None:
+            shape = self._shape(array.shape)
+        status = self.create(
+            self.memory,
+            _address(array) if array.nbytes else array.ctypes.data,
+            array.nbytes,
+            ctypes.addressof(shape),
+            array.ndim,
+            code,
+            ctypes.addressof(values) + i * self.slot,
+        )
+        if status:
+            self.lib.check(status)
 
     def fetch(self, value: int, output: str, kind: str) -> Any:
         """A numpy copy of a tensor output of a declared element type (ORT checks that the value
