@@ -15,6 +15,7 @@ __all__ = [
     "OrtApiError",
     "OrtWrapperError",
     "ProviderUnavailableError",
+    "UnsafeTextError",
     "VariantError",
 ]
 
@@ -88,3 +89,8 @@ class LinkError(BuildError):
     def __init__(self, message: str, command: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.command = command
+
+
+class UnsafeTextError(OrtWrapperError):
+    """An untrusted string cannot be written in a target language (a cargo line, CMake, the
+    shell, pkg-config, ORT's operator config) as exactly what it is: ``escape`` refuses it."""

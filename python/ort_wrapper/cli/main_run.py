@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     written = []
     if args.output_dir:
         types = {o.name: o.type for o in session.outputs}
-        written = write_outputs(outputs, types, args.output_dir)
+        inputs = [args.model, *(path for _, path in args.input)]
+        written = write_outputs(outputs, types, args.output_dir, inputs)
     print(f"ran {args.model} on {', '.join(session.providers)}")
     for fallback in session.fallbacks:
         print(f"  fallback: {fallback.provider}: {fallback.reason}")

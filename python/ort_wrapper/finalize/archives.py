@@ -19,7 +19,7 @@ from ..elf.archive import (
     read_archive,
 )
 from ..errors import BuildError
-from ..files import find_tool
+from ..files import find_tool, publish
 
 __all__ = [
     "COMPONENT_GLOB",
@@ -93,7 +93,7 @@ def merge_archives(inputs: Sequence[Path], output: Path) -> None:
         check_merged(
             Path(tmp, "merged.a"), inputs, label=f"the archive merged from {_names(inputs)}"
         )
-        Path(tmp, "merged.a").replace(output)
+        publish(Path(tmp, "merged.a"), output, BuildError)
 
 
 def _format_of(inputs: Sequence[Path]) -> ObjectFormat:
@@ -176,5 +176,5 @@ def keep_members(archive: Path, keep: Collection[int]) -> int:
         want = [d for i, d in enumerate(member_digests(info)) if i in keep]
         if member_digests(read_archive(kept)) != want or not read_archive(kept).has_index:
             raise BuildError(f"{archive}: the archive of the {len(want)} members kept is wrong")
-        kept.replace(archive)
+        publish(kept, archive, BuildError)
     return len(info.members) - len(objects)

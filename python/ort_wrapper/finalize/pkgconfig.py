@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..escape import pkgconfig_text as _text
+from ..escape import pkgconfig_word as _word
+
 __all__ = ["PC_RELPATH", "pkgconfig_text"]
 
 PC_RELPATH = "lib/pkgconfig/libonnxruntime.pc"
@@ -22,15 +25,16 @@ def pkgconfig_text(
     lines = [
         "prefix=${pcfiledir}/../..",
         "libdir=${prefix}/lib",
-        *([f"includedir=${{prefix}}/{include_dir}"] if include_dir else []),
+        *([f"includedir=${{prefix}}/{_word(include_dir, 'includeDir')}"] if include_dir else []),
         "",
         "Name: libonnxruntime",
-        f"Description: ONNX Runtime, variant {variant} ({link_mode})",
-        f"Version: {version}",
+        f"Description: ONNX Runtime, variant {_text(variant, 'the variant')} ({link_mode})",
+        f"Version: {_text(version, 'the version')}",
         "Libs: -L${libdir} -lonnxruntime",
     ]
     if private:
-        lines.append("Libs.private: " + " ".join(private))
+        words = (_word(f, "the link flag", variables=("prefix",)) for f in private)
+        lines.append("Libs.private: " + " ".join(words))
     if include_dir:
         lines.append("Cflags: -I${includedir}")
     return "\n".join(lines) + "\n"
