@@ -447,7 +447,10 @@ def check_replaceable(
 ) -> None:
     """Refuse an ``--out`` that :func:`new_directory` may not replace: one whose parent is
     missing, one that is not a directory, or a non-empty directory that ``not_earlier`` says
-    (a phrase following "--out OUT ") is not an earlier output of the same step."""
+    (a phrase following "--out OUT ") is not an earlier output of the same step, or a name the
+    file system would refuse."""
+    if (problem := name_problem(out)) is not None:
+        raise error(f"--out {out} {problem}; nothing was written")
     if not out.exists() and not out.is_symlink():
         if not out.parent.is_dir():
             raise error(f"--out {out}: its parent directory {out.parent} does not exist")
