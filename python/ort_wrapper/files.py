@@ -256,8 +256,7 @@ def _at(dir_fd: int, name: str) -> tuple[int, int] | None:
 def _temp_name(name: str) -> str:
     """A fresh hidden name beside ``name`` that fits the file system however long ``name``
     is."""
-    short = os.fsdecode(os.fsencode(name)[:100]) if len(os.fsencode(name)) > 100 else name
-    return f".{short.replace(chr(0xFFFD), '_')}.{secrets.token_hex(6)}.tmp"
+    return f".{os.fsdecode(os.fsencode(name)[:100])}.{secrets.token_hex(6)}.tmp"
 
 
 def _rename(dir_fd: int, old: str, new: str, flags: int) -> bool:
@@ -284,11 +283,11 @@ def _remove(dir_fd: int, name: str) -> None:
 def _place(
     folder: tuple[Path, int], tmp: str, name: str, seen: tuple[int, int] | None, judge: _Judge
 ) -> None:
-    """Rename ``tmp`` to ``name`` (both in ``dir_fd``) without replacing anything this writer
-    did not check: where nothing is there the rename refuses to replace (RENAME_NOREPLACE);
-    otherwise the two are swapped atomically (RENAME_EXCHANGE) and what was there is judged
-    again, by ``may_replace`` given what was seen at the start; when it may not be replaced
-    it is swapped back and left as it was. ``folder``: the folder's path and descriptor."""
+    """Rename ``tmp`` to ``name`` (both in ``folder``: its path and descriptor) without
+    replacing anything this writer did not check: where nothing is there the rename refuses
+    to replace (RENAME_NOREPLACE); otherwise the two are swapped atomically (RENAME_EXCHANGE)
+    and what was there is judged again (``judge``, told whether it is ``seen``, what was there
+    at the start); what may not be replaced is swapped back and left as it was."""
     path, dir_fd = folder
     if _at(dir_fd, name) is None:
         try:
@@ -344,8 +343,8 @@ def atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     writing; when the block succeeds it is renamed into place without replacing anything but
     the regular file that was at ``path`` at the start (re-checked at the rename), so readers
     never see half a file and a failure leaves ``path`` as it was. The file's mode is 0666 less
-    the umask. A name the file system would refuse is refused
-    before anything is written; an OSError names ``path``, never the temporary file."""
+    the umask. A name the file system would refuse is refused before anything is written; an
+    OSError names ``path``, never the temporary file."""
     path = Path(path)
     problem = output_problem(path)
     if problem is not None:

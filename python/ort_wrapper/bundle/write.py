@@ -4,11 +4,11 @@ The bundle gets its own CMake package (``finalize.cmakepkg``), pointing at its c
 Everything is written to a temporary sibling of ``--out`` and renamed into place only after
 verification, so ``--out`` holds either the previous content or a complete, verified bundle.
 An existing ``--out`` is replaced only when it is provably an earlier bundle (exactly the files
-its ``bundle.json`` records, with their hashes), judged at the start and again at the rename. Inputs are only read; ``--out`` may not lie
-inside the source (or the source inside ``--out``), and every copy is a new file in the
-temporary directory, so nothing outside ``--out`` is opened for writing. Writing is
-deterministic: bundling the same inputs twice gives byte-identical files (no timestamps; modes
-from the source within 0755/0644, less the umask; sorted listings).
+its ``bundle.json`` records, with their hashes), judged at the start and again at the rename.
+Inputs are only read; ``--out`` may not lie inside the source (or the source inside ``--out``),
+and every copy is a new file in the temporary directory, so nothing outside ``--out`` is opened
+for writing. Writing is deterministic: bundling the same inputs twice gives byte-identical
+files (no timestamps; modes from the source within 0755/0644, less the umask; sorted listings).
 """
 
 from __future__ import annotations

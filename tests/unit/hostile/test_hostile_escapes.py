@@ -65,3 +65,18 @@ def test_escape_sequences_from_a_manifest_do_not_reach_the_terminal(tmp_path: Pa
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout
     assert "\\x1b]0;owned\\x07\\x1b[31mred" in proc.stdout
+
+
+def test_report_text_encodes_what_a_library_or_manifest_said() -> None:
+    """``check`` and ``doctor`` print through ``render_text``: a version string or variant with
+    escape sequences is shown encoded, the report's own line breaks kept."""
+    from ort_wrapper.report import PASS, Check, Report, Section, Table, render_text
+
+    said = "1.23.2\x1b[2J\x1b]0;owned\x07"
+    table = Table("facts", ("key", "value"), (("variant", said),))
+    report = Report(
+        "doctor", said, (Section("library", (Check("version", PASS, said),), (table,)),)
+    )
+    text = render_text(report)
+    assert "\x1b" not in text and "\x07" not in text and text.count("\n") > 4
+    assert "1.23.2\\x1b[2J\\x1b]0;owned\\x07" in text
