@@ -250,3 +250,40 @@ def test_a_record_row_reads_back_as_auditwheel_reads_it(name: str) -> None:
     except UnsafeTextError:
         return
     assert list(csv.reader(line.splitlines())) == [[name, "sha256=x", "1"]]
+
+
+_PACKAGE_CONSUMER = """cmake_minimum_required(VERSION 3.20)
+project(consumer NONE)
+find_package(onnxruntime CONFIG REQUIRED PATHS "{dist}" NO_DEFAULT_PATH)
+file(GENERATE OUTPUT "${{CMAKE_BINARY_DIR}}/items.txt"
+     CONTENT "$<JOIN:$<TARGET_PROPERTY:onnxruntime::onnxruntime,INTERFACE_LINK_LIBRARIES>,\\n>")
+"""
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(TEXT, min_size=1, max_size=4))
+@example(["-lm$<SEMICOLON>-Wl,-T,evil.ld"])
+def test_the_cmake_package_links_exactly_the_manifests_flags(flags: list[str]) -> None:
+    """The package of a static distribution, found by a real configure: its link items are
+    the manifest's flags, one each, or the package is refused."""
+    from ort_wrapper.finalize.cmakepkg import cmake_package
+    from ort_wrapper.manifest import FileEntry, Manifest
+
+    core = FileEntry("lib/libonnxruntime.a", "archive", "0" * 64, "core")
+    flags = [f for f in flags if f not in ("-Wl,--start-group", "-Wl,--end-group")]
+    manifest = Manifest("1.23.2", "cpu", "static", (), (core,), link_flags=tuple(flags))
+    try:
+        package = cmake_package(manifest)
+    except UnsafeTextError:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        dist = Path(tmp, "dist")
+        for rel, text in {**package, "lib/libonnxruntime.a": ""}.items():
+            Path(dist, rel).parent.mkdir(parents=True, exist_ok=True)
+            Path(dist, rel).write_text(text)
+        Path(tmp, "CMakeLists.txt").write_text(_PACKAGE_CONSUMER.format(dist=dist))
+        done = _cmake("-S", tmp, "-B", f"{tmp}/b", cwd=Path(tmp))
+        assert done.returncode == 0, done.stderr
+        items = Path(tmp, "b", "items.txt").read_text(encoding="utf-8")
+        got = items.split("\n") if items else []
+        assert got == [f.replace("${prefix}", str(dist)) for f in flags]
