@@ -52,7 +52,7 @@ def test_a_name_is_written_exactly_or_refused_before_any_byte(name: str) -> None
         root = Path(tmp, "out")
         root.mkdir()
         path = Path(f"{root}/{name}")  # a name starting with '/' stays inside root too
-        assert "\0" in name or os.path.realpath(path).startswith(f"{root}/")
+        assert "\0" in name or Path(os.path.realpath(path)).is_relative_to(root)
         if output_problem(path) is not None:
             with pytest.raises(OSError):
                 write_file(path, b"data")
