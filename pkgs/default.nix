@@ -61,7 +61,13 @@ let
     }
   ) wrappers;
   stable = lib.filterAttrs (_: v: !v.experimental) variants;
-  shells = lib.mapAttrs (name: _: pkgs.callPackage ./shells.nix { dist = dists.${name}; }) stable;
+  shells = lib.mapAttrs (
+    name: v:
+    pkgs.callPackage ./shells.nix {
+      dist = dists.${name};
+      inherit (v) linkMode;
+    }
+  ) stable;
 in
 {
   inherit matrix mkOnnxruntime mkReducedOnnxruntime;

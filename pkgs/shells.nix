@@ -1,9 +1,12 @@
 # A development shell for one variant: Python with ort_wrapper in editable mode (imports
-# ./python of the checkout the shell was entered from), the variant's distribution in
-# ORT_LIB_LOCATION / ORT_WRAPPER_DIST (the root, as the Rust `ort` crate and init() read it),
-# PKG_CONFIG_PATH (its libonnxruntime.pc) and CMAKE_PREFIX_PATH (its lib/cmake/onnxruntime
-# package), so the consumers under examples/ build with no variable set by hand, and the build
-# and packaging tools.
+# ./python of the checkout the shell was entered from), the variant's distribution in the
+# variables a consumer's build reads, with exactly the values `ort-wrapper env DIST` prints
+# (python/ort_wrapper/consumers.py; tests/nix compares the two): ORT_WRAPPER_DIST (the root, as
+# init() reads it), ORT_LIB_LOCATION (the folder holding the library, as the Rust `ort` crate
+# reads it), ORT_PREFER_DYNAMIC_LINK and LD_LIBRARY_PATH for a shared variant, PKG_CONFIG_PATH
+# (its libonnxruntime.pc) and CMAKE_PREFIX_PATH (its lib/cmake/onnxruntime package), so the
+# consumers under examples/ and an unmodified `ort` crate build with no variable set by hand;
+# and the build and packaging tools.
 {
   lib,
   stdenv,
@@ -16,6 +19,7 @@
   auditwheel,
   ruff,
   dist,
+  linkMode,
 }:
 let
   pyproject = lib.importTOML ../python/pyproject.toml;
@@ -38,13 +42,18 @@ mkShell {
   ]
   # auditwheel is Linux-only in nixpkgs (meta.platforms = linux).
   ++ lib.optionals stdenv.hostPlatform.isLinux [ auditwheel ];
+  # finalize puts the core library (libonnxruntime.a, or libonnxruntime.so* for a shared
+  # variant), lib/pkgconfig/libonnxruntime.pc and lib/cmake/onnxruntime/ under lib/ in every
+  # distribution (bundles included).
   env = {
     ORT_WRAPPER_DIST = "${dist}";
-    ORT_LIB_LOCATION = "${dist}";
-    # finalize writes lib/pkgconfig/libonnxruntime.pc and lib/cmake/onnxruntime/ in every
-    # distribution (bundles included).
+    ORT_LIB_LOCATION = "${dist}/lib";
     PKG_CONFIG_PATH = "${dist}/lib/pkgconfig";
     CMAKE_PREFIX_PATH = "${dist}";
+  }
+  // lib.optionalAttrs (linkMode == "shared") {
+    ORT_PREFER_DYNAMIC_LINK = "1";
+    LD_LIBRARY_PATH = "${dist}/lib";
   };
   # The checkout's root, also when the shell is entered from a subdirectory: git's top level,
   # else the nearest directory upwards holding pkgs/variants.json, else the current one.

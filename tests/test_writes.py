@@ -37,6 +37,8 @@ _OS_WRITE_FLAGS = {"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"}
 # this project owns, never a path a user named and never a distribution's or model's file.
 ALLOWED = {
     ("cli/main_doctor.py", "os.open(write)"): "/dev/null, put in place of a closed stdout",
+    ("bundle/links.py", "symlink_to"): "the core library's link names, inside the directory "
+    "new_directory made for the bundle",
     ("bundle/wheel.py", "zipfile.ZipFile(w)"): "the plain wheel, in the temporary directory "
     "that make_wheel makes inside --out-dir and removes; publish moves the result out",
     ("finalize/archives.py", "symlink_to"): "short names for ar's MRI script, in the merge's "
@@ -59,6 +61,7 @@ ALLOWED = {
     ("lab/run.py", "write_text"): "the lab's stamps, under cache_root()",
     ("lab/run.py", "shutil.copytree"): "the build shims, into the lab's chroot",
     ("lab/run.py", ".rename(1)"): "the lab's build and install trees, moved within its cache",
+    ("lab/static_deps.py", "write_text"): "the static dependencies' stamp, inside the lab's chroot",
     ("lab/reduced.py", "write_text"): "the reduced build's config, inside the lab's chroot",
     ("lab/reduced.py", "shutil.copyfile"): "the models, into the lab's chroot",
     ("lab/reduced.py", "shutil.copytree"): "this package, into the lab's chroot",

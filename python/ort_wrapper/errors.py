@@ -7,6 +7,7 @@ __all__ = [
     "BuildError",
     "BundleError",
     "ElfError",
+    "EscapeError",
     "InitError",
     "InputError",
     "LabEnvironmentError",
@@ -15,7 +16,6 @@ __all__ = [
     "OrtApiError",
     "OrtWrapperError",
     "ProviderUnavailableError",
-    "UnsafeTextError",
     "VariantError",
 ]
 
@@ -91,6 +91,6 @@ class LinkError(BuildError):
         self.command = command
 
 
-class UnsafeTextError(OrtWrapperError):
+class EscapeError(OrtWrapperError):
     """An untrusted string cannot be written in a target language (a cargo line, CMake, the
     shell, pkg-config, ORT's operator config) as exactly what it is: ``escape`` refuses it."""

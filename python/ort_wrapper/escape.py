@@ -3,7 +3,7 @@ the shell, pkg-config, ONNX Runtime's operator config, and the terminal.
 
 A string from a manifest, a model, a file name or a library can hold anything. Each function
 here returns text that the target's own parser reads back as exactly one item equal to the
-input, or raises :class:`~ort_wrapper.errors.UnsafeTextError` naming ``what`` and the reason;
+input, or raises :class:`~ort_wrapper.errors.EscapeError` naming ``what`` and the reason;
 only :func:`terminal_text` encodes instead of refusing. Control characters (and the Unicode
 line and paragraph separators) are refused everywhere else: no target here takes them safely.
 """
@@ -14,8 +14,9 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 
-from .errors import UnsafeTextError
+from .errors import EscapeError
 
 __all__ = [
     "cargo_directive",
@@ -25,7 +26,8 @@ __all__ = [
     "ort_config_comment",
     "pkgconfig_text",
     "pkgconfig_word",
-    "shell_assignment",
+    "shell_export",
+    "shell_join",
     "shell_quote",
     "terminal_text",
     "text_problem",
@@ -60,12 +62,12 @@ def text_problem(text: str) -> str | None:
 def _checked(text: str, what: str, target: str) -> str:
     problem = text_problem(text)
     if problem is not None:
-        raise UnsafeTextError(f"{what} {text!r} {problem}: refused in {target}")
+        raise EscapeError(f"{what} {text!r} {problem}: refused in {target}")
     return text
 
 
-def _refuse(text: str, what: str, target: str, why: str) -> UnsafeTextError:
-    return UnsafeTextError(f"{what} {text!r} {why}: refused in {target}")
+def _refuse(text: str, what: str, target: str, why: str) -> EscapeError:
+    return EscapeError(f"{what} {text!r} {why}: refused in {target}")
 
 
 def cargo_directive(key: str, value: str, what: str) -> str:
@@ -110,20 +112,30 @@ def cmake_comment(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def shell_quote(text: str, what: str) -> str:
-    """``text`` as one POSIX shell word: as it is when it holds only letters, digits and
-    ``_@%+=:,./-``, else single-quoted (``'`` written as ``'\\''``)."""
+def shell_quote(text: str, what: str = "the value") -> str:
+    """``text`` as one POSIX shell word: single-quoted, each ``'`` written as ``'\\''``."""
     _checked(text, what, "a shell word")
-    if _SHELL_PLAIN.match(text):
-        return text
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def shell_assignment(name: str, value: str, what: str) -> str:
-    """``export NAME='value'``, a line for ``eval``; ``name`` must be a shell variable name."""
+def shell_join(words: Iterable[str], what: str) -> str:
+    """``words`` as one shell command line: a word of letters, digits and ``_@%+=:,./-`` as it
+    is, any other single-quoted (:func:`shell_quote`)."""
+    return " ".join(w if _SHELL_PLAIN.match(w) else shell_quote(w, what) for w in words)
+
+
+def shell_export(name: str, value: str, *, prepend: bool = False) -> str:
+    """An ``export NAME=value`` line for ``eval``; with ``prepend``, ``value`` goes before what
+    ``NAME`` already holds (a ``:``-separated list, so ``value`` may hold no ``:``)."""
     if not _SHELL_NAME.match(name):
-        raise _refuse(name, "the variable name", "a shell assignment", "is not a shell name")
-    return f"export {name}={shell_quote(value, what)}"
+        raise EscapeError(f"{name!r} is not a shell variable name")
+    what = f"the value of {name}"
+    if prepend and ":" in value:
+        raise EscapeError(f"{what} {value!r} holds ':', the list separator: refused")
+    word = shell_quote(value, what)
+    if prepend:
+        word += f'"${{{name}:+:${name}}}"'
+    return f"export {name}={word}"
 
 
 def pkgconfig_word(text: str, what: str, *, variables: tuple[str, ...] = ()) -> str:

@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 
+from ort_wrapper.consumers import consumer_env
 from ort_wrapper.finalize.cmakepkg import CMAKE_DIR
 from ort_wrapper.finalize.pkgconfig import PC_RELPATH
+from ort_wrapper.manifest import FileEntry, FileKind, LinkMode, Manifest
 
 pytestmark = pytest.mark.nix
 
@@ -581,7 +583,24 @@ def test_apps_run_the_harness_without_ld_library_path(nix: Nix, summary: dict[st
             assert "LD_LIBRARY_PATH" not in script
 
 
-def test_dev_shells_point_at_their_variant(nix: Nix, summary: dict[str, Any]) -> None:
+def _consumer_env(root: Path, mode: LinkMode, dist: str) -> dict[str, str]:
+    """``consumer_env`` of a distribution of ``mode`` laid out as finalize lays it out (the
+    files its rules read), with ``root`` written as ``dist``."""
+    core = "lib/libonnxruntime.a" if mode == LinkMode.STATIC else "lib/libonnxruntime.so.1.23.2"
+    for rel in (core, PC_RELPATH, f"{CMAKE_DIR}/onnxruntimeConfig.cmake"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("")
+    if mode == LinkMode.SHARED:
+        (root / "lib/libonnxruntime.so").symlink_to("libonnxruntime.so.1.23.2")
+    kind = FileKind.ARCHIVE if mode == LinkMode.STATIC else FileKind.SHARED
+    Manifest("1.23.2", "v", mode, (), files=(FileEntry(core, kind, "0" * 64, "core"),)).write(root)
+    variables = consumer_env(root).variables
+    return {k: v.replace(str(root.absolute()), dist) for k, v in variables}
+
+
+def test_dev_shells_point_at_their_variant(
+    nix: Nix, summary: dict[str, Any], tmp_path: Path
+) -> None:
     for system in _systems():
         packages = summary[system]["packages"]
         shells = summary[system]["devShells"]
@@ -589,11 +608,12 @@ def test_dev_shells_point_at_their_variant(nix: Nix, summary: dict[str, Any]) ->
             variant = name if name != "default" else ("coreml" if "darwin" in system else "cpu")
             env = nix.derivation(drv_path)["env"]
             dist = packages[f"onnxruntime-{variant}"]["out"]
-            assert env["ORT_WRAPPER_DIST"] == dist
-            assert env["ORT_LIB_LOCATION"] == dist
-            # where finalize puts the pkg-config file and the CMake package
-            assert env["PKG_CONFIG_PATH"] == f"{dist}/{Path(PC_RELPATH).parent}"
-            assert env["CMAKE_PREFIX_PATH"] == dist
+            # exactly what `ort-wrapper env` prints for a distribution laid out as finalize
+            # lays out this variant
+            mode = LinkMode(MATRIX["variants"][variant]["linkMode"])
+            expected = _consumer_env(tmp_path / f"{system}-{name}", mode, dist)
+            assert {k: env[k] for k in expected if k in env} == expected
+            assert set(expected) <= set(env)
             assert CMAKE_DIR == "lib/cmake/onnxruntime"  # one of CMake's <prefix>/ search paths
             tools = {_pname(p) for p in env["nativeBuildInputs"].split()}
             assert {"cmake", "ninja", "patchelf", "pkg-config"} <= tools

@@ -10,6 +10,7 @@ symbols the linker could not resolve.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -94,11 +95,13 @@ def _expected(path: Path) -> dict[str, np.ndarray]:
 
 
 def _environment(lab: LabResult) -> dict[str, str]:
-    return {
-        "PATH": CHROOT_PATH,
-        "ORT_LIB_LOCATION": lab.dist_inside,
-        "PKG_CONFIG_PATH": f"{lab.dist_inside}/lib/pkgconfig",
-    }
+    """What ``ort-wrapper env DIST --json`` says inside the chroot, and nothing else."""
+    lines: list[str] = []
+    command = [f"{WORK}/bin/ort-wrapper", "env", lab.dist_inside, "--json"]
+    lab.chroot.run(command, env={"PATH": CHROOT_PATH}, on_line=lines.append)
+    variables = json.loads("".join(lines))["variables"]
+    assert variables["ORT_LIB_LOCATION"] == f"{lab.dist_inside}/lib"
+    return {"PATH": CHROOT_PATH, **variables}
 
 
 def _unresolved(log: Path) -> list[str]:
@@ -156,17 +159,24 @@ def test_rust_with_link_flags_in_build_rs(lab: LabResult, work: Path, tmp_path: 
     _run(lab, "./target/debug/run-model", cwd)
 
 
-def test_control_without_the_static_dependencies_the_link_fails_naming_symbols(
+def test_pkg_config_libs_alone_link_it(lab: LabResult, work: Path, tmp_path: Path) -> None:
+    """``pkg-config --libs`` without ``--static`` (what the ``ort`` crate asks) is enough: the
+    archive holds ORT's dependencies and the .pc's Libs carry the C++ runtime."""
+    cwd = f"{WORK}/examples/c"
+    line = "cc run_model.c $(pkg-config --cflags --libs libonnxruntime) -o plain_libs"
+    _build(lab, ["sh", "-c", line], cwd, tmp_path / "plain.log")
+    _run(lab, "./plain_libs", cwd)
+
+
+def test_the_archive_and_the_cxx_runtime_alone_link_it(
     lab: LabResult, work: Path, tmp_path: Path
 ) -> None:
-    """Control: the C example linked with pkg-config's view for shared linking (no --static,
-    so no Libs.private) misses ORT's dependencies, and the failure names what is unresolved."""
-    log = tmp_path / "control.log"
-    line = "cc run_model.c $(pkg-config --cflags --libs libonnxruntime) -o control"
-    with pytest.raises(BuildError):
-        lab.chroot.run(
-            ["sh", "-c", line], cwd=f"{WORK}/examples/c", env=_environment(lab), log_file=log
-        )
-    symbols = _unresolved(log)
-    print(f"\nwithout --static: {len(symbols)} unresolved, e.g. {symbols[:3]}")
-    assert any(s.startswith(("onnx::", "google::protobuf::", "absl::")) for s in symbols)
+    """What the ``ort`` crate links when it finds ``libonnxruntime.a`` in ORT_LIB_LOCATION: that
+    archive and ``-lstdc++``, nothing else (a PIE, as cc and rustc make by default)."""
+    cwd = f"{WORK}/examples/c"
+    line = (
+        "cc -pie run_model.c $(pkg-config --cflags libonnxruntime) "
+        '"$ORT_LIB_LOCATION/libonnxruntime.a" -lstdc++ -o archive_alone'
+    )
+    _build(lab, ["sh", "-c", line], cwd, tmp_path / "alone.log")
+    _run(lab, "./archive_alone", cwd)

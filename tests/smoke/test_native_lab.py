@@ -48,8 +48,22 @@ def test_the_distribution(lab: LabResult) -> None:
     assert abseil["discovered"] >= 100  # trixie's libabsl-dev ships 104 static archives
     assert 0 < abseil["referenced"] < abseil["discovered"]
     assert manifest.extra["source"]["sha256"] == known_source(VERSION).sha256
+    # self-contained: the static archives it needs are inside it, trixie's shared-only onnx and
+    # cpuinfo built static by the lab (static_deps.json); what remains is the C++ runtime
+    assert manifest.extra["selfContained"] is True, manifest.extra["sharedLibraries"]
+    absorbed = {e["name"]: e for e in manifest.extra["absorbed"]}
+    assert {"onnx", "onnx_proto", "cpuinfo", "protobuf", "re2"} <= set(absorbed)
+    assert absorbed["onnx"]["path"].startswith("/lab/deps/install/lib/")
+    assert manifest.link_flags == (
+        "${prefix}/lib/libonnxruntime.a",
+        "-lstdc++",
+        "-lm",
+        "-ldl",
+        "-lpthread",
+    )
     pc = (lab.dist / "lib/pkgconfig/libonnxruntime.pc").read_text()
-    assert f"Version: {VERSION}" in pc and "Libs.private:" in pc
+    assert f"Version: {VERSION}" in pc and "Libs.private:" not in pc
+    assert "Libs: -L${libdir} -lonnxruntime -lstdc++" in pc
     print(
         f"\nlab result {lab.key} (cached: {lab.cached}): merged archive "
         f"{merged.stat().st_size / 2**20:.1f} MiB, abseil {abseil['referenced']} of "

@@ -6,9 +6,11 @@ under a lock). When a registry cannot be reached these skip loudly with the reas
   script runs); the directory ``package/bin/napi-v6/linux/x64`` exactly as the package has it.
 - ``wheel_library_dir(root)``: the PyPI wheel's ``capi/libonnxruntime.so.1.23.2`` (and the
   providers bridge) copied into a plain directory: the wheel used as a C library only.
-- ``debian_header()``: ``onnxruntime_c_api.h`` from Debian sid's ``libonnxruntime-dev``
-  (ORT 1.23.2), fetched with ``apt-get download`` through a private apt state directory.
-- ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins.
+- ``debian_root()``: Debian sid's ``libonnxruntime-dev`` and ``libonnxruntime1.23`` (ORT
+  1.23.2) extracted into one tree (``usr/``), fetched with ``apt-get download`` through a
+  private apt state directory; ``debian_header()``: its ``onnxruntime_c_api.h``.
+- ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins;
+  ``lab_source_include()``: that tarball's ``include/onnxruntime/`` folder.
 - ``chroot_python_packages()``: ``ort-wrapper check``'s dependencies for the lab chroot's
   Python 3.13, installed from PyPI wheels into one folder.
 """
@@ -34,10 +36,13 @@ from support.cuda_envs import REPO, WRAPPER_DEPS, build_cached
 __all__ = [
     "CHECK_DEPS",
     "DEBIAN_DEV",
+    "DEBIAN_LIB",
     "NPM_ORT",
     "chroot_python_packages",
     "debian_header",
+    "debian_root",
     "lab_source_header",
+    "lab_source_include",
     "npm_library_dir",
     "wheel_library_dir",
 ]
@@ -52,6 +57,11 @@ DEBIAN_DEV = (
     "libonnxruntime-dev",
     "1.23.2+dfsg-6.1",
     "4630a94adb36dc056feb124e51c6e952e2cab5188bc093a25bee8a7e1ac5196d",
+)
+DEBIAN_LIB = (  # the library the -dev package's CMake files point at
+    "libonnxruntime1.23",
+    "1.23.2+dfsg-6.1",
+    "bb6f4e8212793ed6484e541d01812dff7525db6e268f37a94295b95fbdd7fdf2",
 )
 SID_SOURCES = (
     "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
@@ -105,7 +115,6 @@ def wheel_library_dir(root: Path) -> Path:
 
 
 def _debian_build(tmp: Path) -> None:
-    name, version, sha256 = DEBIAN_DEV
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
         pytest.skip("apt-get/dpkg are not available")
     tmp.mkdir(parents=True)
@@ -124,24 +133,29 @@ def _debian_build(tmp: Path) -> None:
         "-oAPT::Sandbox::User=root",
     ]
     _run(["apt-get", *options, "update"], "apt-get update (Debian sid)", tmp)
-    _run(["apt-get", *options, "download", f"{name}={version}"], f"apt-get download {name}", tmp)
-    [deb] = tmp.glob(f"{name}_*.deb")
-    _checked(deb, sha256, f"Debian {name} {version}")
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], check=True)
-    deb.unlink()
+    for name, version, sha256 in (DEBIAN_DEV, DEBIAN_LIB):
+        _run(["apt-get", *options, "download", f"{name}={version}"], f"download {name}", tmp)
+        [deb] = tmp.glob(f"{name}_*.deb")
+        _checked(deb, sha256, f"Debian {name} {version}")
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], check=True)
+        deb.unlink()
     shutil.rmtree(state)
+
+
+def debian_root() -> Path:
+    """The root (holding ``usr/``) of Debian sid's ORT 1.23.2 development files and library."""
+    spec = [f"{name}={version} {sha256}" for name, version, sha256 in (DEBIAN_DEV, DEBIAN_LIB)]
+    return build_cached("debian", spec, _debian_build, lambda _: None) / "root"
 
 
 def debian_header() -> Path:
     """``onnxruntime_c_api.h`` of ORT 1.23.2 from Debian sid's libonnxruntime-dev."""
-    name, version, sha256 = DEBIAN_DEV
-    root = build_cached("debian", [f"{name}={version}", sha256], _debian_build, lambda _: None)
-    return root / "root/usr/include/onnxruntime/onnxruntime_c_api.h"
+    return debian_root() / "usr/include/onnxruntime/onnxruntime_c_api.h"
 
 
-def lab_source_header(tmp: Path) -> Path:
-    """``onnxruntime_c_api.h`` from the lab's pinned 1.21.0 source tarball (downloaded once into
-    the lab's download cache)."""
+def _lab_source_extract(tmp: Path, member: str) -> Path:
+    """``member`` (a file or a folder, under ``onnxruntime-1.21.0/``) of the lab's pinned 1.21.0
+    source tarball (downloaded once into the lab's download cache), extracted into ``tmp``."""
     from ort_wrapper.errors import LabEnvironmentError
     from ort_wrapper.lab.source import fetch_source, known_source
 
@@ -149,10 +163,22 @@ def lab_source_header(tmp: Path) -> Path:
         tarball = fetch_source(known_source("1.21.0"), cache_root() / "downloads")
     except LabEnvironmentError as exc:
         pytest.skip(f"the 1.21.0 source is not reachable: {exc}")
-    member = "onnxruntime-1.21.0/include/onnxruntime/core/session/onnxruntime_c_api.h"
-    with tarfile.open(tarball) as archive:
-        archive.extract(member, tmp, filter="data")
-    return tmp / member
+    name = f"onnxruntime-1.21.0/{member}"
+    with tarfile.open(tarball, "r|*") as archive:  # one pass over the stream
+        for entry in archive:
+            if entry.name == name or entry.name.startswith(name + "/"):
+                archive.extract(entry, tmp, filter="data")
+    return tmp / name
+
+
+def lab_source_header(tmp: Path) -> Path:
+    """``onnxruntime_c_api.h`` from the lab's pinned 1.21.0 source tarball."""
+    return _lab_source_extract(tmp, "include/onnxruntime/core/session/onnxruntime_c_api.h")
+
+
+def lab_source_include(tmp: Path) -> Path:
+    """The 1.21.0 source tarball's ``include/onnxruntime/`` folder (ORT's public headers)."""
+    return _lab_source_extract(tmp, "include/onnxruntime")
 
 
 CHECK_EXTRA = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"][

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ort_wrapper.errors import UnsafeTextError
+from ort_wrapper.errors import EscapeError
 from ort_wrapper.escape import (
     cargo_directive,
     cmake_list_item,
@@ -31,7 +31,8 @@ from ort_wrapper.escape import (
     ort_config_comment,
     pkgconfig_text,
     pkgconfig_word,
-    shell_assignment,
+    shell_export,
+    shell_join,
     shell_quote,
     terminal_text,
     wheel_record_line,
@@ -81,7 +82,7 @@ def cargo_reads(output: str) -> list[tuple[str, str]]:
 def test_a_cargo_line_is_one_directive_with_the_value(value: str) -> None:
     try:
         line = cargo_directive("rustc-link-arg", value, "the flag")
-    except UnsafeTextError:
+    except EscapeError:
         return
     assert cargo_reads(line) == [("rustc-link-arg", value)]
 
@@ -98,7 +99,7 @@ def _cmake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_a_cmake_quoted_argument_reads_back_as_the_text(value: str) -> None:
     try:
         body = cmake_quoted(value, "the value")
-    except UnsafeTextError:
+    except EscapeError:
         return
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp, "s.cmake")
@@ -127,7 +128,7 @@ def test_cmake_list_items_survive_a_link_property_one_each(values: list[str]) ->
     for value in values:
         try:
             kept.append(cmake_quoted(cmake_list_item(value, "the flag"), "the flag"))
-        except UnsafeTextError:
+        except EscapeError:
             continue
     if not kept:
         return
@@ -142,7 +143,7 @@ def test_cmake_list_items_survive_a_link_property_one_each(values: list[str]) ->
 def _accepted(value: str) -> bool:
     try:
         cmake_list_item(value, "the flag")
-    except UnsafeTextError:
+    except EscapeError:
         return False
     return True
 
@@ -152,26 +153,31 @@ def _accepted(value: str) -> bool:
 @example("$(touch /tmp/pwned)'")
 def test_a_shell_word_reads_back_as_the_text(value: str) -> None:
     try:
-        word = shell_quote(value, "the value")
-    except UnsafeTextError:
+        word, line = shell_quote(value), shell_join([value, "-lm"], "the flag")
+    except EscapeError:
         return
     for shell in ("sh", "bash"):
         done = subprocess.run([shell, "-c", f"printf %s {word}"], capture_output=True, check=True)
         assert done.stdout == value.encode()
+        script = f"printf '%s\\0' {line}"
+        done = subprocess.run([shell, "-c", script], capture_output=True, check=True)
+        assert done.stdout == value.encode() + b"\0-lm\0"
 
 
 @SUBPROCESS
 @given(TEXT)
-def test_a_shell_assignment_sets_exactly_the_value(value: str) -> None:
+def test_a_shell_export_sets_exactly_the_value(value: str) -> None:
+    """``eval`` of the line sets the value; with ``prepend``, before what the list held."""
     try:
-        line = shell_assignment("ORT_VALUE", value, "the value")
-    except UnsafeTextError:
+        line, listed = shell_export("ORT_V", value), shell_export("ORT_L", value, prepend=True)
+    except EscapeError:
         return
-    script = f'eval {shlex.quote(line)}; printf %s "$ORT_VALUE"'
+    script = f"ORT_L=old; eval {shlex.quote(line)}; eval {shlex.quote(listed)}; "
+    script += 'printf "%s\\0%s" "$ORT_V" "$ORT_L"'
     done = subprocess.run(["bash", "-c", script], capture_output=True, check=True)
-    assert done.stdout == value.encode()
-    with pytest.raises(UnsafeTextError, match="is not a shell name"):
-        shell_assignment("X;rm", value, "the value")
+    assert done.stdout == value.encode() + b"\0" + value.encode() + b":old"
+    with pytest.raises(EscapeError, match="is not a shell variable name"):
+        shell_export("X;rm", value)
 
 
 def _pkgconfig(tmp: str, *args: str) -> str:
@@ -192,7 +198,7 @@ def test_a_pc_file_gives_back_each_word_and_text(word: str, text: str) -> None:
     as a shell would); a Version text comes back as it is."""
     try:
         libs, version = pkgconfig_word(word, "the flag"), pkgconfig_text(text, "the version")
-    except UnsafeTextError:
+    except EscapeError:
         return
     with tempfile.TemporaryDirectory() as tmp:
         pc = f"v={libs}\nName: t\nDescription: d\nVersion: {version}\nLibs: {libs}\n"
@@ -204,7 +210,7 @@ def test_a_pc_file_gives_back_each_word_and_text(word: str, text: str) -> None:
 
 def test_a_pc_word_keeps_only_the_named_variables() -> None:
     assert pkgconfig_word("${prefix}/lib/x.a", "f", variables=("prefix",)) == "${prefix}/lib/x.a"
-    with pytest.raises(UnsafeTextError):
+    with pytest.raises(EscapeError):
         pkgconfig_word("${pcfiledir}/x", "f", variables=("prefix",))
 
 
@@ -222,7 +228,7 @@ def test_a_model_name_is_one_comment_for_ort_and_for_our_reader(name: str) -> No
     try:
         ort_config_comment(name, "the name")
         config = OperatorConfig.of(ops, [ModelRecord(name, "0" * 64)])
-    except UnsafeTextError:
+    except EscapeError:
         return
     comments, operators = ort_reads(config.text())
     assert comments == [f"# model {'0' * 64} {name}"] and operators == ["ai.onnx;17;Add"]
@@ -247,7 +253,7 @@ def test_terminal_text_holds_no_control_character(value: str) -> None:
 def test_a_record_row_reads_back_as_auditwheel_reads_it(name: str) -> None:
     try:
         line = wheel_record_line(name, "sha256=x", "1")
-    except UnsafeTextError:
+    except EscapeError:
         return
     assert list(csv.reader(line.splitlines())) == [[name, "sha256=x", "1"]]
 
@@ -274,7 +280,7 @@ def test_the_cmake_package_links_exactly_the_manifests_flags(flags: list[str]) -
     manifest = Manifest("1.23.2", "cpu", "static", (), (core,), link_flags=tuple(flags))
     try:
         package = cmake_package(manifest)
-    except UnsafeTextError:
+    except EscapeError:
         return
     with tempfile.TemporaryDirectory() as tmp:
         dist = Path(tmp, "dist")

@@ -162,3 +162,20 @@ def test_json_into_a_closed_pipe_is_not_a_traceback():
     stderr = proc.stderr.read()
     proc.wait(timeout=300)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_the_variables_of_ort_wrapper_env_name_one_distribution(wheel_prefix: Path) -> None:
+    """ORT_WRAPPER_DIST (the root) and ORT_LIB_LOCATION (its library folder, as the ``ort``
+    crate reads it), as ``ort-wrapper env`` sets them: one distribution, no warning. Control:
+    ORT_LIB_LOCATION at another distribution is shadowed, and doctor warns."""
+    (wheel_prefix / "lib").mkdir()
+    env = {"ORT_WRAPPER_DIST": str(wheel_prefix), "ORT_LIB_LOCATION": str(wheel_prefix / "lib")}
+    report = json.loads(doctor("--json", **env).stdout)
+    found = [f for f in checks(report) if f["name"] == "dist.env"]
+    assert [f["status"] for f in found] == ["pass", "pass"], found
+    assert "names the same distribution as ORT_WRAPPER_DIST" in str(found[1])
+    other = wheel_prefix.parent / "elsewhere"
+    other.mkdir()
+    report = json.loads(doctor("--json", **{**env, "ORT_LIB_LOCATION": str(other)}).stdout)
+    found = [f for f in checks(report) if f["name"] == "dist.env"]
+    assert [f["status"] for f in found] == ["pass", "warn"], found

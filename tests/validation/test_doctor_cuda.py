@@ -32,8 +32,9 @@ CUDA_NEEDS = {
 _CLEAN = {"ORT_WRAPPER_DIST": None, "ORT_LIB_LOCATION": None, "LD_LIBRARY_PATH": None}
 
 
-def doctor_json(python, **env) -> tuple[int, dict]:
-    proc = run_python(python, ["-m", "ort_wrapper.cli", "doctor", "--json"], {**_CLEAN, **env})
+def doctor_json(python, *args: str, **env) -> tuple[int, dict]:
+    command = ["-m", "ort_wrapper.cli", "doctor", "--json", *args]
+    proc = run_python(python, command, {**_CLEAN, **env})
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -151,3 +152,25 @@ def test_nvidia_wheels_on_sys_path_but_not_preloaded_are_named():
     assert "libcublasLt.so.12" in finding["detail"] and "nvidia-* wheels" in finding["detail"]
     if finding["name"] == "provider.needs-preload":
         assert "onnxruntime.preload_dlls()" in finding["fix"]
+
+
+def test_a_cpu_bundle_of_the_gpu_wheel_needs_no_driver_and_no_cuda(tmp_path):
+    """`bundle --provider cpu` of the GPU wheel leaves CUDA and TensorRT out on purpose
+    (bundle.json's leftOut): doctor asks no driver, CUDA runtime or cuDNN for them and exits
+    0 on a host without any of those."""
+    python = gpu_venv()
+    where = run_python(
+        python, "import importlib.util as u; print(u.find_spec('onnxruntime').origin)", _CLEAN
+    )
+    assert where.returncode == 0, where.stderr
+    package = where.stdout.strip().rsplit("/", 1)[0]
+    out = tmp_path / "cpu-only"
+    bundle = ["-m", "ort_wrapper.cli", "bundle", package, "--out", str(out), "--provider", "cpu"]
+    made = run_python(python, bundle, _CLEAN)
+    assert made.returncode == 0, made.stderr
+    code, report = doctor_json(python, "--dist", str(out))
+    left_out = sorted(f["detail"].split(":")[0] for f in by_code(report, "provider.left-out"))
+    assert left_out == ["CUDAExecutionProvider", "TensorrtExecutionProvider"]
+    cuda_lines = by_code(report, "host.driver") + by_code(report, "host.cuda-runtime")
+    assert [f["status"] for f in cuda_lines] == ["pass"], cuda_lines  # the driver line only
+    assert code == 0, [f for f in checks(report) if f["status"] != "pass"]

@@ -1,6 +1,7 @@
 """The one reader of ``share/ort-wrapper/bundle.json``, the record ``bundle`` writes: every
-file with its hash (and RUNPATH for ELF files), the provider libraries left out on purpose and
-the Python requirements the bundle carries."""
+file with its hash (and RUNPATH for ELF files), the symlinks it made (the core library's
+link-time name and SONAME), the provider libraries left out on purpose and the Python
+requirements the bundle carries."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..errors import BundleError
 from ..files import read_json, relpath_problem
 from . import BUNDLE_JSON_RELPATH
 
-__all__ = ["BundleRecord", "BundledFile", "LeftOut", "read_bundle_record"]
+__all__ = ["BundleRecord", "BundledFile", "BundledLink", "LeftOut", "read_bundle_record"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,18 @@ class BundledFile:
     path: str  # relative to the bundle's root
     sha256: str
     runpath: str | None = None  # set for ELF files (the RUNPATH the bundle gave them)
+
+
+@dataclass(frozen=True)
+class BundledLink:
+    """A symlink the bundle made: ``path`` (relative to the root) names a file beside it."""
+
+    path: str
+    target: str  # a file name in the same folder
+
+    def to_json(self) -> dict[str, str]:
+        """bundle.json's form."""
+        return {"path": self.path, "target": self.target}
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class BundleRecord:
     files: tuple[BundledFile, ...]
     left_out: tuple[LeftOut, ...] = ()
     python_requires: tuple[str, ...] = ()
+    links: tuple[BundledLink, ...] = ()
 
 
 def _field(where: str, data: Mapping[str, Any], key: str, kind: type, default: Any = None) -> Any:
@@ -81,6 +95,17 @@ def _file(where: str, entry: Any) -> BundledFile:
     return BundledFile(path, _field(where, entry, "sha256", str), runpath)
 
 
+def _link(where: str, entry: Any) -> BundledLink:
+    if not isinstance(entry, dict):
+        raise BundleError(f"{where}: every entry of 'links' must be an object, not {entry!r:.80}")
+    path, target = _field(where, entry, "path", str), _field(where, entry, "target", str)
+    if (problem := relpath_problem(path)) is not None:
+        raise BundleError(f"{where}: link {path!r} {problem}")
+    if "/" in target or target in ("", ".", ".."):
+        raise BundleError(f"{where}: link {path!r} must name a file beside it, not {target!r}")
+    return BundledLink(path, target)
+
+
 def read_bundle_record(root: Path) -> BundleRecord:
     """Read and validate ``root``'s bundle.json; BundleError names the file and the problem
     (FileNotFoundError passes, for callers that treat a missing record as 'not a bundle')."""
@@ -95,4 +120,5 @@ def read_bundle_record(root: Path) -> BundleRecord:
         files=tuple(_file(where, e) for e in _field(where, data, "files", list)),
         left_out=tuple(LeftOut.parse(e) for e in _strings(where, data, "leftOut")),
         python_requires=_strings(where, data, "pythonRequires"),
+        links=tuple(_link(where, e) for e in _field(where, data, "links", list, [])),
     )

@@ -103,7 +103,7 @@ def _members(package: Path, bundle: Path) -> Iterator[tuple[str, Path]]:
             continue
         yield f"ort_wrapper/{rel.as_posix()}", path
     for path in sorted(bundle.rglob("*")):
-        if path.is_file():
+        if path.is_file() and not path.is_symlink():  # a wheel holds no symlinks; Python needs none
             yield f"ort_wrapper/_bundle/{path.relative_to(bundle).as_posix()}", path
 
 

@@ -14,6 +14,7 @@ files (no timestamps; modes from the source within 0755/0644, less the umask; so
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,13 +33,14 @@ from ..files import (
     sha256_file,
     write_json_atomic,
 )
-from ..finalize.cmakepkg import with_cmake_package
+from ..finalize.cmakepkg import core_library, with_cmake_package
 from ..manifest import MANIFEST_RELPATH, FileEntry, LinkMode, Manifest
 from ..progress import Progress
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
+from .links import core_links, make_links
 from .patch import set_runpath
 from .plan import Plan, plan_bundle, runpath_for
-from .record import read_bundle_record
+from .record import BundledLink, read_bundle_record
 from .source import inspect_source
 from .verify import Problem, verify_files
 
@@ -92,16 +94,20 @@ def _not_a_bundle(out: Path) -> str | None:
 def _unrecorded(out: Path) -> str | None:
     """The first thing in ``out`` its bundle.json does not account for (None: nothing)."""
     try:
-        recorded = {f.path: f.sha256 for f in read_bundle_record(out).files}
+        record = read_bundle_record(out)
     except (OSError, BundleError) as exc:
         return f"its {BUNDLE_JSON_RELPATH} is not a bundle's record ({exc})"
+    recorded = {f.path: f.sha256 for f in record.files}
+    links = {link.path: link.target for link in record.links}
     allowed = {*recorded, BUNDLE_JSON_RELPATH, MANIFEST_RELPATH.as_posix()}
-    parents = {p.as_posix() for rel in allowed for p in Path(rel).parents}
+    parents = {p.as_posix() for rel in (*allowed, *links) for p in Path(rel).parents}
     for path in out.rglob("*"):
         rel = path.relative_to(out).as_posix()
-        if path.is_symlink() or not (path.is_dir() or path.is_file()):
-            return f"{path} is not a file an earlier bundle wrote"
-        if rel not in (parents if path.is_dir() else allowed):
+        if path.is_symlink():
+            known = links.get(rel) == os.readlink(path)
+        else:
+            known = rel in (parents if path.is_dir() else allowed if path.is_file() else ())
+        if not known:
             return f"{path} is not a file an earlier bundle wrote"
         if rel in recorded and sha256_file(path) != recorded[rel]:
             return f"{path} was changed since the bundle was written"
@@ -126,9 +132,15 @@ def _symbol_versions(tmp: Path, elf_files: Iterable[str]) -> tuple[dict[str, str
 
 def _bundle_json(
     plan: Plan, hashes: Mapping[str, str], sizes: Mapping[str, int], runpaths: Mapping[str, str],
-    versions: dict[str, str], host_versions: dict[str, str],
+    versions: dict[str, str], host_versions: dict[str, str], links: Iterable[BundledLink],
 ) -> dict[str, Any]:  # fmt: skip
     src = plan.source
+    copied = {f.dest for f in plan.files}
+    written = [  # by bundle itself (the CMake package): recorded too, so a rerun may replace it
+        {"path": rel, "sha256": hashes[rel], "size": sizes[rel], "why": ["written by bundle"]}
+        for rel in sorted(hashes)
+        if rel not in copied
+    ]
     return {
         "schema": SCHEMA,
         "source": {"path": str(src.path), "kind": src.kind, "variant": src.variant},
@@ -146,7 +158,9 @@ def _bundle_json(
                 **({"runpath": runpaths[f.dest]} if f.dest in runpaths else {}),
             }
             for f in plan.files
-        ],
+        ]
+        + written,
+        "links": [link.to_json() for link in links],
         "host": [
             {
                 "soname": h.soname,
@@ -248,9 +262,11 @@ def make_bundle(
         manifest = with_cmake_package(_manifest(plan, hashes, host_versions), tmp.joinpath)
         for entry in manifest.files:  # the CMake package is written anew, for the bundle
             hashes[entry.path], sizes[entry.path] = entry.sha256, (tmp / entry.path).stat().st_size
+        links = core_links(tmp, core_library(manifest.files), hashes)
+        make_links(tmp, links)
         write_json_atomic(
             tmp / BUNDLE_JSON_RELPATH,
-            _bundle_json(plan, hashes, sizes, runpaths, versions, host_versions),
+            _bundle_json(plan, hashes, sizes, runpaths, versions, host_versions, links),
         )
         manifest.write(tmp)
         problems = verify_files(tmp, runpaths)

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 HELP = (
-    "build a variant natively in a Debian chroot and finalize it (cached by input; prunes "
-    "unused dependency archives unless --no-prune)"
+    "build a variant natively in a Debian chroot and finalize it (cached by input; absorbs "
+    "only the dependency members the link uses unless --no-prune)"
 )
 
 _CHECKOUT_PATCHES = Path(__file__).resolve().parents[3] / "patches"
@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-prune",
         dest="prune",
         action="store_false",
-        help="keep dependency archives nothing references in the link flags (build prunes "
-        "by default, unlike `finalize`, which prunes only with --prune)",
+        help="absorb every member of every dependency archive found, not only those the link "
+        "uses (build prunes by default, unlike `finalize`, which prunes only with --prune)",
     )
     parser.add_argument(
         "--check-patches",

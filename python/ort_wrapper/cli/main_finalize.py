@@ -8,7 +8,7 @@ from pathlib import Path
 
 HELP = (
     "write a new distribution (--out) from a CMake build and install of ONNX Runtime, which "
-    "are only read (a rerun replaces --out whole; keeps every dependency archive unless --prune)"
+    "are only read (a rerun replaces --out whole; absorbs every dependency member unless --prune)"
 )
 
 
@@ -48,13 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="DIR",
-        help="another folder to take dependency libraries from, as the build saw it (repeat)",
+        help="another folder to take dependency libraries from, as the build saw it, before "
+        "those the build found (repeat)",
     )
     parser.add_argument(
         "--prune",
         action="store_true",
-        help="leave out dependency archives (abseil ...) that nothing references; off by "
-        "default here (every candidate archive is linked), while `build` prunes by default",
+        help="absorb only the dependency members (abseil ...) the link uses; off by default "
+        "here (every member of every candidate archive), while `build` prunes by default",
     )
     parser.add_argument(
         "--operators-config",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..files import distribution_name, record_hash, sha256_file
 from ..report import FAIL, PASS, WARN, Check, Kind
-from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution
+from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution, env_root
 from ..runtime.target import Target, package_info, resolve_target
 
 __all__ = [
@@ -171,6 +171,15 @@ def _version_findings(installed: Iterable[InstalledDistribution], expected: str)
     ]
 
 
+def _same(name: str, chosen_by: str | None, env: dict[str, str | None]) -> bool:
+    """Whether two of ENV_VARS name one distribution (``ort-wrapper env`` sets
+    ORT_LIB_LOCATION to the library folder of the root ORT_WRAPPER_DIST names)."""
+    if name not in env or chosen_by not in env:
+        return False
+    first, second = env[name], env[chosen_by]
+    return bool(first and second) and env_root(name, first) == env_root(chosen_by, second)
+
+
 def _env_findings(chosen_by: str | None) -> tuple[list[Check], dict[str, Any]]:
     findings = []
     env = {var: os.environ.get(var) for var in ENV_VARS}
@@ -181,6 +190,9 @@ def _env_findings(chosen_by: str | None) -> tuple[list[Check], dict[str, Any]]:
     for name, what in pointers:
         if name == chosen_by:
             fact = f"{what} decides which distribution init() uses"
+            findings.append(Check(Kind.DIST_ENV, PASS, fact))
+        elif _same(name, chosen_by, env):
+            fact = f"{what} names the same distribution as {chosen_by}"
             findings.append(Check(Kind.DIST_ENV, PASS, fact))
         elif chosen_by == "--dist":
             fact = f"{what} is what init() without an argument would use; --dist overrides it here"

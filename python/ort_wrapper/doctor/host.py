@@ -126,7 +126,8 @@ def _major(version: str | None) -> int | None:
 
 
 def driver_findings(statuses: Sequence[ProviderStatus]) -> tuple[list[Check], dict[str, Any]]:
-    """The NVIDIA driver, failed when an NVIDIA provider is compiled in and it cannot serve."""
+    """The NVIDIA driver, failed when an NVIDIA provider in ``statuses`` (those the
+    distribution keeps) is compiled in and the driver cannot serve."""
     driver = nvidia_driver()
     details = {
         "found": driver.found,
@@ -153,7 +154,10 @@ def driver_findings(statuses: Sequence[ProviderStatus]) -> tuple[list[Check], di
                 )
         return checks, details
     if not users:
-        fact = f"{driver.summary} (not needed: no NVIDIA provider is compiled in)"
+        fact = (
+            f"{driver.summary} (not needed: no NVIDIA provider is compiled in, "
+            "or the bundle left them out)"
+        )
         return [Check(Kind.HOST_DRIVER, PASS, fact)], details
     source = soname_source("libcuda.so.1")
     fix = f"{source.system} (Debian: apt install {source.debian})"

@@ -35,6 +35,7 @@ __all__ = [
     "compiled_in",
     "host_provided",
     "left_out_libraries",
+    "left_out_on_purpose",
     "probe_check",
     "provider_section",
     "where_from",
@@ -104,6 +105,16 @@ def left_out_libraries(dist: Distribution) -> frozenset[str]:
         return frozenset(entry.name for entry in read_bundle_record(dist.root).left_out)
     except (OSError, BundleError):
         return frozenset()
+
+
+def left_out_on_purpose(status: ProviderStatus, left_out: frozenset[str]) -> bool:
+    """True when ``status``'s provider library is absent because the bundle left it out
+    (``left_out``: :func:`left_out_libraries`): the provider needs nothing from the host."""
+    return (
+        not status.library_present
+        and status.library is not None
+        and status.library.name in left_out
+    )
 
 
 def _from_nvidia_wheel(lib: ResolvedLibrary) -> bool:
@@ -192,7 +203,8 @@ def closure_table(title: str, library: Path, closure: Closure | None) -> Table:
 
 def _check(status: ProviderStatus, usable_gpu: bool, left_out: frozenset[str]) -> Check:
     name = status.name
-    if not status.library_present and status.library and status.library.name in left_out:
+    if left_out_on_purpose(status, left_out):
+        assert status.library is not None
         fact = (
             f"{name}: {status.library.name} was left out of this bundle on purpose "
             f"({BUNDLE_JSON_RELPATH} leftOut)"
@@ -265,7 +277,8 @@ def provider_section(
     dist: Distribution, compiled: CompiledIn
 ) -> tuple[Section, tuple[ProviderStatus, ...]]:
     """The providers section (the core library and every compiled-in provider, with their
-    closures) and each provider's status."""
+    closures) and the status of each provider the distribution keeps: one a bundle left out
+    on purpose is not returned, since it needs no driver or CUDA library from the host."""
     left_out = left_out_libraries(dist)
     checks: list[Check] = []
     if dist.manifest is not None and compiled.source == "child process":
@@ -284,4 +297,5 @@ def provider_section(
     }
     tables = [closure_table(s.name, s.library, s.closure) for s in statuses if s.library]
     tables = [core_table, *tables] if core_table else tables
-    return Section("providers", tuple(checks), tuple(tables), data=data), tuple(statuses)
+    kept = tuple(s for s in statuses if not left_out_on_purpose(s, left_out))
+    return Section("providers", tuple(checks), tuple(tables), data=data), kept

@@ -26,9 +26,9 @@ __all__ = [
     "MERGED_NAME",
     "check_merged",
     "component_archives",
-    "keep_members",
     "merge_archives",
     "mri_script",
+    "rebuild_archive",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,23 +158,34 @@ def _write_objects(objects: Sequence[Path], output: Path, fmt: ObjectFormat) -> 
             raise BuildError(f"{Path(argv[0]).name} failed writing {output}: {done.stderr.strip()}")
 
 
-def keep_members(archive: Path, keep: Collection[int]) -> int:
-    """Rewrite ``archive`` with only the members at the indices ``keep`` (in order, bytes
-    unchanged), checked like a merge; returns how many were left out."""
-    info = read_archive(archive)
-    with tempfile.TemporaryDirectory(prefix=".ort-keep-", dir=archive.parent) as tmp:
-        objects = []
-        for index, (member, data) in enumerate(iter_members(info)):
-            if index in keep:
+def rebuild_archive(output: Path, sources: Sequence[tuple[Path, Collection[int] | None]]) -> int:
+    """Write ``output`` anew from ``sources``: each an archive and the indices of the members to
+    take from it (None: all), in order, bytes unchanged, indexed and checked like a merge.
+    ``output`` may be one of the sources. Returns how many members were left out."""
+    infos = [read_archive(archive) for archive, _ in sources]
+    fmt = next((archive_format(i) for i in infos if i.members), ObjectFormat.ELF)
+    left_out = 0
+    with tempfile.TemporaryDirectory(prefix=".ort-rebuild-", dir=output.parent) as tmp:
+        objects: list[Path] = []
+        want: list[tuple[str, str]] = []
+        for n, (info, (_, keep)) in enumerate(zip(infos, sources, strict=True)):
+            digests = member_digests(info)
+            for index, (member, data) in enumerate(iter_members(info)):
+                if keep is not None and index not in keep:
+                    left_out += 1
+                    continue
                 name = Path(member.name).name
-                path = Path(tmp, str(index), name if name not in ("", ".", "..") else "member.o")
+                path = Path(
+                    tmp, f"{n}.{index}", name if name not in ("", ".", "..") else "member.o"
+                )
                 path.parent.mkdir()
                 path.write_bytes(data)
                 objects.append(path)
-        kept = Path(tmp, "kept.a")
-        _write_objects(objects, kept, archive_format(info))
-        want = [d for i, d in enumerate(member_digests(info)) if i in keep]
-        if member_digests(read_archive(kept)) != want or not read_archive(kept).has_index:
-            raise BuildError(f"{archive}: the archive of the {len(want)} members kept is wrong")
-        publish(kept, archive, BuildError)
-    return len(info.members) - len(objects)
+                want.append(digests[index])
+        rebuilt = Path(tmp, "rebuilt.a")
+        _write_objects(objects, rebuilt, fmt)
+        info = read_archive(rebuilt)
+        if member_digests(info) != want or not info.has_index:
+            raise BuildError(f"{output}: the archive rebuilt from {len(want)} members is wrong")
+        publish(rebuilt, output, BuildError)
+    return left_out

@@ -1,22 +1,27 @@
 """``lib/cmake/onnxruntime/``: a CMake package for a distribution, written from its manifest.
 
-A consumer writes ``find_package(onnxruntime CONFIG REQUIRED)`` and links
-``onnxruntime::onnxruntime``. The target carries the include directory and, for a static
-distribution, the manifest's ordered link flags (the same ones ``link-flags`` prints); for a
-shared one it points at the core library. Paths are computed from the config file's own
-location, so the distribution can be moved or copied; no path of the build is written.
+A consumer writes ``find_package(onnxruntime)`` and links ``onnxruntime::onnxruntime``, as
+with Debian's ``libonnxruntime-dev`` and the package ORT's own install writes (the same target,
+the same ``SameMajorVersion`` version rule; docs/build-reference.md compares them). The target
+carries the include folders (``finalize.headers.include_dirs``: both ``<onnxruntime_cxx_api.h>``
+and ``<onnxruntime/onnxruntime_cxx_api.h>`` resolve) and, for a static distribution, the
+manifest's ordered link flags (the same ones ``link-flags`` prints); for a shared one it points
+at the core library. Paths are computed from the config file's own location, so the
+distribution can be moved or copied; no path of the build is written.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from ..errors import InitError, UnsafeTextError
+from ..errors import EscapeError, InitError
 from ..escape import cmake_comment, cmake_list_item, cmake_quoted
 from ..files import relpath_problem, sha256_file, write_file
 from ..manifest import FileEntry, FileKind, Manifest
+from .headers import include_dirs
 from .linkflags import END_GROUP, PREFIX_VAR, START_GROUP
 
 __all__ = [
@@ -90,7 +95,7 @@ def _cmake_items(flags: Sequence[str]) -> list[str]:
             group = None
         elif group is not None:
             if "," in flag:  # -Wl,… splits at commas: one would add a linker option
-                raise UnsafeTextError(f"the link flag {flag!r} holds ',': refused in a link group")
+                raise EscapeError(f"the link flag {flag!r} holds ',': refused in a link group")
             group.append(flag)
         else:
             items.append(flag)
@@ -101,19 +106,20 @@ def _config(manifest: Manifest, library: str) -> str:
     # the library's own kind decides (a bundle of a static prefix says linkMode "shared")
     static = any(f.path == library and f.kind == FileKind.ARCHIVE for f in manifest.files)
     location = f"{PREFIX_VAR}/{library}"
-    include = None
+    includes = []
     if manifest.include_dir:
-        include = f"{PREFIX_VAR}/{_confined('includeDir', manifest.include_dir)}"
+        own = _confined("includeDir", manifest.include_dir)
+        includes = [f"{PREFIX_VAR}/{d}" for d in include_dirs(own)]
     props = [f'IMPORTED_LOCATION "{_quoted(location)}"']
-    if include:
-        props.append(f'INTERFACE_INCLUDE_DIRECTORIES "{_quoted(include)}"')
+    if includes:
+        props.append(f'INTERFACE_INCLUDE_DIRECTORIES "{";".join(map(_quoted, includes))}"')
     if static:
         # ORT is C++: a C program linking it needs the C++ linker (and its runtime)
         props.append('IMPORTED_LINK_INTERFACE_LANGUAGES "CXX"')
         deps = _cmake_items([f for f in manifest.link_flags if f != location])
         if deps:
             props.append(f'INTERFACE_LINK_LIBRARIES "{";".join(_quoted(f) for f in deps)}"')
-    checked = [location, *([include] if include else [])]
+    checked = [location, *includes]
     checks = "".join(
         f'if(NOT EXISTS "{_quoted(path)}")\n'
         "  set(onnxruntime_FOUND FALSE)\n"
@@ -141,29 +147,34 @@ def _config(manifest: Manifest, library: str) -> str:
 
 
 def _version(version: str) -> str:
+    """The version file: CMake's ``SameMajorVersion`` rule, as Debian's and ORT's own files
+    (``write_basic_package_version_file``) apply it. A requested version, or both ends of a
+    requested range, must be in this major version (an excluded upper end may be the next
+    major version itself); EXACT is an equal string."""
+    found = re.match(r"[0-9]+", version)
+    major = found.group() if found else ""  # none: no request is compatible
+    next_major = str(int(major) + 1) if major else ""
     lines = [
         f'set(PACKAGE_VERSION "{_quoted(version)}")',
-        'string(REGEX MATCH "^[0-9]+" _onnxruntime_major "${PACKAGE_VERSION}")',
+        "set(PACKAGE_VERSION_COMPATIBLE FALSE)",
         "if(PACKAGE_FIND_VERSION_RANGE)",
-        "  if(PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION_MIN",
-        '     OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "INCLUDE"',
-        "         AND PACKAGE_VERSION VERSION_GREATER PACKAGE_FIND_VERSION_MAX)",
-        '     OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "EXCLUDE"',
-        "         AND PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION_MAX))",
-        "    set(PACKAGE_VERSION_COMPATIBLE FALSE)",
-        "  else()",
+        f'  if(PACKAGE_FIND_VERSION_MIN_MAJOR STREQUAL "{major}"',
+        "     AND PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION_MIN",
+        '     AND ((PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "INCLUDE"',
+        f'           AND PACKAGE_FIND_VERSION_MAX_MAJOR STREQUAL "{major}"',
+        "           AND PACKAGE_VERSION VERSION_LESS_EQUAL PACKAGE_FIND_VERSION_MAX)",
+        '       OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "EXCLUDE"',
+        f'           AND PACKAGE_FIND_VERSION_MAX VERSION_LESS_EQUAL "{next_major}"',
+        "           AND PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION_MAX)))",
         "    set(PACKAGE_VERSION_COMPATIBLE TRUE)",
         "  endif()",
-        "elseif(PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION",
-        '       OR NOT PACKAGE_FIND_VERSION_MAJOR STREQUAL "${_onnxruntime_major}")',
-        "  set(PACKAGE_VERSION_COMPATIBLE FALSE)",
-        "else()",
+        f'elseif(PACKAGE_FIND_VERSION_MAJOR STREQUAL "{major}"',
+        "       AND PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION)",
         "  set(PACKAGE_VERSION_COMPATIBLE TRUE)",
-        "  if(PACKAGE_VERSION VERSION_EQUAL PACKAGE_FIND_VERSION)",
+        "  if(PACKAGE_FIND_VERSION STREQUAL PACKAGE_VERSION)",
         "    set(PACKAGE_VERSION_EXACT TRUE)",
         "  endif()",
         "endif()",
-        "unset(_onnxruntime_major)",
     ]
     return _HEADER + "\n".join(lines) + "\n"
 

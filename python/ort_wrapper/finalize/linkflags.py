@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..elf.archive import ObjectFormat
-from ..errors import BuildError, UnsafeTextError
-from ..escape import cargo_directive, cmake_list_item, shell_quote
+from ..errors import BuildError, EscapeError
+from ..escape import cargo_directive, cmake_list_item, shell_join
 from ..manifest import FRAMEWORK, PREFIX_VAR
 from . import darwin
 from .candidates import as_built
@@ -90,7 +90,7 @@ def _lib_name(name: str) -> str:
     """A library name for ``rustc-link-lib``, where ``:`` and ``=`` are syntax (a rename, a
     kind)."""
     if not name or ":" in name or "=" in name:
-        raise UnsafeTextError(
+        raise EscapeError(
             f"{_FLAG}'s library name {name!r} is empty or holds ':' or '=': refused in a "
             "cargo rustc-link-lib line"
         )
@@ -139,7 +139,7 @@ def _cargo(flags: Sequence[str]) -> list[str]:
 def format_flags(flags: Sequence[str], fmt: str) -> str:
     """``flags`` (already substituted) in one of FORMATS."""
     if fmt == "cc":
-        return " ".join(shell_quote(f, _FLAG) for f in flags)
+        return shell_join(flags, _FLAG)
     if fmt == "json":
         return json.dumps(list(flags))
     if fmt == "cmake":

@@ -2,9 +2,11 @@
 
 A plain function of its inputs: the install prefix and the build tree are only read. The
 prefix is copied into a new directory beside the output (``files.new_directory``); for a
-static variant ORT's component archives are merged there into ``lib/libonnxruntime.a`` and its
-dependencies resolved (in-tree archives copied in, system libraries recorded) and ordered for
-a single-pass linker; for every variant ``lib/pkgconfig/libonnxruntime.pc`` and
+static variant ORT's component archives are merged there into ``lib/libonnxruntime.a``, its
+dependencies resolved, every static one absorbed into that archive (so it links alone, as the
+``ort`` crate and pkg-config consumers expect) and the shared ones that remain ordered for a
+single-pass linker; for every variant the API headers are also reachable where ORT's shared
+install puts them (``finalize.headers``), and ``lib/pkgconfig/libonnxruntime.pc`` and
 the CMake package (``lib/cmake/onnxruntime/``, from the manifest) and
 ``share/ort-wrapper/manifest.json`` are written. Then the directory is renamed to the output,
 replacing an earlier one, so a failure leaves the output as it was and a rerun replaces it.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,8 @@ from ..manifest import (
 )
 from ..matrix import RuntimeLoaded, Variant
 from ..operators import OperatorConfig
-from .abseil import abseil_report, archive_graph, is_abseil
-from .archives import MERGED_NAME, component_archives, keep_members, merge_archives
+from .abseil import abseil_report, archive_graph
+from .archives import MERGED_NAME, component_archives, merge_archives, rebuild_archive
 from .candidates import (
     as_built,
     dependency_policy,
@@ -51,10 +53,18 @@ from .candidates import (
 )
 from .cmakepkg import CMAKE_FILES, core_library, with_cmake_package
 from .darwin import system_flags
+from .headers import forwarding_headers
 from .linkflags import PREFIX_VAR, order_flags
 from .pkgconfig import PC_RELPATH, pkgconfig_text
 from .python_package import PYTHON_FLAG, PYTHON_PACKAGE_DIR, python_package_files
-from .resolve import Library, Origin, linked_without_pruning, public_api_symbols, resolve
+from .resolve import (
+    Library,
+    Origin,
+    Resolution,
+    linked_without_pruning,
+    public_api_symbols,
+    resolve,
+)
 from .sharedflags import shared_link_flags
 
 __all__ = ["StaticLink", "finalize", "ort_version_of"]
@@ -115,6 +125,46 @@ def _copy_prefix(prefix: Path, dist: Path, leave_out: Collection[str]) -> None:
                 raise BuildError(f"{path} is not a file, a folder or a symlink")
 
 
+def _absorbed_graph(
+    graph: Mapping[str, set[str]], root: str, absorbed: Set[str]
+) -> dict[str, set[str]]:
+    """``graph`` with the ``absorbed`` libraries folded into ``root``: what they need, the
+    merged archive needs."""
+    folded: dict[str, set[str]] = {root: set()}
+    for key, needs in graph.items():
+        into = root if key in absorbed else key
+        folded.setdefault(into, set()).update(needs - absorbed - {into})
+    for needs in folded.values():
+        needs.discard(root)
+    return folded
+
+
+def _library_record(
+    lib: Library, sysroot: Path | None, members: int | None = None
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"name": lib.name, "origin": lib.origin.value, "static": lib.static}
+    if lib.origin == Origin.SYSTEM:
+        record["path"] = as_built(lib.path, sysroot)
+    if members is not None:
+        record["members"] = members
+    return {**record, "sha256": sha256_file(Path(lib.path))}
+
+
+def _linked(
+    root: Library, resolution: Resolution, prune: bool
+) -> tuple[list[Library], dict[str, set[str]]]:
+    """The libraries a link of ``root`` takes (without ``prune``: every candidate the
+    resolution does not leave out) and the graph of who needs whom."""
+    if prune:
+        return [lib for lib in resolution.used if lib is not root], dict(resolution.graph)
+    linked = [lib for lib in linked_without_pruning(resolution) if lib is not root]
+    return linked, archive_graph([root, *linked])
+
+
+def _count(members: Collection[int] | None, lib: Library) -> int:
+    return len(lib.objects) if members is None else len(members)
+
+
 def _static_link(
     prefix: Path,
     build_dir: Path,
@@ -126,66 +176,58 @@ def _static_link(
     providers: Sequence[str],
     reduced: bool = False,
 ) -> StaticLink:
-    """Merge ``components`` into ``dist``'s ``lib/libonnxruntime.a``, copy the in-tree
-    archives the link uses there, and order the link. For a ``reduced`` build the merged
-    archive keeps only the members a link from the C API pulls in: the kernels the reduction
-    unregistered are left out, as any consumer's linker would leave them."""
+    """Merge ``components`` into ``dist``'s ``lib/libonnxruntime.a`` and absorb into it every
+    static archive the link uses (the members a link from the C API pulls in; every member
+    without ``prune``), so the archive is all a consumer links besides the C++ runtime and the
+    shared libraries that remain (recorded, ordered). For a ``reduced`` build ORT's own members
+    are those a link from the C API pulls in: the kernels the reduction unregistered are left
+    out, as any consumer's linker would leave them."""
     merged_rel = f"lib/{MERGED_NAME}"
     merged = _target(dist, merged_rel)
     merge_archives(components, merged)
     root = Library("onnxruntime", str(merged), True, Origin.DIST, archive_symbols(merged))
     candidates = find_candidates(prefix, build_dir, system_dirs)
     resolution = resolve(public_api_symbols(root), [root, *candidates])
-    left_out = keep_members(merged, resolution.pulled[root.key]) if reduced else 0
-    if prune:
-        linked = [lib for lib in resolution.used if lib is not root]
-        graph = dict(resolution.graph)
-    else:
-        linked = [lib for lib in linked_without_pruning(resolution) if lib is not root]
-        graph = archive_graph([root, *linked])
-    in_dist = {root.key: merged_rel}
-    roles = {merged_rel: "core"}
-    copied = []
-    for lib in linked:
-        if lib.origin == Origin.SYSTEM:
-            continue
-        rel = f"lib/{Path(lib.path).name}"
-        if lib.origin == Origin.BUILD:
-            copy_file(Path(lib.path), _target(dist, rel))
-            copied.append(rel)
-        in_dist[lib.key] = rel
-        roles[rel] = "abseil" if is_abseil(lib.name) else "dependency"
-    libraries = {lib.key: lib for lib in (root, *linked)}
+    linked, graph = _linked(root, resolution, prune)
+    absorbed = [lib for lib in linked if lib.static]
+    shared = [lib for lib in linked if not lib.static]
+    taken = {
+        lib.key: resolution.pulled.get(lib.key, frozenset()) if prune else None for lib in absorbed
+    }
+    own = resolution.pulled[root.key] if reduced else None
+    rebuild_archive(
+        merged, [(merged, own), *((Path(lib.path), taken[lib.key]) for lib in absorbed)]
+    )
     fmt = archive_format(read_archive(merged))
     system_libs = (
         system_flags(providers) if fmt is ObjectFormat.MACHO else dependency_policy()["system"]
     )
-    flags = order_flags(graph, libraries, in_dist, sysroot, system_libs, fmt)
-    system = [
-        {
-            "name": lib.name,
-            "path": as_built(lib.path, sysroot),
-            "static": lib.static,
-            "sha256": sha256_file(Path(lib.path)),
-        }
-        for lib in linked
-        if lib.origin == Origin.SYSTEM
-    ]
+    flags = order_flags(
+        _absorbed_graph(graph, root.key, {lib.key for lib in absorbed}),
+        {lib.key: lib for lib in (root, *shared)},
+        {root.key: merged_rel},
+        sysroot,
+        system_libs,
+        fmt,
+    )
     extra = {
         "mergedFrom": [{"name": p.name, "sha256": sha256_file(p)} for p in components],
-        "copiedArchives": copied,
+        "absorbed": [
+            _library_record(lib, sysroot, _count(taken[lib.key], lib)) for lib in absorbed
+        ],
+        "sharedLibraries": [_library_record(lib, sysroot) for lib in shared],
+        "selfContained": not shared,
         "abseil": abseil_report(candidates, resolution).to_json(),
-        "systemLibraries": system,
         "resolution": {
             "pruned": prune,
             "pulledMembers": sum(len(v) for v in resolution.pulled.values()),
-            "membersLeftOut": left_out,
+            "membersLeftOut": len(root.objects) - len(own) if own is not None else 0,
             "unresolvedSymbols": len(resolution.unresolved),
             "linkedShared": sorted(resolution.forced_shared),
             "leftOut": sorted(resolution.excluded),
         },
     }
-    return StaticLink(tuple(flags), roles, extra)
+    return StaticLink(tuple(flags), {merged_rel: "core"}, extra)
 
 
 def _kind(rel: str) -> FileKind:
@@ -293,7 +335,8 @@ def finalize(
 
     ``build_dir`` is the CMake build tree; ``sysroot`` is where the build's absolute paths
     lie on this machine when it ran in a chroot; ``lib_dirs`` are more library folders (as
-    the build saw them) to take dependencies from; ``source`` and ``patches`` are recorded;
+    the build saw them) to take dependencies from, before those the build found; ``source``
+    and ``patches`` are recorded;
     ``prune`` leaves out dependency archives nothing references (off by default here; the
     lab's ``build`` and the Nix derivation turn it on); ``reduced_for`` is the operator config
     a reduced build was made with (recorded). ``out`` may be absent, empty or an
@@ -312,7 +355,7 @@ def finalize(
     with new_directory(out, BuildError, _not_a_distribution) as dist:
         _copy_prefix(prefix, dist, {f"lib/{p.name}" for p in components})
         if static:
-            dirs = [*library_dirs(dict(cache), build_dir), *lib_dirs]
+            dirs = [*lib_dirs, *library_dirs(dict(cache), build_dir)]
             link = _static_link(
                 prefix,
                 build_dir,
@@ -325,9 +368,9 @@ def finalize(
                 reduced=reduced_for is not None,
             )
             flags, roles, extra = link.flags, link.roles, dict(link.extra)
-            private = tuple(f for f in flags if f != f"{PREFIX_VAR}/lib/{MERGED_NAME}")
+            after = tuple(f for f in flags if f != f"{PREFIX_VAR}/lib/{MERGED_NAME}")
         else:
-            flags, roles, extra, private = (), {}, {}, ()
+            flags, roles, extra, after = (), {}, {}, ()
         runtime_loaded = _runtime_loaded(prefix, variant)
         python_path = None
         if variant.cmake_flags.get(PYTHON_FLAG) is True:
@@ -337,6 +380,8 @@ def finalize(
         include_dir = _include_dir(prefix)
         if include_dir is None:
             raise BuildError(f"no {C_API_HEADER} under {prefix / 'include'}")
+        for rel, text in forwarding_headers(dist, include_dir).items():
+            write_file(_target(dist, rel), text)
         write_file(
             _target(dist, PC_RELPATH),
             pkgconfig_text(
@@ -344,7 +389,7 @@ def finalize(
                 variant=variant.name,
                 link_mode=variant.link_mode,
                 include_dir=include_dir,
-                private=private,
+                libs=after,
             ),
         )
         files = _listing(dist, roles)

@@ -16,7 +16,6 @@ import logging
 import platform
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +35,8 @@ from .configure import SHIMS, cmake_configure_argv
 from .imports import module_closure
 from .patches import PatchStatus, apply_series, dry_run, patch_files
 from .reduced import ccache_settings, operators_for_models, reduce_kernels, reduction_flags
-from .source import OrtSource, fetch_source
+from .source import OrtSource, fetch_source, unpack_tarball
+from .static_deps import DEPS_LIB, build_static_deps, static_deps_key
 
 __all__ = [
     "LabResult",
@@ -60,6 +60,7 @@ _SRC, _BUILD, _INSTALL, _CCACHE, _SHIMS = (
 )
 _TREES = "/lab/trees"  # earlier build trees with their installs, by build key
 _KEPT_TREES = 2  # a variant's full and reduced builds
+_CCACHE_ENV = {"CCACHE_DIR": _CCACHE, "CCACHE_BASEDIR": "/lab", "CCACHE_MAXSIZE": "4G"}
 _NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 _STAMP = ".ort-builder-key"
 
@@ -145,13 +146,6 @@ def _stamp(directory: Path) -> str:
     return stamp.read_text().strip() if stamp.is_file() else ""
 
 
-def _unpack(tarball: Path, target: Path) -> None:
-    argv = ["tar", "-xf", str(tarball), "-C", str(target), "--strip-components=1"]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise BuildError(f"cannot unpack {tarball.name}: {done.stderr.strip()}")
-
-
 def _source_key(source: OrtSource, series: tuple[Path, ...]) -> str:
     """What /lab/src depends on: the tarball's pin, the series and the code applying it (not
     the CMake flags or an operator config, so a full and a reduced build share one source)."""
@@ -172,7 +166,7 @@ def _prepare_source(
         return tuple(PatchStatus(**p) for p in json.loads(record.read_text()))
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
-    _unpack(tarball, src)
+    unpack_tarball(tarball, src)
     statuses = apply_series(src, series)
     write_json_atomic(record, [s.to_json() for s in statuses])
     (src / _STAMP).write_text(key + "\n")
@@ -201,7 +195,7 @@ def check_patches(matrix: Matrix, source: OrtSource, patches_dir: Path) -> list[
         tarball = fetch_source(source, cache_root() / "downloads")
     report = []
     with tempfile.TemporaryDirectory(prefix="ort-patch-check-") as tmp:
-        _unpack(tarball, Path(tmp))
+        unpack_tarball(tarball, Path(tmp))
         for patch in sorted(patches_dir.glob("*.patch")):
             status = dry_run(Path(tmp), patch)
             users = [v.name for v in matrix.variants.values() if patch.name in v.patches]
@@ -279,10 +273,8 @@ def _build(
     _stash(root)
     if _unstash(root, key):
         return {}
-    env = {"CCACHE_DIR": _CCACHE, "CCACHE_BASEDIR": "/lab", "CCACHE_MAXSIZE": "4G"}
-    env.update(ccache_settings(root.host_path(_SRC), operators))
-    # ccache lives outside the chroot, so a new chroot (other packages) keeps its hits
-    binds = {_CCACHE: lab_dir() / "ccache"}
+    env = {**_CCACHE_ENV, **ccache_settings(root.host_path(_SRC), operators)}
+    binds = _ccache_binds()
 
     def run(argv: list[str]) -> None:
         root.run(argv, env=env, log_file=log_file, binds=binds)
@@ -301,6 +293,20 @@ def _build(
     timings["install_s"] = time.monotonic() - start
     (build / _STAMP).write_text(key + "\n")
     return timings
+
+
+def _ccache_binds() -> dict[str, Path]:
+    """ccache lives outside the chroot, so a new chroot (other packages) keeps its hits."""
+    return {_CCACHE: lab_dir() / "ccache"}
+
+
+def _static_deps(root: chroot_mod.Chroot, log_file: Path) -> str:
+    """The static dependency archives (``static_deps``), built once; their folder inside."""
+
+    def run(argv: list[str]) -> None:
+        root.run(argv, env=_CCACHE_ENV, log_file=log_file, binds=_ccache_binds())
+
+    return build_static_deps(root.host_path, cache_root() / "downloads", run)
 
 
 def _stash(root: chroot_mod.Chroot) -> None:
@@ -371,7 +377,10 @@ def run_lab(
             "prune": prune,
             "reduced_for": operators,
         }
-        final = result_key(key, finalize_args)
+        static = variant.link_mode == "static"
+        if static:  # their archives come first, before the system's shared libraries
+            finalize_args["lib_dirs"] = (DEPS_LIB,)
+        final = result_key(f"{key}:{static_deps_key()}" if static else key, finalize_args)
         dist_inside = f"/lab/results/{name}-{final}"
         dist = root.host_path(dist_inside)
         done = dist.parent / f"{dist.name}.json"
@@ -392,6 +401,10 @@ def run_lab(
         statuses = _prepare_source(root, tarball, series, _source_key(source, series))
         timings = {"source_s": time.monotonic() - start}
         timings.update(_build(root, matrix, variant, key, log_file, jobs, operators))
+        if static:
+            start = time.monotonic()
+            _static_deps(root, log_file)
+            timings["static_deps_s"] = time.monotonic() - start
         start = time.monotonic()
         dist.parent.mkdir(parents=True, exist_ok=True)
         finalize(

@@ -1,10 +1,12 @@
-"""The ONNX Runtime source tarball from a Debian mirror's pool, verified by sha256."""
+"""Source tarballs from a Debian mirror's pool (ONNX Runtime's, and those of the libraries the lab
+builds statically), verified by sha256, and unpacked."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -22,6 +24,7 @@ __all__ = [
     "known_source",
     "known_versions",
     "mirror",
+    "unpack_tarball",
 ]
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,8 @@ _SOURCES = Path(__file__).with_name("sources.json")
 
 @dataclass(frozen=True)
 class OrtSource:
-    """One ORT release as a Debian orig tarball: where it lies and what it must hash to."""
+    """A release as a Debian orig tarball (ONNX Runtime's, or a dependency's): where it lies
+    and what it must hash to."""
 
     version: str
     suite: str  # the Debian suite whose -dev packages match this source
@@ -110,3 +114,11 @@ def fetch_source(source: OrtSource, downloads: Path) -> Path:
     partial.chmod(0o644)
     partial.replace(target)
     return target
+
+
+def unpack_tarball(tarball: Path, target: Path) -> None:
+    """Unpack ``tarball`` into ``target``, without its top-level folder."""
+    argv = ["tar", "-xf", str(tarball), "-C", str(target), "--strip-components=1"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise BuildError(f"cannot unpack {tarball.name}: {done.stderr.strip()}")

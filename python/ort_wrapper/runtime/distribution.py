@@ -31,6 +31,7 @@ __all__ = [
     "ENV_VARS",
     "Distribution",
     "DistributionKind",
+    "env_root",
     "library_dir",
     "locate",
     "module_version",
@@ -277,13 +278,22 @@ def _prefix(root: Path, origin: str) -> Distribution:
     return dist
 
 
+def env_root(var: str, value: str) -> Path:
+    """The distribution the variable ``var`` set to ``value`` names. ``ORT_LIB_LOCATION`` is the
+    folder holding the library for the ``ort`` crate (``ort-wrapper env`` sets it to a prefix's
+    ``lib/``): a folder without a manifest whose parent has one stands for that parent."""
+    path = Path(value).expanduser().absolute()
+    in_prefix = not (path / MANIFEST_RELPATH).exists() and (path.parent / MANIFEST_RELPATH).exists()
+    return path.parent if var == "ORT_LIB_LOCATION" and in_prefix else path
+
+
 def locate(distribution: str | os.PathLike[str] | None = None) -> Distribution:
     """Choose and validate the distribution (see the module docstring for the order)."""
     if distribution is not None:
         return _prefix(Path(distribution).expanduser().absolute(), "argument")
     for var in ENV_VARS:
         if value := os.environ.get(var):
-            return _prefix(Path(value).expanduser().absolute(), var)
+            return _prefix(env_root(var, value), var)
     if (CARRIED_BUNDLE / MANIFEST_RELPATH).exists():
         return _prefix(CARRIED_BUNDLE, "carried bundle")
     return _installed_module()

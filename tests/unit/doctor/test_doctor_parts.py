@@ -239,3 +239,51 @@ def test_a_provider_a_bundle_left_out_on_purpose_is_an_ok_line_not_an_error(tmp_
     assert severity == "warn" and "CUDA" not in fact and "Tensorrt" in fact
     (root / BUNDLE_JSON_RELPATH).write_text("{not json")  # unreadable: judged as the files are
     assert len(codes()["provider.unusable"]) == 2
+
+
+def test_providers_a_bundle_left_out_need_no_driver_and_no_cuda_library(tmp_path):
+    """`bundle --provider cpu` of the GPU wheel on a host without CUDA: the host section asks
+    nothing for the providers left out (no driver, no CUDA runtime, no cuDNN), so nothing
+    there is above pass; the same files without bundle.json are judged as the GPU build."""
+    from ort_wrapper.bundle import BUNDLE_JSON_RELPATH
+    from ort_wrapper.doctor.host import host_section
+    from ort_wrapper.manifest import Manifest
+    from ort_wrapper.runtime.gpu import nvidia_driver
+
+    root = tmp_path / "bundle"
+    (root / "lib").mkdir(parents=True)
+    manifest = Manifest("1.23.2", "pypi-gpu", "shared", ("CPUExecutionProvider",), ())
+    manifest.write(root)
+    dist = Distribution("prefix", root, "argument", manifest)
+    providers = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+    compiled = CompiledIn(providers, "child process", "1.23.2")
+
+    def host_findings() -> dict[str, list[tuple[str, str]]]:
+        _, statuses = provider_section(dist, compiled)
+        out: dict[str, list[tuple[str, str]]] = {}
+        for finding in host_section((), statuses).checks:
+            out.setdefault(finding.name, []).append((finding.status, finding.detail))
+        return out
+
+    driver = nvidia_driver()
+    no_driver = not (driver.found and driver.error is None)
+    as_gpu_build = host_findings()  # the control: nothing says these were left out
+    assert len(as_gpu_build["host.cuda-runtime"]) >= 2  # CUDA runtime, cuDNN, TensorRT
+    if no_driver:
+        [(status, fact)] = as_gpu_build["host.driver"]
+        assert status == "fail" and fact.endswith(f"needed by {', '.join(providers[:2])}")
+    left_out = [
+        f"onnxruntime/capi/libonnxruntime_providers_{name}.so ({provider} not selected)"
+        for name, provider in (("cuda", providers[1]), ("tensorrt", providers[0]))
+    ]
+    record = {"version": "1.23.2", "source": {"variant": "pypi-gpu"}, "files": [],
+              "leftOut": left_out}  # fmt: skip
+    (root / BUNDLE_JSON_RELPATH).write_text(json.dumps(record))
+    cpu_only = host_findings()
+    assert "host.cuda-runtime" not in cpu_only
+    [(status, fact)] = cpu_only["host.driver"]
+    assert status == "pass"
+    if no_driver:
+        assert fact.endswith(
+            "(not needed: no NVIDIA provider is compiled in, or the bundle left them out)"
+        )

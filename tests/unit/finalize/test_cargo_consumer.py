@@ -44,7 +44,7 @@ def test_cargo_links_the_static_distribution_through_build_rs(
     (crate / "src/main.rs").write_text(MAIN_RS)
     env = {
         **os.environ,
-        "ORT_LIB_LOCATION": str(fake_build.out),
+        "ORT_WRAPPER_DIST": str(fake_build.out),
         "ORT_WRAPPER": str(Path(sys.executable).with_name("ort-wrapper")),
         "CARGO_TARGET_DIR": str(tmp_path / "target"),
     }

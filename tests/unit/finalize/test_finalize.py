@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import EXPECTED_OUTPUT, FakeBuild, link_and_run
 
+from ort_wrapper.elf.archive import read_archive
 from ort_wrapper.errors import BuildError, ElfError
 from ort_wrapper.files import sha256_file
 from ort_wrapper.finalize.stage import finalize
@@ -30,36 +31,43 @@ def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
     }
 
 
+def _members(archive: Path) -> list[str]:
+    return [m.name for m in read_archive(archive).members]
+
+
 def test_static_distribution(fake_build: FakeBuild, tmp_path: Path) -> None:
     manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
     assert load_manifest(fake_build.out) == manifest
     assert (manifest.version, manifest.variant, manifest.link_mode) == ("1.21.0", "cpu", "static")
     assert manifest.python_path is None
     assert manifest.include_dir == "include/onnxruntime/core/session"
+    # every static dependency is absorbed: the archive and the C++ runtime are the whole link
     assert manifest.link_flags == (
         "${prefix}/lib/libonnxruntime.a",
-        "${prefix}/lib/libonnx.a",
-        "${prefix}/lib/libprotobuf.a",
-        "${prefix}/lib/libabsl_log.a",
-        "${prefix}/lib/libre2.a",
-        "${prefix}/lib/libabsl_strings.a",
-        "-Wl,--start-group",
-        "${prefix}/lib/libabsl_base.a",
-        "${prefix}/lib/libabsl_synchronization.a",
-        "-Wl,--end-group",
         "-lstdc++",
         "-lm",
         "-ldl",
         "-lpthread",
     )
-    # the components were merged, not copied; every file is listed with its hash
-    assert not list((fake_build.out / "lib").glob("libonnxruntime_*.a"))
+    assert manifest.extra["selfContained"] is True
+    absorbed = {e["name"]: e["members"] for e in manifest.extra["absorbed"]}
+    assert absorbed == {
+        "onnx": 1,
+        "protobuf": 1,
+        "re2": 1,
+        "absl_log": 1,
+        "absl_strings": 1,
+        "absl_base": 2,
+        "absl_synchronization": 1,
+    }
+    members = _members(fake_build.out / "lib/libonnxruntime.a")
+    assert "mutex.o" in members and "unused.o" not in members  # only what the link pulls
+    # nothing else is copied: the components and the dependencies are inside the archive
+    assert [p.name for p in (fake_build.out / "lib").glob("*.a")] == ["libonnxruntime.a"]
     for entry in manifest.files:
         assert sha256_file(fake_build.out / entry.path) == entry.sha256
     kinds = {e.path: (e.kind, e.role) for e in manifest.files}
     assert kinds["lib/libonnxruntime.a"] == ("archive", "core")
-    assert kinds["lib/libabsl_base.a"] == ("archive", "abseil")
-    assert kinds["lib/libre2.a"] == ("archive", "dependency")
     assert kinds["lib/pkgconfig/libonnxruntime.pc"][0] == "pkgconfig"
     assert manifest.extra["abseil"]["discovered"] == 5
     assert manifest.extra["abseil"]["referenced"] == 4
@@ -68,13 +76,18 @@ def test_static_distribution(fake_build: FakeBuild, tmp_path: Path) -> None:
     assert done.stdout.strip() == EXPECTED_OUTPUT
 
 
-def test_the_order_matters(fake_build: FakeBuild, tmp_path: Path) -> None:
-    """Control: the same archives in name order, without a group, do not link."""
-    manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
-    archives = sorted(
-        f for f in substitute(manifest.link_flags, fake_build.out) if f.endswith(".a")
-    )
-    done = link_and_run(archives, tmp_path)
+def test_the_archive_links_alone_as_the_ort_crate_links_it(
+    fake_build: FakeBuild, tmp_path: Path
+) -> None:
+    """The ``ort`` crate, finding ``libonnxruntime.a``, adds only the C++ runtime: that links.
+    Control: ORT's component archives alone (what the archive held before) do not."""
+    finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
+    done = link_and_run([str(fake_build.out / "lib/libonnxruntime.a"), "-lstdc++"], tmp_path)
+    assert done.stdout.strip() == EXPECTED_OUTPUT, done.stderr
+    components = [
+        str(fake_build.archives[n]) for n in ("onnxruntime_session", "onnxruntime_framework")
+    ]
+    done = link_and_run(components, tmp_path)
     assert done.returncode != 0 and "undefined reference" in done.stderr
 
 
@@ -90,9 +103,10 @@ def test_pkg_config_links_it(fake_build: FakeBuild, tmp_path: Path) -> None:
     assert done.stdout.strip() == EXPECTED_OUTPUT
 
 
-def test_without_pruning_every_archive_is_linked(fake_build: FakeBuild, tmp_path: Path) -> None:
+def test_without_pruning_every_member_is_absorbed(fake_build: FakeBuild, tmp_path: Path) -> None:
     manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out)
-    assert "${prefix}/lib/libabsl_unused.a" in manifest.link_flags
+    assert "unused.o" in _members(fake_build.out / "lib/libonnxruntime.a")
+    assert "absl_unused" in {e["name"] for e in manifest.extra["absorbed"]}
     assert manifest.extra["resolution"]["pruned"] is False
     done = link_and_run(substitute(manifest.link_flags, fake_build.out), tmp_path)
     assert done.stdout.strip() == EXPECTED_OUTPUT, done.stderr
@@ -113,10 +127,10 @@ def test_a_rerun_replaces_the_output(fake_build: FakeBuild, tmp_path: Path) -> N
     """Idempotent: the same inputs give the same files; switching pruning on leaves out what
     the new link does not use (the output is written anew, nothing of the old one is kept)."""
     full = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out)
-    assert (fake_build.out / "lib/libabsl_unused.a").is_file()
+    assert "unused.o" in _members(fake_build.out / "lib/libonnxruntime.a")
     pruned = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
-    assert not (fake_build.out / "lib/libabsl_unused.a").exists()
-    assert len(pruned.files) == len(full.files) - 1
+    assert "unused.o" not in _members(fake_build.out / "lib/libonnxruntime.a")
+    assert [f.path for f in pruned.files] == [f.path for f in full.files]
     hashes = {k: v[0] for k, v in _snapshot(fake_build.out).items()}
     again = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
     assert again == pruned and {k: v[0] for k, v in _snapshot(fake_build.out).items()} == hashes
@@ -237,19 +251,26 @@ def test_shared_variant_records_runtime_loaded_libraries(fake_build: FakeBuild) 
 
 
 def test_a_system_library_outside_the_default_path(fake_build: FakeBuild, tmp_path: Path) -> None:
-    """As under Nix: a dependency the build found in its own folder is recorded as a system
-    library with ``-L`` (not copied), and the pkg-config file still links."""
+    """As under Nix: a static dependency the build found in its own folder is absorbed too,
+    recorded with its path, and the pkg-config file still links."""
     system = tmp_path / "store/re2/lib"
     system.mkdir(parents=True)
     re2 = fake_build.archives["re2"].rename(system / "libre2.a")
     cache = fake_build.build_dir / "CMakeCache.txt"
     cache.write_text(cache.read_text() + f"re2_LIBRARY:FILEPATH={re2}\n")
     manifest = finalize(fake_build.prefix, fake_build.build_dir, CPU, fake_build.out, prune=True)
-    assert manifest.link_flags[:2] == (f"-L{system}", "${prefix}/lib/libonnxruntime.a")
-    assert "-l:libre2.a" in manifest.link_flags
+    assert manifest.link_flags[0] == "${prefix}/lib/libonnxruntime.a"
+    assert not [f for f in manifest.link_flags if f.startswith("-L") or "re2" in f]
     assert not (fake_build.out / "lib/libre2.a").exists()
-    [entry] = manifest.extra["systemLibraries"]
-    assert entry == {"name": "re2", "path": str(re2), "static": True, "sha256": sha256_file(re2)}
+    [entry] = [e for e in manifest.extra["absorbed"] if e["origin"] == "system"]
+    assert entry == {
+        "name": "re2",
+        "origin": "system",
+        "static": True,
+        "path": str(re2),
+        "members": 1,
+        "sha256": sha256_file(re2),
+    }
     pc = (fake_build.out / "lib/pkgconfig/libonnxruntime.pc").read_text()
     assert "libonnxruntime.a" not in pc
     done = link_and_run(substitute(manifest.link_flags, fake_build.out), tmp_path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ort_wrapper.errors import UnsafeTextError
+from ort_wrapper.errors import EscapeError
 from ort_wrapper.finalize.cmakepkg import cmake_package
 from ort_wrapper.manifest import load_manifest
 
@@ -46,7 +46,7 @@ def test_a_generator_expression_does_not_enter_the_cmake_package(tmp_path: Path)
     flag = "-lm$<SEMICOLON>-Wl,-T,evil.ld"
     core = {"path": "lib/libonnxruntime.a", "kind": "archive", "sha256": "0" * 64}
     src = small_prefix(tmp_path / "src", [core], linkMode="static", linkFlags=[flag])
-    with pytest.raises(UnsafeTextError, match=r"holds '\$<', a generator expression"):
+    with pytest.raises(EscapeError, match=r"holds '\$<', a generator expression"):
         cmake_package(load_manifest(src))
 
 

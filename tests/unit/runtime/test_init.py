@@ -85,6 +85,19 @@ def test_ort_lib_location_is_honoured(wheel_prefix: Path) -> None:
     assert result.stdout.strip() == "ORT_LIB_LOCATION", result.stderr
 
 
+def test_ort_lib_location_may_be_the_library_folder_as_the_ort_crate_reads_it(
+    wheel_prefix: Path,
+) -> None:
+    """``ort-wrapper env`` sets ORT_LIB_LOCATION to the folder holding the library (the ``ort``
+    crate's meaning): init() takes the prefix that folder belongs to."""
+    (wheel_prefix / "lib").mkdir()
+    result = run_fresh(
+        "import ort_wrapper; print(ort_wrapper.init().distribution.root)",
+        env={"ORT_LIB_LOCATION": str(wheel_prefix / "lib")},
+    )
+    assert result.stdout.strip() == str(wheel_prefix), result.stderr
+
+
 def test_precedence_argument_then_ort_wrapper_dist_then_ort_lib_location(
     tmp_path: Path, make_wheel_prefix
 ) -> None:
