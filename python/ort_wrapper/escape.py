@@ -1,5 +1,5 @@
 """The one escaper per language an untrusted string enters: cargo build-script lines, CMake,
-the shell, pkg-config, ONNX Runtime's operator config, and the terminal.
+the shell, pkg-config, ONNX Runtime's operator config, a wheel's RECORD, and the terminal.
 
 A string from a manifest, a model, a file name or a library can hold anything. Each function
 here returns text that the target's own parser reads back as exactly one item equal to the
