@@ -33,8 +33,6 @@ __all__ = [
     "new_directory",
     "output_problem",
     "publish",
-    "read_bounded",
-    "read_json",
     "record_hash",
     "relpath_problem",
     "sha256_file",
@@ -43,7 +41,6 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 22
-JSON_LIMIT = 16 << 20  # bytes: far above any real manifest (a CUDA bundle's is ~0.2 MiB)
 
 
 def cache_root() -> Path:
@@ -107,38 +104,6 @@ def confined(root: Path, path: Path, error: type[OrtWrapperError], what: str) ->
     if not real.is_relative_to(root.resolve()):
         raise error(f"{what} {path} leads outside {root} (to {real}): refused")
     return real
-
-
-def read_bounded(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT) -> bytes:
-    """The bytes of ``path``, a regular file (a FIFO or device is refused without blocking) of
-    at most ``limit`` bytes; ``error`` names the file otherwise. FileNotFoundError passes."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path} is not a regular file")
-        if info.st_size > limit:
-            raise error(f"{path} is {info.st_size} bytes, more than the {limit} this reader takes")
-        return fh.read(limit + 1)
-
-
-def read_json(path: Path, error: type[OrtWrapperError], limit: int = JSON_LIMIT) -> Any:
-    """Parse the JSON file ``path`` (read by :func:`read_bounded`): UTF-8, nested no deeper than
-    Python can parse; every problem is ``error`` naming the file."""
-    data = read_bounded(path, error, limit)
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise error(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except RecursionError:
-        raise error(f"{path} is nested too deeply for a JSON document this reader takes") from None
-    except ValueError as exc:
-        raise error(f"{path} is not valid JSON: {exc}") from None
 
 
 _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InitError, InputError
-from .files import read_json, relpath_problem, write_json_atomic
+from .files import relpath_problem, write_json_atomic
 from .matrix import RuntimeLoaded
 from .operators import OperatorConfig
+from .untrusted import read_json
 
 __all__ = [
     "MANIFEST_RELPATH",
@@ -273,7 +274,7 @@ def load_manifest(root: Path) -> Manifest:
     """Read and validate ``root``'s manifest; InitError names the file and the problem."""
     path = root / MANIFEST_RELPATH
     try:
-        data = read_json(path, InitError)
+        data = read_json(path, InitError, root=root)
     except FileNotFoundError:
         raise InitError(f"{root} is not a distribution: {MANIFEST_RELPATH} is missing") from None
     return parse_manifest(data, str(path))

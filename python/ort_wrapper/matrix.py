@@ -6,7 +6,6 @@ package, by Python. Loading validates every field and names the variant and key 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VariantError
+from .untrusted import read_json
 
 __all__ = [
     "Matrix",
@@ -180,11 +180,9 @@ def parse_matrix(data: Any, path: Path) -> Matrix:
 @lru_cache(maxsize=4)
 def _load(path: Path) -> Matrix:
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path, VariantError)
     except OSError as exc:
         raise VariantError(f"cannot read the variant matrix {path}: {exc.strerror}") from None
-    except ValueError as exc:  # JSON or UTF-8 decoding
-        raise VariantError(f"{path} is not valid JSON: {exc}") from None
     return parse_matrix(data, path)
 
 

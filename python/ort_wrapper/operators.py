@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import InputError
 from .escape import ort_config_comment
-from .files import read_bounded
+from .untrusted import read_bounded
 
 __all__ = ["ModelRecord", "Operator", "OperatorConfig", "parse_config", "read_config"]
 

@@ -25,6 +25,17 @@ from ort_wrapper.lab.run import LabResult
 
 import models
 from helpers import LAB_VERSION, REPO, skip_loudly
+from support.rust_consumers import (
+    RELEASES,
+    ChrootRunner,
+    ConsumerBuildFailed,
+    HostRunner,
+    ToolchainMissing,
+    build_and_run,
+    prepare,
+    rust_version,
+    vendor_dir,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -94,14 +105,19 @@ def _expected(path: Path) -> dict[str, np.ndarray]:
     return {o.name: v.ravel() for o, v in zip(session.get_outputs(), outputs, strict=True)}
 
 
-def _environment(lab: LabResult) -> dict[str, str]:
-    """What ``ort-wrapper env DIST --json`` says inside the chroot, and nothing else."""
+def _variables(lab: LabResult) -> dict[str, str]:
+    """What ``ort-wrapper env DIST --json`` says inside the chroot."""
     lines: list[str] = []
     command = [f"{WORK}/bin/ort-wrapper", "env", lab.dist_inside, "--json"]
     lab.chroot.run(command, env={"PATH": CHROOT_PATH}, on_line=lines.append)
     variables = json.loads("".join(lines))["variables"]
     assert variables["ORT_LIB_LOCATION"] == f"{lab.dist_inside}/lib"
-    return {"PATH": CHROOT_PATH, **variables}
+    return variables
+
+
+def _environment(lab: LabResult) -> dict[str, str]:
+    """The variables of ``ort-wrapper env`` and the chroot's PATH, nothing else."""
+    return {"PATH": CHROOT_PATH, **_variables(lab)}
 
 
 def _unresolved(log: Path) -> list[str]:
@@ -180,3 +196,53 @@ def test_the_archive_and_the_cxx_runtime_alone_link_it(
     )
     _build(lab, ["sh", "-c", line], cwd, tmp_path / "alone.log")
     _run(lab, "./archive_alone", cwd)
+
+
+# The real ort-sys: rc.10 asks pkg-config first (and ignores this 1.21 build's .pc as older than
+# its API 22 bindings, so it takes ORT_LIB_LOCATION), rc.13 with its pkg-config feature off and
+# on, and the seed's way (ort-sys's `disable-linking`, link-flags printed by build.rs).
+RUST_CASES = [
+    ("rc.10", ()),
+    ("rc.13", ()),
+    ("rc.13", ("ort-sys/pkg-config",)),
+    ("rc.13", ("seed",)),
+]
+
+
+def _chroot_runner(lab: LabResult, release: str) -> ChrootRunner:
+    """The host's Rust toolchain mounted in the chroot (trixie's cargo 1.85 is older than
+    rc.13 needs); skipped loudly without it or without the vendored crates."""
+    vendor = vendor_dir()
+    if vendor is None:
+        skip_loudly("no shared/vendor/crates beside this checkout (the real ort-sys sources)")
+    try:
+        host = HostRunner.find(rust_version(vendor / RELEASES[release]))
+    except ToolchainMissing as exc:
+        skip_loudly(f"ort-sys {release}: {exc}")
+        raise
+    return ChrootRunner(lab.chroot, toolchain=host.sysroot())
+
+
+@pytest.mark.parametrize(("release", "features"), RUST_CASES)
+def test_the_real_ort_crate_links_the_static_build_and_runs_models(
+    lab: LabResult, work: Path, release: str, features: tuple[str, ...]
+) -> None:
+    """An application on the unmodified ort-sys, built by cargo with the variables of
+    ``ort-wrapper env`` (pkg-config installed) and nothing else, runs two models and prints
+    what the wheel computes."""
+    runner = _chroot_runner(lab, release)
+    name = "-".join(["rust", release, *(f.replace("/", "-") for f in features)])
+    folder = prepare(lab.chroot.host_path(f"{WORK}/{name}"), release, features)
+    env = {**_variables(lab), "ORT_WRAPPER": f"{WORK}/bin/ort-wrapper"}
+    paths = {n: lab.chroot.host_path(f"{WORK}/{n}.onnx") for n in MODELS}
+    try:
+        runs = build_and_run(folder, release, env, features, paths, runner, folder / "consumer")
+    except ConsumerBuildFailed as exc:
+        pytest.fail(str(exc))
+    for name, path in paths.items():
+        assert runs[name].version == LAB_VERSION
+        expected = _expected(path)
+        assert runs[name].outputs.keys() == expected.keys()
+        for key, values in expected.items():
+            np.testing.assert_allclose(runs[name].outputs[key], values, rtol=1e-4, atol=1e-5)
+    print(f"\nort-sys {release} {features}: api {runs['add'].api}, {sorted(runs)} ran")

@@ -11,7 +11,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import BundleError
-from ..files import read_json, relpath_problem
+from ..files import relpath_problem
+from ..untrusted import read_json
 from . import BUNDLE_JSON_RELPATH
 
 __all__ = ["BundleRecord", "BundledFile", "BundledLink", "LeftOut", "read_bundle_record"]
@@ -110,7 +111,7 @@ def read_bundle_record(root: Path) -> BundleRecord:
     """Read and validate ``root``'s bundle.json; BundleError names the file and the problem
     (FileNotFoundError passes, for callers that treat a missing record as 'not a bundle')."""
     where = str(root / BUNDLE_JSON_RELPATH)
-    data = read_json(root / BUNDLE_JSON_RELPATH, BundleError)
+    data = read_json(root / BUNDLE_JSON_RELPATH, BundleError, root=root)
     if not isinstance(data, dict):
         raise BundleError(f"{where} must hold a JSON object")
     source = _field(where, data, "source", dict, {})

@@ -3,7 +3,8 @@ and optionals, as ONNX Runtime's Python binding returns them (arrays, lists, dic
 
 ``same_outputs`` is bitwise for floats (a NaN equals only the same NaN); ``max_abs_diff`` measures
 numeric drift; ``compare_reference`` judges outputs against reference ones within tolerances
-(onnx's backend-test defaults unless given) and names the largest differences.
+(onnx's backend-test defaults unless given) and names the largest differences. Integer, bool and
+string outputs are compared exactly: a tolerance means nothing for them.
 """
 
 from __future__ import annotations
@@ -158,10 +159,49 @@ class OutputDifference:
         )
 
 
-def _leaf_difference(name: str, exp: Any, got: Any, rtol: float, atol: float) -> OutputDifference:
-    """Numeric leaves against the tolerance (as numpy.isclose, NaN equal to NaN); others equal."""
+def _is_exact(value: Any) -> bool:
+    """An integer or bool leaf: equal or not, never within a tolerance."""
+    if _is_array(value):
+        return value.dtype.kind in "iub"
     import numpy as np
 
+    return isinstance(value, int | np.integer | np.bool_)
+
+
+def _exact_difference(name: str, exp: Any, got: Any) -> OutputDifference:
+    """An integer or bool leaf against its reference, element by element as Python numbers
+    (exact: int64 1001 is not 1000, 2**53 + 1 is not 2**53, whatever the tolerances)."""
+    import numpy as np
+
+    x, y = np.asarray(got).astype(object), np.asarray(exp).astype(object)
+    if x.shape != y.shape:
+        return OutputDifference(name, False, problem=f"shape {list(x.shape)}, expected "
+                                f"{list(y.shape)}")  # fmt: skip
+    if np.asarray(exp).dtype.kind not in "iubf":
+        return OutputDifference(name, False, problem=f"values differ (a {np.asarray(exp).dtype} "
+                                f"reference for an integer output)")  # fmt: skip
+    bad = np.asarray(x != y, dtype=bool)
+    diff = np.array([abs(a - b) for a, b in zip(x.flat, y.flat, strict=True)], np.float64)
+    diff = np.where(np.isnan(diff), np.inf, diff).reshape(x.shape)
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim and diff.size else ()
+    where = f"{name}[{', '.join(map(str, worst))}]" if worst else name
+    return OutputDifference(
+        name,
+        not bad.any(),
+        float(diff.max(initial=0.0)),
+        where=where if bad.any() else "",
+        mismatched=int(bad.sum()),
+        total=int(x.size),
+    )
+
+
+def _leaf_difference(name: str, exp: Any, got: Any, rtol: float, atol: float) -> OutputDifference:
+    """Integer and bool leaves exactly; numeric leaves against the tolerance (as numpy.isclose,
+    NaN equal to NaN); others equal."""
+    import numpy as np
+
+    if _is_exact(got) and _numeric(exp) is not None:
+        return _exact_difference(name, exp, got)
     x, y = _numeric(got), _numeric(exp)
     if x is None or y is None:
         same = same_value(exp, got) or (

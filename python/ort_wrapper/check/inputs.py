@@ -10,13 +10,16 @@ else 8), and a run that ONNX Runtime rejects says so.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import confined
+from ..untrusted import ARRAY_LIMIT, location_problem, read_bounded
+from ..untrusted import load_npy as _read_npy
 
 __all__ = [
     "DataSet",
@@ -31,8 +34,8 @@ __all__ = [
     "test_data_sets",
 ]
 
-_SET = re.compile(r"test_data_set_(\d+)$")
-_PB = re.compile(r"(input|output)_(\d+)\.pb$")
+_SET = re.compile(r"test_data_set_([0-9]+)$")
+_PB = re.compile(r"(input|output)_([0-9]+)\.pb$")
 
 
 class InputKind(Enum):
@@ -101,16 +104,15 @@ class ModelInputs:
         return f"{self.kind.value} ({self.source})"
 
 
-def load_npy(path: Path, what: str) -> Any:
-    """A .npy array (never a pickle); InputError naming ``what`` and the file otherwise."""
-    import numpy as np
-
+def load_npy(path: Path, what: str, root: Path | None = None) -> Any:
+    """A .npy array (never a pickle) read by the one reader (inside ``root`` when given);
+    InputError naming ``what`` and the file otherwise."""
     try:
-        return np.load(path, allow_pickle=False)
+        return _read_npy(path, InputError, root=root)
     except FileNotFoundError:
         raise InputError(f"{what}: {path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{what}: {path} is not a .npy array file ({exc})") from None
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
 
 
 def _kinds() -> dict[str, tuple[Any, Any]]:
@@ -125,37 +127,98 @@ def _kinds() -> dict[str, tuple[Any, Any]]:
     }
 
 
-def _read_named(path: Path, onnx_type: str) -> tuple[str, Any]:
-    """The proto's recorded name and its value as numpy values."""
+def _tensors(message: Any) -> Iterator[Any]:
+    """Every TensorProto in a TensorProto, SequenceProto, MapProto or OptionalProto."""
+    from onnx import TensorProto
+
+    if isinstance(message, TensorProto):
+        yield message
+        return
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is not None:
+            for item in [value] if hasattr(value, "ListFields") else value:
+                yield from _tensors(item)
+
+
+def _inline_external(tensor: Any, path: Path) -> None:
+    """Read a tensor's external data from the .pb file's own folder (never the process's
+    working directory, never outside the folder) into the tensor."""
+    from onnx import TensorProto
+
+    folder = path.parent
+    info = {e.key: e.value for e in tensor.external_data}
+    location = info.get("location", "")
+    problem = location_problem(folder, location)
+    if problem is not None or not location:
+        raise InputError(
+            f"{path}: tensor {tensor.name!r} reads external data from {location!r}, outside "
+            f"its folder {folder} ({problem or 'no location'}): refused"
+        )
+    data = read_bounded(folder / location, InputError, ARRAY_LIMIT, root=folder)
+    offset = int(info.get("offset") or 0)
+    end = offset + int(info["length"]) if info.get("length") else len(data)
+    if not 0 <= offset <= end <= len(data):
+        raise InputError(f"{path}: tensor {tensor.name!r}: offset/length outside {location}")
+    tensor.raw_data = data[offset:end]
+    del tensor.external_data[:]
+    tensor.data_location = TensorProto.DEFAULT
+
+
+def _read_named(path: Path, onnx_type: str, root: Path | None = None) -> tuple[str, Any]:
+    """The proto's recorded name and its value as numpy values (read by the one reader, inside
+    ``root`` when given; external data from the file's own folder)."""
     kinds = _kinds()
     proto_type, convert = kinds.get(onnx_type.split("(")[0], kinds["tensor"])
     proto = proto_type()
     try:
-        proto.ParseFromString(path.read_bytes())
-        return proto.name, convert(proto)
+        data = read_bounded(path, InputError, ARRAY_LIMIT, root=root)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    try:
+        proto.ParseFromString(data)
+        for tensor in _tensors(proto):
+            if tensor.data_location == tensor.EXTERNAL:
+                _inline_external(tensor, path)
+        return proto.name, convert(proto)
+    except InputError:
+        raise
     except Exception as exc:  # protobuf's DecodeError, onnx's conversion errors
         raise InputError(f"{path} is not a serialised {proto_type.__name__} ({exc})") from None
 
 
-def read_pb(path: Path, onnx_type: str) -> Any:
+def read_pb(path: Path, onnx_type: str, root: Path | None = None) -> Any:
     """A serialised TensorProto, SequenceProto, MapProto or OptionalProto, chosen by the value's
     ONNX type ('tensor(float)', 'seq(...)', 'map(...)', 'optional(...)'), as numpy values."""
-    return _read_named(path, onnx_type)[1]
+    return _read_named(path, onnx_type, root)[1]
 
 
-def _numbered(directory: Path, pattern: re.Pattern[str], group: int) -> list[Path]:
-    found = [(int(m.group(group)), p) for p in directory.iterdir() if (m := pattern.match(p.name))]
-    return [p for _, p in sorted(found)]
+def _numbered(directory: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """The entries of ``directory`` whose names ``pattern`` matches, by the number its last
+    group holds; InputError when two names hold the same number (``input_0.pb`` beside
+    ``input_00.pb``): which one is meant is ambiguous."""
+    found: dict[tuple[Any, ...], Path] = {}
+    for path in directory.iterdir():
+        if match := pattern.match(path.name):
+            *kind, number = match.groups()
+            key = (*kind, int(number))
+            if key in found:
+                first, second = sorted([found[key].name, path.name])
+                raise InputError(
+                    f"{directory}: {first} and {second} both name number {int(number)}: which "
+                    "one is meant is ambiguous (remove or rename one)"
+                )
+            found[key] = path
+    return [found[k] for k in sorted(found, key=lambda k: (k[-1], k))]
 
 
 def test_data_sets(directory: Path) -> list[Path]:
     """The ``test_data_set_N`` folders under ``directory``, in numeric order."""
-    return [p for p in _numbered(directory, _SET, 1) if p.is_dir()]
+    return [p for p in _numbered(directory, _SET) if p.is_dir()]
 
 
-def _by_position(paths: list[Path], infos: tuple[Any, ...], what: str) -> dict[str, Any]:
+def _by_position(
+    paths: list[Path], infos: tuple[Any, ...], what: str, root: Path
+) -> dict[str, Any]:
     """``input_K.pb`` is the K-th model input, unless the proto's own name is another input's
     (old models list initializers among the graph's inputs, so positions can shift)."""
     values: dict[str, Any] = {}
@@ -164,34 +227,35 @@ def _by_position(paths: list[Path], infos: tuple[Any, ...], what: str) -> dict[s
         k = int(_PB.match(path.name).group(2))  # type: ignore[union-attr]
         if k >= len(infos):
             raise InputError(f"{path}: the model has only {len(infos)} {what}(s)")
-        name, value = _read_named(path, infos[k].type)
+        name, value = _read_named(path, infos[k].type, root)
         values[name if name in by_name else infos[k].name] = value
     return values
 
 
-def _data_set(directory: Path, session: Any) -> DataSet:
-    files = _numbered(directory, _PB, 2)
+def _data_set(directory: Path, session: Any, root: Path) -> DataSet:
+    """One test-data set; its files must lie inside ``root`` (the folder the user named)."""
+    files = _numbered(directory, _PB)
     ins = [p for p in files if p.name.startswith("input_")]
     outs = [p for p in files if p.name.startswith("output_")]
     if not ins:
         raise InputError(f"{directory} holds no input_K.pb file")
     return DataSet(
         directory.name,
-        _by_position(ins, session.inputs, "input"),
-        _by_position(outs, session.outputs, "output"),
+        _by_position(ins, session.inputs, "input", root),
+        _by_position(outs, session.outputs, "output", root),
     )
 
 
 def _given(spec: ModelSpec, npy_dirs: list[Path]) -> DataSet | None:
     """The ``--input`` arrays (pairs and directories of NAME.npy) with ``--expected``."""
     feeds: dict[str, Any] = {}
-    pairs = list(spec.inputs)
+    pairs = [(n, p, None) for n, p in spec.inputs]
     for directory in npy_dirs:
-        pairs += [(p.stem, p) for p in sorted(directory.glob("*.npy"))]
-    for name, path in pairs:
+        pairs += [(p.stem, p, directory) for p in sorted(directory.glob("*.npy"))]
+    for name, path, root in pairs:
         if name in feeds:
             raise InputError(f"input {name!r} is given twice")
-        feeds[name] = load_npy(path, f"input {name!r}")
+        feeds[name] = load_npy(path, f"input {name!r}", root)
     expected = {n: load_npy(p, f"expected output {n!r}") for n, p in spec.expected}
     if expected and not feeds:
         raise InputError("--expected needs the inputs those outputs came from (--input)")
@@ -204,9 +268,9 @@ def _real_sets(spec: ModelSpec, session: Any) -> list[DataSet]:
         if not directory.is_dir():
             raise InputError(f"--input {directory}: not a directory (or NAME=FILE.npy)")
         if (directory / "input_0.pb").exists():
-            sets.append(_data_set(directory, session))
+            sets.append(_data_set(directory, session, directory))
         elif found := test_data_sets(directory):
-            sets += [_data_set(d, session) for d in found]
+            sets += [_data_set(d, session, directory) for d in found]
         else:
             npy_dirs.append(directory)
     given = _given(spec, npy_dirs)
@@ -234,7 +298,7 @@ def resolve_inputs(spec: ModelSpec | None, session: Any) -> ModelInputs:
     if spec is not None:
         sets = _real_sets(spec, session)
         if not sets and (found := _beside(spec.path)):
-            sets = [_data_set(d, session) for d in found]
+            sets = [_data_set(d, session, spec.path.parent) for d in found]
         if sets:
             return ModelInputs(InputKind.REAL, tuple(sets), ", ".join(s.name for s in sets))
         dims = dict(spec.dims)
@@ -270,6 +334,8 @@ def find_models(directory: Path) -> list[Path]:
         for p in directory.rglob("*.onnx")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
+    for path in found:
+        confined(directory, path, InputError, "--models-dir: model")
     if not found:
         raise InputError(f"--models-dir {directory}: no *.onnx file in it")
     return found

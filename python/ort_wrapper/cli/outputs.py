@@ -21,7 +21,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..files import atomic_file, output_problem
+from ..untrusted import ARRAY_LIMIT, load_npy, opened, read_json
 
 __all__ = ["OutputForm", "PlannedOutput", "plan_outputs", "read_output", "write_outputs"]
 
@@ -147,13 +149,17 @@ def _restore(value: Any, onnx_type: str) -> Any:
 
 
 def read_output(path: Path) -> Any:
-    """What ``write_outputs`` wrote to ``path``, as ONNX Runtime returned it."""
+    """What ``write_outputs`` wrote to ``path``, as ONNX Runtime returned it (read by the one
+    reader of untrusted bytes)."""
     import numpy as np
 
     if path.suffix == OutputForm.NPZ.value:
-        with np.load(path, allow_pickle=False) as archive:
+        with (
+            opened(path, InputError, limit=ARRAY_LIMIT) as (fh, _),
+            np.load(fh, allow_pickle=False) as archive,
+        ):
             return [archive[k] for k in sorted(archive.files, key=int)]
     if path.suffix == OutputForm.JSON.value:
-        data = json.loads(path.read_text())
+        data = read_json(path, InputError, ARRAY_LIMIT)
         return _restore(data["value"], data["type"])
-    return np.load(path, allow_pickle=False)
+    return load_npy(path, InputError)

@@ -21,6 +21,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..errors import ElfError
+from ..untrusted import opened
+
+ELF_LIMIT = 1 << 36  # bytes: parsed lazily, so only a FIFO or device must be kept out
 
 __all__ = ["ElfInfo", "host_machine", "is_elf", "read_elf"]
 
@@ -58,7 +61,7 @@ class ElfInfo:
 def _magic(path: Path) -> bytes:
     """The first four bytes of ``path``; ElfError saying why it cannot be read."""
     try:
-        with open(path, "rb") as fh:
+        with opened(path, ElfError, limit=ELF_LIMIT) as (fh, _):
             return fh.read(4)
     except OSError as exc:
         raise ElfError(f"{path}: cannot read it ({(exc.strerror or str(exc)).lower()})") from None

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from ..elf.reader import host_machine, is_elf, read_elf
 from ..errors import ElfError, InitError
-from ..files import read_bounded
 from ..manifest import MANIFEST_RELPATH, FileKind, Manifest, load_manifest
+from ..untrusted import read_bounded
 
 __all__ = [
     "CARRIED_BUNDLE",

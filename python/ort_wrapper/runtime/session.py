@@ -95,6 +95,10 @@ class Session:
         self._single = self.inputs[0].name if self._n_inputs == 1 else None
         binding = getattr(session, "_sess", None)
         self._run = binding.run if binding is not None else session.run
+        if binding is not None and any(
+            i.type == "tensor(string)" for i in (*self.inputs, *self.optional_inputs)
+        ):  # decided once: models without string inputs pay nothing per run
+            self._run = _whole_strings(self._run)
 
     def __repr__(self) -> str:
         return f"Session({self.label}, providers={list(self.providers)})"
@@ -158,6 +162,22 @@ class Session:
         problems = self._problems(feeds)
         if problems:
             raise InputError(f"{self.label}: {'; '.join(problems)}. {self.signature()}")
+
+
+def _whole_strings(run: Any) -> Any:
+    """``run`` with fixed-width unicode feeds (numpy ``U``) passed as object arrays: the pybind
+    module reads a ``U`` array's elements as C strings, cut at a NUL byte, and an object
+    array's whole."""
+
+    def run_whole(names: Any, feeds: dict[str, Any], options: Any) -> Any:
+        whole = {
+            n: v.astype(object) if getattr(v, "dtype", None) is not None and v.dtype.kind == "U"
+            else v
+            for n, v in feeds.items()
+        }  # fmt: skip
+        return run(names, whole, options)
+
+    return run_whole
 
 
 def _feed_problems(name: str, value: Any, info: TensorInfo) -> list[str]:
@@ -349,6 +369,8 @@ class SessionBuilder:
                 raise ModelLoadError(f"{path}: no such file")
             if path.is_dir():
                 raise ModelLoadError(f"{path} is a directory, expected an ONNX model file")
+            # read by the one reader before ONNX Runtime opens it: a FIFO or device is refused
+            check_external_data(path, self._label, trusted=self._trust_external_data)
             if path.stat().st_size == 0:
                 raise ModelLoadError(f"{path} is empty (0 bytes), expected an ONNX model")
             source: str | bytes = str(path)
@@ -356,7 +378,7 @@ class SessionBuilder:
             if not self._model:
                 raise ModelLoadError("<bytes: 0> is empty, expected an ONNX model")
             source = self._model
-        check_external_data(self._model, self._label, trusted=self._trust_external_data)
+            check_external_data(source, self._label, trusted=self._trust_external_data)
         try:
             return ort.InferenceSession(
                 source,

@@ -42,6 +42,15 @@ def test_init_refuses_a_deeply_nested_manifest_with_init_error(tmp_path: Path) -
         locate(prefix)
 
 
+def test_a_manifest_symlinked_out_of_the_distribution_is_refused(tmp_path: Path) -> None:
+    prefix = small_prefix(tmp_path / "dist")
+    manifest = prefix / "share/ort-wrapper/manifest.json"
+    manifest.rename(tmp_path / "elsewhere.json")
+    manifest.symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(InitError, match=f"{manifest} leads outside {prefix}"):
+        locate(prefix)
+
+
 @pytest.mark.parametrize("verb", sorted(VERBS))
 @pytest.mark.parametrize("hostile", ["deep", "fifo", "device"])
 def test_every_verb_reports_an_unreadable_manifest(tmp_path: Path, hostile: str, verb: str) -> None:

@@ -4,6 +4,7 @@ or refused, and an unreadable model says "permission denied"."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -91,13 +92,14 @@ def test_a_bytes_model_with_external_data_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_wire_reader_agrees_with_onnx(tmp_path: Path) -> None:
-    from ort_wrapper.runtime.modelcheck import external_locations
+    from ort_wrapper.runtime.modelcheck import check_external_data, external_locations
 
     model = _layout(tmp_path, "a/b.bin")
     assert external_locations(model.read_bytes()) == [("W", "a/b.bin")]
     plain = models.matmul_model().SerializeToString()
     assert external_locations(plain) == []
-    assert external_locations(b"location" + bytes(range(256))) == []  # garbage: ORT's to judge
+    with pytest.raises(ModelLoadError, match="cannot account for every field"):
+        check_external_data(b"location" + bytes(range(256)), "garbage")
     loaded = onnx.load(str(model), load_external_data=False)
     assert loaded.graph.initializer[0].external_data[0].value == "a/b.bin"
 
@@ -200,3 +202,36 @@ def test_build_for_models_refuses_a_bad_model_before_building(
     proc = cli("build", "--variant", "cpu", "--for-models", str(model), timeout=60)
     assert_refused(proc, str(model))
     assert changed(before, snapshot(tmp_path)) == []
+
+
+NUL_FEEDS = """
+import json, numpy as np, ort_wrapper as ow
+from onnx import TensorProto, helper
+if LIB:
+    ow.init(LIB)
+io = [helper.make_tensor_value_info(n, TensorProto.STRING, [2]) for n in "XY"]
+graph = helper.make_graph([helper.make_node("Identity", ["X"], ["Y"])], "s", io[:1], io[1:])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+model.ir_version = 10
+session = ow.SessionBuilder.from_bytes(model.SerializeToString()).build()
+feeds = [np.array(["a\\0b", "c"]), np.array(["a\\0b", "c"], dtype=object), [b"a\\0b", b"c"]]
+print(json.dumps([session.run({"X": f})["Y"].tolist() for f in feeds]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["pybind", "capi"])
+def test_strings_with_a_nul_byte_come_back_whole(tmp_path: Path, backend: str) -> None:
+    """A string feed holding a NUL byte is not cut there, through either backend."""
+    from support.real_libraries import wheel_library_dir
+
+    lib = str(wheel_library_dir(tmp_path / "capi")) if backend == "capi" else ""
+    done = subprocess.run(
+        [sys.executable, "-c", f"LIB = {lib!r}\n" + NUL_FEEDS],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [["a\0b", "c"]] * 3

@@ -89,3 +89,56 @@ def test_a_domain_the_model_does_not_import_is_refused(tmp_path: Path) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(InputError, match=r"com\.example"):
         model_operators(_save(model, tmp_path / "d.onnx"))
+
+
+def _shadowing_model() -> onnx.ModelProto:
+    """Local functions that shadow operators: ``Relu`` in the ONNX domain and ``Normalizer`` in
+    ai.onnx.ml (ORT runs the standard ones), and ``local.Relu`` (ORT runs the function), each
+    with a Neg body; only the last contributes Neg."""
+
+    def neg(domain: str, name: str) -> onnx.FunctionProto:
+        return helper.make_function(domain, name, ["a"], ["b"],
+                                    [helper.make_node("Neg", ["a"], ["b"])],
+                                    [helper.make_opsetid("", 17)])  # fmt: skip
+
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Normalizer", ["r"], ["n"], domain="ai.onnx.ml", norm="MAX"),
+        helper.make_node("Relu", ["n"], ["y"], domain="local"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", F, [1, 2])],
+        [helper.make_tensor_value_info("y", F, [1, 2])],
+    )  # fmt: skip
+    imports = [helper.make_opsetid(d, v) for d, v in (("", 17), ("ai.onnx.ml", 3), ("local", 1))]
+    model = helper.make_model(
+        graph, opset_imports=imports,
+        functions=[neg("", "Relu"), neg("ai.onnx.ml", "Normalizer"), neg("local", "Relu")],
+    )  # fmt: skip
+    model.ir_version = 10
+    return model
+
+
+def test_reduce_config_lists_what_onnx_runtime_runs(tmp_path: Path) -> None:
+    """ORT's saved model with no optimisation is the graph it runs, local functions inlined: the
+    operators there are the ones reduce-config lists (and the output shows which ran)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from support.hostile import cli
+
+    path = _save(_shadowing_model(), tmp_path / "shadow.onnx")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.optimized_model_filepath = str(tmp_path / "ran.onnx")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    [y] = session.run(None, {"x": np.array([[-2.0, 4.0]], np.float32)})
+    assert y.tolist() == [[-0.0, -1.0]]  # Relu, Normalizer(MAX), then local.Relu's Neg
+    ran = {n.op_type for n in onnx.load(str(tmp_path / "ran.onnx")).graph.node}
+    assert ran == {"Relu", "Normalizer", "Neg"}
+    listed = {op.name for op in model_operators(path)[1]}
+    assert listed == ran
+    done = cli("reduce-config", str(path), "--out", str(tmp_path / "ops.config"))
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "ops.config").read_text().splitlines()
+    assert {"ai.onnx;17;Neg,Relu", "ai.onnx.ml;3;Normalizer"} <= set(lines), lines

@@ -91,6 +91,7 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "CreateTensorWithDataAsOrtValue": (p, (p, p, sz, pi64, sz, i32, pp)),
     "CreateTensorAsOrtValue": (p, (p, pi64, sz, i32, pp)),
     "FillStringTensor": (p, (p, ps, sz)),
+    "GetResizedStringTensorElementBuffer": (p, (p, sz, sz, pp)),
     "CreateValue": (p, (pp, sz, i32, pp)),
     "Run": (p, (p, p, ps, pp, sz, ps, sz, pp)),
     "GetValueType": (p, (p, pi32)),

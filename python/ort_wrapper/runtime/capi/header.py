@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ...errors import InitError
 from ...files import write_file
+from ...untrusted import read_bounded
 
 __all__ = ["ApiTable", "parse_header", "table_json"]
 
@@ -101,7 +102,7 @@ def _name(member: str, where: str) -> str:
 def parse_header(path: Path) -> ApiTable:
     """Read ``struct OrtApi`` and ``ORT_API_VERSION`` from an ``onnxruntime_c_api.h``."""
     try:
-        text = path.read_text(errors="replace")
+        text = read_bounded(path, InitError).decode(errors="replace")
     except OSError as exc:
         raise InitError(f"cannot read {path}: {exc.strerror}") from None
     text = _COMMENTS.sub(" ", text)

@@ -202,10 +202,16 @@ def _container(
 
 
 def _string_value(lib: OrtLibrary, array: Any, shape: Any) -> int:
+    """A string tensor of ``array``'s elements, whole: FillStringTensor takes C strings, so an
+    element holding a NUL byte is written again by its length (kept intact, as pybind keeps it)."""
     value = lib.out("CreateTensorAsOrtValue", lib.allocator, shape, array.ndim, _STRING)
     items = [(v if isinstance(v, bytes) else str(v).encode()) for v in array.reshape(-1).tolist()]
     try:
         lib.call("FillStringTensor", value, (ctypes.c_char_p * len(items))(*items), len(items))
+        for index, item in enumerate(items):
+            if b"\0" in item:
+                buffer = lib.out("GetResizedStringTensorElementBuffer", value, index, len(item))
+                ctypes.memmove(buffer, item, len(item))
     except BaseException:
         lib.fn("ReleaseValue")(value)
         raise
