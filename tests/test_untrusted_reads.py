@@ -33,8 +33,6 @@ ALLOWED = {
     ("check/baselines.py", "load_baseline", ".read_text"): "conformance baselines we record",
     ("check/cases.py", "run_case", "onnx.load"): "the onnx wheel's own backend-test models",
     # files this process or its own child wrote, in its own temporary directory
-    ("check/run.py", "_collect", ".read_text"): "the worker's result file",
-    ("check/worker.py", "main", ".read_text"): "the request the parent wrote",
     # the kernel's files about this process
     ("check/stability.py", "resident_bytes", "open"): "/proc/self/statm",
     ("runtime/procmaps.py", "loaded_libraries", "open"): "/proc/self/maps",
@@ -44,6 +42,9 @@ ALLOWED = {
     ("files.py", "atomic_file", "os.open"): "the writer's new temporary file (O_EXCL), written",
     ("files.py", "_folder", "os.open"): "the output's folder, a descriptor for the *at calls",
     ("files.py", "_umask", ".read_text"): "/proc/self/status, for the umask",
+    ("runtime/untrusted.py", "receive", "os.open"): "os.devnull, the confined child's stdin",
+    ("elf/exports.py", "exports", "open"): "a library's dynamic symbols, read as ELF data "
+    "(never loaded) like elf/reader.py's",
     ("bundle/wheel.py", "build_wheel", "zipfile.ZipFile"): "the wheel it writes",
     ("bundle/wheel.py", "build_wheel", ".open"): "a member of the wheel it writes",
     # a distribution's files, each confined and checked by bundle/source.py before it is copied
@@ -72,9 +73,12 @@ ALLOWED = {
     ("lab/run.py", "run_lab", ".read_text"): "the lab's own result record",
     ("lab/source.py", "_table", ".read_text"): "sources.json, package data",
     ("lab/static_deps.py", "_table", ".read_text"): "static_deps.json, package data",
-    ("lab/static_deps.py", "static_deps_key", ".read_bytes"): "static_deps.json and its module",
+    ("lab/static_deps.py", "static_deps_key", ".read_bytes"): "static_deps.json and itself",
     ("lab/static_deps.py", "build_static_deps", ".read_text"): "the lab's own stamp",
     ("lab/source.py", "fetch_source", "open"): "the download it writes",
+    # link-check: an archive's members, re-read from the file elf/archive.py read and indexed
+    ("linkcheck/load.py", "Archive.objects", "open"): "an archive read_archive already read",
+    ("linkcheck/load.py", "Archive.unit", "open"): "an archive read_archive already read",
     # through the reader: np.load on the descriptor untrusted.opened gave
     ("cli/outputs.py", "read_output", "np.load"): "an .npz opened by untrusted.opened",
 }

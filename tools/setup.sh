@@ -2,12 +2,14 @@
 # Set up a development environment in .venv: the ort-wrapper package (editable) with the CPU
 # ONNX Runtime wheel (extra `cpu`) and its test extras, and the Debian packages the tests use.
 # Safe to run again: it only adds what is missing. Used by run.sh and test.sh; nothing else
-# needs to be installed by hand.
+# needs to be installed by hand. bubblewrap is optional at run time: confined children use it as
+# their sandbox where it works (docs/trust-model.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-apt_packages=(patchelf binutils nix-bin debootstrap patch xz-utils pkgconf clang llvm lld cmake)
+apt_packages=(patchelf binutils nix-bin debootstrap patch xz-utils pkgconf clang llvm lld cmake
+  libc++-dev libc++abi-dev bubblewrap)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

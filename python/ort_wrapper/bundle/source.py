@@ -33,7 +33,7 @@ from ..runtime.catalog import (
     resolve_provider_name,
     shared_bridge,
 )
-from ..runtime.distribution import library_dir, module_version
+from ..runtime.distribution import library_dir, library_version, module_version
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 
 __all__ = ["PlannedFile", "Source", "inspect_source"]
@@ -102,19 +102,19 @@ def _provider_of_library() -> dict[str, str]:
     return {s.library: s.name for s in provider_specs().values() if s.library}
 
 
-def _library_version(libs: Iterable[Path]) -> str:
-    """What the core library's GetVersionString() says (asked in a child process); "unknown"
-    for a directory without one. A symbol-version node such as Debian's VERS_1.23 is not it."""
-    from ..runtime.capi.probe import probe_shared
-
+def _library_version(libs: Iterable[Path], root: Path) -> str:
+    """The core library's release ("unknown" for a directory without one), read from its
+    symbol versions, or asked in a confined child when they do not name it (Debian's
+    VERS_1.23 is not a release); a library that is not plausibly ONNX Runtime is refused
+    without being loaded."""
     cores = [p for p in libs if p.name.startswith("libonnxruntime.so")]
     if not cores:
         return "unknown"
     core = min(cores, key=lambda p: (len(p.name), p.name))
-    result = probe_shared(core)
-    if result.error or not result.version:
-        raise BundleError(f"{core}: cannot tell its ONNX Runtime version: {result.error}")
-    return result.version
+    try:
+        return library_version(core, root)
+    except InitError as exc:
+        raise BundleError(f"cannot tell its ONNX Runtime version: {exc}") from None
 
 
 def _wheel_package(path: Path) -> Path | None:
@@ -265,7 +265,7 @@ def _libdir_source(given: Path) -> Source:
     return Source(
         path=path,
         kind="libdir",
-        version=_library_version(libs),
+        version=_library_version(libs, path),
         variant="libdir",
         providers=(),
         files=tuple(files),

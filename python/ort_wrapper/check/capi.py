@@ -1,9 +1,10 @@
 """Reaching ONNX Runtime's C API: ``OrtGetApiBase()->GetApi(N)`` and ``GetVersionString()``.
 
-Shared distributions are probed with ctypes in a child process
+Shared distributions are probed with ctypes in a confined child process
 (``ort_wrapper.runtime.capi.probe``), so a library that crashes on load fails a check instead of
-killing the harness. Static distributions are proven by compiling and running a small C program
-against their archives with the manifest's link flags.
+killing the harness. Static distributions are proven by compiling and running (confined, as
+``runtime.untrusted`` runs every distribution's code) a small C program against their archives
+with the manifest's link flags.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..manifest import Manifest
 from ..runtime.capi.library import c_driver_flags
 from ..runtime.capi.probe import PROBE_TIMEOUT_S, CapiResult, probe_shared
 from ..runtime.child import run_command as _run
+from ..runtime.untrusted import RESULT_FD_ENV, run_confined
 
 __all__ = ["CapiResult", "probe_shared", "probe_static", "static_program"]
 
@@ -25,22 +27,46 @@ log = logging.getLogger(__name__)
 LINK_TIMEOUT_S = 600
 
 
-def static_program(api: int) -> str:
-    """The C source that proves a static link: prints the version and whether GetApi worked."""
-    return f"""#include <stdio.h>
+_PROGRAM = r"""#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "onnxruntime_c_api.h"
 
-int main(void) {{
+static void put_string(FILE* out, const char* text) {
+  fputc('"', out);
+  for (; text != NULL && *text; ++text) {
+    unsigned char c = (unsigned char)*text;
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') fprintf(out, "\\u%04x", c);
+    else fputc(c, out);
+  }
+  fputc('"', out);
+}
+
+int main(void) {
+  char nonce[128] = {0};
+  const char* fd = getenv("@FD_ENV@");
+  FILE* out = fd != NULL ? fdopen(atoi(fd), "w") : NULL;
+  if (out == NULL || fgets(nonce, sizeof nonce, stdin) == NULL) return 5;
+  nonce[strcspn(nonce, "\n")] = 0;
   const OrtApiBase* base = OrtGetApiBase();
-  if (base == NULL) {{
-    printf("base=null\\n");
+  if (base == NULL) {
+    fprintf(out, "%s {\"error\": \"OrtGetApiBase() returned NULL\"}\n", nonce);
     return 3;
-  }}
-  const OrtApi* api = base->GetApi({api});
-  printf("version=%s\\napi=%s\\n", base->GetVersionString(), api != NULL ? "ok" : "null");
-  return api != NULL ? 0 : 4;
-}}
+  }
+  const OrtApi* api = base->GetApi(@API@);
+  fprintf(out, "%s {\"version\": ", nonce);
+  put_string(out, base->GetVersionString());
+  fprintf(out, ", \"api_ok\": %s}\n", api != NULL ? "true" : "false");
+  return fclose(out) == 0 ? 0 : 6;
+}
 """
+
+
+def static_program(api: int) -> str:
+    """The C source that proves a static link: it answers the version and whether GetApi
+    worked on its result channel (``runtime.untrusted``: the nonce on stdin, the channel's
+    descriptor in the environment), so what the archives' code prints is never the answer."""
+    return _PROGRAM.replace("@FD_ENV@", RESULT_FD_ENV).replace("@API@", str(api))
 
 
 def _header_dir(root: Path, manifest: Manifest) -> Path | None:
@@ -68,10 +94,13 @@ def probe_static(root: Path, manifest: Manifest, api: int, cc: str | None = None
         code, _, err = _run(command, LINK_TIMEOUT_S, "compiling and linking")
         if code != 0:
             return CapiResult(api, error=f"compile/link failed: {err}", command=command)
-        code, out, err = _run((str(program),), PROBE_TIMEOUT_S, "the linked program")
-    facts = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    if code not in (0, 4):
-        return CapiResult(
-            api, error=err or f"the linked program exited with {code}", command=command
+        done = run_confined(
+            (str(program),),
+            what="the linked program",
+            timeout=PROBE_TIMEOUT_S,
+            readable=[Path(tmp)],
         )
-    return CapiResult(api, facts.get("api") == "ok", facts.get("version"), None, command)
+    data = done.result if isinstance(done.result, dict) else {}
+    if done.error or data.get("error"):
+        return CapiResult(api, error=done.error or data["error"], command=command)
+    return CapiResult(api, data.get("api_ok") is True, data.get("version"), None, command)

@@ -123,12 +123,9 @@ def _capi_check(target: Target) -> Check:
             return Check(
                 "C API", FAIL, f"no {_CORE_PREFIX}* among the distribution's shared objects"
             )
-        preload = (
-            [target.root / p for p in target.manifest.preload]
-            if target.manifest and target.root
-            else []
-        )
-        result = probe_shared(core, api, preload)
+        root = target.layout.root if target.layout is not None else core.parent
+        preload = [root / p for p in target.manifest.preload] if target.manifest else []
+        result = probe_shared(core, root, api, preload)
         name = f"C API ({core.name})"
     return _capi_verdict(name, result, version)
 

@@ -1,17 +1,14 @@
 """``run_check``: every requested section on one distribution, as a Report.
 
-Linking runs here (it reads files and probes the C API in a child process); the session
-sections run in a child process that loads the distribution (see ``worker``).
+Linking runs here (it reads files and probes the C API in a confined child); the session
+sections run in a confined child that loads the distribution (see ``worker`` and
+``runtime.untrusted``): killed with everything it started on timeout, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
-import subprocess
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -33,12 +30,6 @@ def _worker_env(target: Target) -> dict[str, str]:
     if target.kind != "module" and target.root is not None:
         env["ORT_WRAPPER_DIST"] = str(target.root)
     return env
-
-
-def _ignore_interrupts() -> None:
-    """In the worker, before exec: Ctrl-C reaches the whole process group, but the harness
-    alone answers it (it stops the worker and says so), so no traceback comes from the worker."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_worker(target: Target, options: CheckOptions) -> list[Section]:
@@ -69,44 +60,57 @@ def run_worker(target: Target, options: CheckOptions) -> list[Section]:
     return [done[n] for n in wanted]
 
 
+def _worker_paths(target: Target, options: CheckOptions) -> tuple[list[Path], list[Path]]:
+    """What the worker reads (the distribution, the models and their data, baselines) and
+    writes (baselines, when asked to)."""
+    from .baselines import BASELINE_DIR
+
+    baselines = options.baseline_dir or BASELINE_DIR
+    readable = [p for p in (target.root, baselines) if p is not None]
+    for spec in options.models:
+        readable += [spec.path.parent, *spec.input_dirs]
+        readable += [path.parent for _, path in (*spec.inputs, *spec.expected)]
+    return readable, [baselines] if options.write_baseline else []
+
+
 def _one_worker(
     target: Target, options: CheckOptions, interpreter: tuple[str, dict[str, str]]
 ) -> tuple[dict[str, Section], str, bool]:
-    """One child: the sections it finished, how it ended, whether it ran out of time."""
+    """One confined child: the sections it finished, how it ended, whether it ran out of
+    time."""
+    from ..runtime.untrusted import run_confined
+
     # A module claims what it compiles in; a plain directory claims nothing (no manifest).
     claimed = list(target.manifest.providers) if target.manifest else None
     if target.kind is TargetKind.DIRECTORY:
         claimed = []
     python, extra = interpreter
-    with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
-        request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
-        request.write_text(json.dumps({"options": options.to_json(), "claimed": claimed}))
-        command = [python, "-m", "ort_wrapper.check.worker", str(request), str(result)]
-        timed_out = False
-        try:
-            done = subprocess.run(
-                command,
-                env={**_worker_env(target), **extra},
-                timeout=options.timeout_s,
-                check=False,
-                preexec_fn=_ignore_interrupts,
-            )
-            code = done.returncode
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
-            how = f"the check worker {how} (its messages are above)"
-        except subprocess.TimeoutExpired:
-            how, timed_out = f"did not finish within {options.timeout_s:.0f} s (--timeout)", True
-        return _collect(result), how, timed_out
+    readable, writable = _worker_paths(target, options)
+    done = run_confined(
+        [python, "-m", "ort_wrapper.check.worker"],
+        what="the check worker",
+        timeout=options.timeout_s,
+        request={"options": options.to_json(), "claimed": claimed},
+        env={**_worker_env(target), **extra},
+        readable=readable,
+        writable=writable,
+        show_output=True,
+    )
+    if done.code is None:
+        how = f"did not finish within {options.timeout_s:.0f} s (--timeout)"
+    elif done.code < 0:
+        how = f"the check worker was killed by signal {-done.code} (its messages are above)"
+    else:
+        how = f"the check worker exited with {done.code} (its messages are above)"
+    return _collect(done.result), how, done.code is None
 
 
-def _collect(result: Path) -> dict[str, Section]:
-    """The sections the worker wrote (it writes them after each one)."""
+def _collect(result: object) -> dict[str, Section]:
+    """The sections the worker sent (after each one)."""
     try:
-        return {s["name"]: Section.from_json(s) for s in json.loads(result.read_text())}
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.debug("unreadable worker result %s: %s", result, exc)
+        return {s["name"]: Section.from_json(s) for s in result or ()}  # type: ignore[attr-defined]
+    except (ValueError, KeyError, TypeError) as exc:
+        log.debug("unreadable worker result: %s", exc)
     return {}
 
 

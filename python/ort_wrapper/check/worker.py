@@ -1,5 +1,6 @@
 """The session sections (providers, quality, determinism, stability) in the process that loads
-the distribution: ``python -m ort_wrapper.check.worker OPTIONS.json RESULT.json``.
+the distribution: ``python -m ort_wrapper.check.worker``, a confined child (its request and
+its sections go through ``runtime.untrusted``'s channel).
 
 A process holds one ONNX Runtime, so ``ort-wrapper check`` runs these in a child whose
 environment names the distribution (``ORT_WRAPPER_DIST``); a crash there fails the sections
@@ -8,16 +9,13 @@ instead of killing the harness. ``run_session_sections`` is also callable in-pro
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from ..errors import OrtWrapperError
-from ..files import write_json_atomic
 from ..operators import OperatorConfig
 from ..report import Section, failed_section
 from ..runtime.catalog import CPU_PROVIDER, gpu_providers
@@ -149,22 +147,24 @@ def run_session_sections(
     return sections
 
 
-def main(argv: list[str]) -> int:
-    """Entry point of the child process."""
+def main() -> int:
+    """Entry point of the confined child: the request comes on stdin, each section done so
+    far goes back on the result channel (``runtime.untrusted``)."""
+    from ..runtime.untrusted import receive
+
     logging.basicConfig(
         level=logging.WARNING, format="ort-wrapper check worker: %(levelname)s: %(message)s"
     )
-    request = json.loads(Path(argv[0]).read_text())
+    channel, request = receive()
     options = CheckOptions.from_json(request["options"])
     claimed = tuple(request["claimed"]) if request.get("claimed") is not None else None
-    result = Path(argv[1])
 
     def record(done: list[Section]) -> None:
-        write_json_atomic(result, [s.to_json() for s in done])
+        channel.send([s.to_json() for s in done])
 
     record(run_session_sections(options, claimed, on_section=record))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

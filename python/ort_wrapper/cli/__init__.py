@@ -11,7 +11,9 @@ import argparse
 import importlib
 import logging
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from ..errors import OrtWrapperError
@@ -20,6 +22,15 @@ from ..escape import terminal_text
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the verb is, so its cleanup runs (a confined child is killed with
+    all it started, temporary directories are removed) as for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def _verbs() -> dict[str, object]:
@@ -59,6 +70,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="ort-wrapper: %(levelname)s: %(message)s",
     )
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The verb, with every error it may end with turned into a message and an exit code."""
     try:
         return int(args._run(args))
     except OrtWrapperError as exc:
@@ -76,3 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ort-wrapper {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print(f"ort-wrapper {args.verb}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM

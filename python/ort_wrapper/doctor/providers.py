@@ -24,7 +24,7 @@ from ..runtime.catalog import (
     provider_specs,
     soname_source,
 )
-from ..runtime.child import json_child, runtime_command
+from ..runtime.child import runtime_command
 from ..runtime.diagnose import ProviderStatus, manifest_check, provider_status
 from ..runtime.distribution import ENV_VARS, Distribution
 
@@ -63,28 +63,38 @@ def _from_files(dist: Distribution) -> tuple[str, ...]:
     return (*names, CPU_PROVIDER)
 
 
-def _child_env(dist: Distribution) -> tuple[dict[str, str], str | None]:
+def _child_env(dist: Distribution) -> tuple[dict[str, str], Path | None]:
     """The child's environment (no distribution pointers) and working directory: a module is
     imported from its site-packages, ahead of where ort_wrapper lives; a prefix is loaded by
     ``init(prefix)`` (preloads and all), as check's worker does."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     package_parent = str(Path(__file__).resolve().parents[2])  # where ort_wrapper lives
-    path = str(dist.python_path) if dist.kind == "module" else None
+    path = dist.python_path if dist.kind == "module" else None
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (path, package_parent, env.get("PYTHONPATH")) if p
+        str(p) for p in (path, package_parent, env.get("PYTHONPATH")) if p
     )
     return env, path
 
 
 def compiled_in(dist: Distribution) -> CompiledIn:
     """The compiled-in providers as the runtime itself reports them
-    (``get_available_providers()`` in a child process that loads this distribution, so this
+    (``get_available_providers()`` in a confined child that loads this distribution, so this
     process never loads a runtime); when that fails, the manifest's list, or the provider
     libraries present, with the error."""
+    from ..runtime.untrusted import run_confined
+
     env, cwd = _child_env(dist)
-    command = runtime_command(None if dist.kind == "module" else dist.root)
-    data, error = json_child(command, PROBE_TIMEOUT_S, "the child process", env, cwd)
-    if data is not None:
+    done = run_confined(
+        runtime_command(),
+        what="the child process",
+        timeout=PROBE_TIMEOUT_S,
+        request=None if dist.kind == "module" else str(dist.root),
+        env=env,
+        cwd=cwd,
+        readable=[dist.root],
+    )
+    error, data = done.error, done.result
+    if error is None:
         try:
             return CompiledIn(tuple(data["providers"]), "child process", data["version"])
         except (KeyError, TypeError) as exc:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -27,9 +28,12 @@ __all__ = [
     "ObjectSymbols",
     "archive_format",
     "archive_symbols",
+    "cstring",
+    "elf_object_symbols",
     "iter_members",
     "member_digests",
     "read_archive",
+    "read_index",
     "shared_library_symbols",
 ]
 
@@ -60,6 +64,7 @@ class Member:
     name: str
     offset: int  # of the member's data in the archive file
     size: int
+    header: int = 0  # of the member's header: what a symbol index points at
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class ArchiveInfo:
     path: Path
     members: tuple[Member, ...]
     has_index: bool
+    index: tuple[str, int, int] = ("", 0, 0)  # the first index member: (name, offset, size)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,12 @@ class ObjectSymbols:
     name: str
     defined: frozenset[str]
     undefined: frozenset[str]
+
+
+def cstring(table: bytes, offset: int) -> str:
+    """The NUL-ended string at ``offset`` of a string table (to its end when unended)."""
+    end = table.find(b"\0", offset)
+    return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")
 
 
 def _headers(path: Path, fh: BinaryIO, end: int) -> Iterator[tuple[str, int, int]]:
@@ -145,28 +157,87 @@ def read_archive(path: Path | str) -> ArchiveInfo:
         end = os.fstat(fh.fileno()).st_size
         long_names = b""
         members: list[Member] = []
-        has_index = False
+        indexes: list[tuple[str, int, int]] = []
         for raw, start, size in _headers(path, fh, end):
+            header = start - _HEADER
             if raw.startswith(_BSD_NAME):
                 name, start, size = _bsd_name(path, fh, raw, start, size)
                 if name.startswith(_BSD_INDEX_PREFIX):
-                    has_index = True
+                    indexes.append((name, start, size))
                 else:
-                    members.append(Member(name, start, size))
+                    members.append(Member(name, start, size, header))
             elif raw in _INDEX_NAMES or raw.startswith(_BSD_INDEX_PREFIX):
-                has_index = True
+                indexes.append((raw, start, size))
             elif raw == _LONG_NAMES:
                 fh.seek(start)
                 long_names = fh.read(size)
             elif raw.startswith("/") and raw[1:].isdigit():
-                offset = int(raw[1:])
-                stop = long_names.find(b"/\n", offset)
-                if stop < 0:
-                    raise ElfError(f"{path}: member name offset {offset} is not in the name table")
-                members.append(Member(long_names[offset:stop].decode(), start, size))
+                name = _long_name(path, long_names, int(raw[1:]))
+                members.append(Member(name, start, size, header))
             else:
-                members.append(Member(raw.removesuffix("/"), start, size))
-    return ArchiveInfo(path, tuple(members), has_index)
+                members.append(Member(raw.removesuffix("/"), start, size, header))
+    first = indexes[0] if indexes else ("", 0, 0)
+    return ArchiveInfo(path, tuple(members), bool(indexes), first)
+
+
+def _long_name(path: Path, table: bytes, offset: int) -> str:
+    """A name from the ``//`` table: ended by ``/\\n`` (GNU) or a NUL byte (MSVC's lib.exe)."""
+    ends = [i for i in (table.find(b"/\n", offset), table.find(b"\0", offset)) if i >= 0]
+    if offset >= len(table) or not ends:
+        raise ElfError(f"{path}: member name offset {offset} is not in the name table")
+    return table[offset : min(ends)].decode("utf-8", "replace")
+
+
+def _index_entries(name: str, data: bytes) -> tuple[list[int], list[str]] | None:
+    """The member header offsets and the symbol names of one index member's data, in its
+    order: GNU ``/`` (32-bit big-endian) and ``/SYM64/``, BSD ``__.SYMDEF`` (32-bit
+    little-endian ``ranlib`` pairs) and ``__.SYMDEF_64``; None when it is too short for what
+    its counts say."""
+    if name in _INDEX_NAMES:
+        width = 8 if name == "/SYM64/" else 4
+        count = int.from_bytes(data[:width], "big")
+        table = data[width : width + count * width]
+        if len(table) < count * width:
+            return None
+        offsets = list(struct.unpack(f">{count}{'Q' if width == 8 else 'I'}", table))
+        names = data[width + count * width :].split(b"\0")
+        if len(names) < count:
+            return None
+        return offsets, [n.decode("utf-8", "replace") for n in names[:count]]
+    width = 8 if name.endswith("_64") else 4
+    size = int.from_bytes(data[:width], "little")
+    pairs = data[width : width + size - size % (2 * width)]
+    strings = data[2 * width + size :]
+    if len(pairs) < size - size % (2 * width) or len(data) < 2 * width + size:
+        return None
+    values = struct.unpack(f"<{len(pairs) // width}{'Q' if width == 8 else 'I'}", pairs)
+    return list(values[1::2]), [cstring(strings, strx) for strx in values[0::2]]
+
+
+def read_index(info: ArchiveInfo) -> tuple[tuple[str, Member], ...]:
+    """The archive's symbol index, as a linker reads it: ``(symbol, member)`` pairs in index
+    order (what a link loads a member for); () without an index. ElfError when the index is
+    cut short or points at something that is not a member's header."""
+    kind, start, size = info.index
+    if not kind:
+        return ()
+    with _open(info.path) as fh:
+        fh.seek(start)
+        data = fh.read(size)
+    parsed = _index_entries(kind, data)
+    if parsed is None:
+        raise ElfError(f"{info.path}: its symbol index ({kind}) is cut short")
+    by_header = {m.header: m for m in info.members}
+    offsets, names = parsed
+    stray = next((i for i, offset in enumerate(offsets) if offset not in by_header), None)
+    if stray is not None:
+        raise ElfError(
+            f"{info.path}: its symbol index says {names[stray]!r} is in a member at byte "
+            f"{offsets[stray]}, where no member starts (rebuild the index: llvm-ranlib, or "
+            "llvm-lib/lib.exe)"
+        )
+    entries = [(name, by_header[offset]) for name, offset in zip(names, offsets, strict=True)]
+    return tuple(entries)
 
 
 def iter_members(info: ArchiveInfo) -> Iterator[tuple[Member, bytes]]:
@@ -217,6 +288,12 @@ def _symbols(name: str, data: bytes, table: str) -> ObjectSymbols:
         elif bind != "STB_WEAK":
             undefined.add(sym.name)
     return ObjectSymbols(name, frozenset(defined), frozenset(undefined - defined))
+
+
+def elf_object_symbols(name: str, data: bytes, table: str = ".symtab") -> ObjectSymbols:
+    """The global symbols one ELF file's ``table`` defines and strongly needs (``.symtab`` for
+    an object, ``.dynsym`` for a shared library)."""
+    return _symbols(name, data, table)
 
 
 def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:

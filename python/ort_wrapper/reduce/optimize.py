@@ -2,22 +2,20 @@
 com.microsoft's FusedConv, NCHWc layouts): a reduced build must register those too, so each
 model is optimised by a full build of the same version and the result is read back.
 
-The optimising runs in a child process (``python -m ort_wrapper.reduce.optimize DIST OUT
-MODEL...``) in the Python that can load the distribution, so nothing here loads a runtime.
+The optimising runs in a confined child (``python -m ort_wrapper.reduce.optimize``, through
+``runtime.untrusted``) in the Python that can load the distribution, so nothing here loads a
+runtime.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import BuildError, InputError, OrtWrapperError
 from ..operators import Operator
-from ..runtime.child import json_child
 from ..runtime.target import interpreter_for, resolve_target
 from .models import model_operators
 
@@ -26,25 +24,34 @@ __all__ = ["optimized_operators"]
 _TIMEOUT_S = 600.0
 
 
-def _child_command(
-    dist: Path, out: Path, models: Sequence[Path]
-) -> tuple[list[str], dict[str, str]]:
+def _child(dist: Path) -> tuple[list[str], dict[str, str], Path]:
+    """The child's command, the environment it needs, and the distribution's root."""
     target = resolve_target(dist)
-    if target.problem:
+    if target.problem or target.root is None:
         raise InputError(f"--dist {dist}: {target.problem}")
     python, env = interpreter_for(target)
-    argv = [python, "-m", __name__, str(target.root), str(out), *map(str, models)]
-    return argv, env
+    return [python, "-m", __name__], env, target.root
 
 
 def optimized_operators(dist: Path, models: Sequence[Path]) -> tuple[str, set[Operator]]:
     """The version of ``dist`` and the operators of ``models`` once its optimisers (level
     'all', CPU) ran on them. BuildError naming the model when the runtime refuses one."""
+    from ..runtime.untrusted import run_confined
+
     with tempfile.TemporaryDirectory(prefix="ort-optimized-") as tmp:
-        argv, extra = _child_command(dist, Path(tmp), models)
-        data, why = json_child(argv, _TIMEOUT_S, f"optimising with {dist}", {**os.environ, **extra})
-        if data is None:
-            raise BuildError(f"cannot optimise the models with {dist}: {why}")
+        argv, extra, root = _child(dist)
+        done = run_confined(
+            argv,
+            what=f"optimising with {dist}",
+            timeout=_TIMEOUT_S,
+            request={"dist": str(root), "out": tmp, "models": [str(m) for m in models]},
+            env={**os.environ, **extra},
+            readable=[root, *(Path(m).absolute().parent for m in models)],
+            writable=[Path(tmp)],
+        )
+        data = done.result
+        if done.error or not isinstance(data, dict):
+            raise BuildError(f"cannot optimise the models with {dist}: {done.error}")
         if data.get("error"):
             raise BuildError(f"{dist} cannot optimise {data['model']}: {data['error']}")
         found: set[Operator] = set()
@@ -68,4 +75,7 @@ def _optimize(dist: str, out: Path, models: Sequence[str]) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_optimize(sys.argv[1], Path(sys.argv[2]), sys.argv[3:])))
+    from ..runtime.untrusted import receive
+
+    channel, request = receive()
+    channel.send(_optimize(request["dist"], Path(request["out"]), request["models"]))

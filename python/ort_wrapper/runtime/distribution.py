@@ -6,7 +6,9 @@ A prefix holds ``share/ort-wrapper/manifest.json``; its shared libraries are che
 ELF, this host's architecture, the manifest's ORT version) before anything is loaded. Any other
 directory holding ``libonnxruntime.so*`` (npm's ``bin/napi-v6/linux/x64``, a release tarball's
 ``lib/``, an extracted Debian package, a system library folder) is a distribution too: its
-version is what the library's ``GetVersionString()`` says, asked in a child process.
+version is what its symbol versions name (``VERS_1.23.2``), or else what the library's
+``GetVersionString()`` says, asked in a confined child once the files showed it plausible
+(``runtime.untrusted``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ __all__ = [
     "CARRIED_BUNDLE",
     "CORE_GLOB",
     "ENV_VARS",
+    "RELEASE_NODE",
     "Distribution",
     "DistributionKind",
     "env_root",
     "library_dir",
+    "library_version",
     "locate",
     "module_version",
     "python_constants",
@@ -42,7 +46,7 @@ log = logging.getLogger(__name__)
 
 ENV_VARS = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION")
 # ORT release builds version their exports VERS_<release>; other nodes (VERS_1.0) are not releases.
-_RELEASE_NODE = re.compile(r"^VERS_(\d+\.\d+\.\d+)$")
+RELEASE_NODE = re.compile(r"^VERS_(\d+\.\d+\.\d+)$")
 CARRIED_BUNDLE = Path(__file__).resolve().parent.parent / "_bundle"
 CORE_GLOB = "libonnxruntime.so*"
 # Where a plain directory may keep its libraries: itself, a prefix's lib/, a Debian package's
@@ -67,7 +71,7 @@ class Distribution:
     root: Path  # the onnxruntime package directory, the prefix, or the directory
     origin: str  # how it was chosen: argument, ORT_WRAPPER_DIST, ..., installed module
     manifest: Manifest | None = None
-    library_version: str | None = None  # a directory's GetVersionString(), asked in a child
+    library_version: str | None = None  # a directory's release (see library_version)
 
     @property
     def version(self) -> str | None:
@@ -208,7 +212,7 @@ def _validate_library(root: Path, relpath: str, manifest: Manifest) -> None:
         raise InitError(f"{where} is missing")
     _check_arch(path, where)
     for name in read_elf(path).version_defs:
-        release = _RELEASE_NODE.match(name)
+        release = RELEASE_NODE.match(name)
         if release and release.group(1) != manifest.version:
             raise InitError(
                 f"{where} is ONNX Runtime {release.group(1)} (it defines {name}), "
@@ -227,10 +231,25 @@ def _check_arch(path: Path, where: str) -> None:
         raise InitError(f"{where} is built for {info.arch}, expected {expected} for this host")
 
 
-def _directory(root: Path, origin: str, label: str) -> Distribution:
-    """A directory without a manifest: its ``libonnxruntime.so*``, version asked in a child."""
+def library_version(core: Path, root: Path) -> str:
+    """The ONNX Runtime release of ``core`` (of the distribution at ``root``): read from its
+    symbol versions (``VERS_1.23.2``) when they name it, else what ``GetVersionString()`` says
+    in a confined child. The library is vetted first; InitError when it is refused or cannot
+    tell."""
     from .capi.probe import probe_shared
+    from .untrusted import Role, vet
 
+    vetted = vet(core, root, Role.CORE)
+    if vetted.version is not None:
+        return vetted.version
+    result = probe_shared(core, root)
+    if result.error or not result.version:
+        raise InitError(f"{core}: {result.error or 'GetVersionString() returned nothing'}")
+    return result.version
+
+
+def _directory(root: Path, origin: str, label: str) -> Distribution:
+    """A directory without a manifest: its ``libonnxruntime.so*`` and its version."""
     dist = Distribution(DistributionKind.DIRECTORY, root, origin)
     core = dist.core_library()
     if core is None:
@@ -240,10 +259,7 @@ def _directory(root: Path, origin: str, label: str) -> Distribution:
             f"{CORE_GLOB} (looked in {looked})"
         )
     _check_arch(core, str(core))
-    result = probe_shared(core)
-    if result.error or not result.version:
-        raise InitError(f"{core}: {result.error or 'GetVersionString() returned nothing'}")
-    return Distribution(DistributionKind.DIRECTORY, root, origin, None, result.version)
+    return Distribution(DistributionKind.DIRECTORY, root, origin, None, library_version(core, root))
 
 
 def _prefix(root: Path, origin: str) -> Distribution:

@@ -60,8 +60,10 @@ class DriverInfo:
 @lru_cache(maxsize=1)
 def nvidia_driver() -> DriverInfo:
     """Load libcuda.so.1 and report its version and device count (cached per process)."""
+    from .untrusted import host_library
+
     try:
-        lib = ctypes.CDLL("libcuda.so.1")
+        lib = host_library("libcuda.so.1")
     except OSError as exc:
         return DriverInfo(False, error=f"libcuda.so.1 cannot be loaded ({exc})")
     path = next((str(p) for p in loaded_libraries() if p.name.startswith("libcuda.so")), None)

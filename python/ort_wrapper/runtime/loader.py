@@ -12,9 +12,7 @@ API with ctypes. A process holds one ONNX Runtime: the C library is loaded RTLD_
 
 from __future__ import annotations
 
-import ctypes
 import enum
-import importlib
 import os
 import sys
 import threading
@@ -67,12 +65,13 @@ def _preload(dist: Distribution) -> None:
     if not dist.preload:
         return
     from ..elf.order import dependency_order
+    from .untrusted import Role, load_library
 
     for path in dependency_order(dist.preload):
         try:
-            ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
-        except OSError as exc:
-            raise InitError(f"cannot load {path} from {dist.describe()}: {exc}") from None
+            load_library(path, dist.root, Role.DEPENDENCY, global_=True)
+        except InitError as exc:
+            raise InitError(f"{dist.describe()}: {exc}") from None
 
 
 def _forget_modules(before: set[str]) -> None:
@@ -126,8 +125,12 @@ def _import(dist: Distribution) -> ModuleType:
     added = str(python_path) not in sys.path
     if added:
         sys.path.insert(0, str(python_path))
+    from .untrusted import import_onnxruntime
+
     try:
-        module = importlib.import_module("onnxruntime")
+        # an installed module's distribution is its environment (the nvidia-* wheels beside it)
+        root = python_path if dist.kind == "module" else dist.root
+        module = import_onnxruntime(python_path, root)
         _check_module(module, dist, python_path)
         return module
     except Exception as exc:
@@ -154,7 +157,10 @@ def _load_capi(dist: Distribution) -> tuple[Any, Path]:
 
     try:
         library, header = capi_library(dist)
-        return CapiRuntime(library, header), library
+        inside = library is None or library.absolute().is_relative_to(dist.root)
+        # a static one: linked by us into the cache, its RUNPATH (if any) into the distribution
+        root = dist.root if inside else (library.parent, dist.root)
+        return CapiRuntime(library, header, root), library
     except OrtWrapperError as exc:
         raise InitError(f"cannot load {dist.describe()} through the C API: {exc}") from None
 

@@ -11,8 +11,6 @@ import pytest
 from ort_wrapper.doctor.providers import CompiledIn, provider_section
 from ort_wrapper.manifest import Manifest
 from ort_wrapper.report import FAIL, Report, render_text
-from ort_wrapper.runtime import child
-from ort_wrapper.runtime.capi import probe as capi
 from ort_wrapper.runtime.catalog import CPU_PROVIDER
 from ort_wrapper.runtime.diagnose import provider_status
 from ort_wrapper.runtime.distribution import Distribution
@@ -100,9 +98,3 @@ def test_the_manifest_rule_is_checks_rule(cuda_prefix) -> None:
     assert doctor == manifest_check(claimed, PROVIDERS)
     assert doctor.status == FAIL and "TensorrtExecutionProvider" in doctor.detail
     assert doctor.data["notCompiledIn"] == ["TensorrtExecutionProvider"] and doctor.fix
-
-
-def test_garbage_from_the_capi_probe_is_a_failed_result(monkeypatch) -> None:
-    monkeypatch.setattr(child, "run_command", lambda *a, **k: (0, "{not json\n", None))
-    result = capi.probe_shared(Path("/x/libonnxruntime.so"), 23)
-    assert result.error and "printed" in result.error and not result.api_ok

@@ -14,10 +14,13 @@ import re
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import InitError, OrtApiError
 from .header import ApiTable, parse_header
+
+if TYPE_CHECKING:
+    from ..untrusted import Roots
 
 __all__ = ["MIN_API", "OrtLibrary", "committed_table", "open_library", "release_api", "table_for"]
 
@@ -155,15 +158,14 @@ def table_for(header: Path | None) -> ApiTable:
     return own if own.api_version >= committed.api_version else committed
 
 
-def open_library(path: Path | None) -> tuple[ctypes.CDLL, Any, str]:
-    """Load ``path`` (RTLD_LOCAL; None: this program, when it is linked with ONNX Runtime) and
-    return it, its ``OrtApiBase*`` and ``GetVersionString()``; InitError when it is not ONNX
-    Runtime."""
+def open_library(path: Path | None, root: Roots | None = None) -> tuple[ctypes.CDLL, Any, str]:
+    """Load ``path`` of the distribution at ``root`` (vetted first; RTLD_LOCAL; None: this
+    program, when it is linked with ONNX Runtime) and return it, its ``OrtApiBase*`` and
+    ``GetVersionString()``; InitError when it is not ONNX Runtime."""
+    from ..untrusted import Role, load_library, this_program
+
     what = str(path) if path is not None else "this program"
-    try:
-        cdll = ctypes.CDLL(str(path) if path is not None else None)
-    except OSError as exc:
-        raise InitError(f"cannot load {what}: {exc}") from None
+    cdll = this_program() if path is None else load_library(path, root or path.parent, Role.CORE)
     try:
         get_base = cdll.OrtGetApiBase
     except AttributeError:
@@ -180,9 +182,9 @@ class OrtLibrary:
     """One loaded ONNX Runtime and its ``OrtApi``: ``call(name, *args)`` raises OrtApiError for
     a non-NULL OrtStatus; ``fn(name)`` is the raw function (for release calls and the run path)."""
 
-    def __init__(self, path: Path | None, table: ApiTable) -> None:
+    def __init__(self, path: Path | None, table: ApiTable, root: Roots | None = None) -> None:
         self.path = path if path is not None else Path(sys.executable)  # a linked-in runtime
-        self._cdll, base, self.version = open_library(path)
+        self._cdll, base, self.version = open_library(path, root)
         release = release_api(self.version)
         if release is None:
             raise InitError(

@@ -12,7 +12,6 @@ archive of the distribution that defines it, if any.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
@@ -68,8 +67,10 @@ def find_header(dist: Distribution) -> Path | None:
 def linked_into_this_process() -> bool:
     """Whether this program itself exports ``OrtGetApiBase`` (a Python linked with a static
     distribution's archives: see ``link_runner``)."""
+    from ..untrusted import this_program
+
     try:
-        return hasattr(ctypes.CDLL(None), "OrtGetApiBase")
+        return hasattr(this_program(), "OrtGetApiBase")
     except OSError:
         return False
 

@@ -1,21 +1,19 @@
-"""Asking a ``libonnxruntime.so*`` for its version and C API in a child process.
+"""Asking a ``libonnxruntime.so*`` for its version and C API in a confined child process.
 
-``python -m ort_wrapper.runtime.capi.probe LIBRARY API [PRELOAD...]`` loads the library with
-ctypes and prints one JSON line, so a library that crashes on load, hangs or is not ONNX Runtime
-is a result with an error instead of the end of the caller. ``API`` 0 asks for the API version
-the library's own release number implies.
+The library is vetted first, reading only (``runtime.untrusted.vet``: it must export
+``OrtGetApiBase``, resolve inside its distribution, need only library names), so nothing that
+is not plausibly ONNX Runtime is loaded. ``python -m ort_wrapper.runtime.capi.probe`` is the
+child: it loads the library with ctypes and answers on its result channel, so a library that
+crashes on load, hangs or prints is a result with an error, not the end of the caller nor a
+forged answer. ``api`` 0 asks for the API version the library's own release number implies.
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from ..child import json_child
 
 __all__ = ["PROBE_TIMEOUT_S", "CapiResult", "probe_shared"]
 
@@ -33,29 +31,52 @@ class CapiResult:
     command: tuple[str, ...] = ()
 
 
-def _probe_here(library: str, api: int, preload: Sequence[str]) -> dict[str, object]:
+def _probe_here(request: dict[str, object]) -> dict[str, object]:
     from ...errors import InitError
+    from ..untrusted import Role, load_library
     from .api import open_library, release_api
 
-    for path in preload:
-        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    root = Path(str(request["root"]))
     try:
-        _, base, version = open_library(Path(library))
+        for path in request["preload"]:  # type: ignore[attr-defined]
+            load_library(Path(path), root, Role.DEPENDENCY, global_=True)
+        _, base, version = open_library(Path(str(request["library"])), root)
     except InitError as exc:
         return {"error": str(exc)}
-    wanted = api or release_api(version)
+    wanted = int(request["api"]) or release_api(version)  # type: ignore[call-overload]
     if wanted is None:
         return {"version": version, "api": 0, "error": f"GetVersionString() = {version!r}"}
     return {"api_ok": bool(base.contents.GetApi(wanted)), "version": version, "api": wanted}
 
 
-def probe_shared(library: Path, api: int = 0, preload: Sequence[Path] = ()) -> CapiResult:
-    """Load ``library`` with ctypes in a child process and ask its C API for ``api`` (0: the
-    one its version implies)."""
-    command = (sys.executable, "-m", __name__, str(library), str(api), *map(str, preload))
-    data, error = json_child(command, PROBE_TIMEOUT_S, "the C API probe")
-    if data is None:
-        return CapiResult(api, error=error, command=command)
+def probe_shared(
+    library: Path, root: Path, api: int = 0, preload: Sequence[Path] = ()
+) -> CapiResult:
+    """Vet ``library`` (of the distribution at ``root``) and ``preload``, then load them in a
+    confined child and ask the C API for ``api`` (0: the one its version implies)."""
+    from ...errors import InitError
+    from ..untrusted import Role, run_confined, vet
+
+    command = (sys.executable, "-m", __name__)
+    try:
+        for path in preload:
+            vet(path, root, Role.DEPENDENCY)
+        vet(library, root, Role.CORE)
+    except InitError as exc:
+        return CapiResult(api, error=str(exc), command=command)
+    request = {
+        "library": str(library),
+        "root": str(root),
+        "api": api,
+        "preload": [str(p) for p in preload],
+    }
+    done = run_confined(
+        command, what="the C API probe", timeout=PROBE_TIMEOUT_S, request=request, readable=[root]
+    )
+    data = done.result
+    if done.error or not isinstance(data, dict):
+        why = done.error or f"the C API probe sent {data!r}"
+        return CapiResult(api, error=why, command=command)
     return CapiResult(
         int(data.get("api") or api),
         bool(data.get("api_ok")),
@@ -66,8 +87,7 @@ def probe_shared(library: Path, api: int = 0, preload: Sequence[Path] = ()) -> C
 
 
 if __name__ == "__main__":
-    try:
-        result = _probe_here(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
-    except OSError as exc:
-        result = {"error": f"cannot load: {exc}"}
-    print(json.dumps(result))
+    from ..untrusted import receive
+
+    channel, request = receive()
+    channel.send(_probe_here(request))

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from ..catalog import CPU_PROVIDER as _CPU
 from ..catalog import provider_spec
 from .api import OrtLibrary, table_for
 from .values import Converter, TypedFeed, describe_type
+
+if TYPE_CHECKING:
+    from ..untrusted import Roots
 
 __all__ = ["CapiRuntime", "GraphOptimizationLevel", "NodeArg", "SessionOptions"]
 
@@ -77,8 +80,10 @@ class CapiRuntime:
     SessionOptions = SessionOptions
     GraphOptimizationLevel = GraphOptimizationLevel
 
-    def __init__(self, library: Path, header: Path | None = None) -> None:
-        self.lib = OrtLibrary(library, table_for(header))
+    def __init__(
+        self, library: Path | None, header: Path | None = None, root: Roots | None = None
+    ) -> None:
+        self.lib = OrtLibrary(library, table_for(header), root)
         self.__version__ = self.lib.version
         self.env = self.lib.out("CreateEnv", _LOG_WARNING, b"ort-wrapper")
         self._providers = self.lib.available_providers()
