@@ -18,7 +18,18 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "python" / "ort_wrapper"
 NOTES = REPO / "docs" / "architecture-notes.md"
 SHARED = frozenset(
-    {"errors", "files", "untrusted", "progress", "matrix", "manifest", "operators", "report", "elf"}
+    {
+        "errors",
+        "escape",
+        "files",
+        "untrusted",
+        "progress",
+        "matrix",
+        "manifest",
+        "operators",
+        "report",
+        "elf",
+    }
 )
 
 

@@ -39,12 +39,18 @@ ALLOWED = {
     # writes (the one writer's business, issue 21 item 4), not reads
     ("cli/main_doctor.py", "_emit", "os.open"): "os.devnull, for writing",
     ("files.py", "atomic_file", "os.fdopen"): "a temporary file it made, for writing",
+    ("files.py", "atomic_file", "os.open"): "the writer's new temporary file (O_EXCL), written",
+    ("files.py", "_folder", "os.open"): "the output's folder, a descriptor for the *at calls",
+    ("files.py", "_umask", ".read_text"): "/proc/self/status, for the umask",
+    ("runtime/untrusted.py", "receive", "os.open"): "os.devnull, the confined child's stdin",
+    ("elf/exports.py", "exports", "open"): "a library's dynamic symbols, read as ELF data "
+    "(never loaded) like elf/reader.py's",
     ("bundle/wheel.py", "build_wheel", "zipfile.ZipFile"): "the wheel it writes",
     ("bundle/wheel.py", "build_wheel", ".open"): "a member of the wheel it writes",
     # a distribution's files, each confined and checked by bundle/source.py before it is copied
     # or hashed (copying is the writer's; hashing follows a check of what is hashed)
     ("bundle/wheel.py", "build_wheel", "open"): "copies of checked source files",
-    ("bundle/write.py", "_copy", "open"): "copies of checked source files; the copy, written",
+    ("files.py", "copy_file", "open"): "copies of checked source files (bundle, finalize)",
     ("files.py", "sha256_file", "open"): "hashes files its callers found and checked",
     # ELF readers: elf/reader.py's _parse opens a file its _magic read through the reader
     ("elf/reader.py", "_parse", "open"): "after _magic read the file through the reader",

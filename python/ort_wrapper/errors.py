@@ -7,6 +7,7 @@ __all__ = [
     "BuildError",
     "BundleError",
     "ElfError",
+    "EscapeError",
     "InitError",
     "InputError",
     "LabEnvironmentError",
@@ -88,3 +89,8 @@ class LinkError(BuildError):
     def __init__(self, message: str, command: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.command = command
+
+
+class EscapeError(OrtWrapperError):
+    """An untrusted string cannot be written in a target language (a cargo line, CMake, the
+    shell, pkg-config, ORT's operator config) as exactly what it is: ``escape`` refuses it."""

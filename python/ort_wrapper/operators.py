@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .escape import ort_config_comment
 from .untrusted import read_bounded
 
 __all__ = ["ModelRecord", "Operator", "OperatorConfig", "parse_config", "read_config"]
@@ -68,18 +69,24 @@ class OperatorConfig:
         """A config of these operators and models (validated, sorted; ``where`` names the
         source in errors)."""
         ops = frozenset(operators)
+        records = tuple(sorted(set(models)))
+        for record in records:
+            ort_config_comment(record.name, f"{where}: the model file name")
         for op in ops:
             _check_operator(op, where)
         if not ops:
             raise InputError(f"{where}: no operators (a build with no kernels runs nothing)")
-        return cls(ops, tuple(sorted(set(models))))
+        return cls(ops, records)
 
     def text(self) -> str:
         """The config as ONNX Runtime's ``reduce_op_kernels.py`` reads it."""
         groups: dict[tuple[str, int], list[str]] = {}
         for op in sorted(self.operators):
             groups.setdefault((op.domain, op.opset), []).append(op.name)
-        lines = [f"{_MODEL_LINE}{m.sha256} {m.name}" for m in self.models]
+        lines = [
+            f"{_MODEL_LINE}{m.sha256} {ort_config_comment(m.name, 'the model file name')}"
+            for m in self.models
+        ]
         lines += [f"{d};{o};{','.join(names)}" for (d, o), names in sorted(groups.items())]
         return "\n".join(lines) + "\n"
 
@@ -145,12 +152,18 @@ def _operator_line(line: str, where: str) -> list[Operator]:
     return ops
 
 
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` as ONNX Runtime's reader (Python's text mode) sees them: broken at
+    ``\n``, ``\r\n`` and ``\r`` only (``str.splitlines`` also breaks at U+2028 and others)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def parse_config(text: str, where: str) -> OperatorConfig:
     """Read a config written by :meth:`OperatorConfig.text` or by hand (ORT's format without
     per-type reduction; ``!`` directives are refused: this project does not apply them)."""
     operators: list[Operator] = []
     models: list[ModelRecord] = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(_lines(text), 1):
         line, here = raw.strip(), f"{where}, line {number}"
         if line.startswith(_MODEL_LINE):
             models.append(_model_line(line, here))

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .escape import terminal_text
+
 __all__ = [
     "FAIL",
     "INFO",
@@ -249,7 +251,7 @@ def format_table(columns: Sequence[str], rows: Iterable[Sequence[str]], indent: 
     for row in (tuple(columns), tuple("-" * w for w in widths), *rows):
         cells = [v.ljust(widths[i]) for i, v in enumerate(row[:-1])] + [row[-1]]
         lines.append(indent + "  ".join(cells).rstrip())
-    return "\n".join(lines)
+    return terminal_text("\n".join(lines))
 
 
 def _rows(checks: Iterable[Check]) -> list[tuple[str, str, str]]:
@@ -280,4 +282,4 @@ def render_text(report: Report) -> str:
         f"{n[WARN]} warned, {n[SKIP]} skipped, {n[INFO]} informational, "
         f"in {report.seconds:.1f} s"
     )
-    return "\n".join(out)
+    return terminal_text("\n".join(out))

@@ -33,7 +33,8 @@ from typing import Any
 
 from ..elf.policy import host_patterns
 from ..errors import BundleError
-from ..files import distribution_name, find_tool, record_hash
+from ..escape import text_problem, wheel_record_line
+from ..files import distribution_name, find_tool, publish, record_hash
 from ..progress import Progress
 from .record import read_bundle_record
 from .write import BundleResult, make_bundle
@@ -153,6 +154,9 @@ def build_wheel(
     path = out_dir / f"ort_wrapper-{version}-{tag}.whl"
     dist_info = f"ort_wrapper-{version}.dist-info"
     members = list(_members(package, bundle))
+    for name, _ in members:  # before the first byte is written
+        if (problem := text_problem(name)) is not None:
+            raise BundleError(f"the file {name!r} {problem}, which a wheel cannot carry: refused")
     record: list[str] = []
     total = sum(p.stat().st_size for _, p in members)
     with (
@@ -167,13 +171,14 @@ def build_wheel(
                     digest.update(block)
                     fout.write(block)
                     progress.advance(len(block))
-            record.append(f"{name},{record_hash(digest.digest())},{src.stat().st_size}")
+            size = str(src.stat().st_size)
+            record.append(wheel_record_line(name, record_hash(digest.digest()), size))
         for name, text in _metadata_files(version, tag, requires_python, bundle).items():
             data = text.encode()
             zf.writestr(_zinfo(f"{dist_info}/{name}", 0o100644), data)
             digest_text = record_hash(hashlib.sha256(data).digest())
-            record.append(f"{dist_info}/{name},{digest_text},{len(data)}")
-        record.append(f"{dist_info}/RECORD,,")
+            record.append(wheel_record_line(f"{dist_info}/{name}", digest_text, str(len(data))))
+        record.append(wheel_record_line(f"{dist_info}/RECORD", "", ""))
         zf.writestr(_zinfo(f"{dist_info}/RECORD", 0o100644), "\n".join(record) + "\n")
     return path
 
@@ -238,8 +243,7 @@ def make_wheel(
                 (tmp / name).mkdir()
             plain = build_wheel(bundle.root, tmp / "plain", quiet=quiet)
             repaired = repair_wheel(plain, tmp / "repaired", tmp_dir=tmp / "auditwheel")
-            final = out_dir / repaired.name
-            os.replace(repaired, final)
+            final = publish(repaired, out_dir / repaired.name, BundleError)
     except BaseException:
         for directory in missing:  # innermost first; a directory something else wrote into stays
             if any(directory.iterdir()):

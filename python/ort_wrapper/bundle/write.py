@@ -4,11 +4,11 @@ The bundle gets its own CMake package (``finalize.cmakepkg``), pointing at its c
 Everything is written to a temporary sibling of ``--out`` and renamed into place only after
 verification, so ``--out`` holds either the previous content or a complete, verified bundle.
 An existing ``--out`` is replaced only when it is provably an earlier bundle (exactly the files
-its ``bundle.json`` records, with their hashes). Inputs are only read; ``--out`` may not lie
-inside the source (or the source inside ``--out``), and every copy is a new file in the
-temporary directory, so nothing outside ``--out`` is opened for writing. Writing is
-deterministic: bundling the same inputs twice gives byte-identical files (no timestamps; fixed
-modes; sorted listings).
+its ``bundle.json`` records, with their hashes), judged at the start and again at the rename.
+Inputs are only read; ``--out`` may not lie inside the source (or the source inside ``--out``),
+and every copy is a new file in the temporary directory, so nothing outside ``--out`` is opened
+for writing. Writing is deterministic: bundling the same inputs twice gives byte-identical
+files (no timestamps; modes from the source within 0755/0644, less the umask; sorted listings).
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ from ..elf.policy import host_category
 from ..elf.reader import read_elf
 from ..elf.versions import FAMILIES, max_required
 from ..errors import BundleError
-from ..files import check_apart, check_replaceable, new_directory, sha256_file, write_json_atomic
+from ..files import (
+    check_apart,
+    check_replaceable,
+    copy_file,
+    new_directory,
+    sha256_file,
+    write_json_atomic,
+)
 from ..finalize.cmakepkg import core_library, with_cmake_package
 from ..manifest import MANIFEST_RELPATH, FileEntry, LinkMode, Manifest
 from ..progress import Progress
@@ -42,7 +49,6 @@ __all__ = ["BundleResult", "make_bundle", "verify_bundle"]
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
-_CHUNK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -110,15 +116,8 @@ def _unrecorded(out: Path) -> str | None:
 
 def _copy(plan: Plan, tmp: Path, quiet: bool) -> None:
     with Progress("bundle: copying", plan.total_bytes, unit="B", quiet=quiet) as progress:
-        for f in plan.files:
-            dest = tmp / f.dest
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            # "x": a new file only, never through a symlink or onto a file already there
-            with open(f.src, "rb") as fin, open(dest, "xb") as fout:
-                while block := fin.read(_CHUNK):
-                    fout.write(block)
-                    progress.advance(len(block))
-            os.chmod(dest, 0o755 if f.elf else 0o644)
+        for f in plan.files:  # modes: the source's, at most 0755 (ELF) or 0644, less the umask
+            copy_file(f.src, tmp / f.dest, cap=0o755 if f.elf else 0o644, advance=progress.advance)
 
 
 def _symbol_versions(tmp: Path, elf_files: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -250,7 +249,7 @@ def make_bundle(
     source = inspect_source(src, providers)
     check_apart(out, (source.path,), BundleError)
     plan = plan_bundle(source, search_dirs, ld_library_path=ld_library_path)
-    with new_directory(out, BundleError) as tmp:
+    with new_directory(out, BundleError, _not_a_bundle) as tmp:
         _copy(plan, tmp, quiet)
         runpaths = {
             f.dest: ":".join([*runpath_prefix, runpath_for(f.dest)]) for f in plan.files if f.elf

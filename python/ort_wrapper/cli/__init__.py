@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 
 from ..errors import OrtWrapperError
+from ..escape import terminal_text
 
 __all__ = ["main"]
 
@@ -85,13 +86,14 @@ def _run(args: argparse.Namespace) -> int:
     except OrtWrapperError as exc:
         if args.verbose:
             raise
-        print(f"ort-wrapper {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"ort-wrapper {args.verb}: error: {terminal_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as exc:  # a file the user named cannot be read or written
         if args.verbose:
             raise
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"ort-wrapper {args.verb}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        text = terminal_text(f"{exc.strerror or exc}{where}")
+        print(f"ort-wrapper {args.verb}: error: {text}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"ort-wrapper {args.verb}: interrupted", file=sys.stderr)

@@ -67,13 +67,17 @@ def _newest_source() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..files import write_json_atomic
+    from ..errors import BuildError
+    from ..files import output_problem, write_json_atomic
     from ..lab.run import check_patches, reduced_for_models, run_lab
     from ..lab.source import known_source
     from ..matrix import load_matrix
     from ..operators import read_config
     from ..reduce.models import model_operators
 
+    inputs = [*(args.for_models or []), args.operators_config, args.patches_dir]
+    if args.json and (problem := output_problem(args.json, inputs)):
+        raise BuildError(f"--json {args.json} {problem}; nothing was built")
     matrix = load_matrix()
     source = known_source(args.ort_version or _newest_source())
     if args.check_patches:

@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bundle.write import make_bundle
+    from ..escape import terminal_text
 
     result = make_bundle(
         args.src,
@@ -63,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(
-            f"bundled {result.variant} {result.version}: {result.files} files, "
-            f"{result.total_bytes / 2**20:.1f} MiB in {result.seconds:.1f} s -> {result.root}"
-        )
         needs = ", ".join(result.host_requirements.values()) or "nothing versioned"
-        print(f"verified: every NEEDED resolves inside the bundle or to the host ({needs})")
-        for item in result.left_out:
-            print(f"left out: {item}")
+        lines = [
+            f"bundled {result.variant} {result.version}: {result.files} files, "
+            f"{result.total_bytes / 2**20:.1f} MiB in {result.seconds:.1f} s -> {result.root}",
+            f"verified: every NEEDED resolves inside the bundle or to the host ({needs})",
+            *(f"left out: {item}" for item in result.left_out),
+        ]
+        print(terminal_text("\n".join(lines)))
     return 0

@@ -173,16 +173,24 @@ def _specs(args: argparse.Namespace) -> tuple[ModelSpec, ...]:
     return tuple(ModelSpec(p, dims=dims) for p in [*args.model, *extra])
 
 
+def _inputs(args: argparse.Namespace, specs: tuple[ModelSpec, ...]) -> list[Path]:
+    """Every path the check reads that a --json file could be."""
+    named = [p for _, p in (*args.expected, *(i for i in args.input if isinstance(i, tuple)))]
+    dirs = [i for i in args.input if isinstance(i, Path)]
+    dist = [Path(args.dist)] if args.dist else []
+    return [*(s.path for s in specs), *named, *dirs, *dist, *filter(None, [args.models_dir])]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..check import run_check
     from ..check.summary import model_summary
     from ..files import output_problem, write_json_atomic
     from ..report import format_table, render_text
 
-    if args.json and (problem := output_problem(args.json)):
+    specs = _specs(args)
+    if args.json and (problem := output_problem(args.json, _inputs(args, specs))):
         print(f"ort-wrapper check: cannot write {args.json}: {problem}", file=sys.stderr)
         return 2
-    specs = _specs(args)
     options = CheckOptions(
         sections=args.only,
         models=specs,

@@ -36,9 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when nothing is an error, 1 otherwise, 2 when FILE is unwritable."""
     from ..doctor import diagnose
-    from ..files import write_json_atomic
+    from ..files import output_problem, write_json_atomic
     from ..report import render_text
 
+    if args.json not in (None, "-"):
+        inputs = [Path(args.dist)] if args.dist else []
+        if problem := output_problem(Path(args.json), inputs):
+            print(f"ort-wrapper doctor: cannot write {args.json}: {problem}", file=sys.stderr)
+            return 2
     report = diagnose(args.dist)
     if args.json == "-":
         return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)

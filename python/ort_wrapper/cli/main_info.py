@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Initialise, probe every compiled-in provider with a real session, print the facts."""
+    from ..escape import terminal_text
     from ..runtime.loader import init
     from ..runtime.probe import probe_provider
 
@@ -39,15 +40,18 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0
-    print(f"ONNX Runtime {info.version}")
-    print(f"distribution: {info.distribution.describe()}")
     via = f"C API over {info.library}" if info.library else "the onnxruntime Python module"
-    print(f"backend: {info.backend.value} ({via})")
-    print("providers (compiled in):")
-    for probe in probes:
-        state = "usable" if probe.used else f"NOT usable: {probe.reason}"
-        print(f"  {probe.provider:<28} {state}")
-    print("libraries loaded:")
-    for path in info.library_paths:
-        print(f"  {path}")
+    lines = [
+        f"ONNX Runtime {info.version}",
+        f"distribution: {info.distribution.describe()}",
+        f"backend: {info.backend.value} ({via})",
+        "providers (compiled in):",
+        *(
+            f"  {p.provider:<28} {'usable' if p.used else f'NOT usable: {p.reason}'}"
+            for p in probes
+        ),
+        "libraries loaded:",
+        *(f"  {path}" for path in info.library_paths),
+    ]
+    print(terminal_text("\n".join(lines)))
     return 0

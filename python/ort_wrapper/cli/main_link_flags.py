@@ -54,18 +54,19 @@ def _note_soname(library: Path) -> None:
     ``libonnxruntime.so.1.23.2`` only)."""
     from ..elf.reader import read_elf
     from ..errors import ElfError
+    from ..escape import terminal_text
 
     try:
         soname = read_elf(library).soname
     except ElfError:
         return
     if soname and not (library.parent / soname).exists():
-        print(
-            f"ort-wrapper link-flags: note: a program linked with {library.name} loads "
-            f"{soname}, which {library.parent} lacks: put a link there "
-            f"(ln -s {library.name} {soname}) or in a folder on LD_LIBRARY_PATH",
-            file=sys.stderr,
+        note = (
+            f"a program linked with {library.name} loads {soname}, which {library.parent} "
+            f"lacks: put a link there (ln -s {library.name} {soname}) or in a folder on "
+            "LD_LIBRARY_PATH"
         )
+        print(f"ort-wrapper link-flags: note: {terminal_text(note)}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

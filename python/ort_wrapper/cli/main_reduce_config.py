@@ -24,9 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..files import atomic_file
+    from ..errors import InputError
+    from ..files import atomic_file, output_problem
     from ..reduce.for_models import config_for_models
 
+    if problem := output_problem(args.out, [*args.models, args.dist]):
+        raise InputError(f"--out {args.out} {problem}; nothing was written")
     config = config_for_models(args.models, args.dist)
     with atomic_file(args.out) as fh:
         fh.write(config.text())

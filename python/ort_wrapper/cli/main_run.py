@@ -65,16 +65,19 @@ def _load_inputs(pairs: list[tuple[str, Path]]) -> dict[str, object]:
 
 
 def _summary(outputs: dict[str, object]) -> None:
+    """A line per output; names come from the model, so they are printed as terminal text."""
     import numpy as np
+
+    from ..escape import terminal_text
 
     for name, value in outputs.items():
         if not hasattr(value, "dtype"):
-            print(f"  {name}: {type(value).__name__} {_short(value)}")
+            print(terminal_text(f"  {name}: {type(value).__name__} {_short(value)}"))
             continue
         array = np.asarray(value)
         preview = np.array2string(array.ravel()[:6], precision=4, separator=", ")
         more = "..." if array.size > 6 else ""
-        print(f"  {name}: {array.dtype} {list(array.shape)} {preview}{more}")
+        print(terminal_text(f"  {name}: {array.dtype} {list(array.shape)} {preview}{more}"))
 
 
 def _short(value: object) -> str:
@@ -85,6 +88,7 @@ def _short(value: object) -> str:
 def run(args: argparse.Namespace) -> int:
     """Build the session, run once, write the outputs, then report (so a failed write is the
     only thing said)."""
+    from ..escape import terminal_text
     from ..runtime.loader import init
     from ..runtime.session import SessionBuilder
     from .outputs import write_outputs
@@ -101,10 +105,11 @@ def run(args: argparse.Namespace) -> int:
     written = []
     if args.output_dir:
         types = {o.name: o.type for o in session.outputs}
-        written = write_outputs(outputs, types, args.output_dir)
+        inputs = [args.model, *(path for _, path in args.input)]
+        written = write_outputs(outputs, types, args.output_dir, inputs)
     print(f"ran {args.model} on {', '.join(session.providers)}")
     for fallback in session.fallbacks:
-        print(f"  fallback: {fallback.provider}: {fallback.reason}")
+        print(terminal_text(f"  fallback: {fallback.provider}: {fallback.reason}"))
     for plan in written:
         renamed = f" (output {plan.name!r}: {plan.note})" if plan.note else ""
         print(f"  wrote {plan.path}{renamed}")

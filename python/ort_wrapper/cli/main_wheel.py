@@ -63,6 +63,7 @@ def _installed_package(cuda: bool) -> tuple[Path, list[Path]]:
 
 def run(args: argparse.Namespace) -> int:
     from ..bundle.wheel import make_wheel
+    from ..escape import terminal_text
 
     if args.dist is not None:
         src, found_dirs = args.dist, []
@@ -79,11 +80,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(f"wheel: {result.path}")
         tag = result.lowest_manylinux or result.platform_tag
-        print(f"platform tag (auditwheel, lowest allowed): {tag}")
         print(
-            f"carries {result.bundle.variant} {result.bundle.version}: {result.bundle.files} "
-            f"files, {result.bundle.total_bytes / 2**20:.1f} MiB"
+            terminal_text(
+                f"wheel: {result.path}\nplatform tag (auditwheel, lowest allowed): {tag}\n"
+                f"carries {result.bundle.variant} {result.bundle.version}: "
+                f"{result.bundle.files} files, {result.bundle.total_bytes / 2**20:.1f} MiB"
+            )
         )
     return 0

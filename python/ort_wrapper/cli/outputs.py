@@ -13,15 +13,16 @@ whose name needed changing gets ``~2``, ``~3``… and the plan says so.
 
 from __future__ import annotations
 
+import errno
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..files import atomic_file
+from ..files import atomic_file, output_problem
 from ..untrusted import ARRAY_LIMIT, load_npy, opened, read_json
 
 __all__ = ["OutputForm", "PlannedOutput", "plan_outputs", "read_output", "write_outputs"]
@@ -107,11 +108,18 @@ def _write(plan: PlannedOutput, value: Any, onnx_type: str) -> None:
 
 
 def write_outputs(
-    outputs: Mapping[str, Any], types: Mapping[str, str], directory: Path
+    outputs: Mapping[str, Any],
+    types: Mapping[str, str],
+    directory: Path,
+    inputs: Sequence[Path] = (),
 ) -> list[PlannedOutput]:
-    """Write every output under ``directory``; an OSError names the user's file (never the
+    """Write every output under ``directory``, none over one of ``inputs``; every file name is
+    checked before the first byte is written. An OSError names the user's file (never the
     temporary one it was being written through)."""
     planned = plan_outputs(outputs, directory)
+    for plan in planned:
+        if problem := output_problem(plan.path, inputs):
+            raise OSError(errno.EINVAL, f"output {plan.name!r}: {problem}", str(plan.path))
     for plan in planned:
         try:
             _write(plan, outputs[plan.name], types.get(plan.name, ""))

@@ -19,7 +19,7 @@ from ..elf.archive import (
     read_archive,
 )
 from ..errors import BuildError
-from ..files import find_tool
+from ..files import find_tool, publish
 
 __all__ = [
     "COMPONENT_GLOB",
@@ -93,7 +93,7 @@ def merge_archives(inputs: Sequence[Path], output: Path) -> None:
         check_merged(
             Path(tmp, "merged.a"), inputs, label=f"the archive merged from {_names(inputs)}"
         )
-        Path(tmp, "merged.a").replace(output)
+        publish(Path(tmp, "merged.a"), output, BuildError)
 
 
 def _format_of(inputs: Sequence[Path]) -> ObjectFormat:
@@ -187,5 +187,5 @@ def rebuild_archive(output: Path, sources: Sequence[tuple[Path, Collection[int] 
         info = read_archive(rebuilt)
         if member_digests(info) != want or not info.has_index:
             raise BuildError(f"{output}: the archive rebuilt from {len(want)} members is wrong")
-        rebuilt.replace(output)
+        publish(rebuilt, output, BuildError)
     return left_out

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from ..errors import InitError
-from ..files import relpath_problem, sha256_file
+from ..errors import EscapeError, InitError
+from ..escape import cmake_comment, cmake_list_item, cmake_quoted
+from ..files import relpath_problem, sha256_file, write_file
 from ..manifest import FileEntry, FileKind, Manifest
 from .headers import include_dirs
 from .linkflags import END_GROUP, PREFIX_VAR, START_GROUP
@@ -63,13 +64,13 @@ def core_library(files: Iterable[FileEntry]) -> str | None:
 
 def _quoted(flag: str) -> str:
     """``flag`` as the text of a CMake quoted argument; ``${prefix}`` becomes the root."""
-    text = flag.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace(";", "\\;")
+    text = cmake_quoted(cmake_list_item(flag, "the manifest's value"), "the manifest's value")
     return text.replace("\\" + PREFIX_VAR, f"${{{_PREFIX}}}")
 
 
 def _comment(text: str) -> str:
     """``text`` safe in a ``#`` comment line (a manifest may come from anyone)."""
-    return "".join(c if c.isprintable() else "?" for c in text)
+    return cmake_comment(text)
 
 
 def _confined(where: str, relpath: str) -> str:
@@ -93,6 +94,8 @@ def _cmake_items(flags: Sequence[str]) -> list[str]:
             items.append(",".join([START_GROUP, *group, END_GROUP.removeprefix("-Wl,")]))
             group = None
         elif group is not None:
+            if "," in flag:  # -Wl,… splits at commas: one would add a linker option
+                raise EscapeError(f"the link flag {flag!r} holds ',': refused in a link group")
             group.append(flag)
         else:
             items.append(flag)
@@ -191,8 +194,7 @@ def with_cmake_package(manifest: Manifest, path_for: Callable[[str], Path]) -> M
     entries = []
     for rel, text in cmake_package(manifest).items():
         path = path_for(rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_file(path, text)
         entries.append(FileEntry(rel, FileKind.DATA, sha256_file(path), "cmake"))
     kept = [f for f in manifest.files if f.path not in CMAKE_FILES]
     return replace(manifest, files=tuple(sorted([*kept, *entries], key=lambda f: f.path)))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import platform
-import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..elf.archive import ObjectFormat
-from ..errors import BuildError
+from ..errors import BuildError, EscapeError
+from ..escape import cargo_directive, cmake_list_item, shell_join
 from ..manifest import FRAMEWORK, PREFIX_VAR
 from . import darwin
 from .candidates import as_built
@@ -69,17 +69,32 @@ def order_flags(
     return [*search, *flags, *system]
 
 
+_FLAG = "the link flag"
+
+
 def _cargo_lib(flag: str, search: list[str]) -> str:
     if flag.startswith("-l:"):
         kind = "static" if flag.endswith(".a") else "dylib"
-        return f"cargo:rustc-link-lib={kind}:+verbatim={flag[3:]}"
+        return cargo_directive("rustc-link-lib", f"{kind}:+verbatim={_lib_name(flag[3:])}", _FLAG)
     if flag.startswith("-l"):
-        return f"cargo:rustc-link-lib=dylib={flag[2:]}"
+        return cargo_directive("rustc-link-lib", f"dylib={_lib_name(flag[2:])}", _FLAG)
     if flag.startswith("/") and flag.endswith(".a"):
         path = Path(flag)
         search.append(str(path.parent))
-        return f"cargo:rustc-link-lib=static={path.name.removeprefix('lib').removesuffix('.a')}"
-    return f"cargo:rustc-link-arg={flag}"
+        name = _lib_name(path.name.removeprefix("lib").removesuffix(".a"))
+        return cargo_directive("rustc-link-lib", f"static={name}", _FLAG)
+    return cargo_directive("rustc-link-arg", flag, _FLAG)
+
+
+def _lib_name(name: str) -> str:
+    """A library name for ``rustc-link-lib``, where ``:`` and ``=`` are syntax (a rename, a
+    kind)."""
+    if not name or ":" in name or "=" in name:
+        raise EscapeError(
+            f"{_FLAG}'s library name {name!r} is empty or holds ':' or '=': refused in a "
+            "cargo rustc-link-lib line"
+        )
+    return name
 
 
 def _joined_frameworks(flags: Sequence[str]) -> list[str]:
@@ -100,7 +115,8 @@ def _cargo(flags: Sequence[str]) -> list[str]:
     group: list[str] | None = None
     for flag in _joined_frameworks(flags):
         if flag.startswith(f"{FRAMEWORK} "):
-            libs.append(f"cargo:rustc-link-lib=framework={flag.split(' ', 1)[1]}")
+            name = _lib_name(flag.split(" ", 1)[1])
+            libs.append(cargo_directive("rustc-link-lib", f"framework={name}", _FLAG))
         elif flag == START_GROUP:
             group = []
         elif flag == END_GROUP and group is not None:
@@ -113,18 +129,21 @@ def _cargo(flags: Sequence[str]) -> list[str]:
         else:
             line = _cargo_lib(flag, search)
             (libs if group is None else group).append(line)
-    dirs = [f"cargo:rustc-link-search=native={d}" for d in dict.fromkeys(search)]
+    dirs = [
+        cargo_directive("rustc-link-search", f"native={d}", "the library folder")
+        for d in dict.fromkeys(search)
+    ]
     return dirs + libs
 
 
 def format_flags(flags: Sequence[str], fmt: str) -> str:
     """``flags`` (already substituted) in one of FORMATS."""
     if fmt == "cc":
-        return shlex.join(flags)
+        return shell_join(flags, _FLAG)
     if fmt == "json":
         return json.dumps(list(flags))
     if fmt == "cmake":
-        return ";".join(_joined_frameworks(flags))
+        return ";".join(cmake_list_item(f, _FLAG) for f in _joined_frameworks(flags))
     if fmt == "cargo":
         return "\n".join(_cargo(flags))
     raise BuildError(f"unknown link-flags format {fmt!r} (expected one of {', '.join(FORMATS)})")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Collection, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,15 @@ from typing import Any
 
 from ..elf.archive import ObjectFormat, archive_format, archive_symbols, read_archive
 from ..errors import BuildError, InitError
-from ..files import check_apart, check_replaceable, confined, new_directory, sha256_file
+from ..files import (
+    check_apart,
+    check_replaceable,
+    confined,
+    copy_file,
+    new_directory,
+    sha256_file,
+    write_file,
+)
 from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
@@ -113,7 +120,7 @@ def _copy_prefix(prefix: Path, dist: Path, leave_out: Collection[str]) -> None:
                     raise BuildError(f"the symlink {path} is absolute ({link}): refused")
                 (dist / rel).symlink_to(link)
             elif path.is_file() and str(rel) not in leave_out:
-                shutil.copy2(path, dist / rel)
+                copy_file(path, dist / rel)
             elif not path.is_dir() and not path.is_file():
                 raise BuildError(f"{path} is not a file, a folder or a symlink")
 
@@ -345,7 +352,7 @@ def finalize(
     version = version or ort_version_of(cache, sysroot)
     static = variant.link_mode == "static"
     components = component_archives(prefix, build_dir) if static else ()
-    with new_directory(out, BuildError) as dist:
+    with new_directory(out, BuildError, _not_a_distribution) as dist:
         _copy_prefix(prefix, dist, {f"lib/{p.name}" for p in components})
         if static:
             dirs = [*lib_dirs, *library_dirs(dict(cache), build_dir)]
@@ -368,21 +375,22 @@ def finalize(
         python_path = None
         if variant.cmake_flags.get(PYTHON_FLAG) is True:
             for rel, path in python_package_files(build_dir).items():
-                shutil.copy2(path, _target(dist, f"{PYTHON_PACKAGE_DIR}/{rel}"))
+                copy_file(path, _target(dist, f"{PYTHON_PACKAGE_DIR}/{rel}"))
             python_path = PYTHON_PACKAGE_DIR
         include_dir = _include_dir(prefix)
         if include_dir is None:
             raise BuildError(f"no {C_API_HEADER} under {prefix / 'include'}")
         for rel, text in forwarding_headers(dist, include_dir).items():
-            _target(dist, rel).write_text(text)
-        _target(dist, PC_RELPATH).write_text(
+            write_file(_target(dist, rel), text)
+        write_file(
+            _target(dist, PC_RELPATH),
             pkgconfig_text(
                 version=version,
                 variant=variant.name,
                 link_mode=variant.link_mode,
                 include_dir=include_dir,
                 libs=after,
-            )
+            ),
         )
         files = _listing(dist, roles)
         if not static:

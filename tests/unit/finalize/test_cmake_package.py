@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -163,13 +164,13 @@ def test_no_core_library_no_package() -> None:
 def test_a_hostile_manifest_cannot_write_cmake_code_or_leave_the_root(tmp_path: Path) -> None:
     """A manifest may come from anyone (a bundle SRC): its strings stay strings in the
     package, and paths that leave the distribution are refused."""
-    from ort_wrapper.errors import InitError
+    from ort_wrapper.errors import EscapeError, InitError
 
     root = tmp_path / "dist"
     (root / "lib").mkdir(parents=True)
     _shared_library(root / "lib/libonnxruntime.so.1", "libonnxruntime.so.1")
     entry = FileEntry("lib/libonnxruntime.so.1", "shared", "0" * 64, "core")
-    evil = '1.21.0")\nmessage(FATAL_ERROR "injected ${CMAKE_COMMAND}")\nset(x "'
+    evil = '1.21.0") message(FATAL_ERROR "injected ${CMAKE_COMMAND}") set(x "'
     manifest = Manifest(evil, "a\nmessage(FATAL_ERROR injected)", "shared", (), (entry,))
     for rel, text in cmake_package(manifest).items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -177,6 +178,8 @@ def test_a_hostile_manifest_cannot_write_cmake_code_or_leave_the_root(tmp_path: 
     done = _cmake_build(root, tmp_path / "consumer", "1.21")
     assert "injected" not in done.stdout + done.stderr.replace(evil, "")
     assert done.stdout.strip() == EXPECTED_OUTPUT  # still a package, its strings inert
+    with pytest.raises(EscapeError, match=r"holds U\+000A"):  # a line break: refused
+        cmake_package(replace(manifest, version=evil.replace(" ", "\n")))
     for bad in ("../outside", "/usr/include"):
         with pytest.raises(InitError, match=r"includeDir .* (is absolute|has a '..')"):
             cmake_package(Manifest("1.21.0", "x", "shared", (), (entry,), include_dir=bad))

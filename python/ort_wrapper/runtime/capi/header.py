@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InitError
+from ...files import write_file
 from ...untrusted import read_bounded
 
 __all__ = ["ApiTable", "parse_header", "table_json"]
@@ -126,7 +127,7 @@ def main(argv: list[str]) -> int:
     header = Path(argv[0])
     text = json.dumps(table_json(parse_header(header), header.name), indent=1) + "\n"
     if len(argv) > 1:
-        Path(argv[1]).write_text(text)
+        write_file(Path(argv[1]), text)
     else:
         sys.stdout.write(text)
     return 0

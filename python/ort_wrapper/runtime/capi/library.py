@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...errors import InitError, LinkError
-from ...files import cache_root
+from ...files import cache_root, publish
 from ...manifest import FileKind, LinkMode, Manifest
 from ..distribution import Distribution
 
@@ -158,7 +158,7 @@ def _link(
         code, _, err = run_command(argv, LINK_TIMEOUT_S, "linking the static distribution")
         if code != 0:
             raise LinkError(_link_failure(root, manifest, err or f"exit {code}"), tuple(argv))
-        (Path(tmp) / name).replace(target)
+        publish(Path(tmp) / name, target, LinkError)
     return target
 
 
