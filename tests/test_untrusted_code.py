@@ -43,7 +43,6 @@ TRUSTED = {
     "bundle/wheel.py": "auditwheel repairs a wheel (reads its ELF files as data)",
     "elf/bitcode.py": "llvm-nm/llvm-dis read bitcode members as data (on stdin)",
     "elf/macho.py": "llvm-nm/otool read Mach-O files as data",
-    "elf/bitcode.py": "llvm-nm/llvm-dis read LLVM bitcode members as data",
     "finalize/archives.py": "ar and nm read and merge static archives as data",
     "finalize/darwin.py": "libtool/lipo merge darwin archives as data",
     "lab/chroot.py": "the build lab's chroot: the user's own build of ONNX Runtime",

@@ -79,7 +79,6 @@ ALLOWED = {
     # link-check: an archive's members, re-read from the file elf/archive.py read and indexed
     ("linkcheck/load.py", "Archive.objects", "open"): "an archive read_archive already read",
     ("linkcheck/load.py", "Archive.unit", "open"): "an archive read_archive already read",
-    ("runtime/untrusted.py", "receive", "os.open"): "os.devnull, for the child's stdin",
     # through the reader: np.load on the descriptor untrusted.opened gave
     ("cli/outputs.py", "read_output", "np.load"): "an .npz opened by untrusted.opened",
 }
