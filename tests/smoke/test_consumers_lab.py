@@ -188,11 +188,12 @@ def test_the_archive_and_the_cxx_runtime_alone_link_it(
     lab: LabResult, work: Path, tmp_path: Path
 ) -> None:
     """What the ``ort`` crate links when it finds ``libonnxruntime.a`` in ORT_LIB_LOCATION: that
-    archive and ``-lstdc++``, nothing else (a PIE, as cc and rustc make by default)."""
+    archive and ``-lstdc++``, with what rustc's standard library links anyway (libm among
+    them; a C program names it), nothing else (a PIE, as cc and rustc make by default)."""
     cwd = f"{WORK}/examples/c"
     line = (
         "cc -pie run_model.c $(pkg-config --cflags libonnxruntime) "
-        '"$ORT_LIB_LOCATION/libonnxruntime.a" -lstdc++ -o archive_alone'
+        '"$ORT_LIB_LOCATION/libonnxruntime.a" -lstdc++ -lm -o archive_alone'
     )
     _build(lab, ["sh", "-c", line], cwd, tmp_path / "alone.log")
     _run(lab, "./archive_alone", cwd)
