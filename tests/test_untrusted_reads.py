@@ -43,8 +43,6 @@ ALLOWED = {
     ("files.py", "_folder", "os.open"): "the output's folder, a descriptor for the *at calls",
     ("files.py", "_umask", ".read_text"): "/proc/self/status, for the umask",
     ("runtime/untrusted.py", "receive", "os.open"): "os.devnull, the confined child's stdin",
-    ("elf/exports.py", "exports", "open"): "a library's dynamic symbols, read as ELF data "
-    "(never loaded) like elf/reader.py's",
     ("bundle/wheel.py", "build_wheel", "zipfile.ZipFile"): "the wheel it writes",
     ("bundle/wheel.py", "build_wheel", ".open"): "a member of the wheel it writes",
     # a distribution's files, each confined and checked by bundle/source.py before it is copied
