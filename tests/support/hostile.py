@@ -25,6 +25,7 @@ __all__ = [
     "limit_memory",
     "python_env",
     "replace_manifest",
+    "running_below",
     "small_prefix",
     "snapshot",
 ]
@@ -147,3 +148,25 @@ def assert_refused(proc: subprocess.CompletedProcess[str], *names: str) -> None:
     assert "Traceback" not in output, output
     for name in names:
         assert name in output, (name, output)
+
+
+def _ppid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
+
+
+def running_below(ancestor: int, needle: str) -> list[int]:
+    """The processes below ``ancestor`` whose command line holds ``needle``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or needle.encode() not in (entry / "cmdline").read_bytes():
+                continue
+            pid = int(entry.name)
+            while pid > 1 and pid != ancestor:
+                pid = _ppid(pid)
+        except OSError:  # it ended meanwhile
+            continue
+        if pid == ancestor:
+            found.append(int(entry.name))
+    return found

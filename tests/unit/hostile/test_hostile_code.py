@@ -23,7 +23,7 @@ from ort_wrapper.elf.exports import exports
 from ort_wrapper.runtime.capi.probe import probe_shared
 from ort_wrapper.runtime.untrusted import SANDBOX_ENV, Sandbox, sandbox
 
-from support.hostile import cli, python_env
+from support.hostile import cli, python_env, running_below
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="ELF shared libraries")
 
@@ -208,7 +208,7 @@ def test_sigterm_to_check_ends_its_worker_and_its_temporary_folder(
         env=python_env(TMPDIR=str(tmp), **{SANDBOX_ENV: mode}),
     )  # fmt: skip
     deadline = time.monotonic() + 240
-    while not (workers := _workers_below(proc.pid)):
+    while not (workers := running_below(proc.pid, "ort_wrapper.check.worker")):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the worker never started"
         time.sleep(0.05)
@@ -218,30 +218,6 @@ def test_sigterm_to_check_ends_its_worker_and_its_temporary_folder(
     assert "Traceback" not in err, err
     assert all(_gone(pid) for pid in workers), "the worker outlived check"
     assert list(tmp.iterdir()) == [], "check left its temporary files"
-
-
-def _ppid(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
-
-
-def _workers_below(ancestor: int) -> list[int]:
-    """The check workers running below ``ancestor``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if not entry.name.isdigit():
-                continue
-            if b"ort_wrapper.check.worker" not in (entry / "cmdline").read_bytes():
-                continue
-            pid = int(entry.name)
-            while pid > 1 and pid != ancestor:
-                pid = _ppid(pid)
-        except OSError:  # it ended meanwhile
-            continue
-        if pid == ancestor:
-            found.append(int(entry.name))
-    return found
 
 
 def test_the_sandbox_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:

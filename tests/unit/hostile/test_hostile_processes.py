@@ -18,28 +18,7 @@ from ort_wrapper.bundle.wheel import make_wheel
 from ort_wrapper.errors import BundleError
 
 from support.bundles import cpu_package, small_elf
-from support.hostile import NO_DAC_OVERRIDE, assert_refused, cli, python_env
-
-
-def _ppid(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
-
-
-def _running_below(ancestor: int, needle: str) -> bool:
-    """True when a process below ``ancestor`` has ``needle`` in its command line."""
-    for entry in Path("/proc").iterdir():
-        try:
-            if not entry.name.isdigit() or needle.encode() not in (entry / "cmdline").read_bytes():
-                continue
-            pid = int(entry.name)
-            while pid > 1 and pid != ancestor:
-                pid = _ppid(pid)
-        except OSError:  # it ended meanwhile
-            continue
-        if pid == ancestor:
-            return True
-    return False
+from support.hostile import NO_DAC_OVERRIDE, assert_refused, cli, python_env, running_below
 
 
 def _interrupt_when(
@@ -49,7 +28,7 @@ def _interrupt_when(
     ``after`` seconds into the first descendant whose command line holds ``needle``; its
     output."""
     deadline = time.monotonic() + 240
-    while not _running_below(proc.pid, needle):
+    while not running_below(proc.pid, needle):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"{needle} never started"
         time.sleep(0.05)
