@@ -2,8 +2,8 @@
 the ``ort`` crate, pkg-config and CMake read (``ort-wrapper env`` prints them; the dev shells set
 the same values).
 
-Only files are read: the manifest, or for a plain directory the name of its library. Nothing of
-the distribution runs.
+Only files are read: the manifest, or for a plain directory its ELF libraries (the core one
+chosen by ``Distribution.core_library``'s rule). Nothing of the distribution runs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .errors import InitError
 from .finalize.cmakepkg import CMAKE_DIR, core_library
 from .finalize.pkgconfig import PC_RELPATH
 from .manifest import MANIFEST_RELPATH, LinkMode, load_manifest
-from .runtime.distribution import CORE_GLOB, library_dir
+from .runtime.distribution import CORE_GLOB, Distribution, DistributionKind
 
 __all__ = ["LINK_NAME", "PATH_LISTS", "ConsumerEnv", "consumer_env"]
 
@@ -55,13 +55,13 @@ def _core(root: Path) -> tuple[Path, LinkMode, tuple[str, ...]]:
         static = rel.endswith(".a")
         notes = () if not static else _static_notes(manifest.extra)
         return root / rel, LinkMode.STATIC if static else LinkMode.SHARED, notes
-    folder = library_dir(root)
-    if folder is None:
+    core = Distribution(DistributionKind.DIRECTORY, root, "argument").core_library()
+    if core is None:
         raise InitError(
             f"{root} is not a distribution: no {MANIFEST_RELPATH} and no {CORE_GLOB} in it "
             "or its lib/ (point at an ONNX Runtime prefix or the folder holding the library)"
         )
-    return min(folder.glob(CORE_GLOB), key=lambda p: (len(p.name), p.name)), LinkMode.SHARED, ()
+    return core, LinkMode.SHARED, ()
 
 
 def _static_notes(extra: dict[str, object]) -> tuple[str, ...]:
