@@ -10,12 +10,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ..elf.reader import ElfInfo, read_elf
-from ..elf.resolve import LibrarySource, resolve_closure
-from ..elf.versions import check_versions, host_versions, max_required, provided_by
+from ..elf.loadable import LoadDiagnosis, ObjectLoad, diagnose_load, family_fix, missing_fix
+from ..elf.reader import read_elf
+from ..elf.resolve import LibrarySource
+from ..elf.versions import host_versions
 from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
-from ..report import FAIL, INFO, PASS, Check, Section, Table, shortlist
+from ..report import FAIL, INFO, PASS, SKIP, Check, Section, Table, shortlist
+from ..runtime.diagnose import version_check
 from ..runtime.target import Target
 from .capi import CapiResult, probe_shared, probe_static
 from .digests import digest_check
@@ -53,17 +55,12 @@ def _preloaded_sonames(target: Target) -> dict[str, Path]:
     return sonames
 
 
-def _object_checks(
-    path: Path, target: Target, preloaded: dict[str, Path]
-) -> tuple[list[Check], list[tuple[str, ...]], ElfInfo | None]:
-    name = path.name
-    try:
-        info = read_elf(path)
-        closure = resolve_closure(path)
-    except ElfError as exc:
-        return [Check(f"ELF {name}", FAIL, str(exc))], [], None
+def _needed_check(obj: ObjectLoad, preloaded: dict[str, Path], fix: str) -> tuple[Check, list]:
+    """The closure of one object (diagnosed by ``elf.loadable``): where each library resolves."""
+    assert obj.info is not None and obj.closure is not None
+    name = obj.path.name
     rows, unresolved, sources = [], [], Counter()
-    for lib in closure.libraries.values():
+    for lib in obj.closure.libraries.values():
         source, where = lib.source, str(lib.path) if lib.path else ""
         if not lib.found and lib.soname in preloaded:
             source, where = "preload (manifest)", str(preloaded[lib.soname])
@@ -72,35 +69,51 @@ def _object_checks(
         sources[source] += 1
         rows.append((name, lib.soname, source, where))
     data = {
-        "needed": list(info.needed),
-        "runpath": list(info.runpath),
-        "rpath": list(info.rpath),
+        "needed": list(obj.info.needed),
+        "runpath": list(obj.info.runpath),
+        "rpath": list(obj.info.rpath),
         "unresolved": unresolved,
         "resolved": {
             r[1]: {"source": r[2], "path": r[3]} for r in rows if r[2] != LibrarySource.MISSING
         },
     }
     if unresolved:
-        needed = Check(f"NEEDED of {name}", FAIL, "unresolved: " + "; ".join(unresolved), data)
-    else:
-        how = ", ".join(f"{n} from {s}" for s, n in sorted(sources.items()))
-        needed = Check(
-            f"NEEDED of {name}",
-            PASS,
-            f"{len(rows)} libraries resolve ({how or 'none needed'})",
-            data,
-        )
-    provided = provided_by(closure)
-    versions = check_versions([info], provided)
-    failing = [v for v in versions if not v.ok]
-    text = ", ".join(f"{v.required} (host {v.provided or 'none'})" for v in versions)
-    version_check = Check(
-        f"symbol versions of {name}",
+        detail = "unresolved: " + "; ".join(unresolved)
+        return Check(f"NEEDED of {name}", FAIL, detail, data, fix), rows
+    how = ", ".join(f"{n} from {s}" for s, n in sorted(sources.items()))
+    detail = f"{len(rows)} libraries resolve ({how or 'none needed'})"
+    return Check(f"NEEDED of {name}", PASS, detail, data), rows
+
+
+def _versions_check(obj: ObjectLoad) -> Check:
+    """The highest GLIBC/GLIBCXX/CXXABI the object and its non-system libraries need, against
+    what its closure resolves to."""
+    failing = {v.family: v.required for v in obj.checks if not v.ok}
+    text = ", ".join(
+        f"{v.required} (host {v.provided or 'none'}"
+        + (f"; needed by {', '.join(obj.needed_by[v.family][:3])})" if not v.ok else ")")
+        for v in obj.checks
+    )
+    return Check(
+        f"symbol versions of {obj.path.name}",
         FAIL if failing else PASS,
         (f"host too old: {text}" if failing else text) or "no GLIBC/GLIBCXX/CXXABI requirements",
-        {"required": max_required([info]), "host": provided},
+        {"required": {v.family: v.required for v in obj.checks}, "host": dict(obj.provided)},
+        family_fix(failing) if failing else "",
     )
-    return [needed, version_check], rows, info
+
+
+def _object_checks(
+    obj: ObjectLoad, diagnosis: LoadDiagnosis, preloaded: dict[str, Path]
+) -> tuple[list[Check], list[tuple[str, ...]]]:
+    if obj.error is not None:
+        return [Check(f"ELF {obj.path.name}", FAIL, obj.error)], []
+    fix = missing_fix(
+        {lib.soname: lib.needed_by for lib in obj.missing if lib.soname not in preloaded},
+        diagnosis.in_folder,
+    )
+    needed, rows = _needed_check(obj, preloaded, fix)
+    return [needed, _versions_check(obj)], rows
 
 
 def _capi_check(target: Target) -> Check:
@@ -200,54 +213,33 @@ def _capi_verdict(name: str, result: CapiResult, version: str) -> Check:
     )
 
 
-def linking_section(target: Target) -> Section:
-    """Run the linking section on ``target`` (never raises for a bad distribution)."""
-    start = time.monotonic()
-    checks: list[Check] = []
-    if target.manifest is None and target.kind == "broken":
-        checks.append(Check("distribution", FAIL, target.problem or "not a distribution"))
-        return Section("linking", tuple(checks), seconds=time.monotonic() - start)
-    objects, missing = shared_objects(target)
+def _manifest_checks(target: Target, missing: list[str]) -> list[Check]:
+    checks = []
     if target.manifest is not None:
         if missing:
-            checks.append(
-                Check(
-                    "manifest files", FAIL, "missing: " + shortlist(missing), {"missing": missing}
-                )
-            )
+            detail = "missing: " + shortlist(missing)
+            checks.append(Check("manifest files", FAIL, detail, {"missing": missing}))
         else:
-            checks.append(
-                Check(
-                    "manifest files", PASS, f"all {len(target.manifest.files)} listed files present"
-                )
-            )
+            detail = f"all {len(target.manifest.files)} listed files present"
+            checks.append(Check("manifest files", PASS, detail))
     digests = digest_check(target)
-    if digests is not None:
-        checks.append(digests)
-    preloaded = _preloaded_sonames(target)
-    rows: list[tuple[str, ...]] = []
-    objects_rows: list[tuple[str, ...]] = []
-    for path in objects:
-        object_checks, closure_rows, info = _object_checks(path, target, preloaded)
-        checks.extend(object_checks)
-        rows.extend(closure_rows)
-        if info is not None:
-            required = max_required([info])
-            objects_rows.append(
-                (
-                    path.name,
-                    info.soname or "-",
-                    ":".join(info.runpath) or "-",
-                    *(required.get(f, "-") for f in ("GLIBC", "GLIBCXX", "CXXABI")),
-                )
-            )
-    if target.kind != "static" and not objects:
-        checks.append(Check("shared objects", FAIL, "the distribution has no shared objects"))
-    checks.append(_capi_check(target))
-    if target.kind == "static":
-        checks.extend(_static_checks(target))
+    return checks + ([digests] if digests is not None else [])
+
+
+def _object_row(obj: ObjectLoad) -> tuple[str, ...]:
+    assert obj.info is not None
+    required = {v.family: v.required for v in obj.checks}
+    return (
+        obj.path.name,
+        obj.info.soname or "-",
+        ":".join(obj.info.runpath) or "-",
+        *(required.get(f, "-") for f in ("GLIBC", "GLIBCXX", "CXXABI")),
+    )
+
+
+def _tables(objects_rows: list, rows: list) -> tuple[Table, ...]:
     host = host_versions()
-    tables = (
+    return (
         Table(
             f"shared objects (host provides {', '.join(host.values())})",
             ("object", "SONAME", "RUNPATH", "GLIBC", "GLIBCXX", "CXXABI"),
@@ -257,4 +249,49 @@ def linking_section(target: Target) -> Section:
             "where each needed library resolves", ("object", "needs", "from", "path"), tuple(rows)
         ),
     )
-    return Section("linking", tuple(checks), tables, time.monotonic() - start)
+
+
+def _unloadable(target: Target, diagnosis: LoadDiagnosis) -> list[Check]:
+    """A folder holding ``libonnxruntime.so*`` that is no usable distribution: why (what the
+    files show, not only the loader's first complaint), and no C API probe."""
+    problem, fix = target.problem or "not a distribution", "see the checks below"
+    core = target.layout.core_library() if target.layout is not None else None
+    if core is not None and not diagnosis.ok:
+        problem, fix = diagnosis.refusal(core), diagnosis.fix()
+    return [
+        Check("distribution", FAIL, problem, fix=fix),
+        Check("C API", SKIP, "not loaded: the files show it cannot load here (see above)"),
+    ]
+
+
+def linking_section(target: Target) -> Section:
+    """Run the linking section on ``target`` (never raises for a bad distribution). Every
+    shared object is diagnosed from its files (``elf.loadable``) before the C API probe
+    loads anything."""
+    start = time.monotonic()
+    layout = target.layout
+    if layout is None and target.kind == "broken":
+        check = Check("distribution", FAIL, target.problem or "not a distribution")
+        return Section("linking", (check,), seconds=time.monotonic() - start)
+    objects, missing = shared_objects(target)
+    checks = _manifest_checks(target, missing)
+    preloaded = _preloaded_sonames(target)
+    diagnosis = diagnose_load(objects, preloaded)
+    rows: list[tuple[str, ...]] = []
+    objects_rows: list[tuple[str, ...]] = []
+    for obj in diagnosis.objects:
+        object_checks, closure_rows = _object_checks(obj, diagnosis, preloaded)
+        checks.extend(object_checks)
+        rows.extend(closure_rows)
+        if obj.info is not None:
+            objects_rows.append(_object_row(obj))
+    if target.kind != "static" and not objects:
+        checks.append(Check("shared objects", FAIL, "the distribution has no shared objects"))
+    if target.kind == "broken" and target.manifest is None:
+        checks[:0] = _unloadable(target, diagnosis)
+    else:
+        checks.append(version_check(target.version))
+        checks.append(_capi_check(target))
+    if target.kind == "static":
+        checks.extend(_static_checks(target))
+    return Section("linking", tuple(checks), _tables(objects_rows, rows), time.monotonic() - start)

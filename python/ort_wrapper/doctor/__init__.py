@@ -29,7 +29,7 @@ def diagnose(distribution: str | os.PathLike[str] | None = None) -> Report:
     start = time.monotonic()
     expected = load_matrix().ort_version
     given = os.fspath(distribution) if distribution is not None else None
-    checks, data, selected, layout = distribution_findings(given, expected)
+    checks, data, selected, diagnosis = distribution_findings(given, expected)
     sections = []
     statuses: tuple = ()
     build_info = None
@@ -40,7 +40,6 @@ def diagnose(distribution: str | os.PathLike[str] | None = None) -> Report:
         sections.append(providers)
         build_info = data.get("selected", {}).get("buildInfo")
     sections.insert(0, Section("distributions", tuple(checks), data=data))
-    objects = layout.shared_objects() if layout is not None else ()
-    sections += [host_section(objects, statuses, build_info), process_section()]
+    sections += [host_section(diagnosis, statuses, build_info), process_section()]
     subject = f"this environment (this toolkit builds ONNX Runtime {expected})"
     return Report("ort-wrapper doctor", subject, tuple(sections), time.monotonic() - start)

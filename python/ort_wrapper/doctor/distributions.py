@@ -14,8 +14,10 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from ..elf.loadable import LoadDiagnosis, diagnose_load, missing_fix
 from ..files import distribution_name, record_hash, sha256_file
 from ..report import FAIL, PASS, WARN, Check, Kind
+from ..runtime.diagnose import version_check
 from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution, env_root
 from ..runtime.target import Target, package_info, resolve_target
 
@@ -238,23 +240,45 @@ def _selected_findings(
         details.update(version=version, variant=dist.manifest.variant)
         label = f"variant {dist.manifest.variant}, {dist.manifest.link_mode}"
     fact = f"init() would use {dist.root} ({dist.origin}): ONNX Runtime {version}, {label}"
+    fix = (
+        f"pip install {(details.get('owners') or ['onnxruntime'])[0]}=={expected}"
+        if dist.kind == "module"
+        else f"point {'--dist' if dist.origin == 'argument' else dist.origin} at an ONNX Runtime "
+        f"{expected} distribution"
+    )
     findings = [Check(Kind.DIST_SELECTED, PASS, fact)]
-    if version != expected:
-        fix = (
-            f"pip install {(details.get('owners') or ['onnxruntime'])[0]}=={expected}"
-            if dist.kind == "module"
-            else f"point {dist.origin} at an ONNX Runtime {expected} distribution"
-        )
-        fact = (
-            f"the distribution init() would use is ONNX Runtime {version or 'unknown'}, "
-            f"this toolkit builds and tests {expected}"
-        )
-        findings.append(Check(Kind.DIST_VERSION, FAIL, fact, fix=fix))
+    findings.append(version_check(version, "the distribution init() would use", fix))
     return findings, details
 
 
-def _unusable(problem: str, given: str | None, expected: str) -> Check:
+def _unusable(
+    problem: str, given: str | None, expected: str, diagnosis: LoadDiagnosis | None
+) -> list[Check]:
+    """Why no distribution can be used, and the fix: for a folder holding
+    ``libonnxruntime.so*``, what its files show (every missing library, the glibc it needs),
+    never that it lacks one."""
     chosen = "--dist" if given else next((v for v in ENV_VARS if os.environ.get(v)), None)
+    if diagnosis is not None and diagnosis.objects:
+        held = diagnosis.objects[0].path
+        if diagnosis.ok:
+            fix = (
+                f"{held} is there and its files show no reason it cannot load: see the "
+                f"problem; or point {chosen} at another distribution"
+            )
+        else:
+            problem = diagnosis.refusal(held)
+            fix = diagnosis.fix()
+        checks = [Check(Kind.DIST_UNUSABLE, FAIL, problem, fix=fix)]
+        if diagnosis.missing:
+            names = ", ".join(
+                f"{s} (needed by {', '.join(w)})" for s, w in diagnosis.missing.items()
+            )
+            fact = f"libraries the loader would not find: {names}"
+            fix = missing_fix(diagnosis.missing, diagnosis.in_folder)
+            checks.append(
+                Check(Kind.CORE_CLOSURE, FAIL, fact, {"missing": dict(diagnosis.missing)}, fix)
+            )
+        return checks
     if chosen:
         fix = (
             f"fix {chosen} (a directory holding share/ort-wrapper/manifest.json or "
@@ -265,7 +289,7 @@ def _unusable(problem: str, given: str | None, expected: str) -> Check:
             "pip install 'ort-wrapper[cpu]' (or 'ort-wrapper[gpu]' for onnxruntime-gpu), "
             f"which installs ONNX Runtime {expected}; or set ORT_WRAPPER_DIST to a distribution"
         )
-    return Check(Kind.DIST_UNUSABLE, FAIL, problem, fix=fix)
+    return [Check(Kind.DIST_UNUSABLE, FAIL, problem, fix=fix)]
 
 
 def _static_findings(target: Target, expected: str) -> tuple[list[Check], dict[str, Any]]:
@@ -293,19 +317,18 @@ def _static_findings(target: Target, expected: str) -> tuple[list[Check], dict[s
             f"`ort-wrapper check --dist {root}`",
         )
     ]
-    if m.version != expected:
-        fact = f"{root} is ONNX Runtime {m.version}, this toolkit builds and tests {expected}"
-        fix = f"use an ONNX Runtime {expected} distribution"
-        findings.append(Check(Kind.DIST_VERSION, FAIL, fact, fix=fix))
+    fix = f"use an ONNX Runtime {expected} distribution"
+    findings.append(version_check(m.version, str(root), fix))
     return findings, details
 
 
 def distribution_findings(
     given: str | None, expected: str
-) -> tuple[list[Check], dict[str, Any], Distribution | None, Distribution | None]:
+) -> tuple[list[Check], dict[str, Any], Distribution | None, LoadDiagnosis]:
     """Findings about installed and pointed-to distributions, their details, the distribution
-    init() would use (None when it cannot choose one), and the files to judge host versions on
-    (also set for a static C distribution, which init() cannot use)."""
+    init() would use (None when it cannot choose one), and the diagnosis of the shared objects
+    to judge host versions on, read before anything loads (also for a static C distribution,
+    which init() cannot use, and for a folder holding a library that cannot load here)."""
     installed = installed_onnxruntime()
     findings: list[Check] = []
     details: dict[str, Any] = {
@@ -314,12 +337,15 @@ def distribution_findings(
     }
     target = resolve_target(given)  # check's resolution: the same verdict on the same prefix
     selected = target.dist
+    layout = target.layout
+    diagnosis = diagnose_load(layout.shared_objects() if layout is not None else ())
     if target.kind == "static":
         static_findings, details["selected"] = _static_findings(target, expected)
         findings += static_findings
         selected = None  # judged without loading: loading means linking its archives
     elif selected is None:
-        findings.append(_unusable(target.problem or "not a distribution", given, expected))
+        problem = target.problem or "not a distribution"
+        findings += _unusable(problem, given, expected, diagnosis if layout else None)
     chosen_by = "--dist" if given else (selected.origin if selected else None)
     env_findings, env_details = _env_findings(chosen_by)
     details.update(env_details)
@@ -330,4 +356,4 @@ def distribution_findings(
     findings += _conflict_findings(installed)
     owners = set(details.get("selected", {}).get("owners", ()))
     findings += _version_findings([d for d in installed if d.name not in owners], expected)
-    return findings, details, selected, target.layout
+    return findings, details, selected, diagnosis

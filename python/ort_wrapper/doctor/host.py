@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..elf.reader import ElfInfo, read_elf
-from ..elf.resolve import resolve_closure
-from ..elf.versions import (
-    VersionCheck,
-    check_versions,
-    host_versions,
-    max_required,
-    parse_version,
-    provided_by,
-)
-from ..errors import ElfError
+from ..elf.loadable import LoadDiagnosis, family_fix
+from ..elf.versions import host_versions
 from ..report import FAIL, PASS, WARN, Check, Kind, Section
 from ..runtime.catalog import provider_spec, soname_source
 from ..runtime.diagnose import ProviderStatus
@@ -28,7 +19,6 @@ from ..runtime.gpu import find_cuda_libraries, nvidia_driver
 
 __all__ = [
     "cuda_findings",
-    "distribution_elves",
     "driver_findings",
     "host_section",
     "version_findings",
@@ -37,84 +27,32 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _KINDS = {"GLIBC": Kind.HOST_GLIBC, "GLIBCXX": Kind.HOST_LIBSTDCXX, "CXXABI": Kind.HOST_LIBSTDCXX}
-_FIXES = {
-    Kind.HOST_GLIBC: "run on a host (or container) with a newer glibc, or use this flake's build "
-    "(nix build .#onnxruntime-cpu), which brings its own glibc",
-    Kind.HOST_LIBSTDCXX: "put a newer libstdc++.so.6 first on LD_LIBRARY_PATH (from a newer GCC), "
-    "or use this flake's build (nix build .#onnxruntime-cpu)",
-}
 
 
-def distribution_elves(objects: Iterable[Path]) -> tuple[ElfInfo, ...]:
-    """The readable ELF files among ``objects`` (a distribution's ``shared_objects()``)."""
-    infos = []
-    for path in objects:
-        try:
-            infos.append(read_elf(path))
-        except ElfError as exc:
-            log.debug("skipping %s: %s", path, exc)
-    return tuple(infos)
-
-
-def _checks(
-    infos: Sequence[ElfInfo], provided: Mapping[str, str] | None
-) -> list[tuple[VersionCheck, list[str]]]:
-    """Per family, the deciding check and the files it is about. With ``provided`` None each file
-    is judged against what its own closure resolves to (``provided_by``: a bundled libstdc++
-    counts), as the linking check does; the failing check (else the highest need) decides."""
-    if provided is not None:
-        return [
-            (c, [i.path.name for i in infos if max_required([i]).get(c.family) == c.required])
-            for c in check_versions(infos, provided)
-        ]
-    per_family: dict[str, list[tuple[VersionCheck, str]]] = {}
-    for info in infos:
-        try:
-            own = provided_by(resolve_closure(info.path))
-        except ElfError as exc:
-            log.debug("no closure for %s: %s", info.path, exc)
-            own = dict(host_versions())
-        for check in check_versions([info], own):
-            per_family.setdefault(check.family, []).append((check, info.path.name))
-    out = []
-    for entries in per_family.values():
-        failing = [(c, n) for c, n in entries if not c.ok]
-        pool = failing or entries
-        worst = max(pool, key=lambda e: _version_key(e[0].required))[0]
-        names = [n for c, n in pool if c.required == worst.required]
-        out.append((worst, names))
-    return out
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    parsed = parse_version(version)
-    return parsed[1] if parsed else ()
-
-
-def version_findings(
-    infos: Sequence[ElfInfo], provided: Mapping[str, str] | None = None
-) -> tuple[list[Check], list[dict[str, Any]]]:
-    """One check per GLIBC / GLIBCXX / CXXABI family the libraries need, against what each
-    file's closure provides (or ``provided``, e.g. a deployment target's versions)."""
+def version_findings(diagnosis: LoadDiagnosis) -> tuple[list[Check], list[dict[str, Any]]]:
+    """One check per GLIBC / GLIBCXX / CXXABI family the libraries (and the non-system
+    libraries of their closures) need, against what each closure provides: the shared
+    diagnosis (``elf.loadable``) that check's linking section shows per object."""
     checks, details = [], []
-    for check, needers in _checks(infos, provided):
-        kind = _KINDS[check.family]
+    for need in diagnosis.families:
+        kind = _KINDS[need.family]
         details.append(
-            {"family": check.family, "required": check.required, "host": check.provided,
-             "requiredBy": needers, "ok": check.ok}
+            {"family": need.family, "required": need.required, "host": need.provided,
+             "requiredBy": list(need.needed_by), "ok": need.ok}
         )  # fmt: skip
-        if check.ok:
+        if need.ok:
             fact = (
-                f"{check.family}: the libraries need {check.required} at most, "
-                f"the host has {check.provided}"
+                f"{need.family}: the libraries need {need.required} at most, "
+                f"the host has {need.provided}"
             )
             checks.append(Check(kind, PASS, fact))
         else:
             fact = (
-                f"{', '.join(needers[:3])} need {check.required}, the host has "
-                f"{check.provided or 'none'}: the loader will refuse them"
+                f"{', '.join(need.needed_by[:3])} need{'s' if len(need.needed_by) == 1 else ''} "
+                f"{need.required}, the host has {need.provided or 'none'}: the loader will "
+                "refuse them"
             )
-            checks.append(Check(kind, FAIL, fact, fix=_FIXES[kind]))
+            checks.append(Check(kind, FAIL, fact, fix=family_fix({need.family: need.required})))
     return checks, details
 
 
@@ -214,12 +152,12 @@ def cuda_findings(
 
 
 def host_section(
-    objects: Sequence[Path],
+    diagnosis: LoadDiagnosis,
     statuses: Sequence[ProviderStatus],
     build_info: Mapping[str, str] | None = None,
 ) -> Section:
-    """The host section for a distribution whose shared objects are ``objects``."""
-    version_list, versions = version_findings(distribution_elves(objects))
+    """The host section for a distribution whose shared objects ``diagnosis`` read."""
+    version_list, versions = version_findings(diagnosis)
     driver_list, driver = driver_findings(statuses)
     cuda_list, cuda = cuda_findings(statuses, build_info)
     data = {

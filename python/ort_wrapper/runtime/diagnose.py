@@ -4,7 +4,9 @@
 A provider is usable when it is compiled in, its library (if ORT dlopens one) is present with
 every soname of its closure resolvable (from the search path or already loaded in this process),
 and the device it drives is present. :func:`manifest_check` is the other provider rule
-``check`` and ``doctor`` share: a manifest's providers against the runtime's.
+``check`` and ``doctor`` share: a manifest's providers against the runtime's, and
+:func:`version_check` their one version policy: another ONNX Runtime release than the pin is
+information (what differs: the C API level), never a failure.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..elf.resolve import Closure, resolve_closure
+from ..errors import VariantError
+from ..matrix import api_version_for, load_matrix
 from ..report import FAIL, INFO, PASS, WARN, Check, Kind
 from .catalog import SonameSource, provider_spec, shared_bridge, soname_source
 from .gpu import nvidia_driver, nvidia_wheel_dirs
@@ -24,6 +28,7 @@ __all__ = [
     "ProviderStatus",
     "manifest_check",
     "provider_status",
+    "version_check",
 ]
 
 
@@ -259,3 +264,29 @@ def provider_status(
     return ProviderStatus(
         name, True, library, True, closure, tuple(missing), device_problem, available, loaded
     )
+
+
+def _api(version: str) -> str:
+    try:
+        return f"C API {api_version_for(version)}"
+    except VariantError:
+        return "C API unknown"
+
+
+def version_check(version: str | None, what: str = "the distribution", fix: str = "") -> Check:
+    """``dist.version``, the one version policy of ``check`` and ``doctor``: ``version`` (of
+    ``what``) against the project's pin. Another release is information saying what differs
+    (the C API level), never a failure: nothing either tool runs needs the pinned release.
+    ``fix`` is how to get the pinned one, shown when they differ."""
+    pinned = load_matrix().ort_version
+    if version == pinned:
+        fact = f"{what} is ONNX Runtime {version} ({_api(version)}), the release this toolkit pins"
+        return Check(Kind.DIST_VERSION, PASS, fact, {"version": version, "pinned": pinned})
+    ours, theirs = _api(pinned), _api(version) if version else "C API unknown"
+    fact = (
+        f"{what} is ONNX Runtime {version or 'of an unknown release'} ({theirs}); this toolkit "
+        f"builds and tests {pinned} ({ours}): sessions use the functions its {theirs} has, and "
+        "nothing asked for here needs the pinned release"
+    )
+    data = {"version": version, "pinned": pinned, "api": theirs, "pinnedApi": ours}
+    return Check(Kind.DIST_VERSION, INFO, fact, data, fix)

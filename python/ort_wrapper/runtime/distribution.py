@@ -236,12 +236,16 @@ def library_version(core: Path, root: Path) -> str:
     symbol versions (``VERS_1.23.2``) when they name it, else what ``GetVersionString()`` says
     in a confined child. The library is vetted first; InitError when it is refused or cannot
     tell."""
+    from ..elf.loadable import diagnose_load
     from .capi.probe import probe_shared
     from .untrusted import Role, vet
 
     vetted = vet(core, root, Role.CORE)
     if vetted.version is not None:
         return vetted.version
+    refused = diagnose_load([core])  # read first: the loader would name only its first problem
+    if not refused.ok:
+        raise InitError(f"{refused.refusal(core)}. Fix: {refused.fix()}")
     result = probe_shared(core, root)
     if result.error or not result.version:
         raise InitError(f"{core}: {result.error or 'GetVersionString() returned nothing'}")

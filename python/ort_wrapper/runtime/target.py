@@ -20,6 +20,7 @@ from ..manifest import MANIFEST_RELPATH, LinkMode, Manifest, load_manifest
 from .distribution import (
     Distribution,
     DistributionKind,
+    library_dir,
     locate,
     module_version,
     python_constants,
@@ -56,11 +57,14 @@ class Target:
     @property
     def layout(self) -> Distribution | None:
         """The distribution's files: ``dist`` when loadable, else an unvalidated view of a
-        prefix whose manifest could be read (a static C distribution), for listing them."""
+        prefix whose manifest could be read (a static C distribution), or of a folder holding
+        ``libonnxruntime.so*`` that cannot load here, for listing and diagnosing them."""
         if self.dist is not None:
             return self.dist
         if self.manifest is not None and self.root is not None:
             return Distribution(DistributionKind.PREFIX, self.root, "argument", self.manifest)
+        if self.root is not None and self.root.is_dir() and library_dir(self.root) is not None:
+            return Distribution(DistributionKind.DIRECTORY, self.root, "argument")
         return None
 
     def describe(self) -> str:
