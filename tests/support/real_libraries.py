@@ -9,6 +9,9 @@ under a lock). When a registry cannot be reached these skip loudly with the reas
 - ``debian_root()``: Debian sid's ``libonnxruntime-dev`` and ``libonnxruntime1.23`` (ORT
   1.23.2) extracted into one tree (``usr/``), fetched with ``apt-get download`` through a
   private apt state directory; ``debian_header()``: its ``onnxruntime_c_api.h``.
+- ``trixie_library_root(with_dependencies)``: Debian trixie's ``libonnxruntime1.21`` (ORT
+  1.21.0, needs glibc 2.38), alone or with the libraries its Depends name, extracted the same way.
+- ``old_wheel_library_dir()``: PyPI's ``onnxruntime==1.20.1`` C library taken out of its wheel.
 - ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins;
   ``lab_source_include()``: that tarball's ``include/onnxruntime/`` folder.
 - ``chroot_python_packages()``: ``ort-wrapper check``'s dependencies for the lab chroot's
@@ -23,6 +26,7 @@ import sys
 import tarfile
 import tempfile
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,8 @@ __all__ = [
     "lab_source_header",
     "lab_source_include",
     "npm_library_dir",
+    "old_wheel_library_dir",
+    "trixie_library_root",
     "wheel_library_dir",
 ]
 
@@ -62,6 +68,30 @@ DEBIAN_LIB = (  # the library the -dev package's CMake files point at
     "libonnxruntime1.23",
     "1.23.2+dfsg-6.1",
     "bb6f4e8212793ed6484e541d01812dff7525db6e268f37a94295b95fbdd7fdf2",
+)
+TRIXIE_LIB = (
+    "libonnxruntime1.21",
+    "1.21.0+dfsg-1",
+    "bec9de1a9358cde5752196de028c8af33d67314285143a05369860bb74b13e80",
+)
+TRIXIE_DEPENDS = (  # libonnxruntime1.21's Depends, less libc6, libgcc-s1 and libstdc++6
+    "libcpuinfo0",
+    "libdnnl3.6",
+    "libonnx1t64",
+    "libprotobuf32t64",
+    "libpthreadpool0",
+    "libre2-11",
+    "libabsl20240722",
+    "libxnnpack0.20241108",
+)
+TRIXIE_SOURCES = (
+    "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+    "http://deb.debian.org/debian trixie main\n"
+)
+OLD_WHEEL = (
+    "onnxruntime",
+    "1.20.1",
+    "5eec64c0269dcdb8d9a9a53dc4d64f87b9e0c19801d9321246a53b7eb5a7d1bc",
 )
 SID_SOURCES = (
     "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
@@ -114,14 +144,19 @@ def wheel_library_dir(root: Path) -> Path:
     return root
 
 
-def _debian_build(tmp: Path) -> None:
+def _apt_download(
+    tmp: Path, sources: str, packages: list[tuple[str, str | None, str | None]], what: str
+) -> None:
+    """Download ``packages`` ((name, version or None for the suite's current one, sha256 or
+    None: apt's signed lists vouch for it)) through a private apt state directory and extract
+    each into ``tmp/root``."""
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
         pytest.skip("apt-get/dpkg are not available")
     tmp.mkdir(parents=True)
-    state = Path(tempfile.mkdtemp(prefix="apt-sid-", dir=tmp))
+    state = Path(tempfile.mkdtemp(prefix="apt-", dir=tmp))
     for sub in ("lists/partial", "cache/archives/partial", "etc/preferences.d"):
         (state / sub).mkdir(parents=True)
-    (state / "etc/sources.list").write_text(SID_SOURCES)
+    (state / "etc/sources.list").write_text(sources)
     options = [
         f"-oDir::State::Lists={state}/lists",
         f"-oDir::Cache={state}/cache",
@@ -132,20 +167,68 @@ def _debian_build(tmp: Path) -> None:
         "-oAcquire::Check-Valid-Until=false",
         "-oAPT::Sandbox::User=root",
     ]
-    _run(["apt-get", *options, "update"], "apt-get update (Debian sid)", tmp)
-    for name, version, sha256 in (DEBIAN_DEV, DEBIAN_LIB):
-        _run(["apt-get", *options, "download", f"{name}={version}"], f"download {name}", tmp)
+    _run(["apt-get", *options, "update"], f"apt-get update ({what})", tmp)
+    for name, version, sha256 in packages:
+        spec = f"{name}={version}" if version else name
+        _run(["apt-get", *options, "download", spec], f"download {name}", tmp)
         [deb] = tmp.glob(f"{name}_*.deb")
-        _checked(deb, sha256, f"Debian {name} {version}")
+        if sha256 is not None:
+            _checked(deb, sha256, f"Debian {name} {version}")
         subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], check=True)
         deb.unlink()
     shutil.rmtree(state)
+
+
+def _debian_build(tmp: Path) -> None:
+    _apt_download(tmp, SID_SOURCES, [DEBIAN_DEV, DEBIAN_LIB], "Debian sid")
 
 
 def debian_root() -> Path:
     """The root (holding ``usr/``) of Debian sid's ORT 1.23.2 development files and library."""
     spec = [f"{name}={version} {sha256}" for name, version, sha256 in (DEBIAN_DEV, DEBIAN_LIB)]
     return build_cached("debian", spec, _debian_build, lambda _: None) / "root"
+
+
+def trixie_library_root(with_dependencies: bool) -> Path:
+    """Debian trixie's ``libonnxruntime1.21`` (ORT 1.21.0, built for glibc 2.38) extracted
+    into a folder holding ``usr/``: alone, or with the libraries its Depends name (the suite's
+    current versions, vouched for by apt's signed lists; libc6 and libstdc++6 left out, as a
+    user extracting them onto another system would)."""
+    packages = [TRIXIE_LIB, *((n, None, None) for n in TRIXIE_DEPENDS if with_dependencies)]
+
+    def build(tmp: Path) -> None:
+        _apt_download(tmp, TRIXIE_SOURCES, packages, "Debian trixie")
+
+    spec = [f"{n}={v} {h}" for n, v, h in packages]
+    return build_cached("trixie-ort", spec, build, lambda _: None) / "root"
+
+
+def _wheel_build(tmp: Path) -> None:
+    from support.cuda_envs import require_pypi
+
+    name, version, sha256 = OLD_WHEEL
+    require_pypi(f"{name}=={version}")
+    tmp.mkdir(parents=True)
+    _run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+         "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64",
+         "--implementation", "cp", "-d", str(tmp), f"{name}=={version}"],
+        f"pip download {name}=={version}", tmp,
+    )  # fmt: skip
+    [wheel] = tmp.glob(f"{name}-{version}-*.whl")
+    _checked(wheel, sha256, f"PyPI {wheel.name}")
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            if member.startswith("onnxruntime/capi/libonnxruntime"):
+                (tmp / "lib" / Path(member).name).parent.mkdir(exist_ok=True)
+                (tmp / "lib" / Path(member).name).write_bytes(archive.read(member))
+    wheel.unlink()
+
+
+def old_wheel_library_dir() -> Path:
+    """PyPI's ``onnxruntime==1.20.1`` C library and providers bridge, taken out of the wheel
+    into a plain folder (another release than the project's pin)."""
+    return build_cached("old-wheel-lib", list(OLD_WHEEL), _wheel_build) / "lib"
 
 
 def debian_header() -> Path:

@@ -17,9 +17,10 @@ from ort_wrapper.doctor.distributions import (
     installed_onnxruntime,
     shared_files,
 )
-from ort_wrapper.doctor.host import cuda_findings, distribution_elves, version_findings
+from ort_wrapper.doctor.host import cuda_findings, version_findings
 from ort_wrapper.doctor.process import duplicate_libraries, family, process_section
 from ort_wrapper.doctor.providers import CompiledIn, compiled_in, provider_section
+from ort_wrapper.elf.loadable import diagnose_load
 from ort_wrapper.matrix import load_matrix
 from ort_wrapper.runtime.diagnose import ProviderStatus
 from ort_wrapper.runtime.distribution import Distribution
@@ -80,18 +81,19 @@ def test_a_broken_module_is_reported_with_the_import_error_and_file_fallback(tmp
 
 
 def test_glibc_and_libstdcxx_requirements_of_the_wheel(module_dist):
-    infos = distribution_elves(module_dist.shared_objects())
-    assert module_dist.core_library() in {i.path for i in infos}
-    findings, details = version_findings(infos)
+    diagnosis = diagnose_load(module_dist.shared_objects())
+    assert module_dist.core_library() in {o.path for o in diagnosis.objects}
+    findings, details = version_findings(diagnosis)
     by_family = {d["family"]: d for d in details}
     assert by_family["GLIBC"]["required"] == "GLIBC_2.27"
     assert {f.status for f in findings} == {"pass"}
     old_host = {"GLIBC": "GLIBC_2.17", "GLIBCXX": "GLIBCXX_3.4.19", "CXXABI": "CXXABI_1.3.7"}
-    findings, _ = version_findings(infos, provided=old_host)
+    findings, _ = version_findings(diagnose_load(module_dist.shared_objects(), target=old_host))
     errors = {f.name for f in findings if f.status == "fail"}
     assert errors == {"host.glibc", "host.libstdcxx"}
     glibc = next(f for f in findings if f.name == "host.glibc")
-    assert "need GLIBC_2.27, the host has GLIBC_2.17" in glibc.detail
+    assert "GLIBC_2.27, the host has GLIBC_2.17" in glibc.detail
+    assert "glibc 2.27 or newer" in glibc.fix and "chroot or container" in glibc.fix
     assert "nix build .#onnxruntime-cpu" in glibc.fix
 
 
@@ -261,7 +263,7 @@ def test_providers_a_bundle_left_out_need_no_driver_and_no_cuda_library(tmp_path
     def host_findings() -> dict[str, list[tuple[str, str]]]:
         _, statuses = provider_section(dist, compiled)
         out: dict[str, list[tuple[str, str]]] = {}
-        for finding in host_section((), statuses).checks:
+        for finding in host_section(diagnose_load(()), statuses).checks:
             out.setdefault(finding.name, []).append((finding.status, finding.detail))
         return out
 
