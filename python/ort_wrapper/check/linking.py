@@ -193,6 +193,34 @@ def _static_checks(target: Target) -> list[Check]:
     ]
 
 
+def _predicted(target: Target) -> list[Check]:
+    """``ort-wrapper link-check``'s judgement of the link the next checks make, from the files
+    before it runs (its readers and its simulation: ``linkcheck``): the distribution's archives
+    loaded from ``OrtGetApiBase`` (``-u``) into a shared object. Its verdicts name the member
+    a failing link is about (a non-position-independent one, a C++ runtime mix); the real links
+    below decide, so a predicted failure is information here."""
+    from ..linkcheck import link_check
+    from ..linkcheck.inputs import dist_inputs
+
+    assert target.root is not None
+    try:
+        report = link_check(dist_inputs(target.root), "shared", undefined=("OrtGetApiBase",))
+    except ElfError as exc:
+        return [Check("link-check (shared)", FAIL, str(exc), fix="rebuild or replace it")]
+    checks = []
+    for section in report.sections:
+        if section.name == "inputs" and section.status != FAIL:
+            continue
+        failed = [c for c in section.checks if c.status == FAIL]
+        shown = failed or list(section.checks)
+        detail = "; ".join(f"{c.name}: {c.detail}" for c in shown[:3])
+        status = INFO if failed else section.status
+        fix = next((c.fix for c in failed if c.fix), "")
+        data = {"section": section.to_json()}
+        checks.append(Check(f"link-check {section.name} (shared)", status, detail, data, fix))
+    return checks
+
+
 def _capi_verdict(name: str, result: CapiResult, version: str) -> Check:
     data = {
         "api": result.api,
@@ -293,5 +321,6 @@ def linking_section(target: Target) -> Section:
         checks.append(version_check(target.version))
         checks.append(_capi_check(target))
     if target.kind == "static":
+        checks.extend(_predicted(target))
         checks.extend(_static_checks(target))
     return Section("linking", tuple(checks), _tables(objects_rows, rows), time.monotonic() - start)

@@ -18,8 +18,11 @@ from .elfjudge import OUTPUTS, cxx_section, pic_section, versions_section
 from .inputs import Inputs, collect
 from .load import Archive, Link, simulate
 from .msvc import msvc_section
+from .units import Format, Relocations, Unit
 
 __all__ = ["OUTPUTS", "link_check"]
+
+NONE = Relocations()  # a -u seed: no relocation to judge
 
 
 def _no_index(archive: Archive) -> Check:
@@ -62,13 +65,16 @@ def link_check(
     output: str = "pie",
     target_glibc: str | None = None,
     target_os_min: str | None = None,
+    undefined: Sequence[str] = (),
 ) -> Report:
     """Judge a link of ``paths`` (objects, archives, shared libraries, folders; in link order)
     into ``output`` (exe, pie, shared) for a target with glibc ``target_glibc`` (the host's
-    when None) or, for Mach-O, the minimum OS version ``target_os_min``."""
+    when None) or, for Mach-O, the minimum OS version ``target_os_min``; ``undefined``: the
+    symbols the link is told to need first (``-u SYMBOL``)."""
     start = time.monotonic()
     inputs = collect(paths)
-    link = simulate(inputs.files)
+    seed = [Unit(f"-u {' '.join(undefined)}", Format.ELF, (), tuple(undefined), relocations=NONE)]
+    link = simulate([*(seed if undefined else ()), *inputs.files])
     archives = [f for f in inputs.files if isinstance(f, Archive)]
     sections = [_inputs_section(inputs, link)]
     for section in (

@@ -84,9 +84,10 @@ def wheel_prefix(root: Path) -> Path:
     return root
 
 
-def static_prefix(root: Path, *, version: str = "1.21.0", api: int = 21) -> Path:
+def static_prefix(root: Path, *, version: str = "1.21.0", api: int = 21, pic: bool = True) -> Path:
     """A static C distribution: include/onnxruntime_c_api.h and lib/libonnxruntime_session.a whose
-    OrtGetApiBase answers ``version`` and a non-null GetApi(``api``). Needs cc and ar."""
+    OrtGetApiBase answers ``version`` and a non-null GetApi(``api``) (compiled with -fno-pic
+    when not ``pic``). Needs cc and ar."""
     (root / "include" / "onnxruntime").mkdir(parents=True)
     (root / "lib").mkdir()
     (root / "include" / "onnxruntime" / "onnxruntime_c_api.h").write_text(FAKE_HEADER)
@@ -94,7 +95,15 @@ def static_prefix(root: Path, *, version: str = "1.21.0", api: int = 21) -> Path
     source.write_text(FAKE_CORE % {"api": api, "version": version})
     obj = root / "core.o"
     subprocess.run(
-        ["cc", "-c", str(source), f"-I{root / 'include' / 'onnxruntime'}", "-o", str(obj)],
+        [
+            "cc",
+            "-c",
+            *(() if pic else ("-fno-pic",)),
+            str(source),
+            f"-I{root / 'include' / 'onnxruntime'}",
+            "-o",
+            str(obj),
+        ],
         check=True,
     )
     subprocess.run(

@@ -157,3 +157,22 @@ def test_archives_that_are_not_pic_run_in_a_python_linked_with_them(tmp_path: Pa
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split(maxsplit=1) == ["True", f"{tuple(sys.version_info[:2])}\n"]
+
+
+def test_link_checks_prediction_names_what_the_real_link_refuses(tmp_path: Path) -> None:
+    """The static link checks read the archives with link-check's readers before linking: a
+    member built without -fPIC is named with the relocation and symbol ld then names."""
+    section = linking_section(resolve_target(static_prefix(tmp_path / "dist", pic=False)))
+    by_name = {c.name: c for c in section.checks}
+    predicted = by_name["link-check position independence (shared)"]
+    assert predicted.status == "info" and "rebuild it with -fPIC" in predicted.fix
+    said = "libonnxruntime_session.a(core.o): relocation R_X86_64_32 against `.bss'"
+    assert said in predicted.detail
+    real = by_name["shared object from the link flags"]
+    assert real.status == "fail" and said in real.detail  # ld agrees, member and relocation
+
+
+def test_link_checks_prediction_passes_a_position_independent_build(tmp_path: Path) -> None:
+    section = linking_section(resolve_target(static_prefix(tmp_path / "dist")))
+    predicted = next(c for c in section.checks if c.name.startswith("link-check "))
+    assert predicted.status == "pass" and "fit a shared link" in predicted.detail
