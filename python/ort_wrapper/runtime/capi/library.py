@@ -260,16 +260,18 @@ def _link_failure(root: Path, manifest: Manifest, output: str) -> str:
 
 
 def _definers(root: Path, manifest: Manifest, symbols: set[str]) -> dict[str, str]:
-    from ...elf.archive import archive_symbols
+    """Which of the distribution's archives defines each symbol, from the archives' symbol
+    indexes: what a linker (and ``ort-wrapper link-check``, whose reader this is) loads by."""
+    from ...elf.archive import read_archive, read_index
     from ...errors import ElfError
 
     found: dict[str, str] = {}
     for entry in manifest.files_of_kind(FileKind.ARCHIVE):
         try:
-            members = archive_symbols(root / entry.path)
+            index = read_index(read_archive(root / entry.path))
         except (ElfError, OSError):
             continue
-        for member in members:
-            for sym in symbols & member.defined:
-                found.setdefault(sym, entry.path)
+        for name, _ in index:
+            if name in symbols:
+                found.setdefault(name, entry.path)
     return found
