@@ -103,6 +103,15 @@ def test_doctor_names_every_missing_library_and_glibc_2_38(bare: Path) -> None:
 
 
 @too_new
+def test_the_same_folder_named_by_ort_wrapper_dist(bare: Path) -> None:
+    code, report = _cli("doctor", ORT_WRAPPER_DIST=str(bare))
+    assert code == 1
+    [unusable] = _named(report, "dist.unusable")
+    assert "GLIBC_2.38" in unusable["detail"] and "libre2.so.11" in unusable["detail"]
+    assert "a directory holding" not in unusable["fix"]
+
+
+@too_new
 def test_checks_linking_section_names_the_same(bare: Path) -> None:
     code, report = _cli("check", "--dist", str(bare), "--only", "linking", "--quiet")
     assert code == 1

@@ -18,8 +18,10 @@ from typing import Any
 from ..errors import InitError
 from ..manifest import MANIFEST_RELPATH, LinkMode, Manifest, load_manifest
 from .distribution import (
+    ENV_VARS,
     Distribution,
     DistributionKind,
+    env_root,
     library_dir,
     locate,
     module_version,
@@ -98,6 +100,12 @@ def package_info(module_root: Path) -> dict[str, str]:
     return python_constants(module_root / _INFO_FILE)
 
 
+def _env_root() -> Path | None:
+    """The distribution the first set variable of ``ENV_VARS`` names (what ``locate()`` tried)."""
+    var = next((v for v in ENV_VARS if os.environ.get(v)), None)
+    return env_root(var, os.environ[var]) if var else None
+
+
 def resolve_target(path: str | os.PathLike[str] | None) -> Target:
     """Locate the distribution at ``path`` (default: what ``init()`` would load); never raises
     for bad input: the problem is recorded in the Target."""
@@ -106,7 +114,7 @@ def resolve_target(path: str | os.PathLike[str] | None) -> Target:
         dist = locate(path)
     except InitError as exc:
         problem = str(exc)
-        root = Path(path).expanduser().absolute() if path is not None else None
+        root = Path(path).expanduser().absolute() if path is not None else _env_root()
         manifest = None
         if root is not None and (root / MANIFEST_RELPATH).is_file():
             try:
