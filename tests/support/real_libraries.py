@@ -199,7 +199,7 @@ def trixie_library_root(with_dependencies: bool) -> Path:
     def build(tmp: Path) -> None:
         _apt_download(tmp, TRIXIE_SOURCES, packages, "Debian trixie")
 
-    spec = [f"{n}={v} {h}" for n, v, h in packages]
+    spec = [f"{n}={v} {h}" if v else n for n, v, h in packages]
     return build_cached("trixie-ort", spec, build, lambda _: None) / "root"
 
 
