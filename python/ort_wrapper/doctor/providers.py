@@ -15,7 +15,8 @@ from typing import Any
 
 from ..bundle import BUNDLE_JSON_RELPATH
 from ..bundle.record import read_bundle_record
-from ..elf.resolve import Closure, ResolvedLibrary, resolve_closure
+from ..elf.loadable import diagnose_load
+from ..elf.resolve import Closure, ResolvedLibrary
 from ..errors import BundleError, ElfError
 from ..report import FAIL, PASS, WARN, Check, Kind, Section, Table
 from ..runtime.catalog import (
@@ -241,10 +242,10 @@ def _core_check(dist: Distribution) -> tuple[Check | None, Table | None, dict[st
     core = dist.core_library()
     if core is None:
         return None, None, None
-    try:
-        closure = resolve_closure(core)
-    except ElfError as exc:
-        return Check(Kind.CORE_CLOSURE, FAIL, str(exc), fix="reinstall it"), None, None
+    [loaded] = diagnose_load([core]).objects  # the shared pre-load diagnosis
+    if loaded.closure is None:
+        return Check(Kind.CORE_CLOSURE, FAIL, str(loaded.error), fix="reinstall it"), None, None
+    closure = loaded.closure
     table = closure_table("core", core, closure)
     data = {"library": str(core), "closure": closure_json(closure)}
     if not closure.missing:
