@@ -86,7 +86,8 @@ class OrtApiError(OrtWrapperError):
         """The error for an OrtStatus of the C API: its code's name and ORT's message, prefixed
         as the Python binding prefixes it."""
         code = _code(number)
-        return cls(_PREFIX.format(number=number, name=code.removeprefix("ORT_")) + message, code)
+        prefix = _PREFIX.format(number=number, name=code.removeprefix("ORT_"))
+        return cls(prefix + message.rstrip(), code)
 
     @classmethod
     def wrapping(cls, context: str, exc: BaseException) -> OrtApiError:
@@ -95,7 +96,7 @@ class OrtApiError(OrtWrapperError):
         exception) is ``ORT_RUNTIME_EXCEPTION``, as the C API reports those."""
         if isinstance(exc, OrtApiError):
             return cls(f"{context}: {exc}", exc.code)
-        text = str(exc)
+        text = str(exc).rstrip()  # ORT's messages often end in a newline
         found = _PREFIXED.match(text)
         if found is None:
             error = cls.from_status(STATUS_CODES.index("ORT_RUNTIME_EXCEPTION"), text)

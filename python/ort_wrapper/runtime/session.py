@@ -184,6 +184,13 @@ def _whole_strings(run: Any) -> Any:
     return run_whole
 
 
+def _expected_dtype(info: TensorInfo) -> str:
+    """'float32', or what a string input takes (its numpy dtype, object, says too little)."""
+    if info.type == "tensor(string)":
+        return "a string tensor (str values: np.array([...], dtype=object) or a list of str)"
+    return str(info.dtype)
+
+
 def _feed_problems(name: str, value: Any, info: TensorInfo) -> list[str]:
     """What is wrong with one feed against its declared input (dtype, rank, fixed sizes)."""
     import numpy as np
@@ -193,7 +200,7 @@ def _feed_problems(name: str, value: Any, info: TensorInfo) -> list[str]:
     except (ValueError, TypeError) as exc:
         return [f"input {name!r} is not an array ({exc})"]
     if array.dtype != info.dtype and not (info.dtype == object and array.dtype.kind in "OUS"):
-        return [f"input {name!r} has dtype {array.dtype}, expected {info.dtype}"]
+        return [f"input {name!r} has dtype {array.dtype}, expected {_expected_dtype(info)}"]
     if info.shape and array.ndim != len(info.shape):
         return [
             f"input {name!r} has rank {array.ndim} (shape {list(array.shape)}), "

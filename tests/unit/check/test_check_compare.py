@@ -147,3 +147,21 @@ def test_determinism_and_stability_take_every_output_kind() -> None:
     for section in (determinism_section([kinds], runs=5), stability_section([kinds], runs=50)):
         assert section.status == PASS, section.to_json()
         assert all(c.data["model"] == "kinds" for c in section.checks)
+
+
+def test_rejected_synthetic_inputs_say_so_in_the_models_table() -> None:
+    """ONNX Runtime rejects the synthetic S (Reshape): the table says which inputs, and that they
+    were rejected, where it once said '-'."""
+    from ort_wrapper.check.stability import stability_section
+    from ort_wrapper.check.summary import model_summary
+    from ort_wrapper.report import Report
+
+    import models
+
+    model = ModelSource("reshape", data=models.bad_reshape_model().SerializeToString())
+    sections = (determinism_section([model], runs=3), stability_section([model], runs=20))
+    for section in sections:
+        [check] = [c for c in section.checks if c.data["model"] == "reshape"]
+        assert check.status == FAIL and check.detail.startswith("the synthetic input was rejected")
+    [row] = model_summary(Report("check", "test", sections), ["reshape"]).rows
+    assert row[1:5] == ("synthetic (X [6]; S [2]), rejected", "not run", "FAIL", "FAIL")
