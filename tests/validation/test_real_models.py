@@ -148,22 +148,17 @@ def test_zipmap_classifier_test_data_beside_the_model(tmp_path: Path) -> None:
 def _wrong_label(model: Path) -> Path:
     """A copy of ``model``'s zoo folder whose reference says 'virginica' for the second flower
     (the model says 'versicolor'), the rest as it was."""
+    import onnx
     from onnx import numpy_helper
 
     folder = model.parent.with_name(model.parent.name + "-wrong")
     shutil.copytree(model.parent, folder)
     label = folder / "test_data_set_0" / "output_0.pb"
-    tensor = numpy_helper.to_array(_tensor(label.read_bytes()))
+    tensor = numpy_helper.to_array(onnx.load_tensor_from_string(label.read_bytes()))
     assert tensor[1] == "versicolor"
     tensor[1] = "virginica"
     label.write_bytes(numpy_helper.from_array(tensor, "output_label").SerializeToString())
     return folder / "model.onnx"
-
-
-def _tensor(data: bytes) -> Any:
-    import onnx
-
-    return onnx.load_tensor_from_string(data)
 
 
 @pytest.mark.parametrize("backend", ["pybind", "capi"])

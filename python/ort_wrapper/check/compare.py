@@ -247,6 +247,12 @@ def _exact_difference(name: str, exp: Any, got: Any) -> OutputDifference:
     )
 
 
+def _shown(value: Any) -> str:
+    """A value's repr, cut to 60 characters (a model's strings may be long)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _unequal(exp: Any, got: Any) -> str:
     """'values differ' with the first differing element of two same-shaped arrays, or the two
     scalars: "values differ at [2]: 'setosa', expected 'virginica'"."""
@@ -257,9 +263,10 @@ def _unequal(exp: Any, got: Any) -> str:
         for index, (x, y) in enumerate(zip(got.flat, exp.flat, strict=True)):
             if _bits(x) != _bits(y):
                 at = ", ".join(str(int(i)) for i in np.unravel_index(index, got.shape))
-                return f"values differ at [{at}]: {x!r}, expected {y!r}"
+                where = f" at [{at}]" if at else ""
+                return f"values differ{where}: {_shown(x)}, expected {_shown(y)}"
     if not (_is_array(exp) or _is_array(got)):
-        return f"values differ: {got!r}, expected {exp!r}"
+        return f"values differ: {_shown(got)}, expected {_shown(exp)}"
     return "values differ"
 
 

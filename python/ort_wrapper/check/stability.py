@@ -78,12 +78,8 @@ def _stability(
             if isinstance(exc, InputError)
             else "first runs failed"
         )
-        return Check(name, FAIL, what, failed_inputs(exc)), (
-            model.name,
-            provider,
-            *("-",) * 5,
-            failed,
-        )
+        row = (model.name, provider, *("-",) * 5, failed)
+        return Check(name, FAIL, what, failed_inputs(exc)), row
     before, start, problems = resident_bytes(), time.monotonic(), []
     done = 0
     for i in until(start + seconds, runs):

@@ -91,6 +91,8 @@ def test_reference_strings_compare_as_text_and_name_the_first_difference() -> No
     assert p.describe().startswith("p: structure differs (missing [\"p[0]{'virginica'}\"]")
     [scalar] = compare_reference({"m": [{"k": "a"}]}, {"m": [{b"k": b"b"}]})
     assert scalar.describe() == "m: m[0]{'k'}: values differ: 'b', expected 'a'"
+    [long] = compare_reference({"s": np.array("a" * 100, object)}, {"s": np.array("b", object)})
+    assert long.describe() == f"s: values differ: 'b', expected '{'a' * 56}..."
 
 
 def test_synthetic_dimensions_by_name_or_by_axis() -> None:
