@@ -13,6 +13,7 @@ __all__ = [
     "add_model",
     "bad_reshape_model",
     "every_output_kind_model",
+    "external_data_model",
     "identity_chain_model",
     "matmul_model",
     "save",
@@ -115,6 +116,28 @@ def bad_reshape_model() -> onnx.ModelProto:
     y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["a", "b"])
     graph = helper.make_graph([helper.make_node("Reshape", ["X", "S"], ["Y"])], "r", [x, s], [y])
     return _model(graph)
+
+
+def external_data_model(path: Path, location: str, *, as_constant: bool = False) -> Path:
+    """Y = X + W, with W's 6 floats kept in external data at ``location``."""
+    w = helper.make_tensor("W", TensorProto.FLOAT, [2, 3], np.zeros(6, np.float32))
+    w.ClearField("float_data")
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", location
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2, 3])
+    nodes = [helper.make_node("Add", ["X", "W"], ["Y"])]
+    if as_constant:
+        nodes.insert(0, helper.make_node("Constant", [], ["W"], value=w))
+        graph = helper.make_graph(nodes, "g", [x], [y])
+    else:
+        graph = helper.make_graph(nodes, "g", [x], [y], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    return path
 
 
 def save(model: onnx.ModelProto, path: Path) -> Path:

@@ -14,6 +14,7 @@ from .errors import (
     InitError,
     InputError,
     ModelLoadError,
+    OrtApiError,
     OrtWrapperError,
     ProviderUnavailableError,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "InitError",
     "InputError",
     "ModelLoadError",
+    "OrtApiError",
     "OrtWrapperError",
     "ProviderUnavailableError",
     "RuntimeInfo",

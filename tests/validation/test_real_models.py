@@ -4,7 +4,8 @@ limits, and a folder of models with one summary table.
 
 The models (tests/support/pypi_models.py, cached by version and sha256): Silero VAD (recurrent,
 state and scalar inputs), PP-OCRv4 text detection (convolutional, dynamic height and width) and a
-scikit-learn classifier converted by skl2onnx with ZipMap (a sequence-of-maps output).
+scikit-learn classifier converted by skl2onnx with ZipMap (a sequence-of-maps output), labelled
+by numbers or by the species' names (string labels and string map keys).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from support.pypi_models import (
     write_test_data_set,
     zipmap_classifier,
 )
+from support.real_libraries import wheel_library_dir
 
 QUICK = ("--determinism-seconds", "2", "--stability-seconds", "3", "--runs", "200")
 
@@ -141,6 +143,44 @@ def test_zipmap_classifier_test_data_beside_the_model(tmp_path: Path) -> None:
     _passes_with_real_inputs(report, model)
     rows = report["sections"][0]["tables"][-1]["rows"]
     assert [r[2] for r in rows] == ["output_label", "output_probability"]
+
+
+def _wrong_label(model: Path) -> Path:
+    """A copy of ``model``'s zoo folder whose reference says 'virginica' for the second flower
+    (the model says 'versicolor'), the rest as it was."""
+    import onnx
+    from onnx import numpy_helper
+
+    folder = model.parent.with_name(model.parent.name + "-wrong")
+    shutil.copytree(model.parent, folder)
+    label = folder / "test_data_set_0" / "output_0.pb"
+    tensor = numpy_helper.to_array(onnx.load_tensor_from_string(label.read_bytes()))
+    assert tensor[1] == "versicolor"
+    tensor[1] = "virginica"
+    label.write_bytes(numpy_helper.from_array(tensor, "output_label").SerializeToString())
+    return folder / "model.onnx"
+
+
+@pytest.mark.parametrize("backend", ["pybind", "capi"])
+def test_string_labelled_classifier_against_its_test_data_set(tmp_path: Path, backend: str) -> None:
+    """skl2onnx's string labels: onnx reads the reference's map keys back as bytes, ONNX Runtime
+    gives str; they compare as text on both backends, and a wrong label still fails."""
+    zoo = tmp_path / "zoo"
+    right = _zoo(zoo, zipmap_classifier(names=True), iris_rows(), "iris")
+    wrong = _wrong_label(right)
+    dist = ["--dist", str(wheel_library_dir(tmp_path / "lib"))] if backend == "capi" else []
+    done, report = _check(tmp_path, "--models-dir", str(zoo), *dist, sections="quality")
+    assert done.returncode == 1, done.stdout
+    assert (report["distribution"]["kind"] == "directory") is (backend == "capi")
+    [passed] = _checks(report, "quality", right)
+    assert passed["status"] == "pass" and passed["data"]["compared"] == 2, passed
+    [failed] = _checks(report, "quality", wrong)
+    assert failed["status"] == "fail"
+    assert failed["data"]["failed"] == [
+        "test_data_set_0: output_label: values differ at [1]: 'versicolor', expected 'virginica'"
+    ]
+    rows = {r[0]: r[2] for r in report["models"]["rows"]}
+    assert rows == {str(right): "pass", str(wrong): "FAIL"}
 
 
 def test_a_zipmap_model_breaks_no_section(tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ and optionals, as ONNX Runtime's Python binding returns them (arrays, lists, dic
 numeric drift; ``compare_reference`` judges outputs against reference ones within tolerances
 (onnx's backend-test defaults unless given) and names the largest differences. Integer, bool and
 string outputs are compared exactly: a tolerance means nothing for them.
+
+Strings compare as text whichever side produced bytes (``as_text``): onnx's ``numpy_helper``
+reads a map's string keys back as bytes and a ``.npy`` may hold ``S`` or ``U`` strings, while
+ONNX Runtime returns ``str``. Every comparison here goes through that one normalisation.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ __all__ = [
     "DEFAULT_ATOL",
     "DEFAULT_RTOL",
     "OutputDifference",
+    "as_text",
     "compare_reference",
     "float_leaves",
     "leaves",
@@ -34,17 +39,59 @@ def _is_array(value: Any) -> bool:
     return hasattr(value, "dtype") and hasattr(value, "shape")
 
 
-def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """(path, leaf) pairs of a nested output: ``[2]`` for a sequence element, ``{k}`` for a
-    map value; leaves are arrays, Python scalars, strings or None (an empty optional)."""
+def _text(x: Any) -> Any:
+    """A str for a str or bytes scalar (bytes as UTF-8; bytes that are not UTF-8 stay bytes), the
+    value itself otherwise."""
+    if isinstance(x, bytes):  # numpy.bytes_ too
+        try:
+            return x.decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(x)
+    return str(x) if isinstance(x, str) else x  # numpy.str_ as str
+
+
+def _text_array(a: Any) -> Any:
+    """A string tensor (``U``, ``S``, or objects that are str or bytes) as an object array of str;
+    any other array as it is."""
+    import numpy as np
+
+    if a.dtype.kind not in "USO" or (
+        a.dtype.kind == "O" and not any(isinstance(x, str | bytes) for x in a.flat)
+    ):
+        return a
+    text = np.empty(a.shape, dtype=object)
+    text.flat[:] = [_text(x) for x in a.flat] if a.size else []
+    return text
+
+
+def as_text(value: Any) -> Any:
+    """A nested output with every string as str: map keys, scalars and string tensors, whichever
+    side produced bytes. Numbers and their types are left as they are."""
+    if _is_array(value):
+        return _text_array(value)
+    if isinstance(value, Mapping):
+        return {_text(k): as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_text(v) for v in value]
+    return _text(value)
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
     if isinstance(value, Mapping):
         for key in sorted(value, key=repr):
-            yield from leaves(value[key], f"{path}{{{key!r}}}")
+            yield from _walk(value[key], f"{path}{{{key!r}}}")
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            yield from leaves(item, f"{path}[{i}]")
+            yield from _walk(item, f"{path}[{i}]")
     else:
         yield path, value
+
+
+def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, leaf) pairs of a nested output (strings as text): ``[2]`` for a sequence element,
+    ``{k}`` for a map value; leaves are arrays, Python scalars, strings or None (an empty
+    optional)."""
+    return _walk(as_text(value), path)
 
 
 def _bits(x: Any) -> Any:
@@ -69,7 +116,7 @@ def _same_mapping(a: Any, b: Any) -> bool:
         isinstance(a, Mapping)
         and isinstance(b, Mapping)
         and set(a) == set(b)
-        and all(same_value(a[k], b[k]) for k in a)
+        and all(_same(a[k], b[k]) for k in a)
     )
 
 
@@ -78,12 +125,11 @@ def _same_sequence(a: Any, b: Any) -> bool:
         isinstance(a, list | tuple)
         and isinstance(b, list | tuple)
         and len(a) == len(b)
-        and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+        and all(_same(x, y) for x, y in zip(a, b, strict=True))
     )
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """True when two outputs have the same structure, types, shapes and bits."""
+def _same(a: Any, b: Any) -> bool:
     if _is_array(a) or _is_array(b):
         return _same_array(a, b)
     if isinstance(a, Mapping) or isinstance(b, Mapping):
@@ -91,6 +137,12 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, list | tuple) or isinstance(b, list | tuple):
         return _same_sequence(a, b)
     return _bits(a) == _bits(b)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """True when two outputs have the same structure, types, shapes and bits (strings as text:
+    ``b'cat'`` is ``'cat'``, a ``U`` string tensor equals the same strings as objects)."""
+    return _same(as_text(a), as_text(b))
 
 
 def same_outputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -195,20 +247,41 @@ def _exact_difference(name: str, exp: Any, got: Any) -> OutputDifference:
     )
 
 
+def _shown(value: Any) -> str:
+    """A value's repr, cut to 60 characters (a model's strings may be long)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _unequal(exp: Any, got: Any) -> str:
+    """'values differ' with the first differing element of two same-shaped arrays, or the two
+    scalars: "values differ at [2]: 'setosa', expected 'virginica'"."""
+    import numpy as np
+
+    exp, got = as_text(exp), as_text(got)
+    if _is_array(exp) and _is_array(got) and exp.shape == got.shape and exp.dtype == got.dtype:
+        for index, (x, y) in enumerate(zip(got.flat, exp.flat, strict=True)):
+            if _bits(x) != _bits(y):
+                at = ", ".join(str(int(i)) for i in np.unravel_index(index, got.shape))
+                where = f" at [{at}]" if at else ""
+                return f"values differ{where}: {_shown(x)}, expected {_shown(y)}"
+    if not (_is_array(exp) or _is_array(got)):
+        return f"values differ: {_shown(got)}, expected {_shown(exp)}"
+    return "values differ"
+
+
 def _leaf_difference(name: str, exp: Any, got: Any, rtol: float, atol: float) -> OutputDifference:
     """Integer and bool leaves exactly; numeric leaves against the tolerance (as numpy.isclose,
-    NaN equal to NaN); others equal."""
+    NaN equal to NaN); others (strings as text, None) equal."""
     import numpy as np
 
     if _is_exact(got) and _numeric(exp) is not None:
         return _exact_difference(name, exp, got)
     x, y = _numeric(got), _numeric(exp)
     if x is None or y is None:
-        same = same_value(exp, got) or (
-            _is_array(exp) and _is_array(got) and exp.tolist() == got.tolist()
-        )
+        same = same_value(exp, got)
         return OutputDifference(name, same, mismatched=0 if same else 1, total=1,
-                                problem="" if same else "values differ")  # fmt: skip
+                                problem="" if same else _unequal(exp, got))  # fmt: skip
     if x.shape != y.shape:
         return OutputDifference(name, False, problem=f"shape {list(x.shape)}, expected "
                                 f"{list(y.shape)}")  # fmt: skip
@@ -241,8 +314,10 @@ def _output_difference(
                                 f"unexpected {extra})")  # fmt: skip
     parts = [_leaf_difference(path, want[path], have[path], rtol, atol) for path in want]
     broken = [p for p in parts if p.problem]
-    if broken:
-        return OutputDifference(name, False, problem=broken[0].describe())
+    if broken:  # the leaf's path, unless it is the output itself
+        first = broken[0]
+        return OutputDifference(name, False, problem=first.problem if first.output == name
+                                else first.describe())  # fmt: skip
     worst = max(parts, key=lambda p: p.max_abs, default=OutputDifference(name, True))
     return OutputDifference(
         name,

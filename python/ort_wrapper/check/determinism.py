@@ -16,7 +16,7 @@ from ..report import FAIL, INFO, PASS, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from ..runtime.session import Session, SessionBuilder
 from .compare import max_abs_diff, same_outputs
-from .inputs import ModelInputs, ModelSpec, first_run, resolve_inputs
+from .inputs import ModelInputs, ModelSpec, failed_inputs, first_run, resolve_inputs
 from .options import DETERMINISM_SECONDS
 
 __all__ = ["ModelSource", "determinism_section", "per_model", "prepare", "until"]
@@ -220,7 +220,7 @@ def _model_checks(
     try:
         inputs, reference = prepare(model, first)
     except Exception as exc:
-        return [Check(f"{model.name}: first run", FAIL, _what(exc))], []
+        return [Check(f"{model.name}: first run", FAIL, _what(exc), failed_inputs(exc))], []
     feeds = inputs.feeds
     said = {"inputs": inputs.describe()}
     checks = [

@@ -24,8 +24,10 @@ from ..untrusted import load_npy as _read_npy
 __all__ = [
     "DataSet",
     "InputKind",
+    "InputsRejected",
     "ModelInputs",
     "ModelSpec",
+    "failed_inputs",
     "find_models",
     "first_run",
     "load_npy",
@@ -310,18 +312,33 @@ def resolve_inputs(spec: ModelSpec | None, session: Any) -> ModelInputs:
     return ModelInputs(InputKind.SYNTHETIC, (DataSet("synthetic", feeds),), shapes)
 
 
+class InputsRejected(InputError):
+    """ONNX Runtime rejected a model's synthetic inputs; ``inputs`` describes them."""
+
+    def __init__(self, message: str, inputs: str) -> None:
+        super().__init__(message)
+        self.inputs = inputs
+
+
 def first_run(session: Any, inputs: ModelInputs) -> dict[str, Any]:
-    """Run the first data set once; a synthetic input ONNX Runtime rejects is an InputError
+    """Run the first data set once; a synthetic input ONNX Runtime rejects is an InputsRejected
     that says so and how to give real ones."""
     try:
         return session.run(dict(inputs.feeds))
     except Exception as exc:
         if inputs.kind is InputKind.SYNTHETIC:
-            raise InputError(
+            raise InputsRejected(
                 f"the synthetic input was rejected: {exc}; give the model's real inputs with "
-                "--input (or fix symbolic dimensions with --dim)"
+                "--input (or fix symbolic dimensions with --dim)",
+                f"{inputs.describe()}, rejected",
             ) from exc
         raise
+
+
+def failed_inputs(exc: BaseException) -> dict[str, str]:
+    """The data of a check that ``exc`` failed: the inputs, when they were rejected, so that
+    the models table says why a model has no verdict on its inputs."""
+    return {"inputs": exc.inputs} if isinstance(exc, InputsRejected) else {}
 
 
 def find_models(directory: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from ..report import FAIL, PASS, Check, Section, Table
 from ..runtime.catalog import CPU_PROVIDER as CPU
 from .compare import float_leaves
 from .determinism import ModelSource, per_model, prepare, until
+from .inputs import failed_inputs
 from .options import STABILITY_SECONDS
 
 __all__ = ["RSS_GROWTH_LIMIT", "resident_bytes", "stability_section"]
@@ -77,7 +78,8 @@ def _stability(
             if isinstance(exc, InputError)
             else "first runs failed"
         )
-        return Check(name, FAIL, what), (model.name, provider, *("-",) * 5, failed)
+        row = (model.name, provider, *("-",) * 5, failed)
+        return Check(name, FAIL, what, failed_inputs(exc)), row
     before, start, problems = resident_bytes(), time.monotonic(), []
     done = 0
     for i in until(start + seconds, runs):

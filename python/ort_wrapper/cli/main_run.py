@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     for fallback in session.fallbacks:
         print(terminal_text(f"  fallback: {fallback.provider}: {fallback.reason}"))
     for plan in written:
-        renamed = f" (output {plan.name!r}: {plan.note})" if plan.note else ""
+        renamed = f" (output {plan.name!r} renamed: {plan.note})" if plan.note else ""
         print(f"  wrote {plan.path}{renamed}")
     if not args.output_dir:
         _summary(outputs)

@@ -8,7 +8,8 @@ output of the run shares.
 
 File names keep letters, digits, ``-``, ``_`` and ``.``; any other character becomes ``_``. When two
 outputs would share a file name (``y/1`` and ``y_1``, or names differing only in case), the one
-whose name needed changing gets ``~2``, ``~3``… and the plan says so.
+whose name needed changing gets ``~2``, ``~3``…; the plan says why any output's file name is not
+its own.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def _form(value: Any) -> OutputForm:
     return OutputForm.JSON
 
 
+_SAFE = "file names keep only letters, digits, '-', '_' and '.', and start with no '.'"
+
+
 def _stem(name: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return safe if safe and not safe.startswith(".") else f"_{safe}"
@@ -71,8 +75,9 @@ def plan_outputs(outputs: Mapping[str, Any], directory: Path) -> list[PlannedOut
             n += 1
         file = f"{stem}{'' if n == 1 else f'~{n}'}{form.value}"
         taken.add(file.lower())
-        note = "" if n == 1 else f"{stem}{form.value} is taken by another output"
-        planned[name] = PlannedOutput(name, directory / file, form, note)
+        notes = [_SAFE] if stem != name else []
+        notes += [f"{stem}{form.value} is taken by another output"] if n > 1 else []
+        planned[name] = PlannedOutput(name, directory / file, form, "; ".join(notes))
     return [planned[n] for n in outputs]
 
 

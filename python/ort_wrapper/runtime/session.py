@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, ModelLoadError, OrtWrapperError, ProviderUnavailableError
+from ..errors import InputError, ModelLoadError, OrtApiError, ProviderUnavailableError
 from .catalog import CPU_PROVIDER as _CPU
 from .catalog import gpu_providers, provider_specs, resolve_provider_name
 from .diagnose import provider_status
@@ -106,7 +106,8 @@ class Session:
 
     def run(self, feeds: Mapping[str, Any] | Any) -> dict[str, Any]:
         """Run the model; ``feeds`` maps input names to arrays (or is one array for a
-        one-input model). Returns output name -> numpy array."""
+        one-input model). Returns output name -> numpy array. InputError when the feeds do not
+        fit the model; OrtApiError (ORT's ``code`` and message) when ONNX Runtime fails the run."""
         if type(feeds) is not dict:
             feeds = self._as_dict(feeds)
         elif len(feeds) != self._n_inputs:
@@ -119,7 +120,7 @@ class Session:
             raise
         except Exception as exc:
             self._raise_problems(feeds)
-            raise OrtWrapperError(f"ONNX Runtime failed running {self.label}: {exc}") from None
+            raise OrtApiError.wrapping(f"ONNX Runtime failed running {self.label}", exc) from None
         if self._one_output is not None:  # the common case, without dict(zip(...))'s cost
             return {self._one_output: values[0]}
         return dict(zip(self._output_names, values))  # noqa: B905 (one value per name, always)
@@ -183,6 +184,13 @@ def _whole_strings(run: Any) -> Any:
     return run_whole
 
 
+def _expected_dtype(info: TensorInfo) -> str:
+    """'float32', or what a string input takes (its numpy dtype, object, says too little)."""
+    if info.type == "tensor(string)":
+        return "a string tensor (str values: np.array([...], dtype=object) or a list of str)"
+    return str(info.dtype)
+
+
 def _feed_problems(name: str, value: Any, info: TensorInfo) -> list[str]:
     """What is wrong with one feed against its declared input (dtype, rank, fixed sizes)."""
     import numpy as np
@@ -192,7 +200,7 @@ def _feed_problems(name: str, value: Any, info: TensorInfo) -> list[str]:
     except (ValueError, TypeError) as exc:
         return [f"input {name!r} is not an array ({exc})"]
     if array.dtype != info.dtype and not (info.dtype == object and array.dtype.kind in "OUS"):
-        return [f"input {name!r} has dtype {array.dtype}, expected {info.dtype}"]
+        return [f"input {name!r} has dtype {array.dtype}, expected {_expected_dtype(info)}"]
     if info.shape and array.ndim != len(info.shape):
         return [
             f"input {name!r} has rank {array.ndim} (shape {list(array.shape)}), "

@@ -37,6 +37,16 @@ ULP = float(np.nextafter(ONE, np.float32(2)))
         (np.array(["a", "b"], object), np.array(["a", "b"], object), True),
         (np.array(["a", "b"], object), np.array(["a", "c"], object), False),
         (np.ones(2, np.float32), np.ones(2, np.float64), False),
+        # strings as text, whichever side produced bytes (onnx's to_dict gives bytes keys)
+        ([{b"setosa": 1.0}], [{"setosa": 1.0}], True),
+        ([{b"setosa": 1.0}], [{"virginica": 1.0}], False),
+        (np.array([b"a", b"b"], "S"), np.array(["a", "b"], object), True),
+        (np.array(["a", "b"]), np.array(["a", "b"], object), True),  # a U tensor from a .npy
+        (np.array([b"a", b"b"], object), np.array(["a", "c"], object), False),
+        (np.array(["a", "b"], object), np.array(["a", "b"], object).reshape(2, 1), False),
+        (b"\xff", "\xff", False),  # bytes that are not UTF-8 stay bytes
+        ({1: 1.0}, {"1": 1.0}, False),  # an integer key is not a string key
+        (np.array([1, 2], np.int64), np.array([1, 2], np.int32), False),  # integers as they were
     ],
 )
 def test_every_kind_is_compared_structurally_and_bitwise(a: Any, b: Any, same: bool) -> None:
@@ -61,6 +71,28 @@ def test_reference_comparison_names_the_largest_difference() -> None:
     assert not missing.ok and "no such output" in missing.describe()
     [shape] = compare_reference({"y": np.ones(3, np.float32)}, got)
     assert not shape.ok and "shape [2, 2], expected [3]" in shape.describe()
+
+
+def test_reference_strings_compare_as_text_and_name_the_first_difference() -> None:
+    expected = {
+        "label": np.array([b"setosa", b"versicolor"], object),
+        "p": [{b"setosa": np.array(0.75, np.float32), b"virginica": np.array(0.25, np.float32)}],
+    }
+    got = {"label": np.array(["setosa", "versicolor"], object),
+           "p": [{"setosa": 0.75, "virginica": 0.25}]}  # fmt: skip
+    assert all(d.ok for d in compare_reference(expected, got))
+    assert max_abs_diff(expected, got) == 0.0 and set(float_leaves(expected)) == set(
+        float_leaves(got)
+    )
+    got["label"] = np.array(["setosa", "virginica"], object)
+    got["p"] = [{"setosa": 0.75, "Virginica": 0.25}]
+    label, p = compare_reference(expected, got)
+    assert label.describe() == "label: values differ at [1]: 'virginica', expected 'versicolor'"
+    assert p.describe().startswith("p: structure differs (missing [\"p[0]{'virginica'}\"]")
+    [scalar] = compare_reference({"m": [{"k": "a"}]}, {"m": [{b"k": b"b"}]})
+    assert scalar.describe() == "m: m[0]{'k'}: values differ: 'b', expected 'a'"
+    [long] = compare_reference({"s": np.array("a" * 100, object)}, {"s": np.array("b", object)})
+    assert long.describe() == f"s: values differ: 'b', expected '{'a' * 56}..."
 
 
 def test_synthetic_dimensions_by_name_or_by_axis() -> None:
@@ -117,3 +149,21 @@ def test_determinism_and_stability_take_every_output_kind() -> None:
     for section in (determinism_section([kinds], runs=5), stability_section([kinds], runs=50)):
         assert section.status == PASS, section.to_json()
         assert all(c.data["model"] == "kinds" for c in section.checks)
+
+
+def test_rejected_synthetic_inputs_say_so_in_the_models_table() -> None:
+    """ONNX Runtime rejects the synthetic S (Reshape): the table says which inputs, and that they
+    were rejected, where it once said '-'."""
+    from ort_wrapper.check.stability import stability_section
+    from ort_wrapper.check.summary import model_summary
+    from ort_wrapper.report import Report
+
+    import models
+
+    model = ModelSource("reshape", data=models.bad_reshape_model().SerializeToString())
+    sections = (determinism_section([model], runs=3), stability_section([model], runs=20))
+    for section in sections:
+        [check] = [c for c in section.checks if c.data["model"] == "reshape"]
+        assert check.status == FAIL and check.detail.startswith("the synthetic input was rejected")
+    [row] = model_summary(Report("check", "test", sections), ["reshape"]).rows
+    assert row[1:5] == ("synthetic (X [6]; S [2]), rejected", "not run", "FAIL", "FAIL")

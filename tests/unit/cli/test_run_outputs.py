@@ -75,7 +75,25 @@ def test_outputs_whose_names_sanitise_alike_keep_their_own_files(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "o" / "y_1.npy").tolist() == [-1.0, -2.0]  # y_1 keeps its name
     assert np.load(tmp_path / "o" / "y_1~2.npy").tolist() == [1.0, 2.0]  # y/1 is renamed ...
-    assert "(output 'y/1': y_1.npy is taken by another output)" in result.stdout  # ... and says so
+    safe = "file names keep only letters, digits, '-', '_' and '.', and start with no '.'"
+    said = f"(output 'y/1' renamed: {safe}; y_1.npy is taken by another output)"
+    assert said in result.stdout  # ... and says so
+
+
+def test_a_renamed_output_is_said_to_be_renamed(tmp_path: Path) -> None:
+    """``a/b`` is written as ``a_b.npy``: the report says so, and which output it holds."""
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("a/b", TensorProto.FLOAT, [2])
+    graph = helper.make_graph([helper.make_node("Neg", ["X"], ["a/b"])], "r", [x], [y])
+    model = models.save(models._model(graph), tmp_path / "r.onnx")
+    np.save(tmp_path / "x.npy", np.array([1.0, 2.0], np.float32))
+    result = _cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "o" / "a_b.npy").tolist() == [-1.0, -2.0]
+    [line] = [w for w in result.stdout.splitlines() if "wrote" in w]
+    assert line.endswith("a_b.npy (output 'a/b' renamed: file names keep only letters, digits, "
+                         "'-', '_' and '.', and start with no '.')")  # fmt: skip
+    assert [p.note for p in plan_outputs({"kept": np.zeros(1)}, tmp_path)] == [""]
 
 
 def test_file_names_differ_case_insensitively_and_stay_inside(tmp_path: Path) -> None:

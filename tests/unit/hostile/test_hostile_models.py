@@ -23,31 +23,9 @@ from support.hostile import NO_DAC_OVERRIDE, assert_refused, changed, cli, pytho
 SECRET = np.arange(1, 7, dtype=np.float32)  # what a hostile model would read out
 
 
-def _external_model(path: Path, location: str, *, as_constant: bool = False) -> Path:
-    """Y = X + W, with W's 6 floats kept in external data at ``location``."""
-    w = helper.make_tensor("W", TensorProto.FLOAT, [2, 3], np.zeros(6, np.float32))
-    w.ClearField("float_data")
-    w.data_location = TensorProto.EXTERNAL
-    entry = w.external_data.add()
-    entry.key, entry.value = "location", location
-    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 3])
-    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2, 3])
-    nodes = [helper.make_node("Add", ["X", "W"], ["Y"])]
-    if as_constant:
-        nodes.insert(0, helper.make_node("Constant", [], ["W"], value=w))
-        graph = helper.make_graph(nodes, "g", [x], [y])
-    else:
-        graph = helper.make_graph(nodes, "g", [x], [y], initializer=[w])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", models.OPSET)])
-    model.ir_version = models.IR_VERSION
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(model.SerializeToString())
-    return path
-
-
 def _layout(tmp_path: Path, location: str, **kwargs: bool) -> Path:
     (tmp_path / "secret.bin").write_bytes(SECRET.tobytes())
-    return _external_model(tmp_path / "model" / "m.onnx", location, **kwargs)
+    return models.external_data_model(tmp_path / "model" / "m.onnx", location, **kwargs)
 
 
 X = np.zeros((2, 3), np.float32)
@@ -80,7 +58,7 @@ def test_external_data_inside_the_directory_and_trusted_models_load(tmp_path: Pa
     (model.parent / "w.bin").write_bytes(SECRET.tobytes())
     session = SessionBuilder.from_file(model).build()
     assert np.array_equal(session.run({"X": X})["Y"], SECRET.reshape(2, 3))
-    outside = _external_model(tmp_path / "model" / "trusted.onnx", "../secret.bin")
+    outside = models.external_data_model(tmp_path / "model" / "trusted.onnx", "../secret.bin")
     trusted = SessionBuilder.from_file(outside).trust_external_data().build()
     assert np.array_equal(trusted.run({"X": X})["Y"], SECRET.reshape(2, 3))
 

@@ -106,6 +106,12 @@ def test_a_pickle_is_never_loaded(tmp_path: Path) -> None:
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(InputError, match="Python objects"):
         load_npy(tmp_path / "o.npy", InputError)
+    strings = np.array(["setosa", "é"], dtype=object)  # what ONNX Runtime gives for strings
+    np.save(tmp_path / "s.npy", strings, allow_pickle=True)
+    with pytest.raises(InputError, match=r"save a string array instead: .*arr\.astype\(str\)"):
+        load_npy(tmp_path / "s.npy", InputError)
+    np.save(tmp_path / "s.npy", strings.astype(str))  # as the message says: read back
+    assert load_npy(tmp_path / "s.npy", InputError).tolist() == ["setosa", "é"]
 
 
 COMPONENTS = st.lists(st.sampled_from(["..", ".", "in", "sub", "out"]), min_size=1, max_size=5)

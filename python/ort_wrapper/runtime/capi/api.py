@@ -1,5 +1,5 @@
 """ctypes over one ``libonnxruntime.so*``: the ``OrtApi`` function table, typed calls, and every
-``OrtStatus`` turned into :class:`~ort_wrapper.errors.OrtApiError` with ORT's message.
+``OrtStatus`` turned into :class:`~ort_wrapper.errors.OrtApiError` with ORT's code and message.
 
 Slots come from the header table (``ortapi.json``, or the distribution's own header); the
 signatures of the functions this backend calls are declared once in ``_SIGNATURES``.
@@ -117,12 +117,6 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "ReleaseTensorRTProviderOptions": (None, (p,)),
     "ReleaseDnnlProviderOptions": (None, (p,)),
 }
-_ERROR_CODES = (
-    "ORT_OK", "ORT_FAIL", "ORT_INVALID_ARGUMENT", "ORT_NO_SUCHFILE", "ORT_NO_MODEL",
-    "ORT_ENGINE_ERROR", "ORT_RUNTIME_EXCEPTION", "ORT_INVALID_PROTOBUF", "ORT_MODEL_LOADED",
-    "ORT_NOT_IMPLEMENTED", "ORT_INVALID_GRAPH", "ORT_EP_FAIL", "ORT_MODEL_LOAD_CANCELED",
-    "ORT_MODEL_REQUIRES_COMPILATION", "ORT_NOT_FOUND",
-)  # fmt: skip
 
 
 class _ApiBase(ctypes.Structure):
@@ -230,8 +224,7 @@ class OrtLibrary:
             code = self.fn("GetErrorCode")(status)
             message = (self.fn("GetErrorMessage")(status) or b"").decode(errors="replace")
             self.fn("ReleaseStatus")(status)
-            name = _ERROR_CODES[code] if 0 <= code < len(_ERROR_CODES) else f"code {code}"
-            raise OrtApiError(message, name)
+            raise OrtApiError.from_status(code, message)
 
     def call(self, name: str, *args: Any) -> None:
         """Call an ``ORT_API2_STATUS`` function; OrtApiError on failure."""
