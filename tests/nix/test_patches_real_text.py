@@ -2,11 +2,11 @@
 (sha256-checked, the newest ORT source reachable here).
 
 docs/siof-patches.md's per-hunk table says, for each hunk, whether it applies to 1.21.0; the test
-applies each hunk with GNU patch and ``--fuzz=0`` (in the series' order, each on the text the
-hunks before it left) and compares with that column, so the docs cannot drift from the patches.
-Then the derivation's own check (pkgs/check-patches.sh) runs on the real tree with exactly the
-hunks the table says apply there, and must pass; with a whole patch whose hunk is marked as not
-applying, it must stop and name that patch.
+applies each variant's series hunk by hunk, exactly (the lab's apply_series, ``--fuzz=0``), each
+hunk on the text the hunks before it left, and compares with that column, so the docs cannot
+drift from the patches. Then the derivation's own check (pkgs/check-patches.sh) runs on the real
+tree, per variant, with exactly the hunks the table says apply there, and must pass; with a
+series holding a hunk marked as not applying, it must stop and name that patch.
 """
 
 from __future__ import annotations
@@ -21,11 +21,19 @@ from pathlib import Path
 import pytest
 from test_flake import MATRIX, ROOT
 
+from ort_wrapper.lab.patches import APPLIED, apply_series
+
 from support.real_libraries import lab_source_files
 
 pytestmark = pytest.mark.nix
 
-SERIES = sorted((ROOT / "patches").glob("*.patch"))
+PATCHES = ROOT / "patches"
+# Each variant's series, in the order the derivation applies it.
+SERIES = {
+    name: [PATCHES / p for p in spec["patches"]]
+    for name, spec in MATRIX["variants"].items()
+    if spec["patches"]
+}
 DOC = ROOT / "docs" / "siof-patches.md"
 CHECK_SCRIPT = ROOT / "pkgs" / "check-patches.sh"
 APPLIES, FAILS = "applies", "does not apply"
@@ -58,7 +66,7 @@ def hunks(patch: Path) -> list[Hunk]:
     return found
 
 
-ALL_HUNKS = [h for p in SERIES for h in hunks(p)]
+ALL_HUNKS = [h for p in sorted(PATCHES.glob("*.patch")) for h in hunks(p)]
 
 
 def documented_1_21() -> dict[str, str]:
@@ -84,35 +92,33 @@ def source_1_21(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _patch(tree: Path, text: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["patch", "-d", str(tree), "-p1", "--batch", "--forward", "--fuzz=0", *extra],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_the_docs_table_lists_every_hunk_once() -> None:
     assert set(documented_1_21()) == {h.key for h in ALL_HUNKS}
     assert len(ALL_HUNKS) == len({h.key for h in ALL_HUNKS})
     assert set(documented_1_21().values()) <= {APPLIES, FAILS}
-    assert [p.name for p in SERIES] == MATRIX["variants"]["cuda"]["patches"]
+    in_series = {p for series in SERIES.values() for p in series}
+    assert in_series == set(PATCHES.glob("*.patch"))
 
 
-def test_each_hunk_on_1_21_0_is_as_the_docs_say(source_1_21: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("variant", sorted(SERIES))
+def test_each_hunk_on_1_21_0_is_as_the_docs_say(
+    source_1_21: Path, tmp_path: Path, variant: str
+) -> None:
     """In series order, each hunk alone, exactly (no fuzz); a hunk that applies is applied, so
     the next sees the text the series would leave."""
     tree = tmp_path / "tree"
     shutil.copytree(source_1_21, tree)
-    seen = {}
-    for hunk in ALL_HUNKS:
-        dry = _patch(tree, hunk.text, "--dry-run")
-        seen[hunk.key] = APPLIES if dry.returncode == 0 else FAILS
-        if dry.returncode == 0:
-            assert _patch(tree, hunk.text).returncode == 0
-    assert seen == documented_1_21()
+    chosen = [h for p in SERIES[variant] for h in hunks(p)]
+    files = []
+    for i, hunk in enumerate(chosen):
+        files.append(tmp_path / f"{i:03}.patch")
+        files[-1].write_text(hunk.text)
+    statuses = apply_series(tree, tuple(files))
+    seen = {
+        h.key: APPLIES if s.status == APPLIED else FAILS
+        for h, s in zip(chosen, statuses, strict=True)
+    }
+    assert seen == {h.key: documented_1_21()[h.key] for h in chosen}
 
 
 def _filtered(patch: Path, keep: set[str], out: Path) -> Path | None:
@@ -133,24 +139,27 @@ def _check_series(tree: Path, patches: list[Path]) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.parametrize("variant", sorted(SERIES))
 def test_check_patches_passes_on_1_21_0_with_the_hunks_that_apply_there(
-    source_1_21: Path, tmp_path: Path
+    source_1_21: Path, tmp_path: Path, variant: str
 ) -> None:
     keep = {key for key, verdict in documented_1_21().items() if verdict == APPLIES}
-    assert keep, "the docs say no hunk applies to 1.21.0"
-    series = [_filtered(p, keep, tmp_path / p.name) for p in SERIES]
+    series = [_filtered(p, keep, tmp_path / p.name) for p in SERIES[variant]]
+    assert any(series), f"the docs say no hunk of the {variant} series applies to 1.21.0"
     done = _check_series(source_1_21, [p for p in series if p is not None])
     assert done.returncode == 0, done.stderr
     assert "every patch applies" in done.stdout
 
 
+@pytest.mark.parametrize("variant", sorted(SERIES))
 def test_check_patches_names_the_first_patch_with_a_hunk_that_does_not_apply(
-    source_1_21: Path,
+    source_1_21: Path, variant: str
 ) -> None:
-    failing = [k for k, v in documented_1_21().items() if v == FAILS]
-    if not failing:
-        pytest.skip("every hunk applies to 1.21.0")
-    first = next(p for p in SERIES if any(h.key in failing for h in hunks(p)))
-    done = _check_series(source_1_21, SERIES)
+    failing = {k for k, v in documented_1_21().items() if v == FAILS}
+    first = next((p for p in SERIES[variant] if {h.key for h in hunks(p)} & failing), None)
+    done = _check_series(source_1_21, SERIES[variant])
+    if first is None:  # the whole series applies to 1.21.0
+        assert done.returncode == 0, done.stderr
+        return
     assert done.returncode != 0
     assert f"patch series: {first.name} does not apply to this source as written" in done.stderr
