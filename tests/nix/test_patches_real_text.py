@@ -11,15 +11,14 @@ series holding a hunk marked as not applying, it must stop and name that patch.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from test_flake import MATRIX, ROOT
+from test_patch_series import _check
 
 from ort_wrapper.lab.patches import APPLIED, apply_series
 
@@ -130,15 +129,6 @@ def _filtered(patch: Path, keep: set[str], out: Path) -> Path | None:
     return out
 
 
-def _check_series(tree: Path, patches: list[Path]) -> subprocess.CompletedProcess[str]:
-    """pkgs/check-patches.sh's check on ``tree``, the patches as this repository's series."""
-    script = f"{CHECK_SCRIPT.read_text()}\ncheck_patch_series -- {' '.join(map(str, patches))}\n"
-    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tree.parent)}
-    return subprocess.run(
-        ["bash", "-euc", script], cwd=tree, env=env, capture_output=True, text=True, check=False
-    )
-
-
 @pytest.mark.parametrize("variant", sorted(SERIES))
 def test_check_patches_passes_on_1_21_0_with_the_hunks_that_apply_there(
     source_1_21: Path, tmp_path: Path, variant: str
@@ -146,7 +136,7 @@ def test_check_patches_passes_on_1_21_0_with_the_hunks_that_apply_there(
     keep = {key for key, verdict in documented_1_21().items() if verdict == APPLIES}
     series = [_filtered(p, keep, tmp_path / p.name) for p in SERIES[variant]]
     assert any(series), f"the docs say no hunk of the {variant} series applies to 1.21.0"
-    done = _check_series(source_1_21, [p for p in series if p is not None])
+    done = _check(CHECK_SCRIPT.read_text(), source_1_21, *[p for p in series if p is not None])
     assert done.returncode == 0, done.stderr
     assert "every patch applies" in done.stdout
 
@@ -157,7 +147,7 @@ def test_check_patches_names_the_first_patch_with_a_hunk_that_does_not_apply(
 ) -> None:
     failing = {k for k, v in documented_1_21().items() if v == FAILS}
     first = next((p for p in SERIES[variant] if {h.key for h in hunks(p)} & failing), None)
-    done = _check_series(source_1_21, SERIES[variant])
+    done = _check(CHECK_SCRIPT.read_text(), source_1_21, *SERIES[variant])
     if first is None:  # the whole series applies to 1.21.0
         assert done.returncode == 0, done.stderr
         return
