@@ -17,7 +17,14 @@ let
   # as given: cudaSupport changes what many nixpkgs packages build.
   pkgsFor =
     variantName:
-    if matrix.usesCuda variantName && !(pkgs.config.cudaSupport or false) then pkgs.pkgsCuda else pkgs;
+    if !(matrix.usesCuda variantName) || (pkgs.config.cudaSupport or false) then
+      pkgs
+    else
+      pkgs.pkgsCuda or (throw (
+        "onnxruntime-builder: the ${variantName} variant needs nixpkgs' CUDA packages with "
+        + "config.cudaSupport = true (nixpkgs marks them broken otherwise), and this nixpkgs has no "
+        + "pkgsCuda to take them from: import it with config.cudaSupport = true"
+      ));
   depsFor = variantName: (pkgsFor variantName).callPackage ./deps.nix { };
   # The lean ort-wrapper the ORT derivations run (finalize, bundle): no ONNX Runtime, no ONNX.
   ortWrapperTool = pkgs.callPackage ./ort-wrapper.nix { buildTool = true; };
