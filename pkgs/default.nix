@@ -10,21 +10,36 @@ let
   variants = matrix.variantsFor hostPlatform.system;
   defaultVariant = if hostPlatform.isDarwin then "coreml" else "cpu";
 
-  deps = pkgs.callPackage ./deps.nix { };
+  # nixpkgs marks its CUDA redistributables broken unless config.cudaSupport (cuda-modules'
+  # buildRedist: "CUDA support is enabled by config.cudaSupport"), so a CUDA variant takes its
+  # inputs from nixpkgs' pkgsCuda (the same package set, overlays included, with cudaSupport on)
+  # unless the package set it was given has cudaSupport already. The other variants use `pkgs`
+  # as given: cudaSupport changes what many nixpkgs packages build.
+  pkgsFor =
+    variantName:
+    if !(matrix.usesCuda variantName) || (pkgs.config.cudaSupport or false) then
+      pkgs
+    else
+      pkgs.pkgsCuda or (throw (
+        "onnxruntime-builder: the ${variantName} variant needs nixpkgs' CUDA packages with "
+        + "config.cudaSupport = true (nixpkgs marks them broken otherwise), and this nixpkgs has no "
+        + "pkgsCuda to take them from: import it with config.cudaSupport = true"
+      ));
+  depsFor = variantName: (pkgsFor variantName).callPackage ./deps.nix { };
   # The lean ort-wrapper the ORT derivations run (finalize, bundle): no ONNX Runtime, no ONNX.
   ortWrapperTool = pkgs.callPackage ./ort-wrapper.nix { buildTool = true; };
 
   # ONNX Runtime built for one variant of the matrix; with an operator config, reduced to it.
   buildVariant =
     variantName: operatorsConfig:
-    pkgs.callPackage ./onnxruntime.nix {
+    (pkgsFor variantName).callPackage ./onnxruntime.nix {
       inherit
         matrix
-        deps
         ortWrapperTool
         variantName
         operatorsConfig
         ;
+      deps = depsFor variantName;
     };
 
   # The variant constructor: one variant of the matrix as a distribution.
@@ -34,8 +49,9 @@ let
       built = buildVariant variantName null;
     in
     if matrix.variants.${variantName}.linkMode == "shared" then
-      pkgs.callPackage ./bundle.nix {
-        inherit matrix deps ortWrapperTool;
+      (pkgsFor variantName).callPackage ./bundle.nix {
+        inherit matrix ortWrapperTool;
+        deps = depsFor variantName;
         unbundled = built;
       }
     else

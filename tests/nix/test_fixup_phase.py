@@ -109,3 +109,75 @@ def test_a_manifest_written_in_post_install_is_caught(
     check = _digest_check(dist, tmp_path)
     assert check["status"] == "fail"
     assert "lib/libonnxruntime.a" in check["data"]["changed"]
+
+
+def _fixup(tmp: Path, hooks: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """phases.sh on a small output ($out holding one ELF object under lib/), with patchelf and
+    strip on PATH as wrappers that log each call before running the real tool."""
+    out, store, tools = tmp / "store" / "out", tmp / "store", tmp / "tools"
+    (out / "lib").mkdir(parents=True)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-o", str(out / "lib/libx.so"), "-x", "c", "-"],
+        input="int x(void) { return 1; }\n",
+        text=True,
+        check=True,
+    )
+    tools.mkdir()
+    for tool in ("patchelf", "strip"):
+        real = shutil.which(tool)
+        (tools / tool).write_text(f'#!/bin/sh\necho {tool} >> "$LOG"\nexec {real} "$@"\n')
+        (tools / tool).chmod(0o755)
+    env = {
+        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
+        "TMPDIR": str(tmp),
+        "LOG": str(tmp / "log"),
+        "out": str(out),
+        "NIX_STORE": str(store),
+        **hooks,
+    }
+    return subprocess.run(
+        ["bash", str(STAND_IN / "phases.sh")],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_rpaths_are_shrunk_before_stripping_and_post_fixup_runs_last(tmp_path: Path) -> None:
+    """nixpkgs' fixupOutputHooks: patchELF first, _doStrip last; then postFixup."""
+    done = _fixup(tmp_path, {"postFixup": 'echo postFixup >> "$LOG"'})
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "log").read_text().split()
+    assert calls == ["patchelf", "strip", "postFixup"]
+
+
+def test_post_fixup_hooks_run_after_the_post_fixup_attribute(tmp_path: Path) -> None:
+    """A dangling store symlink made in postInstall and removed by postFixup passes: nixpkgs'
+    noBrokenSymlinksInAllOutputs runs after the attribute (runHook: attribute, then hooks)."""
+    dangling = 'ln -s "$NIX_STORE/gone" "$out/lib/link"'
+    done = _fixup(tmp_path, {"postInstall": dangling, "postFixup": 'rm "$out/lib/link"'})
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("post_fixup", "message"),
+    [
+        ('ln -s "$NIX_STORE/gone" "$out/lib/link"', "found 1 dangling symlinks"),
+        ('ln -s link "$out/lib/link"', "found 0 dangling symlinks, 1 reflexive"),
+        (
+            'mkdir -p "$out/lib/pkgconfig"; echo "libdir=\\${prefix}//nix/store/x/lib" '
+            '> "$out/lib/pkgconfig/x.pc"',
+            "Broken paths found in a .pc file!",
+        ),
+    ],
+)
+def test_post_fixup_hooks_refuse_what_nixpkgs_refuses(
+    tmp_path: Path, post_fixup: str, message: str
+) -> None:
+    done = _fixup(tmp_path, {"postFixup": post_fixup})
+    assert done.returncode != 0
+    assert message in done.stderr
+    outside = _fixup(tmp_path / "again", {"postFixup": 'ln -s /no/such "$out/lib/link"'})
+    assert outside.returncode == 0, outside.stderr  # outside the store: not checked

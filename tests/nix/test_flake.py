@@ -824,3 +824,31 @@ def test_unfree_cuda_only_and_the_bundle_says_what_it_carries(
         nix.eval_json("packages.x86_64-linux.onnxruntime-cpu.meta.license", apply="l: l.shortName")
         == "mit"
     )
+
+
+def _cuda_variant_with(
+    nix: Nix, config: str, without_pkgs_cuda: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``lib.mkOnnxruntime pkgs "cuda"`` with the stand-in imported with ``config`` (and its
+    pkgsCuda taken away)."""
+    pkgs = f'(import {nix.stand_in} {{ system = "x86_64-linux"; config = {config}; }})'
+    if without_pkgs_cuda:
+        pkgs = f'(builtins.removeAttrs {pkgs} [ "pkgsCuda" ])'
+    expr = f'((import {nix.flake}/pkgs {{ pkgs = {pkgs}; }}).mkOnnxruntime "cuda").drvPath'
+    return nix.run("eval", "--json", "--impure", "--expr", expr, check=False)
+
+
+def test_cuda_variants_take_nixpkgs_cuda_packages_with_cuda_support(nix: Nix) -> None:
+    """nixpkgs marks its CUDA redistributables broken unless config.cudaSupport: a package set
+    without it gives the CUDA variants its pkgsCuda; one with it is used as it is; one with
+    neither is refused at evaluation, saying why."""
+    unfree = "allowUnfree = true;"
+    plain = _cuda_variant_with(nix, f"{{ {unfree} }}")
+    on = _cuda_variant_with(nix, f"{{ {unfree} cudaSupport = true; }}")
+    assert plain.returncode == 0, plain.stderr
+    assert on.returncode == 0, on.stderr
+    assert json.loads(plain.stdout) == json.loads(on.stdout)
+    neither = _cuda_variant_with(nix, f"{{ {unfree} }}", without_pkgs_cuda=True)
+    assert neither.returncode != 0
+    assert "has no pkgsCuda to take them from" in neither.stderr
+    assert _cuda_variant_with(nix, f"{{ {unfree} cudaSupport = true; }}", True).returncode == 0

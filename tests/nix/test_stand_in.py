@@ -108,7 +108,7 @@ def test_multi_output_packages_have_distinct_outputs(nix: Nix) -> None:
     """`${cudnn}/lib` is not where nixpkgs' cuDNN keeps its libraries: lib.getLib is."""
     got = _eval(
         nix,
-        f"let pkgs = {_pkgs(nix, config='{ allowUnfree = true; }')}; "
+        f"let pkgs = {_pkgs(nix, config='{ allowUnfree = true; cudaSupport = true; }')}; "
         "inherit (pkgs) lib; c = pkgs.cudaPackages; in {"
         ' out = "${c.cudnn}"; lib = "${lib.getLib c.cudnn}"; dev = "${lib.getDev c.cudnn}";'
         ' static = "${lib.getStatic c.libcublas}"; bin = "${lib.getBin c.cuda_nvcc}";'
@@ -171,6 +171,119 @@ def test_runtime_deps_check_lets_relaxed_removed_and_extras_through(
 ) -> None:
     drv = _eval(nix, _python_package(nix, tmp_path, requires, extra))
     assert drv.endswith("-probe-1.drv")
+
+
+# Each expression below is one real nixpkgs refuses, with the message it gives (read from its
+# source: pkgs/stdenv/generic/make-derivation.nix, check-meta.nix, lib/meta.nix,
+# pkgs/development/interpreters/python/mk-python-derivation.nix, cuda-modules' buildRedist).
+ENV_OVERLAP = (
+    "The `env` attribute set cannot contain any attributes passed to derivation. "
+    "The following attributes are overlapping:\n  - NIX_LDFLAGS"
+)
+ENV_TYPE = (
+    "The `env` attribute set can only contain derivation, string, boolean or integer "
+    "attributes. The `{name}` attribute is of type {type}."
+)
+NO_FORMAT = (
+    "python3.13-probe-1 does not configure a `format`. To build with setuptools as before, "
+    "set `pyproject = true` and `build-system = [ setuptools ]`."
+)
+GET_EXE = (
+    "lib.meta.getExe': The first argument is of type {type}, but it should be a derivation instead."
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ('{ NIX_LDFLAGS = "-z,noexecstack"; }', ENV_OVERLAP),
+        ('{ FLAGS = [ "-a" "-b" ]; }', ENV_TYPE.format(name="FLAGS", type="list")),
+        ("{ SETTINGS = { a = 1; }; }", ENV_TYPE.format(name="SETTINGS", type="set")),
+        ("{ RATIO = 0.5; }", ENV_TYPE.format(name="RATIO", type="float")),
+    ],
+)
+def test_env_is_checked_as_make_derivation_checks_it(nix: Nix, env: str, message: str) -> None:
+    probe = f'stdenv.mkDerivation {{ name = "probe"; NIX_LDFLAGS = "-x"; env = {env}; }}'
+    refused = _refused(nix, f"(with {_pkgs(nix)}; {probe}).drvPath")
+    assert " ".join(message.split()) in " ".join(refused.split())  # Nix indents later lines
+
+
+def test_env_of_strings_booleans_integers_and_derivations_goes_into_the_derivation(
+    nix: Nix,
+) -> None:
+    probe = 'stdenv.mkDerivation { name = "probe"; env = { A = "a"; B = true; C = 3; D = zlib; }; }'
+    drv = _eval(nix, f"(with {_pkgs(nix)}; {probe}).drvPath")
+    env = json.loads(nix.run("show-derivation", drv).stdout)[drv]["env"]
+    assert (env["A"], env["B"], env["C"]) == ("a", "1", "3")
+    assert env["D"].endswith("-zlib-stand-in")
+
+
+def test_a_python_package_must_say_how_it_is_built(nix: Nix) -> None:
+    package = (
+        "(with {pkgs}.python3Packages; buildPythonPackage "
+        '{{ pname = "probe"; version = "1"; {extra} }}).drvPath'
+    )
+    assert NO_FORMAT in _refused(nix, package.format(pkgs=_pkgs(nix), extra=""))
+    for extra in ('format = "setuptools";', "pyproject = false;"):
+        assert _eval(nix, package.format(pkgs=_pkgs(nix), extra=extra)).endswith("-probe-1.drv")
+
+
+def test_bad_platforms_make_a_package_unavailable(nix: Nix) -> None:
+    """nixpkgs' availableOn: meta.platforms matches and meta.badPlatforms does not; the meta
+    check refuses a package that is not available."""
+    probe = (
+        'stdenv.mkDerivation {{ name = "probe"; meta.platforms = [ "{LINUX}" ]; '
+        "meta.badPlatforms = {bad}; }}"
+    )
+    bad = probe.format(LINUX=LINUX, bad=f'[ "{LINUX}" ]')
+    message = _refused(nix, f"(with {_pkgs(nix)}; {bad}).drvPath")
+    assert "is not available on the requested hostPlatform" in message
+    available = f"with {_pkgs(nix)}; lib.meta.availableOn stdenv.hostPlatform"
+    meta = '{ meta = { platforms = [ "' + LINUX + '" ]; badPlatforms = [ "' + LINUX + '" ]; }; }'
+    assert _eval(nix, f"({available} {meta})") is False
+    assert _eval(nix, f'({available} {{ meta.badPlatforms = [ "aarch64-darwin" ]; }})') is True
+    good = probe.format(LINUX=LINUX, bad='[ "aarch64-darwin" ]')
+    assert _eval(nix, f"(with {_pkgs(nix)}; {good}).drvPath").endswith("-probe.drv")
+
+
+@pytest.mark.parametrize(("value", "kind"), [('"/bin/sh"', "string"), ("{ }", "set")])
+def test_get_exe_prime_refuses_what_is_not_a_derivation(nix: Nix, value: str, kind: str) -> None:
+    expr = f'with {_pkgs(nix)}; lib.getExe\' {value} "sh"'
+    assert GET_EXE.format(type=kind) in _refused(nix, expr)
+    got = _eval(nix, f'with {_pkgs(nix)}; lib.getExe\' protobuf "protoc"')
+    assert got.endswith("-protobuf-stand-in/bin/protoc")
+
+
+@pytest.mark.parametrize(
+    "hashes",
+    [
+        'sha256 = "0000000000000000000000000000000000000000000000000000";',
+        'hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";',
+    ],
+)
+def test_fetchurl_takes_sha256_as_nixpkgs_does(nix: Nix, hashes: str) -> None:
+    expr = f'({_pkgs(nix)}.fetchurl {{ url = "https://example.org/x.tar.gz"; {hashes} }}).drvPath'
+    assert _eval(nix, expr).endswith("-x.tar.gz.drv")
+
+
+def test_fetchurl_refuses_two_hashes_and_unknown_arguments(nix: Nix) -> None:
+    url = 'url = "https://example.org/x.tar.gz";'
+    sha = 'sha256 = "0000000000000000000000000000000000000000000000000000";'
+    two = f'({_pkgs(nix)}.fetchurl {{ {url} {sha} hash = "sha256-AAAA"; }}).drvPath'
+    assert "exactly one of hash, sha256, sha512, sha1" in _refused(nix, two)
+    odd = f"({_pkgs(nix)}.fetchurl {{ {url} {sha} sha257 = 1; }}).drvPath"
+    assert "unexpected argument 'sha257'" in _refused(nix, odd)
+
+
+def test_cuda_redistributables_are_broken_unless_cuda_support(nix: Nix) -> None:
+    """nixpkgs' buildRedist: meta.broken unless config.cudaSupport; pkgsCuda turns it on."""
+    config = "{ allowUnfree = true; }"
+    plain = f"{_pkgs(nix, config=config)}.cudaPackages.cuda_cudart.drvPath"
+    assert "‘cuda_cudart-stand-in’ is marked as broken" in _refused(nix, plain)
+    via = f"{_pkgs(nix, config=config)}.pkgsCuda.cudaPackages.cuda_cudart.drvPath"
+    on = f"{_pkgs(nix, config='{ allowUnfree = true; cudaSupport = true; }')}"
+    assert _eval(nix, via) == _eval(nix, f"{on}.cudaPackages.cuda_cudart.drvPath")
+    assert _eval(nix, f"{_pkgs(nix, config=config)}.pkgsCuda.config.cudaSupport") is True
 
 
 def test_auditwheel_is_refused_on_darwin_like_nixpkgs(nix: Nix) -> None:

@@ -1,4 +1,5 @@
-"""Helpers for bundle tests: the installed CPU wheel, tree hashes, small real ELF files."""
+"""Helpers for bundle tests: the installed CPU wheel, tree hashes and states, small real ELF
+files."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from ort_wrapper.bundle.patch import patchelf
 from ort_wrapper.files import sha256_file
 
-__all__ = ["cpu_package", "small_elf", "tree_hashes"]
+__all__ = ["cpu_package", "small_elf", "tree_hashes", "tree_state"]
 
 
 def cpu_package() -> Path:
@@ -30,6 +31,22 @@ def tree_hashes(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
     }
+
+
+def tree_state(root: Path) -> dict[str, tuple[str, str, int]]:
+    """Everything a byte-for-byte comparison of two trees looks at, by relative path: a regular
+    file's sha256, a symlink's target, a folder; and each one's permission bits."""
+    state = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        if path.is_symlink():
+            kind, what = "symlink", str(path.readlink())
+        elif path.is_dir():
+            kind, what = "folder", ""
+        else:
+            kind, what = "file", sha256_file(path)
+        state[path.relative_to(root).as_posix()] = (kind, what, info.st_mode & 0o7777)
+    return state
 
 
 def small_elf(directory: Path, name: str, *, needed: tuple[str, ...] = ()) -> Path:

@@ -13,6 +13,7 @@ under a lock). When a registry cannot be reached these skip loudly with the reas
   1.21.0, needs glibc 2.38), alone or with the libraries its Depends name, extracted the same way.
 - ``old_wheel_library_dir()``: PyPI's ``onnxruntime==1.20.1`` C library taken out of its wheel.
 - ``lab_source_header()``: the header in the 1.21.0 source tarball the lab pins;
+  ``lab_source_files()``: any of its files, extracted in one pass;
   ``lab_source_include()``: that tarball's ``include/onnxruntime/`` folder.
 - ``chroot_python_packages()``: ``ort-wrapper check``'s dependencies for the lab chroot's
   Python 3.13, installed from PyPI wheels into one folder.
@@ -45,6 +46,7 @@ __all__ = [
     "chroot_python_packages",
     "debian_header",
     "debian_root",
+    "lab_source_files",
     "lab_source_header",
     "lab_source_include",
     "npm_library_dir",
@@ -236,9 +238,10 @@ def debian_header() -> Path:
     return debian_root() / "usr/include/onnxruntime/onnxruntime_c_api.h"
 
 
-def _lab_source_extract(tmp: Path, member: str) -> Path:
-    """``member`` (a file or a folder, under ``onnxruntime-1.21.0/``) of the lab's pinned 1.21.0
-    source tarball (downloaded once into the lab's download cache), extracted into ``tmp``."""
+def lab_source_files(tmp: Path, *members: str) -> Path:
+    """The files and folders ``members`` (paths under ``onnxruntime-1.21.0/``) of the lab's pinned
+    1.21.0 source tarball (downloaded once into the lab's download cache), extracted into ``tmp``
+    in one pass; the tree's root (``tmp/onnxruntime-1.21.0``)."""
     from ort_wrapper.errors import LabEnvironmentError
     from ort_wrapper.lab.source import fetch_source, known_source
 
@@ -246,12 +249,19 @@ def _lab_source_extract(tmp: Path, member: str) -> Path:
         tarball = fetch_source(known_source("1.21.0"), cache_root() / "downloads")
     except LabEnvironmentError as exc:
         pytest.skip(f"the 1.21.0 source is not reachable: {exc}")
-    name = f"onnxruntime-1.21.0/{member}"
+    root = "onnxruntime-1.21.0"
+    names = tuple(f"{root}/{member}" for member in members)
     with tarfile.open(tarball, "r|*") as archive:  # one pass over the stream
         for entry in archive:
-            if entry.name == name or entry.name.startswith(name + "/"):
+            if entry.name in names or entry.name.startswith(tuple(n + "/" for n in names)):
                 archive.extract(entry, tmp, filter="data")
-    return tmp / name
+    return tmp / root
+
+
+def _lab_source_extract(tmp: Path, member: str) -> Path:
+    """``member`` (a file or a folder, under ``onnxruntime-1.21.0/``) of the lab's pinned 1.21.0
+    source tarball, extracted into ``tmp``."""
+    return lab_source_files(tmp, member) / member
 
 
 def lab_source_header(tmp: Path) -> Path:

@@ -41,7 +41,7 @@ from ..manifest import (
 )
 from ..matrix import RuntimeLoaded, Variant
 from ..operators import OperatorConfig
-from .abseil import abseil_report, archive_graph
+from .abseil import abseil_report
 from .archives import MERGED_NAME, component_archives, merge_archives, rebuild_archive
 from .candidates import (
     as_built,
@@ -150,15 +150,12 @@ def _library_record(
     return {**record, "sha256": sha256_file(Path(lib.path))}
 
 
-def _linked(
-    root: Library, resolution: Resolution, prune: bool
-) -> tuple[list[Library], dict[str, set[str]]]:
-    """The libraries a link of ``root`` takes (without ``prune``: every candidate the
-    resolution does not leave out) and the graph of who needs whom."""
+def _linked(root: Library, resolution: Resolution, prune: bool) -> list[Library]:
+    """The libraries whose members go into the merged archive or beside it: those a link of
+    ``root`` takes, or without ``prune`` every candidate the resolution does not leave out."""
     if prune:
-        return [lib for lib in resolution.used if lib is not root], dict(resolution.graph)
-    linked = [lib for lib in linked_without_pruning(resolution) if lib is not root]
-    return linked, archive_graph([root, *linked])
+        return [lib for lib in resolution.used if lib is not root]
+    return [lib for lib in linked_without_pruning(resolution) if lib is not root]
 
 
 def _count(members: Collection[int] | None, lib: Library) -> int:
@@ -188,9 +185,11 @@ def _static_link(
     root = Library("onnxruntime", str(merged), True, Origin.DIST, archive_symbols(merged))
     candidates = find_candidates(prefix, build_dir, system_dirs)
     resolution = resolve(public_api_symbols(root), [root, *candidates])
-    linked, graph = _linked(root, resolution, prune)
-    absorbed = [lib for lib in linked if lib.static]
-    shared = [lib for lib in linked if not lib.static]
+    absorbed = [lib for lib in _linked(root, resolution, prune) if lib.static]
+    # The flags name what a link from the C API needs, on every platform and pruned or not: the
+    # symbol graph decides. An absorbed member no such link pulls in is never loaded from the
+    # archive, so a shared library only it would need is not listed.
+    shared = [lib for lib in resolution.used if not lib.static]
     taken = {
         lib.key: resolution.pulled.get(lib.key, frozenset()) if prune else None for lib in absorbed
     }
@@ -203,7 +202,7 @@ def _static_link(
         system_flags(providers) if fmt is ObjectFormat.MACHO else dependency_policy()["system"]
     )
     flags = order_flags(
-        _absorbed_graph(graph, root.key, {lib.key for lib in absorbed}),
+        _absorbed_graph(resolution.graph, root.key, {lib.key for lib in absorbed}),
         {lib.key: lib for lib in (root, *shared)},
         {root.key: merged_rel},
         sysroot,

@@ -1,5 +1,7 @@
 """Applying a patch series "where it applies": each patch is dry-run first, and one whose
-context differs from this source is skipped and recorded with the reason."""
+context differs from this source is skipped and recorded with the reason. A patch applies only
+exactly (``--fuzz=0``), as the Nix derivation's prePatch check (pkgs/check-patches.sh) requires:
+the lab never applies at a place patch(1) had to guess."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ def patch_files(patches_dir: Path, names: tuple[str, ...]) -> tuple[Path, ...]:
 
 
 def _patch(source: Path, patch: Path, *, dry: bool) -> subprocess.CompletedProcess[str]:
-    argv = ["patch", "-p1", "--batch", "--forward", "-d", str(source), "-i", str(patch)]
+    argv = ["patch", "-p1", "--batch", "--forward", "--fuzz=0", "-d", str(source), "-i", str(patch)]
     try:
         return subprocess.run(
             [*argv, "--dry-run"] if dry else argv, capture_output=True, text=True, check=False

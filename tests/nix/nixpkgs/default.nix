@@ -21,7 +21,8 @@ let
   ];
 
   # nixpkgs' meta checks (pkgs/stdenv/generic/check-meta.nix), reduced to the three the flake
-  # relies on: a package whose meta.platforms leaves out the host, an unfree one (any of its
+  # relies on: a package not available on the host (lib.meta.availableOn: meta.platforms leaves
+  # it out, or meta.badPlatforms names it), an unfree one (any of its
   # licenses, meta.license being one or a list) that neither allowUnfree nor
   # allowUnfreePredicate (called with the package's attributes) lets in, or one marked
   # meta.broken without config.allowBroken, does not evaluate.
@@ -35,7 +36,7 @@ let
     let
       meta = attrs.meta or { };
     in
-    if meta ? platforms && !(builtins.elem system meta.platforms) then
+    if !(lib.meta.availableOn hostPlatform attrs) then
       throw "Package ‘${name}’ is not available on the requested hostPlatform ${system}"
     else if hasUnfreeLicense attrs && !(allowedUnfree attrs) then
       throw "Package ‘${name}’ has an unfree license, refusing to evaluate."
@@ -57,6 +58,30 @@ let
       throw "stand-in mkDerivation: an attribute set cannot go into a derivation's environment"
     else
       value;
+
+  # nixpkgs' make-derivation.nix checks `env` (its assertions' messages): no name that is also a
+  # derivation argument, and only strings, booleans, integers and derivations as values.
+  checkedEnv =
+    env: derivationArgs:
+    let
+      overlapping = builtins.attrNames (builtins.intersectAttrs env derivationArgs);
+      badValue = lib.filter (
+        n:
+        let
+          v = env.${n};
+        in
+        !(builtins.isString v || builtins.isBool v || builtins.isInt v || lib.isDerivation v)
+      ) (builtins.attrNames env);
+      first = builtins.head badValue;
+    in
+    if overlapping != [ ] then
+      throw "The `env` attribute set cannot contain any attributes passed to derivation. The following attributes are overlapping:\n${
+        lib.concatMapStringsSep "\n" (n: "  - ${n}") overlapping
+      }"
+    else if badValue != [ ] then
+      throw "The `env` attribute set can only contain derivation, string, boolean or integer attributes. The `${first}` attribute is of type ${builtins.typeOf env.${first}}."
+    else
+      env;
 
   # The C compiler of this platform's stdenv (nixpkgs: gcc on Linux, clang on darwin). As in
   # nixpkgs, a derivation's `stdenv` variable names its stdenv, whose closure holds the
@@ -88,17 +113,14 @@ let
       attrs = lib.fix (final: if builtins.isFunction fpargs then fpargs final else fpargs);
       name = attrs.name or "${attrs.pname}-${attrs.version}";
       meta = attrs.meta or { };
-      drv = derivation (
-        builtins.mapAttrs (_: toEnv) (removeAttrs attrs notEnv)
-        // (attrs.env or { })
-        // {
-          inherit name;
-          inherit system;
-          stdenv = stdenvDrv;
-          builder = "/bin/sh";
-          args = refuse;
-        }
-      );
+      derivationArgs = builtins.mapAttrs (_: toEnv) (removeAttrs attrs notEnv) // {
+        inherit name;
+        inherit system;
+        stdenv = stdenvDrv;
+        builder = "/bin/sh";
+        args = refuse;
+      };
+      drv = derivation (derivationArgs // checkedEnv (attrs.env or { }) derivationArgs);
     in
     assert checkMeta name attrs;
     drv
@@ -199,10 +221,55 @@ let
     else
       fixedOutput { inherit name url hash; };
 
+  # nixpkgs' fetchurl (pkgs/build-support/fetchurl): url or urls, and one hash, given as `hash`
+  # (SRI) or by algorithm (`sha256`, `sha512`, `sha1`); arguments it does not take are refused.
+  fetchurl =
+    {
+      url ? null,
+      urls ? [ ],
+      name ? baseNameOf (if url != null then url else builtins.head urls),
+      hash ? "",
+      sha256 ? "",
+      sha512 ? "",
+      sha1 ? "",
+      postFetch ? "",
+      downloadToTemp ? false,
+      executable ? false,
+      recursiveHash ? false,
+      curlOpts ? "",
+      curlOptsList ? [ ],
+      netrcPhase ? null,
+      passthru ? { },
+      meta ? { },
+    }:
+    let
+      given = lib.filter (h: h != "") [
+        hash
+        sha256
+        sha512
+        sha1
+      ];
+      all = lib.optionals (url != null) [ url ] ++ urls;
+    in
+    if all == [ ] then
+      throw "fetchurl requires either `url` or `urls` to be set"
+    else if builtins.length given != 1 then
+      throw "fetchurl: exactly one of hash, sha256, sha512, sha1 is needed (got ${toString (builtins.length given)})"
+    else
+      derivation {
+        inherit name system;
+        builder = "/bin/sh";
+        args = refuse;
+        urls = all;
+        outputHashMode = if recursiveHash then "recursive" else "flat";
+        outputHashAlgo = if hash != "" then "" else if sha256 != "" then "sha256" else if sha512 != "" then "sha512" else "sha1";
+        outputHash = builtins.head given;
+      };
+
   # Tools, libraries and CUDA packages: names as in nixpkgs.
   simple = names: lib.genAttrs names (n: standIn n { });
   # CUDA redistributables: unfree (NVIDIA's CUDA EULA; cuDNN has its own, as in nixpkgs'
-  # cuda-modules), x86_64-linux only here.
+  # cuda-modules), x86_64-linux only here, broken unless config.cudaSupport.
   cudnnLicense = {
     shortName = "cuDNN EULA";
     fullName = "NVIDIA cuDNN Software License Agreement (EULA)";
@@ -237,6 +304,9 @@ let
         meta = {
           platforms = [ "x86_64-linux" ];
           license = if n == "cudnn" then cudnnLicense else lib.licenses.nvidiaCudaRedist;
+          # nixpkgs' cuda-modules buildRedist: a brokenAssertion "CUDA support is enabled by
+          # config.cudaSupport" makes every redistributable meta.broken without it.
+          broken = !(config.cudaSupport or false);
         };
       }
     );
@@ -341,7 +411,11 @@ let
       attrs:
       let
         requires = (pyprojectOf attrs).project.dependencies or [ ];
+        drvName = "${python3.libPrefix}-${attrs.pname}-${attrs.version}";
       in
+      # nixpkgs' mk-python-derivation.nix: a package must say how it is built.
+      assert lib.assertMsg (attrs ? pyproject || attrs ? format)
+        "${drvName} does not configure a `format`. To build with setuptools as before, set `pyproject = true` and `build-system = [ setuptools ]`.";
       assert (attrs.pyproject or false) -> builtins.all (runtimeDepsCheck attrs) requires;
       mkDerivation (
         removeAttrs attrs [
@@ -372,6 +446,7 @@ let
 
   python3 = standIn "python3" {
     passthru = {
+      libPrefix = "python3.13";
       pkgs = python3Packages;
       withPackages = f: standIn "python3-env" { propagatedBuildInputs = f python3Packages; };
     };
@@ -386,7 +461,17 @@ let
         f = if builtins.isFunction fn then fn else import fn;
       in
       f (builtins.intersectAttrs (builtins.functionArgs f) final // args);
-    inherit fetchFromGitHub fetchpatch;
+    inherit fetchFromGitHub fetchpatch fetchurl;
+    # As nixpkgs: the configuration it was imported with, and pkgsCuda (pkgs/top-level/variants.nix),
+    # the same package set with cudaSupport on and rocmSupport off.
+    inherit config;
+    pkgsCuda = import ./. {
+      inherit system overlays;
+      config = config // {
+        cudaSupport = true;
+        rocmSupport = false;
+      };
+    };
     applyPatches =
       {
         name ? "source",

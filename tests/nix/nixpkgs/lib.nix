@@ -70,7 +70,17 @@ rec {
     assert builtins.isString value;
     cmakeOptionType "string" feature value;
 
-  getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
+  isDerivation = value: value.type or null == "derivation";
+  # As nixpkgs' lib/meta.nix: getExe' refuses what is not a derivation (its assertion's message);
+  # getExe goes through it.
+  getExe = drv: getExe' drv (drv.meta.mainProgram or drv.pname or drv.name);
+  getExe' =
+    x: y:
+    assert assertMsg (isDerivation x)
+      "lib.meta.getExe': The first argument is of type ${builtins.typeOf x}, but it should be a derivation instead.";
+    assert assertMsg (builtins.isString y)
+      "lib.meta.getExe': The second argument is of type ${builtins.typeOf y}, but it should be a string instead.";
+    "${getBin x}/bin/${y}";
   # As nixpkgs' lib/attrsets.nix: a multi-output package's lib/bin/dev/static output, else out.
   getOutput =
     output: pkg:
@@ -126,7 +136,12 @@ rec {
   importJSON = path: builtins.fromJSON (builtins.readFile path);
   importTOML = path: builtins.fromTOML (builtins.readFile path);
 
-  meta.availableOn = platform: pkg: elem platform.system (pkg.meta.platforms or [ platform.system ]);
+  # As nixpkgs' lib/meta.nix: one of meta.platforms (when there is one) and none of
+  # meta.badPlatforms match (system strings only: the stand-in has no platform patterns).
+  meta.availableOn =
+    platform: pkg:
+    elem platform.system (pkg.meta.platforms or [ platform.system ])
+    && !(elem platform.system (pkg.meta.badPlatforms or [ ]));
 
   licenses =
     genAttrs [ "mit" "unfree" ] (shortName: {

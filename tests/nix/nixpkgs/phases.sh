@@ -8,12 +8,17 @@
 #        (run from the source root, as after patchPhase)
 # `bash phases.sh`: after the build has run, the install hooks, then the fixup phase.
 # Usage: out=DIR NIX_BUILD_TOP=DIR sourceRoot=NAME [postInstall=…] [postFixup=…] [dontStrip=1]
+#        [NIX_STORE=DIR] [dontCheckForBrokenSymlinks=1]
 #        bash phases.sh          (run from the build directory, as after installPhase)
-# The fixup phase does what nixpkgs' does to the files a derivation such as ONNX Runtime's
-# installs: strip.sh strips every file under lib/ (and lib32, lib64, libexec, bin, sbin) with
-# `strip -S -p` and re-runs ranlib on every archive there, unless dontStrip is set; then
-# patchelf --shrink-rpath on every ELF file (patch-shebangs, move-docs and the other hooks
-# that do not touch these files are left out). Then postFixup.
+# The fixup phase runs in nixpkgs' order (setup.sh's fixupPhase): for the output, the
+# fixupOutputHooks that touch files such as ONNX Runtime's, in their order: patchELF first
+# (patchelf --shrink-rpath on every ELF file), _doStrip last (strip.sh: `strip -S -p` on every
+# file under lib/, lib32, lib64, libexec, bin, sbin, then ranlib on every archive there, unless
+# dontStrip). Then `runHook postFixup`: the postFixup attribute first, then postFixupHooks:
+# noBrokenSymlinksInAllOutputs (a symlink into NIX_STORE, /nix/store by default, whose target
+# is missing or itself fails the build) and cmake's cmakePcfileCheckPhase (a .pc file holding
+# `}//nix/store` fails it). patch-shebangs, move-docs, _makeSymlinksRelative and the other hooks
+# that refuse nothing here are left out.
 set -euo pipefail
 
 run_hook() { # the derivation's hook string, evaluated as runHook does
@@ -41,6 +46,38 @@ shrink_rpaths() { # nixpkgs' patchelf setup hook: every ELF file of the output
   done
 }
 
+no_broken_symlinks() { # nixpkgs' noBrokenSymlinks hook, for the one output
+  local store="${NIX_STORE:-/nix/store}" link target dangling=0 reflexive=0
+  while IFS= read -r -d '' link; do
+    target="$(readlink "$link")"
+    [[ $target == /* ]] || target="$(realpath --no-symlinks --canonicalize-missing "$(dirname "$link")/$target")"
+    [[ $target == "$store"/* ]] || continue # outside the store: not its concern
+    if [ "$link" = "$target" ]; then
+      echo "the symlink $link is reflexive" >&2
+      reflexive=$((reflexive + 1))
+    elif [ ! -e "$target" ]; then
+      echo "the symlink $link points to a missing target: $target" >&2
+      dangling=$((dangling + 1))
+    fi
+  done < <(find "$out" -type l -print0)
+  if ((dangling > 0 || reflexive > 0)); then
+    echo "found $dangling dangling symlinks, $reflexive reflexive symlinks and 0 unreadable symlinks" >&2
+    exit 1
+  fi
+}
+
+pc_file_check() { # cmake's setup hook: `${prefix}/` joined to an absolute store path
+  local file lines
+  while IFS= read -r -d '' file; do
+    lines="$(grep --line-number '}//nix/store' "$file" || true)"
+    if [ -n "$lines" ]; then
+      echo "Broken paths found in a .pc file! $file" >&2
+      echo "$lines" >&2
+      exit 1
+    fi
+  done < <(find "$out" -iname '*.pc' -print0)
+}
+
 configure_phase() {
   run_hook preConfigure
   : "${cmakeBuildDir:=build}"
@@ -56,6 +93,8 @@ if [ "${1:-}" = configure ]; then
   exit
 fi
 run_hook postInstall
-if [ -z "${dontStrip:-}" ]; then strip_dirs; fi
 shrink_rpaths
+if [ -z "${dontStrip:-}" ]; then strip_dirs; fi
 run_hook postFixup
+if [ -z "${dontCheckForBrokenSymlinks:-}" ]; then no_broken_symlinks; fi
+pc_file_check

@@ -195,29 +195,63 @@ def test_frameworks_stay_whole_for_cmake_and_cargo() -> None:
     assert format_flags(flags, "cc") == "/d/lib/libonnxruntime.a -lc++ -framework CoreML"
 
 
-def test_a_system_dylib_is_linked_by_name(fake_macho_build: FakeBuild, tmp_path: Path) -> None:
-    """A dependency the build found installed as a dylib (say nixpkgs' shared protobuf): read
-    with llvm-nm, linked as -L DIR -lNAME, which ld64 resolves."""
-    work, sysdir = tmp_path / "dylib", tmp_path / "sys" / "lib"
-    work.mkdir()
-    sysdir.mkdir(parents=True)
-    source = work / "parse.c"
-    source.write_text(SOURCES["protobuf"]["parse.c"])
-    subprocess.run([*MACHO.compile, str(source), "-o", str(work / "parse.o")], check=True)
-    dylib = sysdir / "libprotobuf.32.dylib"
+def _system_dylib(work: Path, sysdir: Path, name: str, source: str) -> Path:
+    """``lib<name>.dylib`` in ``sysdir`` made by ld64.lld from ``source`` (C), as an installed
+    library the build found."""
+    work.mkdir(parents=True, exist_ok=True)
+    sysdir.mkdir(parents=True, exist_ok=True)
+    (work / f"{name}.c").write_text(source)
+    obj = work / f"{name}.o"
+    subprocess.run([*MACHO.compile, str(work / f"{name}.c"), "-o", str(obj)], check=True)
+    dylib = sysdir / f"lib{name}.dylib"
     command = [_ld64(), "-dylib", "-arch", "arm64", "-platform_version", "macos", "13.0", "13.0"]
     command += ["-install_name", str(dylib), "-undefined", "dynamic_lookup"]
-    subprocess.run([*command, "-o", str(dylib), str(work / "parse.o")], check=True)
+    subprocess.run([*command, "-o", str(dylib), str(obj)], check=True)
+    return dylib
+
+
+def _with_system_protobuf(build: FakeBuild, tmp_path: Path) -> Path:
+    """The build's protobuf is a system dylib (say nixpkgs' shared protobuf): the folder."""
+    sysdir = tmp_path / "sys" / "lib"
+    dylib = _system_dylib(tmp_path / "dylib", sysdir, "protobuf.32", SOURCES["protobuf"]["parse.c"])
     (sysdir / "libprotobuf.dylib").symlink_to(dylib.name)
-    fake_macho_build.archives["protobuf"].unlink()  # no in-tree protobuf: the system's
-    cache = fake_macho_build.build_dir / "CMakeCache.txt"
+    build.archives["protobuf"].unlink()  # no in-tree protobuf: the system's
+    cache = build.build_dir / "CMakeCache.txt"
     cache.write_text(cache.read_text() + f"Protobuf_DIR:PATH={sysdir}/cmake/protobuf\n")
+    return sysdir
+
+
+def test_a_system_dylib_is_linked_by_name(fake_macho_build: FakeBuild, tmp_path: Path) -> None:
+    """A dependency the build found installed as a dylib: read with llvm-nm, linked as
+    -L DIR -lNAME, which ld64 resolves."""
+    sysdir = _with_system_protobuf(fake_macho_build, tmp_path)
     manifest = finalize(
         fake_macho_build.prefix, fake_macho_build.build_dir, CPU, fake_macho_build.out, prune=True
     )
     flags = manifest.link_flags
     assert f"-L{sysdir}" in flags and "-lprotobuf" in flags
     assert not [f for f in flags if "libprotobuf" in f]
+    done = _ld64_link(substitute(flags, fake_macho_build.out), tmp_path / "link")
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("prune", [True, False])
+def test_only_what_the_link_needs_is_in_the_flags(
+    fake_macho_build: FakeBuild, tmp_path: Path, prune: bool
+) -> None:
+    """An abseil dylib beside the used ones that nothing references is not listed, pruned or
+    not (as on Linux: the symbol graph decides); the flags still link."""
+    sysdir = _with_system_protobuf(fake_macho_build, tmp_path)
+    _system_dylib(
+        tmp_path / "extra", sysdir, "absl_extra", "int absl_extra_fn(int x) { return x; }\n"
+    )
+    manifest = finalize(
+        fake_macho_build.prefix, fake_macho_build.build_dir, CPU, fake_macho_build.out, prune=prune
+    )
+    flags = manifest.link_flags
+    assert "-lprotobuf" in flags
+    assert not [f for f in flags if "absl_extra" in f]
+    assert {s["name"] for s in manifest.extra["sharedLibraries"]} == {"protobuf"}
     done = _ld64_link(substitute(flags, fake_macho_build.out), tmp_path / "link")
     assert done.returncode == 0, done.stderr
 

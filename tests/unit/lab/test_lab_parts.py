@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,22 @@ def test_a_series_is_applied_where_it_applies(tmp_path: Path) -> None:
     assert [s.status for s in statuses] == [APPLIED, SKIPPED]
     assert "Hunk #1 FAILED" in statuses[1].reason
     assert (tree / "src/a.txt").read_text() == "one\nTWO\nthree\n"
+
+
+def test_a_patch_that_needs_fuzz_is_skipped(tmp_path: Path) -> None:
+    """patch(1) would apply it with fuzz 1 (one context line differs): the lab does not, as
+    the Nix derivation's prePatch check does not."""
+    tree = _tree(tmp_path / "tree")
+    (tree / "src/a.txt").write_text("one\ntwo\nthree, changed\n")
+    fuzzy = _patch(tmp_path / "0001-fuzzy.patch", "two", "TWO")
+    assert dry_run(tree, fuzzy).status == SKIPPED
+    loose = subprocess.run(
+        ["patch", "-p1", "--dry-run", "-d", str(tree), "-i", str(fuzzy)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert loose.returncode == 0 and "fuzz 1" in loose.stdout  # what plain patch would do
 
 
 def test_the_cmake_line() -> None:
