@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..operators import OperatorConfig
@@ -38,7 +39,7 @@ from .cases import (
 )
 from .reduced import included_cases, outside_the_set
 
-__all__ = ["compute_providers", "cross_check", "quality_section", "run_cases"]
+__all__ = ["compute_providers", "cross_check", "load_baselines", "quality_section", "run_cases"]
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +88,36 @@ def _listing(title: str, items: Sequence[tuple[str, ...]], columns: tuple[str, .
     return Table(title, columns, tuple(rows))
 
 
+def load_baselines(
+    providers: Sequence[str], onnx_version: str, ort_version: str, baseline_dir: Path | None
+) -> tuple[dict[str, Baseline | None], tuple[Check, ...]]:
+    """The baseline of each of ``providers`` (None where there is none), read and validated
+    before any case runs, and a FAIL check for each one that exists but cannot be used: a
+    corrupt baseline is reported at once instead of after the whole suite."""
+    baselines: dict[str, Baseline | None] = {}
+    unusable = []
+    for provider in providers:
+        try:
+            baselines[provider] = load_baseline(ort_version, onnx_version, provider, baseline_dir)
+        except BaselineError as exc:
+            path = baseline_path(ort_version, onnx_version, provider, baseline_dir)
+            data = {"provider": provider, "onnx": onnx_version, "baseline": str(path)}
+            fix = "repair or remove it, or write it anew with --write-baseline"
+            unusable.append(Check(f"baseline of {provider}", FAIL, str(exc), data, fix))
+    return baselines, tuple(unusable)
+
+
 def _conformance_check(
     results: Sequence[CaseResult],
     provider: str,
     onnx_version: str,
     ort_version: str,
-    baseline_dir: Path | None,
+    baseline: Baseline | None,
     subset: bool = False,
-) -> tuple[Check, list[Table], Baseline | None]:
-    """Results on ``provider`` against its baseline (``subset``: only as far as it covers the
-    cases run): none is INFO, a regression, a corrupt baseline or results that do not cover
-    the baseline FAIL."""
+) -> tuple[Check, list[Table]]:
+    """Results on ``provider`` against its ``baseline`` (read by ``load_baselines``;
+    ``subset``: only as far as it covers the cases run): none is INFO, a regression or results
+    that do not cover the baseline FAIL."""
     counts = _counts(results)
     summary = (
         f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error of {len(results)}"
@@ -111,11 +131,6 @@ def _conformance_check(
         "onnx": onnx_version,
     }
     name = f"conformance on {provider}"
-    try:
-        baseline = load_baseline(ort_version, onnx_version, provider, baseline_dir)
-    except BaselineError as exc:
-        data["baseline"] = str(baseline_path(ort_version, onnx_version, provider, baseline_dir))
-        return Check(name, FAIL, f"{summary}; {exc}", data), [], None
     if baseline is None:
         data["baseline"] = None
         data["results"] = {r.case: r.status for r in results if r.status != PASSED}
@@ -123,7 +138,7 @@ def _conformance_check(
             f"{summary}; no baseline for ORT {ort_version} / onnx {onnx_version} / {provider}: "
             "counts reported, nothing compared"
         )
-        return Check(name, INFO, detail, data), [], None
+        return Check(name, INFO, detail, data), []
     if subset:
         baseline = restricted(baseline, {r.case for r in results})
     diff = compare(results, baseline)
@@ -162,7 +177,7 @@ def _conformance_check(
     if diff.absent:
         shown = ", ".join(diff.absent[:3]) + (" ..." if len(diff.absent) > 3 else "")
         detail += f"; {len(diff.absent)} baseline cases were not run ({shown})"
-    return Check(name, PASS if diff.ok else FAIL, detail, data), tables, baseline
+    return Check(name, PASS if diff.ok else FAIL, detail, data), tables
 
 
 def cross_check(
@@ -231,6 +246,12 @@ def quality_section(
 
     checks, tables = [], []
     ort_version = init().version
+    cross = compute_providers(usable)
+    baselines, unusable = load_baselines((CPU, *cross), onnx.__version__, ort_version, baseline_dir)
+    if unusable and not write_baselines:  # --write-baseline replaces them: run all the same
+        checks = [replace(c, detail=f"{c.detail}; no case was run") for c in unusable]
+        return Section("quality", tuple(checks), seconds=time.monotonic() - start)
+    checks.extend(unusable)
     cases = backend_cases(suites)
     if reduced is not None:
         every = len(cases)
@@ -253,12 +274,11 @@ def quality_section(
                 "ml_dtypes is not installed: bfloat16/float8 cases error at the feed step",
             )
         )
-    cross = compute_providers(usable)
     cpu = run_cases(cases, CPU, keep_outputs=bool(cross), quiet=quiet)
     if reduced is not None:
         cpu = outside_the_set(cpu)
-    check, extra, _ = _conformance_check(
-        cpu, CPU, onnx.__version__, ort_version, baseline_dir, subset=reduced is not None
+    check, extra = _conformance_check(
+        cpu, CPU, onnx.__version__, ort_version, baselines.get(CPU), subset=reduced is not None
     )
     checks.append(check)
     tables.extend(extra)
@@ -288,9 +308,8 @@ def quality_section(
         written.append(write_baseline(ort_version, onnx.__version__, CPU, cpu, baseline_dir))
     for provider in cross:
         other = run_cases(cases, provider, keep_outputs=True, quiet=quiet)
-        check, extra, baseline = _conformance_check(
-            other, provider, onnx.__version__, ort_version, baseline_dir
-        )
+        baseline = baselines.get(provider)
+        check, extra = _conformance_check(other, provider, onnx.__version__, ort_version, baseline)
         checks.append(check)
         tables.extend(extra)
         checks.append(cross_check(cases, cpu, other, provider, baseline))

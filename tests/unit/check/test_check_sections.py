@@ -14,7 +14,7 @@ from ort_wrapper.check import determinism, stability
 from ort_wrapper.check import run as run_module
 from ort_wrapper.check.baselines import write_baseline
 from ort_wrapper.check.cases import BackendCase, CaseResult
-from ort_wrapper.check.conformance import _conformance_check, cross_check
+from ort_wrapper.check.conformance import _conformance_check, cross_check, load_baselines
 from ort_wrapper.check.determinism import ModelSource, determinism_section
 from ort_wrapper.check.options import CheckOptions
 from ort_wrapper.check.run import _collect
@@ -46,7 +46,8 @@ def test_cross_check_accepts_what_the_providers_baseline_lists(tmp_path: Path) -
     cases = _cases(3)
     gpu = [*_passing(cases)[:2], CaseResult(cases[2].id, "fail", "differs")]
     write_baseline("9.9.9", "1.0.0", GPU, gpu, tmp_path)
-    check, _, baseline = _conformance_check(gpu, GPU, "1.0.0", "9.9.9", tmp_path)
+    baseline = load_baselines([GPU], "1.0.0", "9.9.9", tmp_path)[0][GPU]
+    check, _ = _conformance_check(gpu, GPU, "1.0.0", "9.9.9", baseline)
     assert check.status == PASS and baseline is not None
     assert cross_check(cases, _passing(cases), gpu, GPU, baseline).status == PASS
     assert cross_check(cases, _passing(cases), gpu, GPU, None).status == FAIL
@@ -62,11 +63,14 @@ def test_cross_check_fails_on_outputs_that_differ() -> None:
 def test_no_baseline_is_info_and_a_regression_fails(tmp_path: Path) -> None:
     cases = _cases(3)
     results = _passing(cases)
-    check, _, _ = _conformance_check(results, GPU, "1.0.0", "9.9.9", tmp_path)
+    baselines, unusable = load_baselines([GPU], "1.0.0", "9.9.9", tmp_path)
+    assert baselines == {GPU: None} and unusable == ()
+    check, _ = _conformance_check(results, GPU, "1.0.0", "9.9.9", None)
     assert check.status == INFO
     write_baseline("9.9.9", "1.0.0", GPU, results, tmp_path)
     worse = [*results[:2], CaseResult(cases[2].id, "error", "boom")]
-    check, _, _ = _conformance_check(worse, GPU, "1.0.0", "9.9.9", tmp_path)
+    baseline = load_baselines([GPU], "1.0.0", "9.9.9", tmp_path)[0][GPU]
+    check, _ = _conformance_check(worse, GPU, "1.0.0", "9.9.9", baseline)
     assert check.status == FAIL and "node/test_2" in check.data["regressions"]
 
 
@@ -79,16 +83,23 @@ def test_no_baseline_is_info_and_a_regression_fails(tmp_path: Path) -> None:
     ],
 )
 def test_a_corrupt_baseline_fails_the_check(tmp_path: Path, text: str, words: str) -> None:
+    """Read before any case runs: an unusable baseline is a FAIL naming its file, and a
+    usable one beside it is still read."""
     (tmp_path / f"ort-9.9.9-onnx-1.0.0-{CPU}.json").write_text(text)
-    check, _, baseline = _conformance_check(_passing(_cases(3)), CPU, "1.0.0", "9.9.9", tmp_path)
-    assert check.status == FAIL and words in check.detail and baseline is None
+    write_baseline("9.9.9", "1.0.0", GPU, _passing(_cases(3)), tmp_path)
+    baselines, unusable = load_baselines([CPU, GPU], "1.0.0", "9.9.9", tmp_path)
+    assert CPU not in baselines and baselines[GPU] is not None
+    (check,) = unusable
+    assert check.status == FAIL and words in check.detail and check.fix
+    assert check.data["baseline"] == str(tmp_path / f"ort-9.9.9-onnx-1.0.0-{CPU}.json")
 
 
 def test_baseline_cases_that_were_not_run_fail(tmp_path: Path) -> None:
     cases = _cases(4)
     results = [*_passing(cases)[:3], CaseResult(cases[3].id, "fail", "x")]
     write_baseline("9.9.9", "1.0.0", CPU, results, tmp_path)
-    check, _, _ = _conformance_check(results[:3], CPU, "1.0.0", "9.9.9", tmp_path)
+    baseline = load_baselines([CPU], "1.0.0", "9.9.9", tmp_path)[0][CPU]
+    check, _ = _conformance_check(results[:3], CPU, "1.0.0", "9.9.9", baseline)
     assert check.status == FAIL
     assert check.data["absent"] == ["node/test_3"]
     assert "ran 3 cases, the baseline has 4" in check.detail
