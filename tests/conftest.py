@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import models
 from helpers import LAB_VERSION, REPO, skip_loudly
+from support.prefixes import make_prefix
 
 if TYPE_CHECKING:
     from ort_wrapper.lab.run import LabResult
@@ -34,29 +35,9 @@ def mlp_model_path(tmp_path: Path) -> Path:
 
 
 def _make_wheel_prefix(root: Path, version: str | None = None) -> Path:
-    """Copy the installed onnxruntime package into ``root/python`` and describe it with a manifest
+    """A copy of the installed onnxruntime package in ``root/python`` described by a manifest
     (the shape of a bundle, made by hand). ``version`` overrides the declared ORT version."""
-    import shutil
-
-    import onnxruntime
-
-    from ort_wrapper.files import sha256_file
-    from ort_wrapper.manifest import FileEntry, Manifest
-
-    package = Path(onnxruntime.__file__).parent
-    shutil.copytree(
-        package, root / "python" / "onnxruntime", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    libs = sorted((root / "python" / "onnxruntime" / "capi").glob("*.so*"))
-    Manifest(
-        version=version or onnxruntime.__version__,
-        variant="pypi-cpu",
-        link_mode="shared",
-        providers=tuple(onnxruntime.get_available_providers()),
-        files=tuple(FileEntry(str(p.relative_to(root)), "shared", sha256_file(p)) for p in libs),
-        python_path="python",
-    ).write(root)
-    return root
+    return make_prefix(root, wheel="python", **({"version": version} if version else {}))
 
 
 @pytest.fixture

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from unit.check.check_prefixes import wheel_prefix, write_manifest
+from unit.check.check_prefixes import write_manifest
 
 from ort_wrapper.check import resolve_target
 from ort_wrapper.check.linking import linking_section
 from ort_wrapper.manifest import MANIFEST_RELPATH
+
+from support.prefixes import make_prefix
 
 
 def _failed(section) -> dict[str, str]:
@@ -32,7 +34,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return wheel_prefix(tmp_path_factory.mktemp("wheel") / "dist")
+    return make_prefix(tmp_path_factory.mktemp("wheel") / "dist", wheel="lib")
 
 
 def test_installed_wheel_links() -> None:

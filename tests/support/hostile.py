@@ -5,7 +5,6 @@ process (to prove the answer is a typed error, not a traceback)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import subprocess
@@ -15,7 +14,7 @@ from typing import Any
 
 import ort_wrapper
 
-from support.bundles import small_elf
+from support.prefixes import make_prefix
 
 __all__ = [
     "NO_DAC_OVERRIDE",
@@ -74,29 +73,10 @@ def changed(
 
 
 def small_prefix(root: Path, files: list[dict[str, Any]] | None = None, **fields: Any) -> Path:
-    """A distribution prefix: one real small shared library ``lib/libonnxruntime.so.1`` and a
-    manifest listing it, plus ``files`` entries (written as given: hostile ones too) and any
-    other manifest ``fields``."""
-    core = small_elf(root / "lib", "libonnxruntime.so.1")
-    entry = {
-        "path": "lib/libonnxruntime.so.1",
-        "kind": "shared",
-        "sha256": hashlib.sha256(core.read_bytes()).hexdigest(),
-    }
-    manifest = {
-        "schema": 1,
-        "name": "onnxruntime",
-        "version": "1.23.2",
-        "variant": "hostile",
-        "linkMode": "shared",
-        "providers": ["CPUExecutionProvider"],
-        "files": [entry, *(files or [])],
-        **fields,
-    }
-    path = root / "share/ort-wrapper/manifest.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest))
-    return root
+    """A tiny prefix (``support.prefixes.make_prefix``): one real small shared library
+    ``lib/libonnxruntime.so.1`` and a manifest listing it, plus ``files`` entries (written as
+    given: hostile ones too) and any other manifest ``fields``."""
+    return make_prefix(root, files=files, **{"variant": "hostile", **fields})
 
 
 def replace_manifest(prefix: Path, hostile: str) -> Path:

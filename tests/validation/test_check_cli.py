@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from unit.check.check_prefixes import wheel_prefix
+
+from support.prefixes import make_prefix
 
 SECTIONS = ["linking", "providers", "quality", "determinism", "stability"]
 
@@ -96,7 +97,7 @@ def test_user_model_runs_in_determinism_and_stability(tmp_path: Path, mlp_model_
 
 @pytest.fixture(scope="module")
 def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return wheel_prefix(tmp_path_factory.mktemp("wheel") / "dist")
+    return make_prefix(tmp_path_factory.mktemp("wheel") / "dist", wheel="lib")
 
 
 def test_whole_check_on_a_prefix_runs_in_a_worker(prefix: Path, tmp_path: Path) -> None:
@@ -161,10 +162,12 @@ def test_a_baseline_missing_a_known_failure_fails_quality(tmp_path: Path) -> Non
     assert conformance["status"] == "fail" and dropped in conformance["data"]["regressions"]
 
 
-def test_a_corrupt_baseline_fails_quality(tmp_path: Path) -> None:
+def test_a_corrupt_baseline_fails_quality_before_any_case_runs(tmp_path: Path) -> None:
     (tmp_path / "ort-1.23.2-onnx-1.18.0-CPUExecutionProvider.json").write_text("{oops")
-    done, _ = _check("--only", "quality", "--baseline-dir", str(tmp_path), "--quiet")
+    done, _ = _check("--only", "quality", "--baseline-dir", str(tmp_path))
     assert done.returncode == 1 and "is unreadable" in done.stdout
+    assert "no case was run" in done.stdout
+    assert "conformance on CPUExecutionProvider" not in done.stderr  # no progress: no case ran
 
 
 def test_a_worker_that_segfaults_fails_its_sections(prefix: Path, tmp_path: Path) -> None:

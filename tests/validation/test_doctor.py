@@ -137,9 +137,9 @@ def test_a_static_c_distribution_says_what_applies(tmp_path):
 
 
 def test_a_manifest_claiming_a_provider_the_runtime_lacks_is_an_error(tmp_path):
-    from unit.check.check_prefixes import wheel_prefix
+    from support.prefixes import make_prefix
 
-    root = wheel_prefix(tmp_path / "dist")
+    root = make_prefix(tmp_path / "dist", wheel="lib")
     path = root / "share/ort-wrapper/manifest.json"
     written = json.loads(path.read_text())
     written["providers"] = [*written["providers"], "CUDAExecutionProvider"]

@@ -1,17 +1,15 @@
-"""Distributions for the check tests: a prefix made from the installed wheel, broken variants
-of it, and a synthetic static C distribution compiled here (real archives, real link)."""
+"""Distributions for the check tests: a synthetic static C distribution compiled here (real
+archives, real link) and a manifest writer (prefixes of the installed wheel: support.prefixes)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 from ort_wrapper.files import sha256_file
 from ort_wrapper.manifest import FileEntry, Manifest
-from ort_wrapper.runtime.distribution import locate
 
-__all__ = ["static_prefix", "wheel_prefix", "write_manifest"]
+__all__ = ["static_prefix", "write_manifest"]
 
 FAKE_HEADER = """#include <stdint.h>
 typedef struct OrtApi OrtApi;
@@ -59,29 +57,6 @@ def write_manifest(
         include_dir=include_dir,
     )
     return manifest.write(root)
-
-
-def wheel_prefix(root: Path) -> Path:
-    """A shared prefix holding a copy of the installed onnxruntime wheel: lib/ has the core and
-    provider bridge, python/onnxruntime the module."""
-    package = locate(None).root
-    (root / "lib").mkdir(parents=True)
-    shutil.copytree(
-        package, root / "python" / "onnxruntime", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    entries = []
-    for so in sorted((package / "capi").glob("libonnxruntime*.so*")):
-        shutil.copy2(so, root / "lib" / so.name)
-        entries.append((f"lib/{so.name}", "shared"))
-    write_manifest(
-        root,
-        version="1.23.2",
-        link_mode="shared",
-        entries=entries,
-        python_path="python",
-        providers=("AzureExecutionProvider", "CPUExecutionProvider"),
-    )
-    return root
 
 
 def static_prefix(root: Path, *, version: str = "1.21.0", api: int = 21, pic: bool = True) -> Path:

@@ -1,26 +1,45 @@
-"""init(): locating, validating and loading a distribution, once per process."""
+"""init(): locating, validating and loading a distribution, once per process.
+
+What ``locate()`` decides and refuses before anything is imported (which distribution, its
+manifest, its libraries' files) is tested in this process on tiny prefixes; loading, rolling
+back and the once-per-process rules in fresh interpreters, on a copy of the wheel where a real
+import is what is proved."""
 
 from __future__ import annotations
 
-import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from ort_wrapper.errors import InitError
 from ort_wrapper.manifest import MANIFEST_RELPATH
+from ort_wrapper.runtime.distribution import ENV_VARS, locate
 
 from helpers import run_fresh
+from support.prefixes import make_prefix, manifest_of, rewrite_manifest
 
 
-def _manifest(prefix: Path) -> dict:
-    return json.loads((prefix / MANIFEST_RELPATH).read_text())
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No distribution named by the environment, as a fresh process under run_fresh has it."""
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
 
 
-def _rewrite(prefix: Path, **changes: object) -> None:
-    data = _manifest(prefix)
-    data.update(changes)
-    (prefix / MANIFEST_RELPATH).write_text(json.dumps(data))
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """A tiny prefix locate() accepts: one small real ELF library and a module stub declaring
+    the manifest's version."""
+    return make_prefix(tmp_path / "dist", module="1.23.2")
+
+
+def _locate_error(target: str | Path | None = None) -> str:
+    with pytest.raises(InitError) as raised:
+        locate(target)
+    return str(raised.value)
 
 
 def test_sixteen_threads_initialise_once_and_share_one_info() -> None:
@@ -77,40 +96,97 @@ def test_prefix_distribution_loads_from_its_own_files(wheel_prefix: Path) -> Non
     assert result.stdout.strip() == "ok"
 
 
-def test_ort_lib_location_is_honoured(wheel_prefix: Path) -> None:
-    result = run_fresh(
-        "import ort_wrapper; print(ort_wrapper.init().distribution.origin)",
-        env={"ORT_LIB_LOCATION": str(wheel_prefix)},
-    )
-    assert result.stdout.strip() == "ORT_LIB_LOCATION", result.stderr
+def test_ort_lib_location_is_honoured(tiny: Path, environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("ORT_LIB_LOCATION", str(tiny))
+    assert locate().origin == "ORT_LIB_LOCATION"
 
 
 def test_ort_lib_location_may_be_the_library_folder_as_the_ort_crate_reads_it(
-    wheel_prefix: Path,
+    tiny: Path, environ: pytest.MonkeyPatch
 ) -> None:
     """``ort-wrapper env`` sets ORT_LIB_LOCATION to the folder holding the library (the ``ort``
     crate's meaning): init() takes the prefix that folder belongs to."""
-    (wheel_prefix / "lib").mkdir()
-    result = run_fresh(
-        "import ort_wrapper; print(ort_wrapper.init().distribution.root)",
-        env={"ORT_LIB_LOCATION": str(wheel_prefix / "lib")},
-    )
-    assert result.stdout.strip() == str(wheel_prefix), result.stderr
+    environ.setenv("ORT_LIB_LOCATION", str(tiny / "lib"))
+    assert locate().root == tiny
 
 
 def test_precedence_argument_then_ort_wrapper_dist_then_ort_lib_location(
-    tmp_path: Path, make_wheel_prefix
+    tmp_path: Path, environ: pytest.MonkeyPatch
 ) -> None:
-    a, b = make_wheel_prefix(tmp_path / "a"), make_wheel_prefix(tmp_path / "b")
-    code = "import sys, ort_wrapper; print(ort_wrapper.init({arg}).distribution.root.name)"
-    env = {"ORT_WRAPPER_DIST": str(a), "ORT_LIB_LOCATION": str(b)}
-    assert run_fresh(code.format(arg=""), env=env).stdout.strip() == "a"
-    assert run_fresh(code.format(arg=repr(str(b))), env=env).stdout.strip() == "b"
-    env = {"ORT_LIB_LOCATION": str(b)}
-    assert run_fresh(code.format(arg=""), env=env).stdout.strip() == "b"
+    a, b = (make_prefix(tmp_path / name, module="1.23.2") for name in "ab")
+    environ.setenv("ORT_WRAPPER_DIST", str(a))
+    environ.setenv("ORT_LIB_LOCATION", str(b))
+    assert locate().root.name == "a"
+    assert locate(str(b)).root.name == "b"
+    environ.delenv("ORT_WRAPPER_DIST")
+    assert locate().root.name == "b"
+
+
+def test_garbage_path_names_the_path_and_what_was_expected(
+    tmp_path: Path, environ: pytest.MonkeyPatch
+) -> None:
+    out = _locate_error(tmp_path / "nowhere")
+    assert "nowhere: no such directory (expected a distribution directory)" in out
+    environ.setenv("ORT_WRAPPER_DIST", "/etc/passwd")
+    out = _locate_error()
+    assert "ORT_WRAPPER_DIST=/etc/passwd is a file, expected a distribution directory" in out
+
+
+def test_directory_without_manifest_or_library_says_what_was_looked_for(tmp_path: Path) -> None:
+    out = _locate_error(tmp_path)
+    assert f"{tmp_path} is not a distribution: it holds neither {MANIFEST_RELPATH} nor" in out
+    assert "libonnxruntime.so*" in out and f"{tmp_path}/lib/" in out
+
+
+def test_non_elf_library_is_named(tiny: Path) -> None:
+    lib = tiny / "lib/libonnxruntime.so.1"
+    lib.write_text("not a library\n")
+    out = _locate_error(tiny)
+    assert lib.name in out and "not an ELF file" in out
+
+
+def test_wrong_architecture_library_is_named(tiny: Path) -> None:
+    lib = tiny / "lib/libonnxruntime.so.1"
+    data = bytearray(lib.read_bytes())
+    data[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
+    lib.write_bytes(bytes(data))
+    out = _locate_error(tiny)
+    assert lib.name in out and "built for aarch64 (64-bit), expected x86_64 (64-bit)" in out
+
+
+def test_wrong_version_library_is_named(tmp_path: Path) -> None:
+    """A library whose symbol versions name another release than the manifest declares."""
+    lib = tmp_path / "dist/lib/libonnxruntime.so.1.23.2"
+    lib.parent.mkdir(parents=True)
+    script = tmp_path / "vers.map"
+    script.write_text("VERS_1.23.2 { global: OrtGetApiBase; local: *; };\n")
+    _c_library(lib, "int OrtGetApiBase(void) { return 0; }\n", f"-Wl,--version-script={script}")
+    entry = {"path": "lib/libonnxruntime.so.1.23.2", "kind": "shared", "sha256": "0" * 64}
+    prefix = make_prefix(
+        tmp_path / "dist", core=False, module="1.22.0", files=[entry], version="1.22.0"
+    )
+    out = _locate_error(prefix)
+    assert "libonnxruntime.so.1.23.2" in out
+    assert "is ONNX Runtime 1.23.2 (it defines VERS_1.23.2), expected 1.22.0" in out
+
+
+def test_manifest_naming_a_missing_library(tiny: Path) -> None:
+    data = manifest_of(tiny)
+    data["files"].append({"path": "lib/libgone.so", "kind": "shared", "sha256": "0" * 64})
+    rewrite_manifest(tiny, data)
+    out = _locate_error(tiny)
+    assert "lib/libgone.so (listed in share/ort-wrapper/manifest.json) is missing" in out
+
+
+def test_manifest_that_does_not_parse(tiny: Path) -> None:
+    (tiny / MANIFEST_RELPATH).write_text("{ not json")
+    assert "is not valid JSON" in _locate_error(tiny)
+    rewrite_manifest(tiny, {"schema": 1, "version": "1.23.2"})
+    assert "missing key 'linkMode'" in _locate_error(tiny)
 
 
 def _init_error(target: str, env: dict | None = None) -> str:
+    """What ``init(target)`` raises in a fresh process (for refusals made past locate())."""
     result = run_fresh(
         f"""
         import ort_wrapper
@@ -126,63 +202,9 @@ def _init_error(target: str, env: dict | None = None) -> str:
     return result.stdout
 
 
-def test_garbage_path_names_the_path_and_what_was_expected(tmp_path: Path) -> None:
-    out = _init_error(repr(str(tmp_path / "nowhere")))
-    assert "nowhere: no such directory (expected a distribution directory)" in out
-    out = _init_error("", env={"ORT_WRAPPER_DIST": "/etc/passwd"})
-    assert "ORT_WRAPPER_DIST=/etc/passwd is a file, expected a distribution directory" in out
-
-
-def test_directory_without_manifest_or_library_says_what_was_looked_for(tmp_path: Path) -> None:
-    out = _init_error(repr(str(tmp_path)))
-    assert f"{tmp_path} is not a distribution: it holds neither {MANIFEST_RELPATH} nor" in out
-    assert "libonnxruntime.so*" in out and f"{tmp_path}/lib/" in out
-
-
-def test_non_elf_library_is_named(wheel_prefix: Path) -> None:
-    lib = next((wheel_prefix / "python/onnxruntime/capi").glob("libonnxruntime.so.*"))
-    lib.write_text("not a library\n")
-    out = _init_error(repr(str(wheel_prefix)))
-    assert lib.name in out and "not an ELF file" in out
-
-
-def test_wrong_architecture_library_is_named(wheel_prefix: Path) -> None:
-    lib = next((wheel_prefix / "python/onnxruntime/capi").glob("libonnxruntime.so.*"))
-    data = bytearray(lib.read_bytes())
-    data[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
-    lib.write_bytes(bytes(data))
-    out = _init_error(repr(str(wheel_prefix)))
-    assert lib.name in out and "built for aarch64 (64-bit), expected x86_64 (64-bit)" in out
-
-
-def test_wrong_version_library_is_named(tmp_path: Path, make_wheel_prefix) -> None:
-    prefix = make_wheel_prefix(tmp_path / "dist", version="1.22.0")
-    out = _init_error(repr(str(prefix)))
-    assert "libonnxruntime.so.1.23.2" in out
-    assert "is ONNX Runtime 1.23.2 (it defines VERS_1.23.2), expected 1.22.0" in out
-
-
-def test_manifest_naming_a_missing_library(wheel_prefix: Path) -> None:
-    data = _manifest(wheel_prefix)
-    data["files"].append({"path": "lib/libgone.so", "kind": "shared", "sha256": "0" * 64})
-    (wheel_prefix / MANIFEST_RELPATH).write_text(json.dumps(data))
-    out = _init_error(repr(str(wheel_prefix)))
-    assert "lib/libgone.so (listed in share/ort-wrapper/manifest.json) is missing" in out
-
-
-def test_manifest_that_does_not_parse(wheel_prefix: Path) -> None:
-    (wheel_prefix / MANIFEST_RELPATH).write_text("{ not json")
-    assert "is not valid JSON" in _init_error(repr(str(wheel_prefix)))
-    _rewrite_raw = {"schema": 1, "version": "1.23.2"}
-    (wheel_prefix / MANIFEST_RELPATH).write_text(json.dumps(_rewrite_raw))
-    assert "missing key 'linkMode'" in _init_error(repr(str(wheel_prefix)))
-
-
-def test_static_c_distribution_without_link_flags_says_why_it_cannot_run(
-    wheel_prefix: Path,
-) -> None:
-    _rewrite(wheel_prefix, linkMode="static", pythonPath=None, files=[])
-    out = _init_error(repr(str(wheel_prefix)))
+def test_static_c_distribution_without_link_flags_says_why_it_cannot_run(tmp_path: Path) -> None:
+    static = make_prefix(tmp_path / "dist", core=False, linkMode="static")
+    out = _init_error(repr(str(static)))
     assert "through the C API" in out and "records no link flags" in out
 
 
@@ -230,13 +252,13 @@ def test_a_failed_import_is_rolled_back(wheel_prefix: Path) -> None:
     assert result.stdout.split() == ["True", "prefix"]
 
 
-def test_second_distribution_in_one_process_is_refused(wheel_prefix: Path) -> None:
+def test_second_distribution_in_one_process_is_refused(tiny: Path) -> None:
     result = run_fresh(
         f"""
         import ort_wrapper
         ort_wrapper.init()
         try:
-            ort_wrapper.init({str(wheel_prefix)!r})
+            ort_wrapper.init({str(tiny)!r})
         except ort_wrapper.InitError as exc:
             print("refused:", "a process holds one runtime" in str(exc))
         """
@@ -244,12 +266,12 @@ def test_second_distribution_in_one_process_is_refused(wheel_prefix: Path) -> No
     assert result.stdout.split() == ["refused:", "True"], result.stderr
 
 
-def test_onnxruntime_imported_elsewhere_first_is_a_mixed_runtime_error(wheel_prefix: Path) -> None:
+def test_onnxruntime_imported_elsewhere_first_is_a_mixed_runtime_error(tiny: Path) -> None:
     result = run_fresh(
         f"""
         import onnxruntime, ort_wrapper
         try:
-            ort_wrapper.init({str(wheel_prefix)!r})
+            ort_wrapper.init({str(tiny)!r})
         except ort_wrapper.InitError as exc:
             print("mixed:", "already imported" in str(exc))
         """
@@ -296,14 +318,15 @@ def test_copied_prefix_is_left_untouched_by_init(wheel_prefix: Path, add_model_p
     shutil.rmtree(wheel_prefix)
 
 
-def test_a_rejected_version_is_rolled_back(wheel_prefix: Path) -> None:
-    _rewrite(wheel_prefix, version="1.22.0", files=[])  # no library to catch it: the module must
+def test_a_rejected_version_is_rolled_back(tmp_path: Path) -> None:
+    # no library to catch it: the module must
+    prefix = make_prefix(tmp_path / "dist", core=False, module="1.23.2", version="1.22.0")
     result = run_fresh(
         f"""
         import sys, ort_wrapper
         before = list(sys.path)
         try:
-            ort_wrapper.init({str(wheel_prefix)!r})
+            ort_wrapper.init({str(prefix)!r})
         except ort_wrapper.InitError as exc:
             text = str(exc)
             print("declares ONNX Runtime 1.22.0, but its module" in text and "is 1.23.2" in text)
@@ -316,8 +339,6 @@ def test_a_rejected_version_is_rolled_back(wheel_prefix: Path) -> None:
 
 
 def _c_library(path: Path, source: str, *link: str) -> Path:
-    import subprocess
-
     src = path.with_suffix(".c")
     src.write_text(source)
     subprocess.run(
@@ -338,7 +359,7 @@ def test_preload_is_in_dependency_order_and_global(wheel_prefix: Path) -> None:
         "-lortw_base",
     )
     # listed dependent-first: init() must order them, or dlopen of the top one fails
-    _rewrite(wheel_prefix, preload=["lib/libortw_top.so", "lib/libortw_base.so"])
+    rewrite_manifest(wheel_prefix, preload=["lib/libortw_top.so", "lib/libortw_base.so"])
     result = run_fresh(
         f"""
         import ctypes, ort_wrapper
@@ -352,10 +373,9 @@ def test_preload_is_in_dependency_order_and_global(wheel_prefix: Path) -> None:
     assert result.stdout.split() == ["42", "41"]
 
 
-def test_a_preload_that_cannot_load_is_an_init_error(wheel_prefix: Path) -> None:
-    lib = wheel_prefix / "lib"
-    lib.mkdir()
-    elsewhere = wheel_prefix.parent / "elsewhere"
+def test_a_preload_that_cannot_load_is_an_init_error(tiny: Path) -> None:
+    lib = tiny / "lib"
+    elsewhere = tiny.parent / "elsewhere"
     elsewhere.mkdir()
     _c_library(elsewhere / "libortw_gone.so", "int ortw_gone(void) { return 0; }\n")
     _c_library(
@@ -364,6 +384,6 @@ def test_a_preload_that_cannot_load_is_an_init_error(wheel_prefix: Path) -> None
         f"-L{elsewhere}",
         "-lortw_gone",
     )
-    _rewrite(wheel_prefix, preload=["lib/libortw_needs.so"])
-    out = _init_error(repr(str(wheel_prefix)), env={"LD_LIBRARY_PATH": None})
+    rewrite_manifest(tiny, preload=["lib/libortw_needs.so"])
+    out = _init_error(repr(str(tiny)), env={"LD_LIBRARY_PATH": None})
     assert "cannot load" in out and "libortw_needs.so" in out and "libortw_gone.so" in out
