@@ -1,9 +1,8 @@
-"""bundle and wheel are reproducible: the same source, bundled (or wheeled) twice, a second
-apart, into two output folders of different names, gives the same bytes."""
+"""bundle and wheel are reproducible: the same source, bundled (or wheeled) twice, its files'
+dates changed in between, into two output folders of different names, gives the same bytes."""
 
 from __future__ import annotations
 
-import time
 import zipfile
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from ort_wrapper.bundle.write import make_bundle
 from ort_wrapper.errors import BundleError
 from ort_wrapper.files import find_tool
 
-from support.bundles import small_elf, tree_state
+from support.bundles import age_tree, small_elf, tree_state
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def test_bundle_twice_gives_the_same_bytes(source: tuple[Path, Path], tmp_path: 
     first, second = tmp_path / "bundle-one", tmp_path / "elsewhere" / "bundle-two"
     second.parent.mkdir()
     make_bundle(src, first, search_dirs=[deps], quiet=True)
-    time.sleep(1.1)
+    age_tree(src, deps)
     make_bundle(src, second, search_dirs=[deps], quiet=True)
     state = tree_state(first)
     assert state["lib/libdep.so.1"][0] == "file"  # the need was carried, RUNPATH patched
@@ -49,7 +48,7 @@ def _has_auditwheel() -> bool:
 def test_wheel_twice_gives_the_same_bytes(source: tuple[Path, Path], tmp_path: Path) -> None:
     src, deps = source
     one = make_wheel(src, tmp_path / "wheels-one", search_dirs=[deps], quiet=True)
-    time.sleep(2.1)  # zip timestamps have a two-second resolution
+    age_tree(src, deps)  # and the clock: every entry's date is the fixed one (below)
     two = make_wheel(src, tmp_path / "elsewhere" / "wheels-two", search_dirs=[deps], quiet=True)
     assert one.path.name == two.path.name
     assert one.path.read_bytes() == two.path.read_bytes()
