@@ -16,9 +16,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_flake import ROOT
 from test_patches_real_text import hunks
 
+from support.nix import ROOT
 from support.real_libraries import lab_source_files
 
 pytestmark = [

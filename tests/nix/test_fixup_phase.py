@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_flake import STAND_IN, Nix
 from unit.finalize.conftest import make_fake_build
+
+from support.nix import STAND_IN, Nix
 
 pytestmark = [
     pytest.mark.nix,
@@ -33,10 +34,7 @@ BUILD_DIR = "build+tree"  # make_fake_build's name for the build tree (cmakeBuil
 
 
 @pytest.fixture(scope="module")
-def cpu_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    if shutil.which("nix") is None:
-        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
-    nix = Nix(tmp_path_factory.mktemp("nix-fixup"))
+def cpu_env(nix: Nix) -> dict[str, str]:
     drv = nix.eval_json("packages.x86_64-linux.onnxruntime-cpu.drvPath")
     return nix.derivation(drv)["env"]
 

@@ -18,7 +18,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_flake import MATRIX, ROOT, Nix
+from test_flake import MATRIX
+
+from support.nix import ROOT, Nix
 
 pytestmark = pytest.mark.nix
 
@@ -38,13 +40,10 @@ INVOCATION = "\ncheck_patch_series "
 
 
 @pytest.fixture(scope="module")
-def cuda_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def cuda_env(nix: Nix) -> dict[str, str]:
     """The cuda variant's derivation environment."""
-    if shutil.which("nix") is None:
-        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
     if shutil.which("patch") is None:
         pytest.skip("needs GNU patch")
-    nix = Nix(tmp_path_factory.mktemp("nix-patches"))
     drv = nix.eval_json("packages.x86_64-linux.onnxruntime-cuda.drvPath")
     return nix.derivation(drv)["env"]
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_flake import MATRIX, ROOT
+from test_flake import MATRIX
 from test_patch_series import _check
 
 from ort_wrapper.lab.patches import APPLIED, apply_series
 
+from support.nix import ROOT
 from support.real_libraries import lab_source_files
 
 pytestmark = pytest.mark.nix

@@ -23,21 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_flake import ROOT, STAND_IN, Nix, _cmake_flags, _pname, _store_name
+from test_flake import _cmake_flags, _pname, _store_name
 from test_stand_in import _stdenv_of
+
+from support.nix import ROOT, STAND_IN, Nix
 
 pytestmark = pytest.mark.nix
 
 LINUX = "x86_64-linux"
 REDUCED_FLAG = "onnxruntime_REDUCED_OPS_BUILD"
 README = ROOT / "README.md"
-
-
-@pytest.fixture(scope="module")
-def nix(tmp_path_factory: pytest.TempPathFactory) -> Nix:
-    if shutil.which("nix") is None:
-        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
-    return Nix(tmp_path_factory.mktemp("nix-reduced"))
 
 
 def _save(model: Any, path: Path) -> Path:

@@ -15,18 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_flake import STAND_IN, Nix
+
+from support.nix import STAND_IN, Nix
 
 pytestmark = pytest.mark.nix
 
 LINUX = "x86_64-linux"
-
-
-@pytest.fixture(scope="module")
-def nix(tmp_path_factory: pytest.TempPathFactory) -> Nix:
-    if shutil.which("nix") is None:
-        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
-    return Nix(tmp_path_factory.mktemp("stand-in"))
 
 
 def _pkgs(nix: Nix, system: str = LINUX, config: str = "{ }") -> str:
