@@ -3,13 +3,7 @@ check and the record cannot drift (nothing here is timed)."""
 
 from __future__ import annotations
 
-import sys
-
-from helpers import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import capi
+import capi  # benchmarks/ is on the path (pytest.ini)
 import overhead
 from recorded import DOC, recorded_ratios
 

@@ -39,11 +39,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "python"))
+from ort_wrapper.files import cache_root
+from ort_wrapper.matrix import load_matrix
 
-from ort_wrapper.files import cache_root  # noqa: E402
-from ort_wrapper.matrix import load_matrix  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 __all__ = [
     "BOTH_SPEC",

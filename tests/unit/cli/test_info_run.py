@@ -111,9 +111,6 @@ def test_strict_without_providers_is_a_usage_error(add_model_path: Path) -> None
 
 
 def test_string_outputs_are_saved_without_pickle(tmp_path: Path) -> None:
-    import sys as _sys
-
-    _sys.path.insert(0, str(REPO / "tests"))
     from onnx import TensorProto, helper
 
     import models
