@@ -1,10 +1,11 @@
-"""Shared fixtures: small models written to a temporary directory; the native lab's result
-(lab tier)."""
+"""Shared fixtures: small models written to a temporary directory; the ``ort-wrapper`` command
+in this process; the native lab's result (lab tier)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,31 @@ def add_model_path(tmp_path: Path) -> Path:
 def mlp_model_path(tmp_path: Path) -> Path:
     """A one-input MatMul+Add+Relu model (input X [batch, 64]; output Y)."""
     return models.save(models.matmul_model(), tmp_path / "mlp.onnx")
+
+
+@pytest.fixture
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_cli(*args)``: ``ort-wrapper ARGS`` in this process (``ort_wrapper.cli.main``), its
+    exit code (argparse's SystemExit included) and what it printed, in the shape
+    ``helpers.cli`` gives for a child; no ORT_WRAPPER*/ORT_LIB* variable set, as a child
+    started by ``helpers.cli`` has none. For what no process boundary is needed to show."""
+    from ort_wrapper.cli import main
+
+    for name in [k for k in os.environ if k.startswith(("ORT_WRAPPER", "ORT_LIB"))]:
+        monkeypatch.delenv(name)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["ort-wrapper", *args], code, out, err)
+
+    return run
 
 
 def _make_wheel_prefix(root: Path, version: str | None = None) -> Path:

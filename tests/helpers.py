@@ -1,4 +1,7 @@
-"""Running code in a fresh Python process (init() is once per process)."""
+"""Running code, or the ``ort-wrapper`` command, in a fresh Python process: for what only a
+process boundary shows (init() is once per process; a crash, a signal, what a child inherits).
+The command in this process, where no boundary is under test: the ``run_cli`` fixture
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,16 @@ import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["LAB_VERSION", "REPO", "run_fresh", "skip_loudly"]
+import ort_wrapper
+
+__all__ = ["LAB_VERSION", "PYTHON_DIR", "REPO", "cli", "python_env", "run_fresh", "skip_loudly"]
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_VERSION = "1.21.0"  # the ORT source the lab-tier tests build (the newest Debian serves)
+# The package under test (the repo's, or another checkout's when PYTHONPATH points there).
+PYTHON_DIR = Path(ort_wrapper.__file__).resolve().parents[1]
 
 
 def run_fresh(
@@ -34,6 +42,32 @@ def run_fresh(
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def python_env(**extra: str | None) -> dict[str, str]:
+    """The environment for a fresh process that imports the package under test: this one's,
+    without the ORT_WRAPPER*/ORT_LIB* variables, plus ``extra`` (None removes a variable)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORT_WRAPPER", "ORT_LIB"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(PYTHON_DIR), env.get("PYTHONPATH", "")])
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def cli(
+    *args: str, prefix: list[str] | None = None, timeout: float = 300, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """``ort-wrapper ARGS`` in a fresh process (``prefix``: a command to run it under; ``popen``:
+    subprocess.run's arguments, ``env`` defaulting to ``python_env()``). The one way the tests
+    start the command in a child."""
+    command = [*(prefix or []), sys.executable, "-m", "ort_wrapper.cli", *args]
+    popen.setdefault("env", python_env())
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, **popen
     )
 
 

@@ -1,6 +1,6 @@
 """Helpers for hostile-input tests: snapshots of a whole tree (to prove nothing outside the named
 output was written and no input changed), small hostile distributions, and the CLI in a fresh
-process (to prove the answer is a typed error, not a traceback)."""
+process (``helpers.cli``, to prove the answer is a typed error, not a traceback)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import hashlib
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import ort_wrapper
-
+from helpers import cli, python_env
 from support.prefixes import make_prefix
 
 __all__ = [
@@ -29,8 +27,6 @@ __all__ = [
     "snapshot",
 ]
 
-# The package under test (the repo's, or another checkout's when PYTHONPATH points there).
-PYTHON_DIR = Path(ort_wrapper.__file__).resolve().parents[1]
 # Root reads every file; without these capabilities it gets EACCES like any other user.
 NO_DAC_OVERRIDE = (
     ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
@@ -100,25 +96,6 @@ def limit_memory() -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-
-def python_env(**extra: str) -> dict[str, str]:
-    """The environment for a fresh process that imports the package under test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORT_WRAPPER", "ORT_LIB"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(PYTHON_DIR), env.get("PYTHONPATH", "")])
-    env.update(extra)
-    return env
-
-
-def cli(
-    *args: str, prefix: list[str] | None = None, timeout: float = 120, **popen: Any
-) -> subprocess.CompletedProcess[str]:
-    """``ort-wrapper ARGS`` in a fresh process (``prefix``: a command to run it under)."""
-    command = [*(prefix or []), sys.executable, "-m", "ort_wrapper.cli", *args]
-    popen.setdefault("env", python_env())
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, check=False, **popen
-    )
 
 
 def assert_refused(proc: subprocess.CompletedProcess[str], *names: str) -> None:

@@ -1,10 +1,10 @@
 """ort-wrapper run -o: every output kind written so it reads back, distinct file names, the
-user's path in write errors, ONNX Runtime's log level, nothing said before a failed write."""
+user's path in write errors, ONNX Runtime's log level, nothing said before a failed write. The
+command runs in this process (``run_cli``) but for the log-level test: ONNX Runtime's own log
+lines go to the process's standard error from its C++ logger, a state of the whole process."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +16,7 @@ from ort_wrapper.errors import InputError
 from ort_wrapper.runtime.session import SessionBuilder
 
 import models
-from helpers import REPO
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "python")},
-        check=False,
-    )
+from helpers import cli
 
 
 def _same(a: object, b: object) -> bool:
@@ -35,10 +25,10 @@ def _same(a: object, b: object) -> bool:
     return same_value(a, b)
 
 
-def test_every_output_kind_reads_back(tmp_path: Path) -> None:
+def test_every_output_kind_reads_back(run_cli, tmp_path: Path) -> None:
     model = models.save(models.every_output_kind_model(), tmp_path / "kinds.onnx")
     np.save(tmp_path / "x.npy", np.array([0.25, 0.75], np.float32))
-    result = _cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
+    result = run_cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     expected = SessionBuilder.from_file(model).build().run({"X": np.load(tmp_path / "x.npy")})
     files = {p.name for p in (tmp_path / "o").iterdir()}
@@ -68,10 +58,10 @@ def _collide(path: Path) -> Path:
     return models.save(models._model(helper.make_graph(nodes, "c", [x], outs)), path)
 
 
-def test_outputs_whose_names_sanitise_alike_keep_their_own_files(tmp_path: Path) -> None:
+def test_outputs_whose_names_sanitise_alike_keep_their_own_files(run_cli, tmp_path: Path) -> None:
     model = _collide(tmp_path / "c.onnx")
     np.save(tmp_path / "x.npy", np.array([1.0, 2.0], np.float32))
-    result = _cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
+    result = run_cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "o" / "y_1.npy").tolist() == [-1.0, -2.0]  # y_1 keeps its name
     assert np.load(tmp_path / "o" / "y_1~2.npy").tolist() == [1.0, 2.0]  # y/1 is renamed ...
@@ -80,14 +70,14 @@ def test_outputs_whose_names_sanitise_alike_keep_their_own_files(tmp_path: Path)
     assert said in result.stdout  # ... and says so
 
 
-def test_a_renamed_output_is_said_to_be_renamed(tmp_path: Path) -> None:
+def test_a_renamed_output_is_said_to_be_renamed(run_cli, tmp_path: Path) -> None:
     """``a/b`` is written as ``a_b.npy``: the report says so, and which output it holds."""
     x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2])
     y = helper.make_tensor_value_info("a/b", TensorProto.FLOAT, [2])
     graph = helper.make_graph([helper.make_node("Neg", ["X"], ["a/b"])], "r", [x], [y])
     model = models.save(models._model(graph), tmp_path / "r.onnx")
     np.save(tmp_path / "x.npy", np.array([1.0, 2.0], np.float32))
-    result = _cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
+    result = run_cli("run", str(model), "-i", f"X={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "o" / "a_b.npy").tolist() == [-1.0, -2.0]
     [line] = [w for w in result.stdout.splitlines() if "wrote" in w]
@@ -105,12 +95,12 @@ def test_file_names_differ_case_insensitively_and_stay_inside(tmp_path: Path) ->
 
 
 def test_an_unwritable_output_names_the_users_path_and_says_nothing_else(
-    tmp_path: Path, add_model_path: Path
+    run_cli, tmp_path: Path, add_model_path: Path
 ) -> None:
     np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
     (tmp_path / "o" / "Z.npy").mkdir(parents=True)  # a directory where the file must go
     feeds = ("-i", f"X={tmp_path / 'x.npy'}", "-i", f"Y={tmp_path / 'x.npy'}")
-    result = _cli("run", str(add_model_path), *feeds, "-o", str(tmp_path / "o"))
+    result = run_cli("run", str(add_model_path), *feeds, "-o", str(tmp_path / "o"))
     assert result.returncode == 1 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
     assert line.endswith(f": {tmp_path / 'o' / 'Z.npy'}") and ".Z.npy." not in line
@@ -125,7 +115,7 @@ def test_log_level_keeps_a_one_line_error_one_line(
     np.save(tmp_path / "x.npy", np.ones(6, np.float32))
     np.save(tmp_path / "s.npy", np.array([4, -1], np.int64))
     feeds = ("-i", f"X={tmp_path / 'x.npy'}", "-i", f"S={tmp_path / 's.npy'}")
-    result = _cli("run", str(model), *feeds, *(("--log-level", level) if level else ()))
+    result = cli("run", str(model), *feeds, *(("--log-level", level) if level else ()))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("ort-wrapper run: error: ONNX Runtime failed running")
