@@ -1,12 +1,12 @@
 """Smoke: the linking section on the installed wheel, on a prefix made from it, and on
-deliberately broken distributions (each fails with the right names, never a crash)."""
+deliberately broken distributions (each fails with the right names, never a crash); the
+``check`` command's exit codes for them, run in this process (its worker is still a child)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,15 +21,6 @@ from support.prefixes import make_prefix
 
 def _failed(section) -> dict[str, str]:
     return {c.name: c.detail for c in section.checks if c.status == "fail"}
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", "--quiet", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +87,14 @@ def test_library_with_an_unresolvable_needed(prefix: Path, tmp_path: Path) -> No
     }
 
 
-def test_cli_exit_codes_for_broken_distributions(prefix: Path, tmp_path: Path) -> None:
+def test_cli_exit_codes_for_broken_distributions(prefix: Path, tmp_path: Path, run_cli) -> None:
     broken = tmp_path / "dist"
     shutil.copytree(prefix, broken, symlinks=True)
     (broken / "lib" / "libonnxruntime.so.1.23.2").unlink()
-    done = _cli(
-        "--dist", str(broken), "--only", "linking,providers", "--json", str(tmp_path / "r.json")
-    )
+    done = run_cli(
+        "check", "--quiet", "--dist", str(broken), "--only", "linking,providers",
+        "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
@@ -112,16 +104,16 @@ def test_cli_exit_codes_for_broken_distributions(prefix: Path, tmp_path: Path) -
     assert "libonnxruntime.so.1.23.2" in providers["checks"][0]["detail"]
 
 
-def test_cli_not_a_distribution(tmp_path: Path) -> None:
-    done = _cli("--dist", str(tmp_path / "nowhere"))
+def test_cli_not_a_distribution(tmp_path: Path, run_cli) -> None:
+    done = run_cli("check", "--quiet", "--dist", str(tmp_path / "nowhere"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "no such directory" in done.stdout
     (tmp_path / MANIFEST_RELPATH).parent.mkdir(parents=True)
     (tmp_path / MANIFEST_RELPATH).write_text("[1, 2]")
-    done = _cli("--dist", str(tmp_path), "--only", "linking")
+    done = run_cli("check", "--quiet", "--dist", str(tmp_path), "--only", "linking")
     assert done.returncode == 1 and "expected a JSON object" in done.stdout
 
 
-def test_cli_usage_errors() -> None:
-    assert _cli("--only", "linking,speed").returncode == 2
-    assert _cli("--runs", "0").returncode == 2
+def test_cli_usage_errors(run_cli) -> None:
+    assert run_cli("check", "--quiet", "--only", "linking,speed").returncode == 2
+    assert run_cli("check", "--quiet", "--runs", "0").returncode == 2

@@ -1,16 +1,18 @@
 """Validation: `ort-wrapper check` end to end on the PyPI wheel and on a prefix made from it:
-all five sections, exit codes, the JSON report, a model that does not load."""
+all five sections, exit codes, the JSON report, a model that does not load. In a child
+(``helpers.cli``) where sessions run, a worker crashes or times out; in this process
+(``run_cli``) where the command stops before any section, or runs only linking."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from helpers import cli
 from support.prefixes import make_prefix
 
 SECTIONS = ["linking", "providers", "quality", "determinism", "stability"]
@@ -18,12 +20,7 @@ SECTIONS = ["linking", "providers", "quality", "determinism", "stability"]
 
 def _check(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = cli("check", *args, timeout=600)
     return done, time.monotonic() - start
 
 
@@ -128,16 +125,18 @@ def test_a_claimed_provider_that_is_not_compiled_in_fails(prefix: Path, tmp_path
     assert "CUDAExecutionProvider is not compiled into this ONNX Runtime" in done.stdout
 
 
-def test_an_unwritable_json_path_is_refused_before_the_run(tmp_path: Path) -> None:
+def test_an_unwritable_json_path_is_refused_before_the_run(tmp_path: Path, run_cli) -> None:
     (tmp_path / "file").write_text("x")
-    done, _ = _check("--json", str(tmp_path / "file" / "r.json"), "--quiet")
+    done = run_cli("check", "--json", str(tmp_path / "file" / "r.json"), "--quiet")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("ort-wrapper check: cannot write")
     assert "== linking" not in done.stdout  # nothing ran
 
 
-def test_a_section_named_twice_runs_once(tmp_path: Path) -> None:
-    done, _ = _check("--only", "linking,linking", "--json", str(tmp_path / "r.json"), "--quiet")
+def test_a_section_named_twice_runs_once(tmp_path: Path, run_cli) -> None:
+    done = run_cli(
+        "check", "--only", "linking,linking", "--json", str(tmp_path / "r.json"), "--quiet"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert [s["name"] for s in report["sections"]] == ["linking"]

@@ -5,7 +5,6 @@ the distribution variables."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,22 +13,17 @@ import pytest
 
 from ort_wrapper.matrix import load_matrix
 
+from helpers import cli, python_env
 from support.reports import checks, data
 
 REPO = Path(__file__).resolve().parents[2]
-_CLEARED = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION", "LD_LIBRARY_PATH", "ORT_WRAPPER_VARIANTS")
 
 
 def doctor(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``ort-wrapper doctor`` in a child with LD_LIBRARY_PATH and the ORT variables unset
-    (as ``print_debug_info()`` cannot cope with), plus ``env``."""
-    full = {k: v for k, v in os.environ.items() if k not in _CLEARED}
-    full["PYTHONPATH"] = str(REPO / "python")
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "doctor", *args],
-        capture_output=True, text=True, env=full, timeout=300, cwd=REPO,
-    )  # fmt: skip
+    """Run ``ort-wrapper doctor`` in a child (doctor reports what its own process has loaded:
+    none of the runtimes this test process holds) with LD_LIBRARY_PATH and the ORT variables
+    unset (as ``print_debug_info()`` cannot cope with), plus ``env``."""
+    return cli("doctor", *args, env=python_env(LD_LIBRARY_PATH=None, **env), cwd=REPO)
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +71,9 @@ def test_the_table_and_a_json_file(tmp_path):
     assert json.loads(out.read_text())["ok"] is True
 
 
-def test_an_unwritable_json_file_is_a_usage_error(tmp_path):
+def test_an_unwritable_json_file_is_a_usage_error(tmp_path, run_cli):
     (tmp_path / "file").write_text("")
-    proc = doctor("--json", str(tmp_path / "file" / "x.json"))
+    proc = run_cli("doctor", "--json", str(tmp_path / "file" / "x.json"))  # refused before it runs
     assert proc.returncode == 2
     assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -117,8 +111,8 @@ def test_another_ort_version_than_the_matrix_pins_is_information(tmp_path):
     assert version["fix"] == "pip install onnxruntime==1.22.0"
 
 
-def test_usage_errors_exit_2():
-    proc = doctor("--no-such-option")
+def test_usage_errors_exit_2(run_cli):
+    proc = run_cli("doctor", "--no-such-option")
     assert proc.returncode == 2 and "usage:" in proc.stderr
 
 
@@ -154,8 +148,7 @@ def test_a_manifest_claiming_a_provider_the_runtime_lacks_is_an_error(tmp_path):
 
 
 def test_json_into_a_closed_pipe_is_not_a_traceback():
-    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
-    env["PYTHONPATH"] = str(REPO / "python")
+    env = python_env(LD_LIBRARY_PATH=None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ort_wrapper.cli", "doctor", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from ort_wrapper.errors import InitError
 from ort_wrapper.matrix import api_version_for, load_matrix
 from ort_wrapper.runtime.distribution import locate
 
+from helpers import cli, python_env
 from support.real_libraries import old_wheel_library_dir, trixie_library_root
 from support.reports import checks, data
 
@@ -45,7 +44,6 @@ CORE_MISSING = (
     "libcpuinfo.so.0",
     "libre2.so.11",
 )
-_CLEARED = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION", "LD_LIBRARY_PATH", "ORT_WRAPPER_VARIANTS")
 
 too_new = pytest.mark.skipif(
     (parse_version(host_versions().get("GLIBC", "GLIBC_0")) or ("", (0,)))[1] >= (2, 38),
@@ -55,14 +53,9 @@ too_new = pytest.mark.skipif(
 
 def _cli(verb: str, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
     """Run ``ort-wrapper VERB ... --json FILE`` in a child; its exit status and report."""
-    full = {k: v for k, v in os.environ.items() if k not in _CLEARED}
-    full["PYTHONPATH"] = str(REPO / "python")
-    full.update(env)
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"foreign-{os.getpid()}-{verb}.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", verb, *args, "--json", str(out)],
-        capture_output=True, text=True, env=full, timeout=600, cwd=REPO,
-    )  # fmt: skip
+    full = python_env(LD_LIBRARY_PATH=None, **env)
+    done = cli(verb, *args, "--json", str(out), env=full, timeout=600, cwd=REPO)
     assert "Traceback" not in done.stderr, done.stderr
     report = json.loads(out.read_text())
     out.unlink()
