@@ -47,12 +47,12 @@ def test_a_manifest_path_outside_the_source_is_refused(tmp_path: Path, how: str)
     assert victim.read_text() == SECRET
 
 
-def test_the_cli_refuses_it_without_a_traceback(tmp_path: Path) -> None:
+def test_the_cli_refuses_it_without_a_traceback(run_cli, tmp_path: Path) -> None:
     victim = _victim(tmp_path)
     entry = {"path": str(victim), "kind": "data", "sha256": "0" * 64}
     src = small_prefix(tmp_path / "src", [entry])
     before = snapshot(tmp_path)
-    proc = cli("bundle", str(src), "--out", str(tmp_path / "B2"))
+    proc = run_cli("bundle", str(src), "--out", str(tmp_path / "B2"))
     assert_refused(proc, "files[1]", str(victim), "is absolute")
     assert changed(before, snapshot(tmp_path)) == []
 

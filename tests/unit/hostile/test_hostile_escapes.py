@@ -14,13 +14,13 @@ from ort_wrapper.finalize.cmakepkg import cmake_package
 from ort_wrapper.manifest import load_manifest
 
 import models
-from support.hostile import assert_refused, changed, cli, small_prefix, snapshot
+from support.hostile import assert_refused, changed, small_prefix, snapshot
 
 INJECTED = "cargo:rustc-link-arg=-Wl,-T,evil.ld"
 
 
 @pytest.mark.parametrize("field", ["linkFlags", "files[].path"])
-def test_a_newline_adds_no_cargo_line(tmp_path: Path, field: str) -> None:
+def test_a_newline_adds_no_cargo_line(run_cli, tmp_path: Path, field: str) -> None:
     if field == "linkFlags":
         src = small_prefix(tmp_path / "src", linkFlags=[f"-lm\n{INJECTED}"])
     else:  # a shared distribution without flags: its core library's path is the flag
@@ -30,14 +30,14 @@ def test_a_newline_adds_no_cargo_line(tmp_path: Path, field: str) -> None:
         manifest = src / "share/ort-wrapper/manifest.json"
         relpath = lib.relative_to(src).as_posix().replace("\n", "\\n")
         manifest.write_text(manifest.read_text().replace("lib/libonnxruntime.so.1", relpath))
-    proc = cli("link-flags", str(src), "--format", "cargo")
+    proc = run_cli("link-flags", str(src), "--format", "cargo")
     assert_refused(proc, "refused in a cargo")
     assert INJECTED not in proc.stdout.splitlines()
 
 
-def test_a_semicolon_does_not_split_a_cmake_flag(tmp_path: Path) -> None:
+def test_a_semicolon_does_not_split_a_cmake_flag(run_cli, tmp_path: Path) -> None:
     src = small_prefix(tmp_path / "src", linkFlags=["-lm;-Wl,-T,evil.ld"])
-    proc = cli("link-flags", str(src), "--format", "cmake")
+    proc = run_cli("link-flags", str(src), "--format", "cmake")
     assert_refused(proc, "'-lm;-Wl,-T,evil.ld'", "refused in a CMake list")
     assert proc.stdout == ""
 
@@ -51,17 +51,19 @@ def test_a_generator_expression_does_not_enter_the_cmake_package(tmp_path: Path)
 
 
 @pytest.mark.parametrize("name", ["m.onnx\nai.onnx;1;Relu", "m\u2028ai.onnx;1;Relu.onnx"])
-def test_a_model_name_cannot_add_an_operator_line(tmp_path: Path, name: str) -> None:
+def test_a_model_name_cannot_add_an_operator_line(run_cli, tmp_path: Path, name: str) -> None:
     model = models.save(models.add_model(), tmp_path / name)
     before = snapshot(tmp_path)
-    proc = cli("reduce-config", str(model), "--out", str(tmp_path / "ops.config"))
+    proc = run_cli("reduce-config", str(model), "--out", str(tmp_path / "ops.config"))
     assert_refused(proc, "the model file name", "refused in ONNX Runtime's operator config")
     assert changed(before, snapshot(tmp_path)) == []
 
 
-def test_escape_sequences_from_a_manifest_do_not_reach_the_terminal(tmp_path: Path) -> None:
+def test_escape_sequences_from_a_manifest_do_not_reach_the_terminal(
+    run_cli, tmp_path: Path
+) -> None:
     src = small_prefix(tmp_path / "src", variant="\x1b]0;owned\x07\x1b[31mred")
-    proc = cli("bundle", str(src), "--out", str(tmp_path / "out"), "-q")
+    proc = run_cli("bundle", str(src), "--out", str(tmp_path / "out"), "-q")
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout
     assert "\\x1b]0;owned\\x07\\x1b[31mred" in proc.stdout

@@ -29,21 +29,21 @@ def _model(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("how", ["same path", "hard link"])
-def test_reduce_config_refuses_an_out_that_is_its_model(tmp_path: Path, how: str) -> None:
+def test_reduce_config_refuses_an_out_that_is_its_model(run_cli, tmp_path: Path, how: str) -> None:
     model = _model(tmp_path)
     out = model if how == "same path" else tmp_path / "config.txt"
     if how == "hard link":
         os.link(model, out)
     before = snapshot(tmp_path)
-    proc = cli("reduce-config", str(model), "--out", str(out))
+    proc = run_cli("reduce-config", str(model), "--out", str(out))
     assert_refused(proc, f"--out {out} is the input {model}", "nothing was written")
     assert changed(before, snapshot(tmp_path)) == []
 
 
-def test_check_refuses_a_json_that_is_its_model(tmp_path: Path) -> None:
+def test_check_refuses_a_json_that_is_its_model(run_cli, tmp_path: Path) -> None:
     model = _model(tmp_path)
     before = snapshot(tmp_path)
-    proc = cli("check", "--only", "linking", "-q", "--model", str(model), "--json", str(model))
+    proc = run_cli("check", "--only", "linking", "-q", "--model", str(model), "--json", str(model))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert_refused(proc, f"cannot write {model}: is the input {model}")
     assert changed(before, snapshot(tmp_path)) == []
@@ -120,7 +120,7 @@ def test_outputs_follow_a_umask_of_077(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
-def test_a_name_too_long_is_refused_before_any_output_is_written(tmp_path: Path) -> None:
+def test_a_name_too_long_is_refused_before_any_output_is_written(run_cli, tmp_path: Path) -> None:
     long = "y" * 300
     x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2])
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("a", long)]
@@ -128,7 +128,7 @@ def test_a_name_too_long_is_refused_before_any_output_is_written(tmp_path: Path)
     graph = helper.make_graph(nodes, "two", [x], outs)
     model = models.save(models._model(graph), tmp_path / "two.onnx")
     np.save(tmp_path / "x.npy", np.ones(2, np.float32))
-    proc = cli("run", str(model), "-i", f"X={tmp_path}/x.npy", "-o", str(tmp_path / "o"))
+    proc = run_cli("run", str(model), "-i", f"X={tmp_path}/x.npy", "-o", str(tmp_path / "o"))
     assert_refused(proc, f"output '{long}'", "has a name of 304 bytes")
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
 

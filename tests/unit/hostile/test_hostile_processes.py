@@ -98,17 +98,17 @@ def test_check_json_to_a_fifo_is_refused_without_hanging(tmp_path: Path) -> None
     assert_refused(proc, f"cannot write {fifo}: is not a regular file")
 
 
-def test_check_json_to_a_dangling_symlink_is_refused(tmp_path: Path) -> None:
+def test_check_json_to_a_dangling_symlink_is_refused(run_cli, tmp_path: Path) -> None:
     link, target = tmp_path / "report.json", tmp_path / "elsewhere" / "target.json"
     target.parent.mkdir()
     link.symlink_to(target)
-    proc = cli("check", "--only", "linking", "--quiet", "--json", str(link), timeout=60)
+    proc = run_cli("check", "--only", "linking", "--quiet", "--json", str(link))
     assert_refused(proc, f"cannot write {link}: is a symbolic link")
     assert link.is_symlink() and not target.exists()
 
 
-def test_doctor_json_to_a_directory_names_it(tmp_path: Path) -> None:
-    proc = cli("doctor", "--json", "/")
+def test_doctor_json_to_a_directory_names_it(run_cli, tmp_path: Path) -> None:
+    proc = run_cli("doctor", "--json", "/")
     assert_refused(proc, "cannot write /: is a directory")
     assert "/.." not in proc.stderr and "Errno" not in proc.stderr, proc.stderr
 

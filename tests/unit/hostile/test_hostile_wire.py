@@ -18,7 +18,7 @@ from ort_wrapper.errors import ModelLoadError
 from ort_wrapper.runtime.modelcheck import check_external_data, external_locations
 
 import models
-from support.hostile import assert_refused, cli
+from support.hostile import assert_refused
 
 SECRET = np.arange(1, 7, dtype=np.float32)
 MODEL_FIELDS = {1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25, 26}  # onnx.proto's ModelProto
@@ -132,13 +132,13 @@ def _group_prefixed(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_group_in_front_of_the_model_hides_nothing(tmp_path: Path) -> None:
+def test_a_group_in_front_of_the_model_hides_nothing(run_cli, tmp_path: Path) -> None:
     model = _group_prefixed(tmp_path)
     with pytest.raises(ModelLoadError, match=r"tensor 'W' reads external data from '\.\./secret"):
         SessionBuilder.from_file(model).build()
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((2, 3), np.float32))
-    proc = cli("run", str(model), "-i", f"X={x}")
+    proc = run_cli("run", str(model), "-i", f"X={x}")
     assert_refused(proc, "../secret.bin")
     assert "6." not in proc.stdout  # the secret's last value never printed
 

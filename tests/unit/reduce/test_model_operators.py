@@ -119,13 +119,11 @@ def _shadowing_model() -> onnx.ModelProto:
     return model
 
 
-def test_reduce_config_lists_what_onnx_runtime_runs(tmp_path: Path) -> None:
+def test_reduce_config_lists_what_onnx_runtime_runs(tmp_path: Path, run_cli) -> None:
     """ORT's saved model with no optimisation is the graph it runs, local functions inlined: the
     operators there are the ones reduce-config lists (and the output shows which ran)."""
     import numpy as np
     import onnxruntime as ort
-
-    from support.hostile import cli
 
     path = _save(_shadowing_model(), tmp_path / "shadow.onnx")
     options = ort.SessionOptions()
@@ -138,7 +136,7 @@ def test_reduce_config_lists_what_onnx_runtime_runs(tmp_path: Path) -> None:
     assert ran == {"Relu", "Normalizer", "Neg"}
     listed = {op.name for op in model_operators(path)[1]}
     assert listed == ran
-    done = cli("reduce-config", str(path), "--out", str(tmp_path / "ops.config"))
+    done = run_cli("reduce-config", str(path), "--out", str(tmp_path / "ops.config"))
     assert done.returncode == 0, done.stderr
     lines = (tmp_path / "ops.config").read_text().splitlines()
     assert {"ai.onnx;17;Neg,Relu", "ai.onnx.ml;3;Normalizer"} <= set(lines), lines
