@@ -34,10 +34,11 @@ def mlp_model_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., subprocess.CompletedProcess[str]]:
     """``run_cli(*args)``: ``ort-wrapper ARGS`` in this process (``ort_wrapper.cli.main``), its
-    exit code (argparse's SystemExit included) and what it printed, in the shape
+    exit code (argparse's SystemExit included) and what it wrote to file descriptors 1 and 2
+    (so the children it starts, check's worker among them, are heard too), in the shape
     ``helpers.cli`` gives for a child; no ORT_WRAPPER*/ORT_LIB* variable set, as a child
     started by ``helpers.cli`` has none. For what no process boundary is needed to show."""
     from ort_wrapper.cli import main
@@ -46,12 +47,12 @@ def run_cli(
         monkeypatch.delenv(name)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        capsys.readouterr()
+        capfd.readouterr()
         try:
             code = main(list(args))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        out, err = capsys.readouterr()
+        out, err = capfd.readouterr()
         return subprocess.CompletedProcess(["ort-wrapper", *args], code, out, err)
 
     return run

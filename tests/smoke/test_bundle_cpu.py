@@ -22,6 +22,7 @@ from ort_wrapper.elf.reader import read_elf
 from ort_wrapper.files import sha256_file
 from ort_wrapper.manifest import load_manifest
 
+from helpers import cli
 from support.bundles import cpu_package, tree_hashes
 from support.cuda_envs import REPO, run_python
 
@@ -52,12 +53,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict:
     src = cpu_package()
     inputs_before = tree_hashes(src)
     out = tmp / "cpu"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "bundle", str(src), "--out", str(out), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+    proc = cli("bundle", str(src), "--out", str(out), "--json", cwd=REPO)  # module-scoped: a child
     assert proc.returncode == 0, proc.stderr
     again = make_bundle(src, tmp / "again", quiet=True)
     return {
@@ -132,7 +128,7 @@ int main(void) { printf("%s\\n", OrtGetApiBase()->GetVersionString()); return 0;
 """
 
 
-def test_the_bundle_links_through_its_cmake_package(bundled: dict, tmp_path: Path) -> None:
+def test_the_bundle_links_through_its_cmake_package(bundled: dict, tmp_path: Path, run_cli) -> None:
     """The bundle's CMake package points at its core library: a CMake project links it. The
     wheel has no file named by the library's SONAME; the bundle links that name beside the core
     library, so link-flags has nothing to warn about and the program runs as built."""
@@ -160,12 +156,7 @@ def test_the_bundle_links_through_its_cmake_package(bundled: dict, tmp_path: Pat
     ):
         done = subprocess.run(argv, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
-    flags = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "link-flags", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+    flags = run_cli("link-flags", str(out))
     assert flags.returncode == 0 and flags.stdout.split()[0].endswith("libonnxruntime.so.1.23.2")
     assert "loads libonnxruntime.so.1, which" not in flags.stderr, flags.stderr
     ran = subprocess.run([str(build / "v")], capture_output=True, text=True, env={})

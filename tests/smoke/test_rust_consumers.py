@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import pytest
 from ort_wrapper.bundle.write import make_bundle
 
 import models
-from helpers import skip_loudly
+from helpers import cli, skip_loudly
 from support.bundles import cpu_package
 from support.rust_consumers import (
     RELEASES,
@@ -56,12 +55,7 @@ CASES = [
 
 def consumer_env(dist: Path) -> dict[str, str]:
     """What ``ort-wrapper env DIST --json`` gives a consumer of ``dist``, and nothing else."""
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "env", str(dist), "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = cli("env", str(dist), "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["variables"]
 

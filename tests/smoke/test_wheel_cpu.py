@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import cli
 from support.cuda_envs import REPO, require_pypi
 
 INIT = """
@@ -35,12 +36,7 @@ print(json.dumps({"origin": info.distribution.origin, "root": str(info.distribut
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "wheel", "--out-dir", str(out), "--json", "-q"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+    proc = cli("wheel", "--out-dir", str(out), "--json", "-q", cwd=REPO)  # module-scoped: a child
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

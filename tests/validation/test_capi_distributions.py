@@ -6,8 +6,6 @@ suite gives the pybind path's per-case results; ``init(DIR)`` + SessionBuilder r
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -28,13 +26,9 @@ def libdir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return wheel_library_dir(tmp_path_factory.mktemp("wheel-lib"))
 
 
-def test_check_passes_all_five_sections(libdir: Path, tmp_path: Path) -> None:
+def test_check_passes_all_five_sections(libdir: Path, tmp_path: Path, run_cli) -> None:
     report = tmp_path / "report.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", "--dist", str(libdir), "--quiet",
-         "--json", str(report)],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    done = run_cli("check", "--dist", str(libdir), "--quiet", "--json", str(report))
     data = json.loads(report.read_text())
     statuses = {s["name"]: s["status"] for s in data["sections"]}
     assert done.returncode == 0, done.stdout[-4000:]

@@ -1,7 +1,7 @@
 """Validation: `ort-wrapper check` end to end on the PyPI wheel and on a prefix made from it:
-all five sections, exit codes, the JSON report, a model that does not load. In a child
-(``helpers.cli``) where sessions run, a worker crashes or times out; in this process
-(``run_cli``) where the command stops before any section, or runs only linking."""
+all five sections, exit codes, the JSON report, a model that does not load. The command runs
+in this process (``run_cli``): the sessions run in check's worker child, and that boundary
+(a crash, a timeout) is what the worker tests here are about."""
 
 from __future__ import annotations
 
@@ -12,21 +12,27 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli
 from support.prefixes import make_prefix
 
 SECTIONS = ["linking", "providers", "quality", "determinism", "stability"]
 
 
-def _check(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    start = time.monotonic()
-    done = cli("check", *args, timeout=600)
-    return done, time.monotonic() - start
+@pytest.fixture
+def check(run_cli):
+    """``check(*args)``: ``ort-wrapper check ARGS`` in this process (its sections run in the
+    worker child, the boundary these tests are about), and how long it took."""
+
+    def run(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+        start = time.monotonic()
+        done = run_cli("check", *args)
+        return done, time.monotonic() - start
+
+    return run
 
 
-def test_whole_check_on_the_wheel(tmp_path: Path) -> None:
+def test_whole_check_on_the_wheel(check, tmp_path: Path) -> None:
     # The 60 s / 15 s budgets are measured by benchmarks/harness.py, not asserted here.
-    done, _ = _check("--json", str(tmp_path / "r.json"))
+    done, _ = check("--json", str(tmp_path / "r.json"))
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["ok"] and [s["name"] for s in report["sections"]] == SECTIONS
@@ -45,10 +51,10 @@ def test_whole_check_on_the_wheel(tmp_path: Path) -> None:
     assert "conformance on CPUExecutionProvider" in done.stderr  # progress
 
 
-def test_a_model_that_does_not_load_is_a_failed_check(tmp_path: Path) -> None:
+def test_a_model_that_does_not_load_is_a_failed_check(check, tmp_path: Path) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
-    done, _ = _check(
+    done, _ = check(
         "--only",
         "determinism,stability",
         "--model",
@@ -70,8 +76,10 @@ def test_a_model_that_does_not_load_is_a_failed_check(tmp_path: Path) -> None:
         )
 
 
-def test_user_model_runs_in_determinism_and_stability(tmp_path: Path, mlp_model_path: Path) -> None:
-    done, _ = _check(
+def test_user_model_runs_in_determinism_and_stability(
+    check, tmp_path: Path, mlp_model_path: Path
+) -> None:
+    done, _ = check(
         "--only",
         "determinism,stability",
         "--model",
@@ -97,8 +105,8 @@ def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_prefix(tmp_path_factory.mktemp("wheel") / "dist", wheel="lib")
 
 
-def test_whole_check_on_a_prefix_runs_in_a_worker(prefix: Path, tmp_path: Path) -> None:
-    done, _ = _check(
+def test_whole_check_on_a_prefix_runs_in_a_worker(check, prefix: Path, tmp_path: Path) -> None:
+    done, _ = check(
         "--dist", str(prefix), "--runs", "100", "--json", str(tmp_path / "r.json"), "--quiet"
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -112,7 +120,9 @@ def test_whole_check_on_a_prefix_runs_in_a_worker(prefix: Path, tmp_path: Path) 
     )
 
 
-def test_a_claimed_provider_that_is_not_compiled_in_fails(prefix: Path, tmp_path: Path) -> None:
+def test_a_claimed_provider_that_is_not_compiled_in_fails(
+    check, prefix: Path, tmp_path: Path
+) -> None:
     data = json.loads((prefix / "share/ort-wrapper/manifest.json").read_text())
     data["providers"] = [*data["providers"], "CUDAExecutionProvider"]
     lying = tmp_path / "dist"
@@ -120,7 +130,7 @@ def test_a_claimed_provider_that_is_not_compiled_in_fails(prefix: Path, tmp_path
 
     shutil.copytree(prefix, lying, symlinks=True)
     (lying / "share/ort-wrapper/manifest.json").write_text(json.dumps(data))
-    done, _ = _check("--dist", str(lying), "--only", "providers", "--quiet")
+    done, _ = check("--dist", str(lying), "--only", "providers", "--quiet")
     assert done.returncode == 1
     assert "CUDAExecutionProvider is not compiled into this ONNX Runtime" in done.stdout
 
@@ -143,7 +153,7 @@ def test_a_section_named_twice_runs_once(tmp_path: Path, run_cli) -> None:
     assert done.stdout.count("== linking") == 1
 
 
-def test_a_baseline_missing_a_known_failure_fails_quality(tmp_path: Path) -> None:
+def test_a_baseline_missing_a_known_failure_fails_quality(check, tmp_path: Path) -> None:
     from ort_wrapper.check.baselines import BASELINE_DIR
 
     committed = BASELINE_DIR / "ort-1.23.2-onnx-1.18.0-CPUExecutionProvider.json"
@@ -151,7 +161,7 @@ def test_a_baseline_missing_a_known_failure_fails_quality(tmp_path: Path) -> Non
     dropped = sorted(data["known"])[0]
     del data["known"][dropped]
     (tmp_path / committed.name).write_text(json.dumps(data))
-    done, _ = _check(
+    done, _ = check(
         "--only", "quality", "--baseline-dir", str(tmp_path), "--json", str(tmp_path / "r.json"),
         "--quiet",
     )  # fmt: skip
@@ -161,22 +171,22 @@ def test_a_baseline_missing_a_known_failure_fails_quality(tmp_path: Path) -> Non
     assert conformance["status"] == "fail" and dropped in conformance["data"]["regressions"]
 
 
-def test_a_corrupt_baseline_fails_quality_before_any_case_runs(tmp_path: Path) -> None:
+def test_a_corrupt_baseline_fails_quality_before_any_case_runs(check, tmp_path: Path) -> None:
     (tmp_path / "ort-1.23.2-onnx-1.18.0-CPUExecutionProvider.json").write_text("{oops")
-    done, _ = _check("--only", "quality", "--baseline-dir", str(tmp_path))
+    done, _ = check("--only", "quality", "--baseline-dir", str(tmp_path))
     assert done.returncode == 1 and "is unreadable" in done.stdout
     assert "no case was run" in done.stdout
     assert "conformance on CPUExecutionProvider" not in done.stderr  # no progress: no case ran
 
 
-def test_a_worker_that_segfaults_fails_its_sections(prefix: Path, tmp_path: Path) -> None:
+def test_a_worker_that_segfaults_fails_its_sections(check, prefix: Path, tmp_path: Path) -> None:
     import shutil
 
     crashing = tmp_path / "dist"
     shutil.copytree(prefix, crashing, symlinks=True)
     init = crashing / "python/onnxruntime/__init__.py"
     init.write_text('__version__ = "1.23.2"\nimport ctypes\nctypes.string_at(0)\n')
-    done, _ = _check(
+    done, _ = check(
         "--dist", str(crashing), "--only", "linking,providers,determinism",
         "--json", str(tmp_path / "r.json"), "--quiet",
     )  # fmt: skip
@@ -189,8 +199,8 @@ def test_a_worker_that_segfaults_fails_its_sections(prefix: Path, tmp_path: Path
         assert "killed by signal 11" in status[name]["checks"][0]["detail"]
 
 
-def test_a_worker_past_its_timeout_keeps_what_it_finished(tmp_path: Path) -> None:
-    done, seconds = _check(
+def test_a_worker_past_its_timeout_keeps_what_it_finished(check, tmp_path: Path) -> None:
+    done, seconds = check(
         "--only", "providers,stability", "--runs", "100000000", "--timeout", "6",
         "--json", str(tmp_path / "r.json"), "--quiet",
     )  # fmt: skip
@@ -203,7 +213,7 @@ def test_a_worker_past_its_timeout_keeps_what_it_finished(tmp_path: Path) -> Non
 
 
 def test_a_static_distribution_is_linked_and_its_sessions_run_in_the_worker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    check, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No section is skipped for a static distribution: its archives are linked into a shared
     object with its own link flags and the session sections drive it through the C API. This
@@ -213,7 +223,7 @@ def test_a_static_distribution_is_linked_and_its_sessions_run_in_the_worker(
 
     monkeypatch.setenv("ORT_BUILDER_CACHE", str(tmp_path / "cache"))
     root = static_prefix(tmp_path / "static", version="1.23.2", api=23)
-    done, _ = _check("--dist", str(root), "--json", str(tmp_path / "r.json"), "--quiet")
+    done, _ = check("--dist", str(root), "--json", str(tmp_path / "r.json"), "--quiet")
     report = json.loads((tmp_path / "r.json").read_text())
     status = {s["name"]: s for s in report["sections"]}
     assert status["linking"]["status"] == "pass", done.stdout

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from helpers import cli
 from support.pypi_models import (
     iris_rows,
     ocr_detector,
@@ -38,11 +37,7 @@ QUICK = ("--determinism-seconds", "2", "--stability-seconds", "3", "--runs", "20
 def _check(tmp_path: Path, *args: str, sections: str = "quality,determinism,stability") -> Any:
     """Run `check --only SECTIONS ARGS`; the process and its JSON report."""
     report = tmp_path / "report.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", "--only", sections, "--quiet",
-         "--json", str(report), *args],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    done = cli("check", "--only", sections, "--quiet", "--json", str(report), *args, timeout=600)
     assert "Traceback" not in done.stderr, done.stderr
     return done, json.loads(report.read_text())
 
@@ -246,20 +241,12 @@ def test_a_folder_of_models_ends_with_one_table(tmp_path: Path) -> None:
     assert lines[-6] == "models:" and lines[-5].split() == [*summary["columns"][:-1], "time", "s"]
 
 
-def test_input_belongs_to_one_model(tmp_path: Path) -> None:
+def test_input_belongs_to_one_model(tmp_path: Path, run_cli) -> None:
     model = zipmap_classifier()
     [arg] = _save(tmp_path, iris_rows())
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", "--model", str(model), str(model),
-         "--input", arg],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = run_cli("check", "--model", str(model), str(model), "--input", arg)
     assert done.returncode == 2 and "give exactly one --model" in done.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", "--model", str(model),
-         "--expected", arg],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = run_cli("check", "--model", str(model), "--expected", arg)
     assert done.returncode == 2 and "--expected needs the inputs" in done.stderr
 
 

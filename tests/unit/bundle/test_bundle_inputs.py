@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,6 @@ from ort_wrapper.bundle.write import make_bundle
 from ort_wrapper.errors import BundleError
 
 from support.bundles import small_elf
-from support.cuda_envs import REPO
 
 
 def _nothing_written(out: Path) -> None:
@@ -81,15 +78,10 @@ def test_out_that_is_not_a_bundle_is_left_alone(tmp_path: Path) -> None:
     assert [p.name for p in out.iterdir()] == ["thesis.tex"]
 
 
-def test_cli_reports_the_error_without_a_traceback(tmp_path: Path) -> None:
+def test_cli_reports_the_error_without_a_traceback(tmp_path: Path, run_cli) -> None:
     src = tmp_path / "src"
     small_elf(src, "libfirst.so.1", needed=("libort_wrapper_absent_a.so.7",))
-    proc = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "bundle", str(src), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+    proc = run_cli("bundle", str(src), "--out", str(tmp_path / "o"))
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("ort-wrapper bundle: error: cannot bundle")
     assert "libort_wrapper_absent_a.so.7" in proc.stderr

@@ -299,17 +299,13 @@ def test_an_ort_older_than_api_16_is_refused(tmp_path: Path) -> None:
     assert "(ONNX Runtime 1.23.2) returned NULL for GetApi(23)" in out
 
 
-def test_a_library_that_crashes_on_load_is_reported(tmp_path: Path) -> None:
+def test_a_library_that_crashes_on_load_is_reported(tmp_path: Path, run_cli) -> None:
     crash = "__attribute__((constructor)) static void boom(void) { abort(); }"
     _fake(tmp_path / "crash", version="1.23.2", max_api=23, extra=crash)
     out = _init_error(tmp_path / "crash")
     assert "libonnxruntime.so.1: the C API probe was killed by signal 6" in out
     report = tmp_path / "report.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", "--dist", str(tmp_path / "crash"),
-         "--quiet", "--json", str(report)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = run_cli("check", "--dist", str(tmp_path / "crash"), "--quiet", "--json", str(report))
     assert done.returncode == 1, done.stderr
     sections = {s["name"]: s for s in json.loads(report.read_text())["sections"]}
     assert list(sections) == ["linking", "providers", "quality", "determinism", "stability"]
@@ -317,7 +313,9 @@ def test_a_library_that_crashes_on_load_is_reported(tmp_path: Path) -> None:
     assert "killed by signal 6" in json.dumps(sections["linking"])
 
 
-def test_a_release_tarball_layout_is_a_distribution(tmp_path: Path, add_model_path: Path) -> None:
+def test_a_release_tarball_layout_is_a_distribution(
+    tmp_path: Path, add_model_path: Path, run_cli
+) -> None:
     """lib/ + include/ (an official release tarball's shape): the library is found in lib/,
     the version comes from GetVersionString(), the shipped header gives the function table, and
     bundle reads the same version."""
@@ -342,10 +340,7 @@ def test_a_release_tarball_layout_is_a_distribution(tmp_path: Path, add_model_pa
     assert facts["version"] == "1.23.2" and facts["z"] == 12.0
     assert facts["dirs"] == [str(root / "lib")]
     out = tmp_path / "bundle"
-    done = subprocess.run(
-        [sys.executable, "-m", "ort_wrapper.cli", "bundle", str(root), "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = run_cli("bundle", str(root), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "share/ort-wrapper/manifest.json").read_text())["version"] == "1.23.2"
 
