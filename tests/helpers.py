@@ -15,12 +15,23 @@ from typing import Any
 
 import ort_wrapper
 
-__all__ = ["LAB_VERSION", "PYTHON_DIR", "REPO", "cli", "python_env", "run_fresh", "skip_loudly"]
+__all__ = [
+    "CLI",
+    "LAB_VERSION",
+    "PYTHON_DIR",
+    "REPO",
+    "cli",
+    "python_env",
+    "run_fresh",
+    "skip_loudly",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_VERSION = "1.21.0"  # the ORT source the lab-tier tests build (the newest Debian serves)
 # The package under test (the repo's, or another checkout's when PYTHONPATH points there).
 PYTHON_DIR = Path(ort_wrapper.__file__).resolve().parents[1]
+# The command line of ``ort-wrapper`` in a child (for subprocess.Popen where a test signals it).
+CLI = (sys.executable, "-m", "ort_wrapper.cli")
 
 
 def run_fresh(
@@ -64,7 +75,7 @@ def cli(
     """``ort-wrapper ARGS`` in a fresh process (``prefix``: a command to run it under; ``popen``:
     subprocess.run's arguments, ``env`` defaulting to ``python_env()``). The one way the tests
     start the command in a child."""
-    command = [*(prefix or []), sys.executable, "-m", "ort_wrapper.cli", *args]
+    command = [*(prefix or []), *CLI, *args]
     popen.setdefault("env", python_env())
     return subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, check=False, **popen

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ort_wrapper.matrix import load_matrix
 
-from helpers import cli, python_env
+from helpers import CLI, cli, python_env
 from support.reports import checks, data
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +149,7 @@ def test_a_manifest_claiming_a_provider_the_runtime_lacks_is_an_error(tmp_path):
 def test_json_into_a_closed_pipe_is_not_a_traceback():
     env = python_env(LD_LIBRARY_PATH=None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ort_wrapper.cli", "doctor", "--json"],
+        [*CLI, "doctor", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None

@@ -23,6 +23,7 @@ from ort_wrapper.elf.exports import exports
 from ort_wrapper.runtime.capi.probe import probe_shared
 from ort_wrapper.runtime.untrusted import SANDBOX_ENV, Sandbox, sandbox
 
+from helpers import CLI
 from support.hostile import cli, python_env, running_below
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="ELF shared libraries")
@@ -202,8 +203,7 @@ def test_sigterm_to_check_ends_its_worker_and_its_temporary_folder(
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ort_wrapper.cli", "check", "--only", "stability", "--runs",
-         "100000000", "--quiet"],
+        [*CLI, "check", "--only", "stability", "--runs", "100000000", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=python_env(TMPDIR=str(tmp), **{SANDBOX_ENV: mode}),
     )  # fmt: skip

@@ -18,6 +18,7 @@ import pytest
 from ort_wrapper.bundle.wheel import make_wheel
 from ort_wrapper.errors import BundleError
 
+from helpers import CLI
 from support.bundles import age_tree, cpu_package, small_elf
 from support.hostile import NO_DAC_OVERRIDE, assert_refused, cli, python_env, running_below
 
@@ -40,7 +41,7 @@ def _interrupt_when(
 
 def _popen(*args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "ort_wrapper.cli", *args],
+        [*CLI, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
