@@ -39,13 +39,8 @@ def run_fresh(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``code`` with this interpreter in a new process; ``env`` entries set to None are
     removed. The repo's python/ and tests/ are importable."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ORT_WRAPPER", "ORT_LIB"))}
-    environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), str(REPO / "tests")])
-    for key, value in (env or {}).items():
-        if value is None:
-            environ.pop(key, None)
-        else:
-            environ[key] = value
+    path = os.pathsep.join([str(REPO / "python"), str(REPO / "tests")])
+    environ = python_env(PYTHONPATH=path, **(env or {}))
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         env=environ,
