@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from ort_wrapper.bundle.wheel import make_wheel
 from ort_wrapper.errors import BundleError
 
-from helpers import CLI
+from helpers import CLI, run_fresh
 from support.bundles import age_tree, cpu_package, small_elf
 from support.hostile import NO_DAC_OVERRIDE, assert_refused, cli, python_env, running_below
 
@@ -127,9 +126,7 @@ def test_init_retry_after_a_late_failure_explains_the_mixed_runtime(
         "    try:\n        ort_wrapper.init(dist)\n"
         "    except InitError as exc:\n        print(exc)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=python_env(), check=False
-    )
+    done = run_fresh(code)  # a native module once loaded stays: a process of its own
     first, second = done.stdout.splitlines()[:2]
     assert "fails after the import" in first, done.stdout + done.stderr
     assert "native module is already loaded in this process from" in second, second
