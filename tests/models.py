@@ -119,8 +119,10 @@ def zipmap_model(
     node = helper.make_node(
         "ZipMap", ["X"], ["maps"], domain="ai.onnx.ml", classlabels_strings=list(labels)
     )
-    maps = helper.make_value_info("maps", helper.make_sequence_type_proto(helper.make_map_type_proto(
-        TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, []))))  # fmt: skip
+    value = helper.make_tensor_type_proto(TensorProto.FLOAT, [])
+    maps = helper.make_value_info(
+        "maps", helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.STRING, value))
+    )
     x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [rows, len(labels)])
     model = helper.make_model(
         helper.make_graph([node], "zipmap", [x], [maps]),
