@@ -120,9 +120,8 @@ def zipmap_model(
         "ZipMap", ["X"], ["maps"], domain="ai.onnx.ml", classlabels_strings=list(labels)
     )
     value = helper.make_tensor_type_proto(TensorProto.FLOAT, [])
-    maps = helper.make_value_info(
-        "maps", helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.STRING, value))
-    )
+    one_map = helper.make_map_type_proto(TensorProto.STRING, value)
+    maps = helper.make_value_info("maps", helper.make_sequence_type_proto(one_map))
     x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [rows, len(labels)])
     model = helper.make_model(
         helper.make_graph([node], "zipmap", [x], [maps]),

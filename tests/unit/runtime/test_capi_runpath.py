@@ -100,7 +100,7 @@ def _map_calls(libdir: Path, paths: dict[str, Path]) -> dict:
         f"""
         from ort_wrapper.runtime.capi.readers import reader_for
         counts = {{}}
-        for name, path in {({k: str(v) for k, v in paths.items()})!r}.items():
+        for name, path in { ({k: str(v) for k, v in paths.items()})!r}.items():
             s = session(path)
             calls = s._runner._calls
             n = [0]
