@@ -168,7 +168,14 @@ def _flat(calls: Calls, code: int) -> _Flat | None:
     if dtype is None or dtype.kind not in "biuf":
         return None
 
+    try:  # a ctypes array over ORT's memory lists its elements without a copy
+        element = np.ctypeslib.as_ctypes_type(dtype)
+    except NotImplementedError:  # float16: no ctypes type, a numpy copy
+        element = None
+
     def read(value: int, count: int) -> list[Any]:
+        if element is not None:
+            return (element * count).from_address(calls.pointer(value))[:] if count else []
         out = np.empty(count, dtype)
         if count:
             ctypes.memmove(address(out), calls.pointer(value), out.nbytes)
