@@ -206,7 +206,8 @@ def test_link_check_raises_no_false_alarm_on_the_examples(
     the static build (their objects, cargo's deps folder) predicts no failure: the links it
     judges are the ones that succeed in the tests above."""
     log = tmp_path / "objects.log"
-    for folder, compiler, source in (("c", "cc", "run_model.c"), ("cpp", "c++ -std=c++17", "run_model.cpp")):
+    compiles = (("c", "cc", "run_model.c"), ("cpp", "c++ -std=c++17", "run_model.cpp"))
+    for folder, compiler, source in compiles:
         line = f"{compiler} -c $(pkg-config --cflags libonnxruntime) {source} -o run_model.o"
         _build(lab, ["sh", "-c", line], f"{WORK}/examples/{folder}", log)
     _build(lab, ["cargo", "build", "--offline"], f"{WORK}/examples/rust", log)
