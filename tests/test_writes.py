@@ -54,6 +54,7 @@ ALLOWED = {
     "cache_root()",
     ("lab/chroot.py", "write_text"): "the chroot's ready stamp, under cache_root()",
     ("lab/chroot.py", ".rename(1)"): "the staged chroot into place, under cache_root()",
+    ("lab/shared_cache.py", "open(a)"): "the cache-use line, appended to the lab's build log",
     ("lab/source.py", "open(wb)"): "a download, into the lab's download cache",
     ("lab/source.py", ".replace(1)"): "a verified download into the lab's cache",
     ("lab/run.py", "open(w)"): "the lab's build log, under cache_root()",

@@ -35,6 +35,7 @@ from .configure import SHIMS, cmake_configure_argv
 from .imports import module_closure
 from .patches import PatchStatus, apply_series, dry_run, patch_files
 from .reduced import ccache_settings, operators_for_models, reduce_kernels, reduction_flags
+from .shared_cache import SharedCache, ccache_environment, collect_stats, write_ccache_config
 from .source import OrtSource, fetch_source, unpack_tarball
 from .static_deps import DEPS_LIB, build_static_deps, static_deps_key
 
@@ -60,7 +61,7 @@ _SRC, _BUILD, _INSTALL, _CCACHE, _SHIMS = (
 )
 _TREES = "/lab/trees"  # earlier build trees with their installs, by build key
 _KEPT_TREES = 2  # a variant's full and reduced builds
-_CCACHE_ENV = {"CCACHE_DIR": _CCACHE, "CCACHE_BASEDIR": "/lab", "CCACHE_MAXSIZE": "4G"}
+_CCACHE_ENV = ccache_environment("/lab", _CCACHE, "/lab/ccache.conf")
 _NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 _STAMP = ".ort-builder-key"
 
@@ -263,6 +264,7 @@ def _build(
     log_file: Path,
     jobs: int,
     operators: OperatorConfig | None = None,
+    shared: SharedCache | None = None,
 ) -> dict[str, float]:
     """Configure, build and install into /lab/install, unless already done for ``key`` (the
     build tree's stamp is written after the install; finalize only reads the install)."""
@@ -287,7 +289,10 @@ def _build(
     run(["ccache", "--zero-stats"])
     timings["ninja_steps"] = _ninja(root, env, log_file, jobs, binds)
     timings["build_s"] = time.monotonic() - start
-    run(["ccache", "--show-stats"])
+    stats = collect_stats(
+        lambda a, f: root.run(a, env=env, binds=binds, on_line=f), shared or SharedCache(), log_file
+    )
+    timings.update(stats.as_timings())
     start = time.monotonic()
     run(["cmake", "--install", _BUILD])
     timings["install_s"] = time.monotonic() - start
@@ -356,9 +361,11 @@ def run_lab(
     jobs: int,
     prune: bool = True,
     operators: OperatorConfig | None = None,
+    shared: SharedCache | None = None,
 ) -> LabResult:
     """Build ``variant_name`` from ``source`` in the chroot and finalize it (cached by input);
-    with ``operators``, a build reduced to those operators' kernels."""
+    with ``operators``, a build reduced to those operators' kernels; ``shared``: ccache's
+    second level (:meth:`SharedCache.resolve`)."""
     variant = matrix.variant(variant_name)
     _check_platform(variant)
     series = patch_files(patches_dir, variant.patches)
@@ -396,11 +403,13 @@ def run_lab(
                 patches=tuple(PatchStatus(**p) for p in record["patches"]),
                 reduced_for=operators,
             )
+        shared = shared or SharedCache()
+        write_ccache_config(root.host_path(_CCACHE_ENV["CCACHE_CONFIGPATH"]), shared)
         start = time.monotonic()
         tarball = fetch_source(source, cache_root() / "downloads")
         statuses = _prepare_source(root, tarball, series, _source_key(source, series))
         timings = {"source_s": time.monotonic() - start}
-        timings.update(_build(root, matrix, variant, key, log_file, jobs, operators))
+        timings.update(_build(root, matrix, variant, key, log_file, jobs, operators, shared))
         if static:
             start = time.monotonic()
             _static_deps(root, log_file)
@@ -438,10 +447,11 @@ def reduced_for_models(
     *,
     jobs: int,
     prune: bool = True,
+    shared: SharedCache | None = None,
 ) -> tuple[LabResult, LabResult]:
     """The full build (cached), then the build reduced to what ``models`` need: the operators
     they use and those the full build's optimisers turn them into."""
-    full = run_lab(matrix, variant_name, source, patches_dir, jobs=jobs, prune=prune)
+    full = run_lab(matrix, variant_name, source, patches_dir, jobs=jobs, prune=prune, shared=shared)
     log_file = lab_dir() / "logs" / f"{variant_name}-reduce-config.log"
 
     def run(argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -450,6 +460,7 @@ def reduced_for_models(
     with _locked(lab_dir() / ".lock"):
         operators = operators_for_models(full.chroot, full.dist_inside, models, run)
     reduced = run_lab(
-        matrix, variant_name, source, patches_dir, jobs=jobs, prune=prune, operators=operators
-    )
+        matrix, variant_name, source, patches_dir, jobs=jobs, prune=prune, operators=operators,
+        shared=shared,
+    )  # fmt: skip
     return full, reduced
