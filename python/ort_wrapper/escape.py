@@ -192,11 +192,12 @@ def ort_config_comment(text: str, what: str) -> str:
 def ccache_config_value(text: str, what: str) -> str:
     """``text`` as the value of one ``key = value`` line of ccache's config file, read back
     as one item of a space-separated list (``remote_storage``): ccache splits the file at line
-    breaks, trims each value and splits the list at spaces, so no whitespace or control
-    character, and not empty."""
+    breaks, trims each value, expands ``$NAME`` and ``${NAME}`` (``$$`` is no escape) and
+    splits the list at spaces: no whitespace, control character or ``$``, and not empty."""
     _checked(text, what, "ccache's config file")
-    if not text or any(c.isspace() for c in text):
-        raise _refuse(text, what, "ccache's config file", "is empty or holds whitespace")
+    if not text or "$" in text or any(c.isspace() for c in text):
+        why = "is empty or holds whitespace or '$' (ccache expands variables)"
+        raise _refuse(text, what, "ccache's config file", why)
     return text
 
 

@@ -1,0 +1,325 @@
+"""The lab's shared compiler cache on a real Redis server (Debian's ``redis-server``, started
+here on loopback and stopped after): a small C++ project compiled through the lab's own ccache
+settings (``ccache_environment`` + ``write_ccache_config``) on "machine A" and "machine B" (each
+its own local cache and build folder, made the same to ccache by the base directory, as /lab is
+in the chroot). B gets only remote hits and A's objects byte for byte. A stopped server, a wrong
+URL, a server wanting a password the URL lacks and a read-only server: the build still succeeds
+on the local cache, and the warning says the shared cache was not used and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ort_wrapper.lab.shared_cache import (
+    CacheStats,
+    CacheUrlError,
+    Scheme,
+    SharedCache,
+    ccache_config_text,
+    ccache_environment,
+    collect_stats,
+    parse_cache_url,
+    write_ccache_config,
+)
+
+PROJECT = {
+    "include/shapes.h": "#pragma once\nint area(int w, int h);\nconst char* where_area();\n",
+    "src/area.cc": '#include "shapes.h"\nint area(int w, int h) { return w * h; }\n'
+    "const char* where_area() { return __FILE__; }\n",
+    "src/main.cc": '#include <cstdio>\n#include "shapes.h"\n'
+    'int main() { std::printf("%d %s\\n", area(6, 7), where_area()); }\n',
+    "src/table.cc": '#include "shapes.h"\n'
+    "template <int N> struct T { static int f() { return N * T<N - 1>::f(); } };\n"
+    "template <> struct T<0> { static int f() { return 1; } };\n"
+    "int table() { return T<5>::f() + area(1, 2); }\n",
+}
+SOURCES = ("src/area.cc", "src/main.cc", "src/table.cc")
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is required for the shared-cache tests (tools/setup.sh installs it)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Redis:
+    """A redis-server of this test's own, on loopback."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def url(self, credentials: str = "") -> str:
+        return f"redis://{credentials}127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "redis-server exited at start"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"redis-server did not answer on port {port}")
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[Callable[..., Redis]]:
+    """Start redis-server (``*options`` added to its command line); all stopped after."""
+    binary = _tool("redis-server")
+    started: list[Redis] = []
+
+    def start(*options: str) -> Redis:
+        port = _free_port()
+        folder = tmp_path / f"redis-{port}"
+        folder.mkdir()
+        argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
+                "--save", "", "--appendonly", "no", *options]  # fmt: skip
+        log = open(folder / "redis.log", "wb")  # noqa: SIM115 - closed with the server
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        log.close()
+        server = Redis(port, process)
+        started.append(server)
+        _wait_ready(port, process)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One machine's view: its own local ccache, and the project under its own lab folder."""
+
+    root: Path
+
+    @property
+    def lab(self) -> Path:
+        return self.root / "lab"
+
+    def build(self, shared: SharedCache) -> tuple[CacheStats, dict[str, bytes]]:
+        """Compile the project through the lab's ccache settings; the stats and the objects."""
+        for rel, text in PROJECT.items():
+            (self.lab / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.lab / rel).write_text(text)
+        build = self.lab / "build"
+        build.mkdir(exist_ok=True)
+        config = write_ccache_config(self.root / "ccache.conf", shared)
+        settings = ccache_environment(str(self.lab), str(self.root / "ccache"), str(config))
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.root), "LANG": "C.UTF-8", **settings}
+
+        def run(argv: list[str], on_line: Callable[[str], None] | None = None) -> None:
+            done = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            for line in done.stdout.splitlines(keepends=True):
+                if on_line:
+                    on_line(line)
+
+        run(["ccache", "--zero-stats"])
+        for source in SOURCES:  # absolute paths, as CMake gives them; base_dir makes them relative
+            obj = build / (Path(source).stem + ".o")
+            run(["ccache", "g++", "-O2", f"-I{self.lab}/include", "-MD", "-MF", f"{obj}.d",
+                 "-c", str(self.lab / source), "-o", str(obj)])  # fmt: skip
+        stats = collect_stats(run, shared, self.root / "build.log")
+        run(["g++", "-o", "program", "area.o", "main.o"])
+        program = subprocess.run([build / "program"], capture_output=True, text=True, check=True)
+        assert program.stdout == "42 ../src/area.cc\n"  # no machine's path in the object
+        objects = {p.name: p.read_bytes() for p in sorted(build.glob("*.o"))}
+        return stats, objects
+
+
+@pytest.fixture
+def machines(tmp_path: Path) -> tuple[Machine, Machine]:
+    _tool("ccache")
+    _tool("g++")
+    return Machine(tmp_path / "machine-a"), Machine(tmp_path / "another-machine-b")
+
+
+def test_machine_b_gets_only_remote_hits_and_the_same_objects(
+    redis: Callable[..., Redis], machines: tuple[Machine, Machine]
+) -> None:
+    server = redis()
+    a, b = machines
+    shared = SharedCache.resolve(server.url())
+    assert shared.url is not None and shared.problem is None
+    first, objects_a = a.build(shared)
+    assert first == CacheStats(local_hits=0, remote_hits=0, misses=3, remote_errors=0)
+    second, objects_b = b.build(SharedCache.resolve(server.url()))
+    assert second == CacheStats(local_hits=0, remote_hits=3, misses=0, remote_errors=0)
+    assert objects_b == objects_a and len(objects_a) == 3
+    log = (b.root / "build.log").read_text()
+    assert "0 local hits, 3 remote hits, 0 misses (hit rate 100.0%)" in log
+    assert f"shared cache redis://127.0.0.1:{server.port}" in log
+    again, _ = b.build(shared)  # B's local cache is the first level now
+    assert (again.local_hits, again.remote_hits, again.misses) == (3, 0, 0)
+
+
+def _unused(shared: SharedCache, caplog: pytest.LogCaptureFixture, why: str) -> None:
+    assert shared.url is None and shared.problem is not None and why in shared.problem
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    said = [w for w in warnings if "shared compiler cache" in w and "NOT used" in w]
+    assert len(said) == 1 and why in said[0], warnings
+
+
+def _local_build_still_works(machine: Machine, shared: SharedCache) -> None:
+    stats, objects = machine.build(shared)
+    assert (stats.misses, stats.remote_hits, stats.remote_errors) == (3, 0, 0)
+    assert "remote_storage" not in (machine.root / "ccache.conf").read_text()
+    assert "shared cache not used" in (machine.root / "build.log").read_text()
+    assert len(objects) == 3
+
+
+def test_a_stopped_server_leaves_the_build_on_the_local_cache(
+    redis: Callable[..., Redis],
+    machines: tuple[Machine, Machine],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = redis()
+    server.stop()
+    with caplog.at_level(logging.WARNING):
+        shared = SharedCache.resolve(server.url())
+    _unused(shared, caplog, "cannot reach the server")
+    _local_build_still_works(machines[0], shared)
+
+
+def test_ccache_itself_goes_on_when_the_server_dies_during_a_build(
+    redis: Callable[..., Redis], machines: tuple[Machine, Machine]
+) -> None:
+    """Past the probe, ccache's own tolerance: an unreachable remote storage is counted as an
+    error (``remote_storage_error``) and the compilation proceeds on the local cache."""
+    server = redis()
+    shared = SharedCache.resolve(server.url())
+    assert shared.url is not None
+    server.stop()
+    stats, objects = machines[0].build(shared)
+    assert (stats.misses, stats.remote_hits) == (3, 0) and stats.remote_errors >= 3
+    assert len(objects) == 3
+    assert "3 shared-cache errors" in (machines[0].root / "build.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://127.0.0.1:6379", "not one of ccache's network backends"),
+        ("https://cache.example/ccache", "ccache has no TLS"),
+        ("redis://127.0.0.1:6379|read-only", "'|' attributes"),
+        ("redis://127.0.0.1:99999", "port"),
+        ("redis://127.0.0.1:6379/x", "database number"),
+        ("redis://pa%20ss@127.0.0.1", "letters, digits"),
+        ("redis://127.0.0.1:6379\nremote_only=true", "control characters"),
+    ],
+)
+def test_a_wrong_url_is_refused_with_the_reason(
+    url: str, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        shared = SharedCache.resolve(url)
+    _unused(shared, caplog, why)
+    assert "pa%20ss" not in caplog.text and "pa ss" not in caplog.text
+
+
+def test_after_a_wrong_url_the_build_goes_on(
+    machines: tuple[Machine, Machine], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        shared = SharedCache.resolve("ftp://127.0.0.1:6379")
+    _unused(shared, caplog, "not one of ccache's network backends")
+    _local_build_still_works(machines[0], shared)
+
+
+def test_a_server_wanting_a_password_the_url_lacks(
+    redis: Callable[..., Redis],
+    machines: tuple[Machine, Machine],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "s3cret-Pass_word"
+    server = redis("--requirepass", secret)
+    with caplog.at_level(logging.WARNING):
+        shared = SharedCache.resolve(server.url())
+    _unused(shared, caplog, "requires a password")
+    _local_build_still_works(machines[0], shared)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        wrong = SharedCache.resolve(server.url("not-it@"))
+    _unused(wrong, caplog, "refused the user name or password")
+    # with the password it is used, and it appears in no message, log or repr; only in the
+    # config file ccache reads, which only its owner may read
+    right = SharedCache.resolve(server.url(f"{secret}@"))
+    assert right.url is not None
+    stats, _ = machines[1].build(right)
+    assert stats.misses == 3 and stats.remote_errors == 0
+    config = machines[1].root / "ccache.conf"
+    assert secret in config.read_text() and config.stat().st_mode & 0o777 == 0o600
+    for text in (caplog.text, (machines[1].root / "build.log").read_text(), repr(right)):
+        assert secret not in text
+    assert right.describe() == f"shared cache redis://***@127.0.0.1:{server.port}"
+
+
+def test_a_read_only_server_is_not_used(
+    redis: Callable[..., Redis],
+    machines: tuple[Machine, Machine],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A replica (of a primary that is not there) refuses writes: -READONLY."""
+    server = redis("--replicaof", "127.0.0.1", str(_free_port()))
+    with caplog.at_level(logging.WARNING):
+        shared = SharedCache.resolve(server.url())
+    _unused(shared, caplog, "read-only")
+    _local_build_still_works(machines[0], shared)
+
+
+def test_the_url_in_parts_and_in_ccache_form() -> None:
+    url = parse_cache_url("redis://pw@cache.example:7000/3")
+    assert (url.scheme, url.host, url.port, url.path) == (Scheme.REDIS, "cache.example", 7000, "/3")
+    assert (url.username, url.password) == (None, "pw")
+    assert url.ccache_url() == "redis://pw@cache.example:7000/3"
+    assert url.redacted() == "redis://***@cache.example:7000/3" and "pw" not in repr(url)
+    user = parse_cache_url("redis://ci:pw@cache.example")
+    assert user.ccache_url() == "redis://ci:pw@cache.example:6379"
+    web = parse_cache_url("http://ci:pw@[::1]:8080/ccache/")
+    assert (web.host, web.port, web.path) == ("[::1]", 8080, "/ccache")
+    assert web.ccache_url() == "http://ci:pw@[::1]:8080/ccache"
+    assert parse_cache_url("http://cache.example").ccache_url() == "http://cache.example:80"
+    with pytest.raises(CacheUrlError, match="both a user name and a password"):
+        parse_cache_url("http://ci@cache.example/c")
+
+
+def test_no_url_writes_a_config_without_remote_storage(tmp_path: Path) -> None:
+    assert SharedCache.resolve(None) == SharedCache() == SharedCache.resolve("")
+    assert "remote_storage" not in ccache_config_text(SharedCache())
+    done = subprocess.run(
+        [_tool("ccache"), "--get-config", "remote_storage"],
+        env={"PATH": os.environ["PATH"], **ccache_environment(
+            str(tmp_path), str(tmp_path / "c"), str(write_ccache_config(tmp_path / "c.conf", SharedCache()))
+        )},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == ""
