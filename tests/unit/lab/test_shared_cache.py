@@ -315,11 +315,13 @@ def test_the_url_in_parts_and_in_ccache_form() -> None:
 def test_no_url_writes_a_config_without_remote_storage(tmp_path: Path) -> None:
     assert SharedCache.resolve(None) == SharedCache() == SharedCache.resolve("")
     assert "remote_storage" not in ccache_config_text(SharedCache())
+    config = write_ccache_config(tmp_path / "c.conf", SharedCache())
+    settings = ccache_environment(str(tmp_path), str(tmp_path / "c"), str(config))
     done = subprocess.run(
         [_tool("ccache"), "--get-config", "remote_storage"],
-        env={"PATH": os.environ["PATH"], **ccache_environment(
-            str(tmp_path), str(tmp_path / "c"), str(write_ccache_config(tmp_path / "c.conf", SharedCache()))
-        )},
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        env={"PATH": os.environ["PATH"], **settings},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == ""
