@@ -123,8 +123,18 @@ def parse_cache_url(text: str) -> CacheUrl:
         ) from None
     if parts.query or parts.fragment or "|" in text:
         raise CacheUrlError("the URL has a query, a fragment or '|' attributes: none is taken")
+    host, port, path = _location(parts, scheme)
+    user, password = _credentials(parts, scheme)
+    return CacheUrl(scheme, host, port, path, user, password)
+
+
+def _location(parts: SplitResult, scheme: Scheme) -> tuple[str, int, str]:
+    """The host (an IPv6 address in brackets), the port (the scheme's default when none is
+    given) and the path (Redis: ``/DB``) of ``parts``, checked."""
     host = parts.hostname or ""
-    if not _HOST.match(f"[{host}]" if ":" in host else host):
+    if ":" in host:
+        host = f"[{host}]"
+    if not _HOST.match(host):
         raise CacheUrlError("the URL names no valid host")
     try:
         port = parts.port or (6379 if scheme is Scheme.REDIS else 80)
@@ -134,9 +144,7 @@ def parse_cache_url(text: str) -> CacheUrl:
     if not (_REDIS_DB if scheme is Scheme.REDIS else _HTTP_PATH).match(path):
         what = "a database number" if scheme is Scheme.REDIS else "a plain path"
         raise CacheUrlError(f"the URL's path is not {what}")
-    user, password = _credentials(parts, scheme)
-    shown_host = f"[{host}]" if ":" in host else host
-    return CacheUrl(scheme, shown_host, port, path.rstrip("/"), user, password)
+    return host, port, path.rstrip("/")
 
 
 def _resp(*args: str) -> bytes:
