@@ -135,6 +135,8 @@ class Machine:
         config = write_ccache_config(self.root / "ccache.conf", shared)
         settings = ccache_environment(str(self.lab), str(self.root / "ccache"), str(config))
         env = {"PATH": os.environ["PATH"], "HOME": str(self.root), "LANG": "C.UTF-8", **settings}
+        # ccache's own record of what it hashes for each object (not a setting of the lab)
+        env |= {"CCACHE_DEBUG": "1", "CCACHE_DEBUGDIR": str(self.root / "debug")}
 
         def run(argv: list[str], on_line: Callable[[str], None] | None = None) -> None:
             done = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True)
@@ -154,6 +156,17 @@ class Machine:
         assert program.stdout == "42 ../src/area.cc\n"  # no machine's path in the object
         objects = {p.name: p.read_bytes() for p in sorted(build.glob("*.o"))}
         return stats, objects
+
+    def hashed(self) -> dict[str, str]:
+        """Per object, what ccache hashed for its direct-mode lookup (``ccache-input-text``:
+        the compiler's size and mtime, its name, LANG, the arguments, the input file as
+        given, the source's hash), from the first build."""
+        found = {}
+        for path in sorted((self.root / "debug").rglob("*.ccache-input-text")):
+            name = path.name.split(".o.")[0] + ".o"
+            text = path.read_text().split("=== PREPROCESSOR MODE ===")[0]
+            found.setdefault(name, text)
+        return found
 
 
 @pytest.fixture
@@ -175,6 +188,10 @@ def test_machine_b_gets_only_remote_hits_and_the_same_objects(
     second, objects_b = b.build(SharedCache.resolve(server.url()))
     assert second == CacheStats(local_hits=0, remote_hits=3, misses=0, remote_errors=0)
     assert objects_b == objects_a and len(objects_a) == 3
+    hashed_a, hashed_b = a.hashed(), b.hashed()
+    assert hashed_a == hashed_b and len(hashed_a) == 3
+    assert not any(str(a.root) in text for text in hashed_a.values())
+    assert "### inputfile\n../src/area.cc\n" in hashed_a["area.o"]
     log = (b.root / "build.log").read_text()
     assert "0 local hits, 3 remote hits, 0 misses (hit rate 100.0%)" in log
     assert f"shared cache redis://127.0.0.1:{server.port}" in log
