@@ -57,3 +57,24 @@ def test_every_output_has_one_drv_path_whatever_the_checkout(
             assert first["packages"][system][f"onnxruntime-{name}"].endswith(".drv")
     counts = {kind: sum(len(v) for v in first[kind].values()) for kind in first}
     assert all(counts.values()), counts
+
+
+def _cpu_drv(nix: Nix) -> str:
+    return nix.eval_json("packages.x86_64-linux.onnxruntime-cpu.drvPath")
+
+
+def test_what_changes_the_cached_outputs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Files outside the derivations' inputs (docs, tests) change no output path; a change to
+    the Python package does change the ORT builds' (finalize runs in their fixup phase), so a
+    cache never serves a distribution finalized by other code."""
+    if shutil.which("nix") is None:
+        pytest.skip("nix is not installed (tools/setup.sh installs Debian's nix-bin)")
+    base = Nix(tmp_path_factory.mktemp("base"))
+    docs = Nix(tmp_path_factory.mktemp("docs"))
+    (docs.flake / "docs").mkdir()
+    (docs.flake / "docs" / "note.md").write_text("a note\n")
+    (docs.flake / "README.md").write_text("# another readme\n")
+    code = Nix(tmp_path_factory.mktemp("code"))
+    module = code.flake / "python" / "ort_wrapper" / "errors.py"
+    module.write_text(module.read_text() + "\n# a comment\n")
+    assert _cpu_drv(docs) == _cpu_drv(base) != _cpu_drv(code)
