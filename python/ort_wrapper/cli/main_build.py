@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         "key": result.key,
         "cached": result.cached,
         "timings": result.timings,
+        "sharedCache": shared.describe(),
         "patches": [p.to_json() for p in result.patches],
         **({"reducedFor": result.reduced_for.to_json()} if result.reduced_for else {}),
     }
