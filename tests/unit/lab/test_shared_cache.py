@@ -2,18 +2,22 @@
 here on loopback and stopped after): a small C++ project compiled through the lab's own ccache
 settings (``ccache_environment`` + ``write_ccache_config``) on "machine A" and "machine B" (each
 its own local cache and build folder, made the same to ccache by the base directory, as /lab is
-in the chroot). B gets only remote hits and A's objects byte for byte. A stopped server, a wrong
+in the chroot). B gets only remote hits and A's objects byte for byte (and so from an HTTP
+cache, a small in-memory server here, with Basic credentials). A stopped server, a wrong
 URL, a server wanting a password the URL lacks and a read-only server: the build still succeeds
 on the local cache, and the warning says the shared cache was not used and why.
 """
 
 from __future__ import annotations
 
+import base64
+import http.server
 import logging
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -342,3 +346,99 @@ def test_no_url_writes_a_config_without_remote_storage(tmp_path: Path) -> None:
         check=True,
     )
     assert done.stdout.strip() == ""
+
+
+class _Storage(http.server.BaseHTTPRequestHandler):
+    """An HTTP cache as ccache's HTTP backend wants it (GET, PUT, DELETE), in memory; with
+    ``credentials`` it asks for Basic authentication, with ``read_only`` it refuses PUT."""
+
+    protocol_version = "HTTP/1.1"
+    store: dict[str, bytes]
+    credentials: str | None = None
+    read_only = False
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: bytes = b"") -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _allowed(self) -> bool:
+        if self.credentials is None:
+            return True
+        token = base64.b64encode(self.credentials.encode()).decode()
+        if self.headers.get("Authorization") == f"Basic {token}":
+            return True
+        self._answer(401)
+        return False
+
+    def do_GET(self) -> None:
+        if self._allowed():
+            body = self.store.get(self.path)
+            if body is None:
+                self._answer(404)
+            else:
+                self._answer(200, body)
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self._allowed():
+            if self.read_only:
+                self._answer(403)
+                return
+            self.store[self.path] = body
+            self._answer(201)
+
+    def do_DELETE(self) -> None:
+        if self._allowed():
+            self.store.pop(self.path, None)
+            self._answer(204)
+
+
+@pytest.fixture
+def http_cache() -> Iterator[Callable[..., str]]:
+    """Start an HTTP cache on loopback; returns its base URL (without credentials)."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(credentials: str | None = None, read_only: bool = False) -> str:
+        handler = type("Handler", (_Storage,), {"store": {}, "credentials": credentials,
+                                                "read_only": read_only})  # fmt: skip
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"127.0.0.1:{server.server_address[1]}/ccache"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_http_cache_with_credentials_serves_machine_b(
+    http_cache: Callable[..., str], machines: tuple[Machine, Machine]
+) -> None:
+    where = http_cache(credentials="ci:t0ken")
+    shared = SharedCache.resolve(f"http://ci:t0ken@{where}")
+    assert shared.url is not None, shared.problem
+    a, b = machines
+    first, objects_a = a.build(shared)
+    assert (first.misses, first.remote_hits, first.remote_errors) == (3, 0, 0)
+    second, objects_b = b.build(shared)
+    assert (second.local_hits, second.remote_hits, second.misses) == (0, 3, 0)
+    assert objects_b == objects_a
+    assert "t0ken" not in (b.root / "build.log").read_text() and "t0ken" not in shared.describe()
+
+
+def test_an_http_cache_wanting_credentials_or_refusing_writes_is_not_used(
+    http_cache: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        shared = SharedCache.resolve(f"http://{http_cache(credentials='ci:t0ken')}")
+    _unused(shared, caplog, "requires credentials (HTTP 401)")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        shared = SharedCache.resolve(f"http://{http_cache(read_only=True)}")
+    _unused(shared, caplog, "does not accept writes (HTTP 403): it is read-only")
