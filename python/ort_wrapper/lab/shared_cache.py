@@ -177,7 +177,7 @@ def _redis_problem(url: CacheUrl, timeout: float) -> str | None:
             if not ask("AUTH", *auth, url.password).startswith("+"):
                 return "the server refused the user name or password given in the URL"
         answer = ask("PING")
-        if answer.startswith("-NOAUTH") or answer.startswith("-NOPERM"):
+        if answer.startswith("-NOAUTH"):
             return "the server requires a password, and the URL gives none"
         if not answer.startswith("+"):
             return f"the server answered PING with {answer[:80]!r}"
