@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import BuildError
     from ..files import output_problem, write_json_atomic
     from ..lab.run import check_patches, reduced_for_models, run_lab
-    from ..lab.shared_cache import SharedCache
+    from ..lab.shared_cache import SharedCache, cache_url_setting
     from ..lab.source import known_source
     from ..matrix import load_matrix
     from ..operators import read_config
@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.for_models:
         for model in args.for_models:  # before anything is built: a bad model stops here
             model_operators(model)
-    url = args.cache_url if args.cache_url is not None else os.environ.get(CACHE_URL_VAR)
-    shared = SharedCache.resolve(url)  # probed once, before anything is built
+    shared = SharedCache.resolve(cache_url_setting(args.cache_url))  # probed once, first
     if args.for_models:
         _, result = reduced_for_models(
             *where, args.for_models, jobs=args.jobs, prune=args.prune, shared=shared

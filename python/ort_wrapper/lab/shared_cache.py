@@ -34,6 +34,7 @@ __all__ = [
     "CacheUrlError",
     "Scheme",
     "SharedCache",
+    "cache_url_setting",
     "ccache_config_text",
     "ccache_environment",
     "collect_stats",
@@ -264,6 +265,12 @@ class SharedCache:
         if self.url:
             return f"shared cache {self.url.redacted()}"
         return f"shared cache not used: {self.problem}" if self.problem else "no shared cache"
+
+
+def cache_url_setting(option: str | None) -> str | None:
+    """The shared cache asked for: ``--cache-url`` when given (an empty one turns it off),
+    else ``$ORT_BUILDER_CACHE_URL``."""
+    return option if option is not None else os.environ.get(ENV_VAR)
 
 
 def ccache_environment(base_dir: str, cache_dir: str, config_path: str) -> dict[str, str]:

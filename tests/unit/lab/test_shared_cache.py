@@ -30,6 +30,7 @@ from ort_wrapper.lab.shared_cache import (
     CacheUrlError,
     Scheme,
     SharedCache,
+    cache_url_setting,
     ccache_config_text,
     ccache_environment,
     collect_stats,
@@ -442,3 +443,12 @@ def test_an_http_cache_wanting_credentials_or_refusing_writes_is_not_used(
     with caplog.at_level(logging.WARNING):
         shared = SharedCache.resolve(f"http://{http_cache(read_only=True)}")
     _unused(shared, caplog, "does not accept writes (HTTP 403): it is read-only")
+
+
+def test_the_option_wins_over_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORT_BUILDER_CACHE_URL", "redis://from-env:6379")
+    assert cache_url_setting(None) == "redis://from-env:6379"
+    assert cache_url_setting("redis://option:6379") == "redis://option:6379"
+    assert cache_url_setting("") == "" and SharedCache.resolve("") == SharedCache()
+    monkeypatch.delenv("ORT_BUILDER_CACHE_URL")
+    assert cache_url_setting(None) is None
