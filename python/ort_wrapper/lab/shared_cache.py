@@ -158,6 +158,7 @@ def _resp(*args: str) -> bytes:
 
 
 def _reply(stream: BinaryIO) -> str:
+    """One reply line (a status, an error or an integer), safe to show."""
     line = stream.readline(512)
     if not line.endswith(b"\r\n"):
         raise OSError("the server closed the connection or answered no Redis reply")
@@ -165,9 +166,8 @@ def _reply(stream: BinaryIO) -> str:
 
 
 def _redis_problem(url: CacheUrl, timeout: float) -> str | None:
-    with socket.create_connection((url.host.strip("[]"), url.port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        stream = sock.makefile("rb")
+    address = (url.host.strip("[]"), url.port)
+    with socket.create_connection(address, timeout=timeout) as sock, sock.makefile("rb") as stream:
 
         def ask(*args: str) -> str:
             sock.sendall(_resp(*args))
@@ -175,8 +175,10 @@ def _redis_problem(url: CacheUrl, timeout: float) -> str | None:
 
         if url.password is not None:
             auth = [url.username] if url.username else []
-            if not ask("AUTH", *auth, url.password).startswith("+"):
-                return "the server refused the user name or password given in the URL"
+            answer = ask("AUTH", *auth, url.password)
+            if not answer.startswith("+"):
+                why = "the server refused the user name or password given in the URL"
+                return f"{why} ({answer[:80]!r})"
         answer = ask("PING")
         if answer.startswith("-NOAUTH"):
             return "the server requires a password, and the URL gives none"
