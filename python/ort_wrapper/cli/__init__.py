@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from ..errors import OrtWrapperError
+from ..errors import OrtWrapperError, OutputError
 from ..escape import terminal_text
 
 __all__ = ["main"]
@@ -83,6 +83,11 @@ def _run(args: argparse.Namespace) -> int:
     """The verb, with every error it may end with turned into a message and an exit code."""
     try:
         return int(args._run(args))
+    except OutputError as exc:  # a report file that cannot be: a usage error
+        if args.verbose:
+            raise
+        print(f"ort-wrapper {args.verb}: {terminal_text(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except OrtWrapperError as exc:
         if args.verbose:
             raise

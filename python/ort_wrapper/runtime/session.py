@@ -109,7 +109,7 @@ class Session:
         except InputError:  # the backend's own (a feed it cannot express): ours come first
             self._raise_problems(feeds)
             raise
-        except Exception as exc:
+        except Exception as exc:  # the binding's errors (Fail, ...) share no other base
             self._raise_problems(feeds)
             raise OrtApiError.wrapping(f"ONNX Runtime failed running {self.label}", exc) from None
         if self._one_output is not None:  # the common case, without dict(zip(...))'s cost
@@ -388,7 +388,7 @@ class SessionBuilder:
                 providers=[p for p, _ in providers],
                 provider_options=[o for _, o in providers],
             )
-        except Exception as exc:
+        except Exception as exc:  # the binding's errors (Fail, ...) share no other base
             raise ModelLoadError(f"cannot load {self._label}: {exc}") from None
 
     def build(self) -> Session:
