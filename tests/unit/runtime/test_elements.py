@@ -81,3 +81,14 @@ def test_plain_types_never_import_ml_dtypes() -> None:
     assert done.returncode == 0, done.stderr
     pytest.importorskip("ml_dtypes")
     assert done.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("code", [c for c, e in ELEMENTS.items() if not e.ml_dtypes])
+def test_check_makes_synthetic_feeds_of_every_plain_type(code: int) -> None:
+    from ort_wrapper.check.models import synthetic_feeds
+    from ort_wrapper.runtime.session import TensorInfo
+
+    type_ = f"tensor({element_name(code)})"
+    info = TensorInfo("x", type_, plain_dtype(type_), (2, "batch"))
+    [feed] = synthetic_feeds([info], batch=3).values()
+    assert feed.shape == (2, 3) and feed.dtype == numpy_dtype(code)
