@@ -5,7 +5,8 @@
   line with a comment; one that only cleans up and re-raises (its body ends in a bare
   ``raise``) needs none.
 - No module prints "cannot write": a write that fails is an ``OutputError`` (or the ``OSError``
-  itself) raised to the one handler of the command line, ``cli._run``, which prints it.
+  itself) raised to the one handler of the command line, ``cli._run``, which prints it; and no
+  verb returns exit code 2 itself (a usage error is argparse's, or the handler's).
 """
 
 from __future__ import annotations
@@ -68,6 +69,17 @@ def cannot_write_prints(source: str) -> list[int]:
     ]
 
 
+def usage_exits(source: str) -> list[int]:
+    """The lines of ``return 2`` statements."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Return)
+        and isinstance(node.value, ast.Constant)
+        and node.value.value == 2
+    ]
+
+
 def _modules() -> list[Path]:
     return sorted(SOURCE.rglob("*.py"))
 
@@ -89,6 +101,7 @@ except:  # a bare except, commented: allowed
     assert uncommented_broad_handlers("try:\n    x()\nexcept:\n    s = '# not a comment'\n") == [3]
     printed = 'print(f"x: cannot write {p}: {why}", file=sys.stderr)\nraise E("cannot write")\n'
     assert cannot_write_prints(printed) == [1]
+    assert usage_exits("def run():\n    if x:\n        return 2\n    return 0\n") == [3]
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SOURCE)))
@@ -107,6 +120,12 @@ def test_no_module_prints_cannot_write() -> None:
         if (lines := cannot_write_prints(p.read_text()))
     }
     assert not found, f"raise OutputError (or let the OSError go) to the CLI handler: {found}"
+
+
+def test_no_verb_returns_a_usage_error_itself() -> None:
+    verbs = sorted((SOURCE / "cli").glob("main_*.py"))
+    found = {p.name: lines for p in verbs if (lines := usage_exits(p.read_text()))}
+    assert verbs and not found, f"raise (OutputError for a report file) instead: {found}"
 
 
 def test_the_notes_state_the_convention() -> None:

@@ -2,7 +2,9 @@
 
 Each verb module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``, and imports its heavy dependencies inside ``run`` so that
-``ort-wrapper --help`` stays fast. Exit codes: 0 ok, 1 failure, 2 usage error.
+``ort-wrapper --help`` stays fast. A verb raises its errors; ``_run`` here is the one place
+they are printed (docs/architecture-notes.md, "Errors: one convention"). Exit codes: 0 ok,
+1 failure, 2 usage error (argparse's, or an ``OutputError``: a report file that cannot be).
 """
 
 from __future__ import annotations
