@@ -9,6 +9,7 @@ from pathlib import Path
 from ..check.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from ..check.inputs import ModelSpec, find_models
 from ..check.options import DETERMINISM_SECONDS, SECTIONS, STABILITY_SECONDS, CheckOptions
+from ..runtime.session import LOG_LEVELS
 from .arguments import named_file, named_size, positive_seconds, tolerance
 
 HELP = "validate a distribution: linking, providers, quality, determinism, stability"
@@ -151,6 +152,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=_positive, default=900, help="seconds for the session sections"
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--log-level",
+        choices=tuple(LOG_LEVELS),
+        default="fatal",
+        help="ONNX Runtime's own log lines from this level up (default fatal: its errors are "
+        "already in the report)",
+    )
 
 
 def _specs(args: argparse.Namespace) -> tuple[ModelSpec, ...]:
@@ -202,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         baseline_dir=args.baseline_dir,
         quiet=args.quiet,
         timeout_s=float(args.timeout),
+        log_level=args.log_level,
     )
     report = run_check(args.dist, options)
     print(render_text(report), flush=True)
