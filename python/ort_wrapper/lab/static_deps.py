@@ -11,14 +11,15 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from .paths import INSIDE
 from .source import OrtSource, fetch_source, unpack_tarball
+from .trees import read_stamp, write_stamp
 
 __all__ = ["DEPS_LIB", "build_static_deps", "static_deps_key"]
 
 _TABLE = Path(__file__).with_name("static_deps.json")
-_ROOT = "/lab/deps"
+_ROOT = INSIDE.deps
 DEPS_LIB = f"{_ROOT}/install/lib"  # inside the chroot: where the archives land
-_STAMP = ".ort-builder-key"
 _COMMON = {
     "CMAKE_BUILD_TYPE": "Release",
     "BUILD_SHARED_LIBS": "OFF",
@@ -51,12 +52,11 @@ def _configure_argv(name: str, flags: dict[str, str]) -> list[str]:
 def build_static_deps(
     host_path: Callable[[str], Path], downloads: Path, run: Callable[[list[str]], None]
 ) -> str:
-    """Build and install every library of ``static_deps.json`` under /lab/deps (once per
+    """Build and install every library of ``static_deps.json`` under ``INSIDE.deps`` (once per
     :func:`static_deps_key`); returns the folder holding the archives, as the chroot sees it.
     ``run`` runs a command in the chroot (with ccache); ``host_path`` maps a chroot path."""
     key = static_deps_key()
-    stamp = host_path(f"{_ROOT}/{_STAMP}")
-    if stamp.is_file() and stamp.read_text().strip() == key:
+    if read_stamp(host_path(_ROOT)) == key:
         return DEPS_LIB
     shutil.rmtree(host_path(_ROOT), ignore_errors=True)
     for name, pin in _table().items():
@@ -69,5 +69,5 @@ def build_static_deps(
         run(_configure_argv(name, flags))
         run(["cmake", "--build", f"{_ROOT}/build/{name}"])
         run(["cmake", "--install", f"{_ROOT}/build/{name}"])
-    stamp.write_text(key + "\n")
+    write_stamp(host_path(_ROOT), key)
     return DEPS_LIB

@@ -17,8 +17,9 @@ import pytest
 from ort_wrapper.errors import BuildError, LabEnvironmentError
 from ort_wrapper.files import cache_root
 from ort_wrapper.lab.configure import SHIMS, cmake_configure_argv
-from ort_wrapper.lab.patches import APPLIED, SKIPPED, apply_series, dry_run
-from ort_wrapper.lab.run import _drop_older_results, build_key, result_key
+from ort_wrapper.lab.source_patches import APPLIED, SKIPPED, apply_series, dry_run
+from ort_wrapper.lab.keys import build_key, result_key
+from ort_wrapper.lab.trees import drop_older_results
 from ort_wrapper.lab.source import OrtSource, fetch_source, known_source
 from ort_wrapper.matrix import RuntimeLoaded, load_matrix
 
@@ -228,6 +229,6 @@ def test_one_result_is_kept_per_variant(tmp_path: Path) -> None:
     for name in (old, new, *others):
         (tmp_path / name).mkdir()
         (tmp_path / f"{name}.json").write_text("{}")
-    _drop_older_results(tmp_path / new)
+    drop_older_results(tmp_path / new)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([new, f"{new}.json", *others, *(f"{o}.json" for o in others)])
