@@ -71,7 +71,7 @@ ALLOWED = {
     ("lab/pipeline.py", "run_lab", ".read_text"): "the lab's own result record",
     ("lab/source.py", "_table", ".read_text"): "sources.json, package data",
     ("lab/static_deps.py", "_table", ".read_text"): "static_deps.json, package data",
-    ("lab/static_deps.py", "static_deps_key", ".read_bytes"): "static_deps.json and itself",
+    ("lab/static_deps.py", "static_deps_key", ".read_bytes"): "its own code and data",
     ("lab/source.py", "fetch_source", "open"): "the download it writes",
     # link-check: an archive's members, re-read from the file elf/archive.py read and indexed
     ("linkcheck/load.py", "Archive.objects", "open"): "an archive read_archive already read",

@@ -30,10 +30,6 @@ def _digest_files(digest: Any, files: list[Path], base: Path) -> None:
         digest.update(path.read_bytes())
 
 
-def _digest_series(digest: Any, series: tuple[Path, ...]) -> None:
-    _digest_files(digest, list(series), series[0].parent if series else Path())
-
-
 def _tree(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
@@ -46,7 +42,7 @@ def source_key(source: OrtSource, series: tuple[Path, ...]) -> str:
     """What /lab/src depends on: the tarball's pin, the series and the code applying it (not
     the CMake flags or an operator config, so a full and a reduced build share one source)."""
     digest = hashlib.sha256(source.sha256.encode())
-    _digest_series(digest, series)
+    _digest_files(digest, list(series), series[0].parent if series else Path())
     digest.update(Path(source_patches.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -71,7 +67,7 @@ def build_key(
         "operators": operators.text() if operators else None,
     }
     digest.update(_json(spec))
-    _digest_series(digest, patches)
+    _digest_files(digest, list(patches), patches[0].parent if patches else Path())
     _digest_files(digest, _tree(_LAB_PKG), _LAB_PKG)
     return digest.hexdigest()[:16]
 

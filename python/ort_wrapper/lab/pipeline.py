@@ -72,22 +72,6 @@ def _check_platform(variant: Variant) -> None:
         )
 
 
-def _finalize_args(
-    source: OrtSource, root: Chroot, prune: bool, operators: OperatorConfig | None, static: bool
-) -> dict[str, Any]:
-    """finalize's arguments but the paths of this run and the patch statuses."""
-    args: dict[str, Any] = {
-        "version": source.version,
-        "sysroot": root.root,
-        "source": {"version": source.version, "url": source.pool, "sha256": source.sha256},
-        "prune": prune,
-        "reduced_for": operators,
-    }
-    if static:  # their archives come first, before the system's shared libraries
-        args["lib_dirs"] = (DEPS_LIB,)
-    return args
-
-
 def run_lab(
     matrix: Matrix,
     variant_name: str,
@@ -109,8 +93,17 @@ def run_lab(
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with lab_lock():
         root = ensure_chroot(source.suite, lab_dir() / "chroots", log_file)
+        # finalize's arguments but the paths of this run and the patch statuses
+        finalize_args: dict[str, Any] = {
+            "version": source.version,
+            "sysroot": root.root,
+            "source": {"version": source.version, "url": source.pool, "sha256": source.sha256},
+            "prune": prune,
+            "reduced_for": operators,
+        }
         static = variant.link_mode == "static"
-        finalize_args = _finalize_args(source, root, prune, operators, static)
+        if static:  # their archives come first, before the system's shared libraries
+            finalize_args["lib_dirs"] = (DEPS_LIB,)
         final = result_key(f"{key}:{static_deps_key()}" if static else key, finalize_args)
         dist_inside = f"{INSIDE.results}/{name}-{final}"
         dist = root.host_path(dist_inside)

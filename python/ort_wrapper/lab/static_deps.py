@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from . import configure
 from .paths import INSIDE
 from .source import OrtSource, fetch_source, unpack_tarball
 from .trees import read_stamp, write_stamp
@@ -36,17 +37,18 @@ def _table() -> dict[str, dict[str, object]]:
 
 
 def static_deps_key() -> str:
-    """A hash of what the archives depend on: the pins, the flags and this code."""
+    """A hash of what the archives depend on: the pins, the flags and the code that makes
+    their command lines (this module and ``configure``)."""
     digest = hashlib.sha256(_TABLE.read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    for code in (__file__, configure.__file__):
+        digest.update(Path(code).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _configure_argv(name: str, flags: dict[str, str]) -> list[str]:
-    settings = {**_COMMON, **flags}
-    source, build = f"{_ROOT}/src/{name}", f"{_ROOT}/build/{name}"
-    return ["cmake", "-G", "Ninja", "-S", source, "-B", build,
-            *(f"-D{k}={v}" for k, v in settings.items())]  # fmt: skip
+    return configure.cmake_argv(
+        f"{_ROOT}/src/{name}", f"{_ROOT}/build/{name}", {**_COMMON, **flags}
+    )
 
 
 def build_static_deps(
