@@ -1,5 +1,5 @@
 """ORT's CMake build in the chroot, from /lab/src into /lab/build and /lab/install: configure
-(the reduction's rewritten sources first), ninja with a progress line per step count, install;
+(the reduction's rewritten sources first), ninja with its progress, install;
 every compile through ccache, whose folder outside the chroot is bind-mounted for the run."""
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ _NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 
 def ccache_runner(
     root: Chroot, log_file: Path, env: dict[str, str] | None = None
-) -> Callable[[list[str]], None]:
-    """``run(argv)`` in the chroot with ccache's environment (plus ``env``) and its folder,
+) -> Callable[..., None]:
+    """``run(argv, **options)`` (``Chroot.run``'s) in the chroot with ccache's environment (plus ``env``) and its folder,
     which lives outside the chroot so a new chroot (other packages) keeps its hits."""
     return functools.partial(
         root.run,
