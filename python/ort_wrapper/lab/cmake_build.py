@@ -29,8 +29,8 @@ _NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 def ccache_runner(
     root: Chroot, log_file: Path, env: dict[str, str] | None = None
 ) -> Callable[..., None]:
-    """``run(argv, **options)`` (``Chroot.run``'s) in the chroot with ccache's environment (plus ``env``) and its folder,
-    which lives outside the chroot so a new chroot (other packages) keeps its hits."""
+    """``Chroot.run`` with ccache's environment (plus ``env``) and its folder, which lives
+    outside the chroot so a new chroot (other packages) keeps its hits."""
     return functools.partial(
         root.run,
         env={**_CCACHE_ENV, **(env or {})},
