@@ -69,7 +69,7 @@ def _newest_source() -> str:
 def run(args: argparse.Namespace) -> int:
     from ..errors import BuildError
     from ..files import output_problem, write_json_atomic
-    from ..lab.run import check_patches, reduced_for_models, run_lab
+    from ..lab.pipeline import check_patches, reduced_for_models, run_lab
     from ..lab.source import known_source
     from ..matrix import load_matrix
     from ..operators import read_config
