@@ -46,7 +46,7 @@ TRUSTED = {
     "finalize/archives.py": "ar and nm read and merge static archives as data",
     "finalize/darwin.py": "libtool/lipo merge darwin archives as data",
     "lab/chroot.py": "the build lab's chroot: the user's own build of ONNX Runtime",
-    "lab/patches.py": "patch(1) applies the repository's patches to the source tree",
+    "lab/source_patches.py": "patch(1) applies the repository's patches to the source tree",
     "lab/source.py": "tar unpacks a source tarball whose sha256 matched its pin",
 }
 

@@ -21,7 +21,7 @@ import pytest
 
 from ort_wrapper.errors import BuildError
 from ort_wrapper.lab.chroot import install_command
-from ort_wrapper.lab.run import LabResult
+from ort_wrapper.lab.pipeline import LabResult
 
 import models
 from helpers import LAB_VERSION, REPO, skip_loudly

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..manifest import Manifest
-from ..runtime.capi.library import c_driver_flags
+from ..runtime.capi.library import LINK_TIMEOUT_S, c_driver_flags
 from ..runtime.capi.probe import PROBE_TIMEOUT_S, CapiResult, probe_shared
 from ..runtime.child import run_command as _run
 from ..runtime.untrusted import RESULT_FD_ENV, run_confined
@@ -23,8 +23,6 @@ from ..runtime.untrusted import RESULT_FD_ENV, run_confined
 __all__ = ["CapiResult", "probe_shared", "probe_static", "static_program"]
 
 log = logging.getLogger(__name__)
-
-LINK_TIMEOUT_S = 600
 
 
 _PROGRAM = r"""#include <stdio.h>

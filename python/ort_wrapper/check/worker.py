@@ -83,7 +83,7 @@ def run_session_sections(
     judged = time.monotonic()
     try:
         verdicts = judge_providers(claimed)
-    except Exception as exc:
+    except Exception as exc:  # a probe session's failure fails the session sections only
         return [failed_section(name, f"cannot create a session: {exc}") for name in wanted]
     judged = time.monotonic() - judged
     usable = tuple(v.name for v in verdicts if v.usable)

@@ -80,7 +80,7 @@ def _newest_source() -> str:
 def run(args: argparse.Namespace) -> int:
     from ..errors import BuildError
     from ..files import output_problem, write_json_atomic
-    from ..lab.run import check_patches, reduced_for_models, run_lab
+    from ..lab.pipeline import check_patches, reduced_for_models, run_lab
     from ..lab.shared_cache import SharedCache, cache_url_setting
     from ..lab.source import known_source
     from ..matrix import load_matrix

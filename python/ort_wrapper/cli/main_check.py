@@ -4,7 +4,6 @@ deterministic and stable; a report per section, the same facts as JSON."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..check.compare import DEFAULT_ATOL, DEFAULT_RTOL
@@ -192,13 +191,12 @@ def _inputs(args: argparse.Namespace, specs: tuple[ModelSpec, ...]) -> list[Path
 def run(args: argparse.Namespace) -> int:
     from ..check import run_check
     from ..check.summary import model_summary
-    from ..files import output_problem, write_json_atomic
     from ..report import format_table, render_text
+    from .reportfile import refuse_unwritable, write_report
 
     specs = _specs(args)
-    if args.json and (problem := output_problem(args.json, _inputs(args, specs))):
-        print(f"ort-wrapper check: cannot write {args.json}: {problem}", file=sys.stderr)
-        return 2
+    if args.json:
+        refuse_unwritable(args.json, _inputs(args, specs))
     options = CheckOptions(
         sections=args.only,
         models=specs,
@@ -222,12 +220,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{summary.title}:\n{format_table(summary.columns, summary.rows)}", flush=True)
         data["models"] = summary.to_json()
     if args.json:
-        try:
-            write_json_atomic(args.json, data)
-        except OSError as exc:
-            print(
-                f"ort-wrapper check: cannot write {args.json}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 2
+        write_report(args.json, data)
     return 0 if report.ok else 1

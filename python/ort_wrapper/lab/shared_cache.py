@@ -355,14 +355,13 @@ def parse_print_stats(text: str) -> CacheStats:
 
 
 def collect_stats(
-    run: Callable[[list[str], Callable[[str], None]], None],
-    shared: SharedCache,
-    log_file: Path | None = None,
+    run: Callable[..., None], shared: SharedCache, log_file: Path | None = None
 ) -> CacheStats:
-    """Run ``ccache --print-stats`` through ``run(argv, on_line)`` and report the result:
-    a warning line for the user and the same line appended to ``log_file``."""
+    """Run ``ccache --print-stats`` through ``run(argv, on_line=…)`` (``Chroot.run`` with
+    ccache's settings) and report the result: a warning line for the user and the same line
+    appended to ``log_file``."""
     lines: list[str] = []
-    run(["ccache", "--print-stats"], lines.append)
+    run(["ccache", "--print-stats"], on_line=lines.append)
     stats = parse_print_stats("".join(lines))
     line = stats.summary(shared)
     log.warning("%s", line)

@@ -133,7 +133,7 @@ def _import(dist: Distribution) -> ModuleType:
         module = import_onnxruntime(python_path, root)
         _check_module(module, dist, python_path)
         return module
-    except Exception as exc:
+    except Exception as exc:  # importing runs the module's code: anything is an InitError
         _forget_modules(before)
         if added:
             sys.path.remove(str(python_path))

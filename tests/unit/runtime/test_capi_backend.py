@@ -411,3 +411,39 @@ def test_one_session_runs_from_many_threads(libdir: Path, mlp_model_path: Path) 
         libdir,
     )
     assert facts["same"] == [True] * 8
+
+
+def test_each_provider_is_appended_by_the_calls_its_capi_entry_names(libdir: Path) -> None:
+    # A CPU build refuses every other provider in ORT's own words, which name the provider:
+    # proof that the options calls or the generic call with the entry's name reached ORT.
+    said = _fresh(
+        """
+        from ort_wrapper.errors import OrtApiError
+        from ort_wrapper.runtime.loader import active_runtime
+        ow.init(LIB)
+        runtime = active_runtime()
+        handle = runtime.session_options(runtime.SessionOptions())
+        said = {}
+        for name in ("CUDAExecutionProvider", "TensorrtExecutionProvider",
+                     "DnnlExecutionProvider", "XnnpackExecutionProvider",
+                     "DmlExecutionProvider"):
+            try:
+                runtime.append_provider(handle, name, {"a": "1"})
+            except OrtApiError as exc:
+                said[name] = [exc.code, str(exc)]
+        print(json.dumps(said))
+        """,
+        libdir,
+    )
+    assert said["CUDAExecutionProvider"][1].endswith(
+        "CUDA execution provider is not enabled in this build."
+    )
+    assert "TensorRT execution provider is not enabled" in said["TensorrtExecutionProvider"][1]
+    assert "oneDNN execution provider is not enabled" in said["DnnlExecutionProvider"][1]
+    assert said["XnnpackExecutionProvider"] == [
+        "ORT_INVALID_ARGUMENT",
+        "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : XNNPACK execution provider is not "
+        "supported in this build.",
+    ]
+    assert said["DmlExecutionProvider"][0] == "ORT_NOT_IMPLEMENTED"
+    assert "no 'capi' entry in data/providers.json" in said["DmlExecutionProvider"][1]

@@ -16,14 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import OrtApiError
+from ..elements import PACKED as _PACKED
+from ..elements import STRING as _STRING
+from ..elements import element_code, element_name, numpy_dtype
 from .api import OrtLibrary
-from .values import address, element_code, element_name, numpy_dtype
+from .values import address
 
 __all__ = ["Calls", "read_any", "reader_for"]
 
 Reader = Callable[[int], Any]
 _Flat = Callable[[int, int], list[Any]]  # (a 1-D tensor value, its element count) -> a list
-_STRING, _PACKED = 8, (21, 22, 23)
 _TENSOR, _SEQUENCE, _MAP = 1, 2, 3
 
 

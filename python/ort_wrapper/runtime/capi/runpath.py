@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError
+from ..elements import PACKED, STRING, numpy_dtype, plain_codes
 from .api import OrtLibrary
 from .readers import Calls, Reader, reader_for
-from .values import address, numpy_dtype, plain_codes, to_value
+from .values import address, to_value
 
 __all__ = ["Runner"]
 
@@ -269,7 +270,10 @@ class Runner:
 
 def _plan(calls: Calls, chosen: list[Any]) -> OutputPlan:
     codes = [a.element_type if a.type.startswith("tensor(") else None for a in chosen]
-    numeric = all(c is not None and c != 8 and c < 21 and numpy_dtype(c) for c in codes)
+    numeric = all(
+        c is not None and c != STRING and c not in PACKED and numpy_dtype(c) is not None
+        for c in codes
+    )  # tensors ORT can fill in place: not strings, not 4-bit (packed)
     static = [a.shape for a in chosen if all(type(d) is int and d >= 0 for d in a.shape)]
     return OutputPlan(
         names=[a.name for a in chosen],

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import OrtApiError
 from ..catalog import CPU_PROVIDER as _CPU
-from ..catalog import provider_spec
+from ..catalog import GenericAppend, provider_spec
 from .api import OrtLibrary, table_for
 from .runpath import Runner
 from .values import TypedFeed, describe_type
@@ -143,18 +143,17 @@ class CapiRuntime:
                 "data/providers.json)",
                 "ORT_NOT_IMPLEMENTED",
             )
-        kind, _, target = how.partition(":")
-        if kind == "options":
-            made = lib.out(f"Create{target.removesuffix('_V2')}ProviderOptions")
-            try:
-                lib.call(
-                    f"Update{target.removesuffix('_V2')}ProviderOptions", made, *_pairs(options)
-                )
-                lib.call(f"SessionOptionsAppendExecutionProvider_{target}", handle, made)
-            finally:
-                lib.fn(f"Release{target.removesuffix('_V2')}ProviderOptions")(made)
+        if isinstance(how, GenericAppend):
+            lib.call(
+                "SessionOptionsAppendExecutionProvider", handle, how.name.encode(), *_pairs(options)
+            )
             return
-        lib.call("SessionOptionsAppendExecutionProvider", handle, target.encode(), *_pairs(options))
+        made = lib.out(how.create)
+        try:
+            lib.call(how.update, made, *_pairs(options))
+            lib.call(how.append, handle, made)
+        finally:
+            lib.fn(how.release)(made)
 
 
 class CapiSession:

@@ -11,27 +11,16 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from ...errors import BackendLimitError, InputError
+from ..elements import PACKED as _PACKED
+from ..elements import STRING as _STRING
+from ..elements import dtype_codes, element_name
 from .api import OrtLibrary
 
-__all__ = ["TypedFeed", "address", "describe_type", "element_code", "plain_codes", "to_value"]
+__all__ = ["TypedFeed", "address", "describe_type", "to_value"]
 
-# ONNXTensorElementDataType -> (ORT's name, numpy dtype name; ml_dtypes names for the custom ones)
-_ELEMENTS: dict[int, tuple[str, str]] = {
-    1: ("float", "float32"), 2: ("uint8", "uint8"), 3: ("int8", "int8"),
-    4: ("uint16", "uint16"), 5: ("int16", "int16"), 6: ("int32", "int32"),
-    7: ("int64", "int64"), 8: ("string", "object"), 9: ("bool", "bool"),
-    10: ("float16", "float16"), 11: ("double", "float64"), 12: ("uint32", "uint32"),
-    13: ("uint64", "uint64"), 14: ("complex64", "complex64"), 15: ("complex128", "complex128"),
-    16: ("bfloat16", "bfloat16"), 17: ("float8e4m3fn", "float8_e4m3fn"),
-    18: ("float8e4m3fnuz", "float8_e4m3fnuz"), 19: ("float8e5m2", "float8_e5m2"),
-    20: ("float8e5m2fnuz", "float8_e5m2fnuz"), 21: ("uint4", "uint4"), 22: ("int4", "int4"),
-    23: ("float4e2m1", "float4_e2m1fn"),
-}  # fmt: skip
-_STRING, _PACKED = 8, (21, 22, 23)
 _TENSOR, _SEQUENCE, _MAP, _OPAQUE, _SPARSE, _OPTIONAL = 1, 2, 3, 4, 5, 6
 
 
@@ -42,65 +31,6 @@ class TypedFeed:
 
     array: Any
     element_type: int
-
-
-@cache
-def numpy_dtype(code: int) -> Any:
-    """The numpy dtype of an ONNX element type; None when it needs ml_dtypes and that is absent,
-    or the type is unknown."""
-    import numpy as np
-
-    if code not in _ELEMENTS:
-        return None
-    name = _ELEMENTS[code][1]
-    try:
-        return np.dtype(name)
-    except TypeError:
-        try:
-            import ml_dtypes
-        except ImportError:
-            return None
-        return np.dtype(getattr(ml_dtypes, name))
-
-
-@cache
-def _codes() -> dict[Any, int]:
-    """numpy dtype -> element type, ml_dtypes' too (imported: only feeds of such dtypes ask)."""
-    table = {}
-    for code in _ELEMENTS:
-        dtype = numpy_dtype(code)
-        if dtype is not None and code != _STRING:
-            table.setdefault(dtype, code)
-    return table
-
-
-@cache
-def plain_codes() -> dict[Any, int]:
-    """numpy's own dtypes -> element type: what a feed passed as it is can be (no ml_dtypes
-    import, no 4-bit types, which are packed first)."""
-    import numpy as np
-
-    table = {}
-    for code, (_, name) in _ELEMENTS.items():
-        if code != _STRING and code not in _PACKED:
-            try:
-                table.setdefault(np.dtype(name), code)
-            except TypeError:  # an ml_dtypes name
-                continue
-    return table
-
-
-_CODES_BY_NAME = {name: code for code, (name, _) in _ELEMENTS.items()}
-
-
-def element_code(name: str) -> int | None:
-    """The element type ORT calls ``name`` ('float', 'string'...), or None."""
-    return _CODES_BY_NAME.get(name)
-
-
-def element_name(code: int) -> str:
-    """ORT's name of an element type ('float', 'bfloat16', ...)."""
-    return _ELEMENTS.get(code, (f"element type {code}", ""))[0]
 
 
 def describe_type(lib: OrtLibrary, type_info: int) -> tuple[str, int | None, tuple[Any, ...]]:
@@ -190,7 +120,7 @@ def to_value(lib: OrtLibrary, name: str, feed: Any, keep: list[Any], kind: str =
         array, code = _native(np.asarray(feed.array)), feed.element_type
     else:
         array = _native(np.asarray(feed))
-        code = _STRING if array.dtype.kind in "OUS" else _codes().get(array.dtype)
+        code = _STRING if array.dtype.kind in "OUS" else dtype_codes().get(array.dtype)
         if code is None:
             raise InputError(f"input {name!r}: arrays of dtype {array.dtype} have no ONNX type")
     shape = (ctypes.c_int64 * array.ndim)(*array.shape)
