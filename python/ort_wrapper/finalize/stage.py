@@ -37,6 +37,7 @@ from ..manifest import (
     MANIFEST_RELPATH,
     FileEntry,
     FileKind,
+    LinkMode,
     Manifest,
     find_c_api_header,
     load_manifest,
@@ -349,7 +350,7 @@ def finalize(
     check_replaceable(out, BuildError, _not_a_distribution)
     cache = read_cmake_cache(build_dir)
     version = version or ort_version_of(cache, sysroot)
-    static = variant.link_mode == "static"
+    static = variant.link_mode == LinkMode.STATIC
     components = component_archives(prefix, build_dir) if static else ()
     with new_directory(out, BuildError, _not_a_distribution) as dist:
         _copy_prefix(prefix, dist, {f"lib/{p.name}" for p in components})
