@@ -211,8 +211,9 @@ def _load(dist: Distribution) -> tuple[RuntimeInfo, Any]:
 def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
     """Load ONNX Runtime once and describe it (see the module docstring).
 
-    ``distribution``: a prefix holding ``share/ort-wrapper/manifest.json``, or any directory
-    holding ``libonnxruntime.so*`` (run through the C API); default
+    ``distribution``: a prefix holding ``share/ort-wrapper/manifest.json``, an onnxruntime
+    package (or the directory holding one), or any directory holding ``libonnxruntime.so*``
+    (run through the C API); default
     ``ORT_WRAPPER_DIST``, then ``ORT_LIB_LOCATION``, then a carried bundle, then the installed
     ``onnxruntime`` module. Asking for a different distribution after one is loaded raises
     InitError: a process holds one ONNX Runtime.

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from ort_wrapper.errors import InitError
 from ort_wrapper.manifest import MANIFEST_RELPATH
-from ort_wrapper.runtime.distribution import DistributionKind, locate
+from ort_wrapper.runtime.distribution import DistributionKind, core_of, locate
 
 
 def test_installed_wheel_is_a_module_target() -> None:
@@ -39,3 +42,28 @@ def test_manifest_that_does_not_parse(tmp_path: Path) -> None:
 def test_a_file_is_not_a_distribution(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     assert "is a file" in (locate(tmp_path / "f", strict=False).problem or "")
+
+
+def test_a_package_directory_or_the_folder_holding_it_is_a_module() -> None:
+    """The one classifier: init(), check, doctor and bundle call an onnxruntime package (or
+    its site-packages) a module, as bundle always did."""
+    installed = locate(None)
+    for given in (installed.path, installed.path.parent):
+        found = locate(given)
+        assert found.kind is DistributionKind.MODULE and found.root == installed.root
+        assert found.origin == "argument" and found.version == "1.23.2"
+
+
+def test_strict_locate_raises_what_the_broken_record_says(tmp_path: Path) -> None:
+    broken = locate(tmp_path, strict=False)
+    with pytest.raises(InitError) as caught:
+        locate(tmp_path)
+    assert str(caught.value) == broken.problem
+    assert broken.describe() == f"{tmp_path}: not a usable distribution ({broken.problem})"
+    assert not broken.has_files and broken.shared_objects() == ()
+
+
+def test_the_core_library_is_the_shortest_libonnxruntime_so_name() -> None:
+    names = ["libonnxruntime_providers_shared.so", "libonnxruntime.so.1.23.2", "libonnxruntime.so"]
+    assert core_of(Path(n) for n in names) == Path("libonnxruntime.so")
+    assert core_of([Path("libonnxruntime_providers_cuda.so")]) is None
