@@ -1,4 +1,5 @@
-"""Bad input becomes a Target with a reason, never an exception."""
+"""Bad input becomes a BROKEN Distribution with a reason (`locate(strict=False)`), never an
+exception."""
 
 from __future__ import annotations
 
