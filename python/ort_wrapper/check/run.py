@@ -18,7 +18,13 @@ from ..errors import OrtWrapperError
 from ..manifest import LinkMode
 from ..report import Report, Section, failed_section
 from ..runtime.capi.static import interpreter_for
-from ..runtime.distribution import ENV_VARS, Distribution, DistributionKind, locate
+from ..runtime.distribution import (
+    ENV_VARS,
+    INSTALLED_MODULE,
+    Distribution,
+    DistributionKind,
+    locate,
+)
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions, announce
 
@@ -29,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def _worker_env(target: Distribution) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    if target.kind is not DistributionKind.MODULE and target.root is not None:
+    if target.root is not None and target.origin != INSTALLED_MODULE:
         env["ORT_WRAPPER_DIST"] = str(target.root)
     return env
 

@@ -43,6 +43,7 @@ __all__ = [
     "CORE_GLOB",
     "CORE_PREFIX",
     "ENV_VARS",
+    "INSTALLED_MODULE",
     "Distribution",
     "DistributionKind",
     "core_of",
@@ -58,6 +59,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ENV_VARS = ("ORT_WRAPPER_DIST", "ORT_LIB_LOCATION")
+INSTALLED_MODULE = "installed module"  # the origin of the onnxruntime found on sys.path
 # ORT release builds version their exports VERS_<release>; other nodes (VERS_1.0) are not releases.
 RELEASE_NODE = re.compile(r"^VERS_(\d+\.\d+\.\d+)$")
 CARRIED_BUNDLE = Path(__file__).resolve().parent.parent / "_bundle"
@@ -266,7 +268,7 @@ def _installed_module() -> Distribution:
             "(onnxruntime-gpu), or point ORT_WRAPPER_DIST at a distribution"
         )
     return Distribution(
-        DistributionKind.MODULE, Path(spec.submodule_search_locations[0]), "installed module"
+        DistributionKind.MODULE, Path(spec.submodule_search_locations[0]), INSTALLED_MODULE
     )
 
 
@@ -418,7 +420,7 @@ def _chosen(distribution: str | os.PathLike[str] | None) -> tuple[Path | None, s
             return env_root(var, value), var
     if (CARRIED_BUNDLE / MANIFEST_RELPATH).exists():
         return CARRIED_BUNDLE, "carried bundle"
-    return None, "installed module"
+    return None, INSTALLED_MODULE
 
 
 def locate(

@@ -208,6 +208,12 @@ def _load(dist: Distribution) -> tuple[RuntimeInfo, Any]:
     return info, runtime
 
 
+def _names(dist: Distribution) -> set[Path]:
+    """The directories that name ``dist``: its root; a module's also the folder holding it."""
+    root = dist.path.resolve()
+    return {root, root.parent} if dist.kind is DistributionKind.MODULE else {root}
+
+
 def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
     """Load ONNX Runtime once and describe it (see the module docstring).
 
@@ -227,7 +233,7 @@ def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
             if distribution is None:
                 return _info
             wanted = Path(distribution).expanduser().absolute().resolve()
-            if wanted != _info.distribution.path.resolve():
+            if wanted not in _names(_info.distribution):
                 raise InitError(
                     f"ONNX Runtime is already loaded from {_info.distribution.describe()}; "
                     f"a process holds one runtime: load {wanted} in a new process"
