@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ort_wrapper.finalize.linkorder import strongly_connected
+
 SOURCE = Path(__file__).resolve().parent.parent / "python" / "ort_wrapper"
 
 
@@ -60,32 +62,9 @@ def import_graph(source: Path = SOURCE) -> dict[str, set[str]]:
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected groups of more than one module (Tarjan), each sorted."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            group = []
-            while (top := stack.pop()) != node:
-                group.append(top)
-            if group:
-                found.append(sorted([*group, node]))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
+    """The strongly connected groups of more than one module, each sorted (finalize's Tarjan,
+    the one the link order uses)."""
+    return [list(group) for group in strongly_connected(graph) if len(group) > 1]
 
 
 def test_the_scan_finds_a_circle_through_a_lazy_import(tmp_path: Path) -> None:
