@@ -125,7 +125,7 @@ def _capi_check(target: Distribution) -> Check:
         result = probe_static(target.path, target.manifest, api)
         name = "C API (static link)"
     else:
-        core = target.core_library() if target.has_files else None
+        core = target.core_library()
         if core is None:
             return Check("C API", FAIL, f"no {CORE_GLOB} among the distribution's shared objects")
         result = probe_shared(core, target.path, api, target.preload)

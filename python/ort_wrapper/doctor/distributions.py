@@ -352,7 +352,7 @@ def distribution_findings(
     target = locate(given, strict=False)  # check's resolution: the same verdict on the same prefix
     broken = target.kind is DistributionKind.BROKEN
     selected = None if broken else target
-    diagnosis = diagnose_load(target.shared_objects() if target.has_files else ())
+    diagnosis = diagnose_load(target.shared_objects())
     if target.kind is DistributionKind.STATIC:
         static_findings, details["selected"] = _static_findings(target, expected)
         findings += static_findings
