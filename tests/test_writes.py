@@ -48,7 +48,7 @@ ALLOWED = {
     ("finalize/stage.py", "symlink_to"): "the prefix's relative symlinks, recreated inside "
     "the directory new_directory made",
     ("check/capi.py", "write_text"): "the C test program, in check's own temporary directory",
-    ("runtime/capi/library.py", "write_text"): "runner.c, in the scratch folder of the link",
+    ("runtime/capi/static.py", "write_text"): "runner.c, in the scratch folder of the link",
     ("lab/chroot.py", "open(a)"): "the lab's build log, under cache_root()",
     ("lab/chroot.py", "shutil.copy2"): "resolv.conf into the chroot being staged under "
     "cache_root()",

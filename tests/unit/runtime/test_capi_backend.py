@@ -327,12 +327,11 @@ def test_a_release_tarball_layout_is_a_distribution(tmp_path: Path, add_model_pa
     shutil.copy2(debian_header(), root / "include" / "onnxruntime_c_api.h")
     facts = _fresh(
         f"""
-        from ort_wrapper.runtime.capi.library import find_header
         info = ow.init({str(root)!r})
         x = np.ones((2, 3), np.float32)
         z = ow.SessionBuilder.from_file({str(add_model_path)!r}).build().run({{"X": x, "Y": x}})
         print(json.dumps({{"library": str(info.library), "version": info.version,
-                          "header": str(find_header(info.distribution)), "z": z["Z"].sum().item(),
+                          "header": str(info.distribution.header()), "z": z["Z"].sum().item(),
                           "dirs": [str(d) for d in info.distribution.library_dirs]}}))
         """,
         root,
