@@ -45,6 +45,11 @@ CASES: dict[str, tuple[Callable[[], bytes], int]] = {
     "Conv 3x3 8->16 ch + ReduceMean, 32x32": (conv_model, 30),
     "MLP 3x256, batch 8": (partial(mlp_model, n=256), 30),
     "Conv 3x3 8->64 ch + ReduceMean, 32x32": (partial(conv_model, channels=64), 10),
+    "ZipMap, 100 rows x 3 string labels": (lambda: models.zipmap_model().SerializeToString(), 10),
+    "string tensor [100] in and out": (
+        lambda: models.string_identity_model().SerializeToString(),
+        30,
+    ),
 }
 
 
@@ -69,14 +74,23 @@ def _check_wall(libdir: Path) -> float:
     return seconds
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with numeric arrays as their bytes and others as lists, so that == is bitwise
+    equality of tensors, and equality of strings, maps and sequences."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if getattr(value, "dtype", None) is not None:
+        return value.tolist() if value.dtype.kind == "O" else (value.dtype, value.tobytes())
+    return value
+
+
 def _cases(runtime: CapiRuntime, rounds: int) -> dict[str, Any]:
     results = {}
     for name, (make, calls) in CASES.items():
         pybind, capi, feeds = _sessions(runtime, make())
-        same = all(
-            a.tobytes() == b.tobytes()
-            for a, b in zip(pybind.run(feeds).values(), capi.run(feeds).values(), strict=True)
-        )
+        same = _plain(pybind.run(feeds)) == _plain(capi.run(feeds))
         r = paired(("pybind", "capi"), partial(pybind.run, feeds), partial(capi.run, feeds),
                    rounds, calls)  # fmt: skip
         results[name] = {**r, "bitwise_identical": same}

@@ -22,6 +22,11 @@ let
     "/pkgs/variants.json"
   ];
   root = toString ../.;
+  # What running the tests or `pip install -e` leaves in a checkout (git ignores it; a `path:`
+  # flake would copy it) is left out, so every machine's checkout gives the same source and
+  # the same output paths: a binary cache serves them (tests/nix/test_cache_paths.py).
+  litter =
+    name: name == "__pycache__" || builtins.match ".*[.](pyc|egg-info)" name != null;
   src = lib.cleanSourceWith {
     name = "ort-wrapper-source";
     src = ../.;
@@ -30,7 +35,7 @@ let
       let
         rel = lib.removePrefix root (toString path);
       in
-      builtins.elem rel keep || lib.hasPrefix "/python/" rel;
+      (builtins.elem rel keep || lib.hasPrefix "/python/" rel) && !litter (baseNameOf rel);
   };
 in
 python3Packages.buildPythonPackage {

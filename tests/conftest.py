@@ -17,7 +17,7 @@ from helpers import LAB_VERSION, REPO, skip_loudly
 from support.prefixes import make_prefix
 
 if TYPE_CHECKING:
-    from ort_wrapper.lab.run import LabResult
+    from ort_wrapper.lab.pipeline import LabResult
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def _lab_build(build: Callable[..., Any]) -> Any:
 def lab() -> LabResult:
     """ORT ``LAB_VERSION`` cpu-static built in the trixie chroot and finalized (lab tier;
     cached by input, so every module after the first gets it at once)."""
-    from ort_wrapper.lab.run import run_lab
+    from ort_wrapper.lab.pipeline import run_lab
 
     return _lab_build(run_lab)
 
@@ -108,7 +108,7 @@ def lab() -> LabResult:
 def reduced_lab() -> tuple[LabResult, LabResult]:
     """The ``lab`` build and the one reduced for two real models from PyPI: PP-OCRv4's text
     detector (convolutional) and Silero VAD (recurrent, with an If)."""
-    from ort_wrapper.lab.run import reduced_for_models
+    from ort_wrapper.lab.pipeline import reduced_for_models
 
     from support.pypi_models import ocr_detector, silero_vad
 

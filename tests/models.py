@@ -17,6 +17,8 @@ __all__ = [
     "identity_chain_model",
     "matmul_model",
     "save",
+    "string_identity_model",
+    "zipmap_model",
 ]
 
 # ONNX Runtime 1.23 reads IR version <= 11; pin what these models declare.
@@ -107,6 +109,36 @@ def every_output_kind_model() -> onnx.ModelProto:
     model.ir_version = 10
     onnx.checker.check_model(model)
     return model
+
+
+def zipmap_model(
+    rows: int = 100, labels: tuple[str, ...] = ("setosa", "versicolor", "virginica")
+) -> onnx.ModelProto:
+    """X [rows, len(labels)] float -> ZipMap's sequence of string-keyed maps, one per row (what a
+    scikit-learn classifier converted by skl2onnx returns as probabilities)."""
+    node = helper.make_node(
+        "ZipMap", ["X"], ["maps"], domain="ai.onnx.ml", classlabels_strings=list(labels)
+    )
+    value = helper.make_tensor_type_proto(TensorProto.FLOAT, [])
+    one_map = helper.make_map_type_proto(TensorProto.STRING, value)
+    maps = helper.make_value_info("maps", helper.make_sequence_type_proto(one_map))
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [rows, len(labels)])
+    model = helper.make_model(
+        helper.make_graph([node], "zipmap", [x], [maps]),
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 3)],
+    )
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def string_identity_model(n: int = 100) -> onnx.ModelProto:
+    """S [n] string -> the same strings (a string tensor in, and one out)."""
+    s = helper.make_tensor_value_info("S", TensorProto.STRING, [n])
+    t = helper.make_tensor_value_info("T", TensorProto.STRING, [n])
+    return _model(
+        helper.make_graph([helper.make_node("Identity", ["S"], ["T"])], "strings", [s], [t])
+    )
 
 
 def bad_reshape_model() -> onnx.ModelProto:

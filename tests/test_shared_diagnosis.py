@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "python" / "ort_wrapper"
-JUDGES = ("check", "doctor", "runtime/capi/library.py")
+JUDGES = ("check", "doctor", "runtime/capi/static.py")
 # What decides loadability or reads symbols, below the shared diagnosis and link-check.
 LOWER = frozenset(
     {

@@ -29,15 +29,15 @@ SPAWNS = frozenset(
     }
 )  # fmt: skip
 SPAWNING_MODULES = frozenset({"subprocess", "os", "pty", "asyncio"})
-# runtime/child.py's runner of trusted tools, under the names it is imported as
+# runtime/tools.py's runner of trusted tools, under the names it is imported as
 TOOL_RUNNERS = frozenset({"run_command", "_run"})
 
 # module -> why the processes it starts (or the modules it imports by name) run no
 # distribution code
 TRUSTED = {
     "cli/__init__.py": "imports its own verb modules (ort_wrapper.cli.main_*) by name",
-    "runtime/child.py": "run_command: the runner of trusted tools (compiler, linker)",
-    "runtime/capi/library.py": "links a static distribution's archives with cc (reads them)",
+    "runtime/tools.py": "run_command: the runner of trusted tools (compiler, linker)",
+    "runtime/capi/static.py": "links a static distribution's archives with cc (reads them)",
     "check/capi.py": "compiles the static probe with cc; the program runs via run_confined",
     "bundle/patch.py": "patchelf edits copies of libraries (reads and writes them as data)",
     "bundle/wheel.py": "auditwheel repairs a wheel (reads its ELF files as data)",
@@ -46,7 +46,7 @@ TRUSTED = {
     "finalize/archives.py": "ar and nm read and merge static archives as data",
     "finalize/darwin.py": "libtool/lipo merge darwin archives as data",
     "lab/chroot.py": "the build lab's chroot: the user's own build of ONNX Runtime",
-    "lab/patches.py": "patch(1) applies the repository's patches to the source tree",
+    "lab/source_patches.py": "patch(1) applies the repository's patches to the source tree",
     "lab/source.py": "tar unpacks a source tarball whose sha256 matched its pin",
 }
 
@@ -69,7 +69,7 @@ def _spawns(name: tuple[str, ...]) -> bool:
     """subprocess.run, os.execv, ... or the trusted-tool runner (run_command)."""
     if len(name) >= 2 and name[-2] in SPAWNING_MODULES:
         return name[-1] in SPAWNS
-    return name[-1] in TOOL_RUNNERS and (len(name) == 1 or name[-2] == "child")
+    return name[-1] in TOOL_RUNNERS and (len(name) == 1 or name[-2] == "tools")
 
 
 def _the_program_itself(call: ast.Call) -> bool:

@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 apt_packages=(patchelf binutils nix-bin debootstrap patch xz-utils pkgconf clang llvm lld cmake
-  libc++-dev libc++abi-dev bubblewrap)
+  libc++-dev libc++abi-dev bubblewrap ccache redis-server)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -18,6 +18,7 @@ __all__ = [
     "ModelLoadError",
     "OrtApiError",
     "OrtWrapperError",
+    "OutputError",
     "ProviderUnavailableError",
     "VariantError",
 ]
@@ -137,3 +138,14 @@ class LinkError(BuildError):
 class EscapeError(OrtWrapperError):
     """An untrusted string cannot be written in a target language (a cargo line, CMake, the
     shell, pkg-config, ORT's operator config) as exactly what it is: ``escape`` refuses it."""
+
+
+class OutputError(OrtWrapperError):
+    """A report file the user named (``check``/``doctor`` ``--json FILE``) cannot be written:
+    ``path`` and why. The command line prints ``cannot write PATH: WHY`` and exits 2, a usage
+    error, since those verbs' exit 1 means the report found a failure."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
+        self.reason = reason

@@ -1,5 +1,6 @@
 """The one escaper per language an untrusted string enters: cargo build-script lines, CMake,
-the shell, pkg-config, ONNX Runtime's operator config, a wheel's RECORD, and the terminal.
+the shell, pkg-config, ONNX Runtime's operator config, a wheel's RECORD, ccache's config file,
+and the terminal.
 
 A string from a manifest, a model, a file name or a library can hold anything. Each function
 here returns text that the target's own parser reads back as exactly one item equal to the
@@ -20,6 +21,7 @@ from .errors import EscapeError
 
 __all__ = [
     "cargo_directive",
+    "ccache_config_value",
     "cmake_comment",
     "cmake_list_item",
     "cmake_quoted",
@@ -184,6 +186,18 @@ def ort_config_comment(text: str, what: str) -> str:
     if not text or text != text.strip():
         why = "is empty or has surrounding spaces"
         raise _refuse(text, what, "ONNX Runtime's operator config", why)
+    return text
+
+
+def ccache_config_value(text: str, what: str) -> str:
+    """``text`` as the value of one ``key = value`` line of ccache's config file, read back
+    as one item of a space-separated list (``remote_storage``): ccache splits the file at line
+    breaks, trims each value, expands ``$NAME`` and ``${NAME}`` (``$$`` is no escape) and
+    splits the list at spaces: no whitespace, control character or ``$``, and not empty."""
+    _checked(text, what, "ccache's config file")
+    if not text or "$" in text or any(c.isspace() for c in text):
+        why = "is empty or holds whitespace or '$' (ccache expands variables)"
+        raise _refuse(text, what, "ccache's config file", why)
     return text
 
 

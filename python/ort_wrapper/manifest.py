@@ -22,18 +22,21 @@ from .operators import OperatorConfig
 from .untrusted import read_json
 
 __all__ = [
+    "C_API_HEADER",
     "MANIFEST_RELPATH",
     "PREFIX_VAR",
     "FileEntry",
     "FileKind",
     "LinkMode",
     "Manifest",
+    "find_c_api_header",
     "load_manifest",
     "parse_manifest",
     "substitute",
 ]
 
 MANIFEST_RELPATH = Path("share/ort-wrapper/manifest.json")
+C_API_HEADER = "onnxruntime_c_api.h"
 PREFIX_VAR = "${prefix}"  # stands for the distribution's root in linkFlags
 FRAMEWORK = "-framework"  # darwin: a linkFlags item followed by the framework's name
 # The options a link flag may be: libraries, search directories, groups, darwin frameworks
@@ -197,6 +200,18 @@ def _files(where: str, data: Mapping[str, Any]) -> tuple[FileEntry, ...]:
         first[path] = i
         files.append(FileEntry(path, kind, _req(at, entry, "sha256", str), entry.get("role", "")))
     return tuple(files)
+
+
+def find_c_api_header(root: Path, folders: Sequence[str]) -> Path | None:
+    """The first ``onnxruntime_c_api.h`` under ``root/<folder>`` for each of ``folders`` in
+    turn (the first in sorted order within one): the one header finder of finalize (an
+    install's ``include/``), check and the C API backend (a distribution's ``includeDir``)."""
+    for folder in folders:
+        base = root / folder
+        found = sorted(base.rglob(C_API_HEADER)) if base.is_dir() else []
+        if found:
+            return found[0]
+    return None
 
 
 def substitute(flags: Sequence[str], prefix: Path) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 from test_flake import MATRIX
 from test_patch_series import _check
 
-from ort_wrapper.lab.patches import APPLIED, apply_series
+from ort_wrapper.lab.source_patches import APPLIED, apply_series
 
 from support.nix import ROOT
 from support.real_libraries import lab_source_files

@@ -21,7 +21,7 @@ import pytest
 
 from ort_wrapper.errors import BuildError
 from ort_wrapper.lab.chroot import install_command
-from ort_wrapper.lab.run import LabResult
+from ort_wrapper.lab.pipeline import LabResult
 
 import models
 from helpers import LAB_VERSION, REPO, skip_loudly
@@ -197,6 +197,33 @@ def test_the_archive_and_the_cxx_runtime_alone_link_it(
     )
     _build(lab, ["sh", "-c", line], cwd, tmp_path / "alone.log")
     _run(lab, "./archive_alone", cwd)
+
+
+def test_link_check_raises_no_false_alarm_on_the_examples(
+    lab: LabResult, work: Path, tmp_path: Path
+) -> None:
+    """``ort-wrapper link-check`` (issue 25) on what the three consumers above really link with
+    the static build (their objects, cargo's deps folder) predicts no failure: the links it
+    judges are the ones that succeed in the tests above."""
+    log = tmp_path / "objects.log"
+    compiles = (("c", "cc", "run_model.c"), ("cpp", "c++ -std=c++17", "run_model.cpp"))
+    for folder, compiler, source in compiles:
+        line = f"{compiler} -c $(pkg-config --cflags libonnxruntime) {source} -o run_model.o"
+        _build(lab, ["sh", "-c", line], f"{WORK}/examples/{folder}", log)
+    _build(lab, ["cargo", "build", "--offline"], f"{WORK}/examples/rust", log)
+    lines: list[str] = []
+    inputs = ["c/run_model.o", "cpp/run_model.o", "rust/target/debug/deps"]
+    argv = [f"{WORK}/bin/ort-wrapper", "link-check", "--dist", lab.dist_inside, "--output", "pie"]
+    try:
+        lab.chroot.run(
+            [*argv, *(f"{WORK}/examples/{i}" for i in inputs)],
+            cwd=WORK,
+            env=_environment(lab),
+            on_line=lines.append,
+        )
+    except BuildError:
+        pytest.fail("link-check predicted a failure for links that succeed:\n" + "".join(lines))
+    print("\n" + "".join(lines[-15:]))
 
 
 # The real ort-sys: rc.10 asks pkg-config first (and ignores this 1.21 build's .pc as older than

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from unit.check.check_prefixes import write_manifest
 
-from ort_wrapper.check import resolve_target
 from ort_wrapper.check.linking import linking_section
 from ort_wrapper.manifest import MANIFEST_RELPATH
+from ort_wrapper.runtime.distribution import DistributionKind, locate
 
 from support.prefixes import make_prefix
 
@@ -29,7 +29,7 @@ def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_installed_wheel_links() -> None:
-    section = linking_section(resolve_target(None))
+    section = linking_section(locate(None, strict=False))
     assert section.status == "pass", _failed(section)
     names = [c.name for c in section.checks]
     assert "NEEDED of libonnxruntime.so.1.23.2" in names
@@ -46,7 +46,7 @@ def test_installed_wheel_links() -> None:
 
 
 def test_prefix_links_with_runpath_origin(prefix: Path) -> None:
-    section = linking_section(resolve_target(prefix))
+    section = linking_section(locate(prefix, strict=False))
     assert section.status == "pass", _failed(section)
     objects = next(t for t in section.tables if t.title.startswith("shared objects"))
     assert objects.rows[0][:3] == ("libonnxruntime.so.1.23.2", "libonnxruntime.so.1", "$ORIGIN")
@@ -56,8 +56,8 @@ def test_manifest_naming_a_missing_library(prefix: Path, tmp_path: Path) -> None
     broken = tmp_path / "dist"
     shutil.copytree(prefix, broken, symlinks=True)
     (broken / "lib" / "libonnxruntime_providers_shared.so").unlink()
-    target = resolve_target(broken)
-    assert target.kind == "broken" and "libonnxruntime_providers_shared.so" in (
+    target = locate(broken, strict=False)
+    assert target.kind is DistributionKind.BROKEN and "libonnxruntime_providers_shared.so" in (
         target.problem or ""
     )
     failed = _failed(linking_section(target))
@@ -79,7 +79,7 @@ def test_library_with_an_unresolvable_needed(prefix: Path, tmp_path: Path) -> No
             ("lib/libonnxruntime_providers_shared.so", "shared"),
         ],
     )
-    failed = _failed(linking_section(resolve_target(broken)))
+    failed = _failed(linking_section(locate(broken, strict=False)))
     assert failed == {
         "NEEDED of libonnxruntime_providers_shared.so": (
             "unresolved: libnot-here.so.7 (needed by libonnxruntime_providers_shared.so)"

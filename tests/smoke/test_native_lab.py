@@ -21,7 +21,7 @@ from ort_wrapper.elf.reader import read_elf
 from ort_wrapper.errors import BuildError
 from ort_wrapper.files import sha256_file
 from ort_wrapper.lab.chroot import install_command
-from ort_wrapper.lab.run import LabResult
+from ort_wrapper.lab.pipeline import LabResult
 from ort_wrapper.lab.source import known_source
 from ort_wrapper.manifest import load_manifest
 from ort_wrapper.matrix import api_version_for

@@ -19,7 +19,7 @@ from onnx import TensorProto, helper
 
 from ort_wrapper.errors import BuildError
 from ort_wrapper.files import sha256_file
-from ort_wrapper.lab.run import LabResult
+from ort_wrapper.lab.pipeline import LabResult
 from ort_wrapper.manifest import load_manifest
 from ort_wrapper.operators import Operator
 

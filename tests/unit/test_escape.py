@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from ort_wrapper.errors import EscapeError
 from ort_wrapper.escape import (
     cargo_directive,
+    ccache_config_value,
     cmake_list_item,
     cmake_quoted,
     ort_config_comment,
@@ -293,3 +294,30 @@ def test_the_cmake_package_links_exactly_the_manifests_flags(flags: list[str]) -
         items = Path(tmp, "b", "items.txt").read_text(encoding="utf-8")
         got = items.split("\n") if items else []
         assert got == [f.replace("${prefix}", str(dist)) for f in flags]
+
+
+@SUBPROCESS
+@given(TEXT)
+@example("redis://pw@host:6379/0")
+@example("redis://h\nremote_only = true")
+@example("redis://a redis://b")
+@example("redis://${HOME}@h")
+def test_a_ccache_config_value_reads_back_as_one_remote_storage_entry(value: str) -> None:
+    """ccache itself reads the line back (``--get-config``): the same text, one entry."""
+    ccache = shutil.which("ccache")
+    if ccache is None:
+        pytest.fail("ccache is required (tools/setup.sh installs it)")
+    try:
+        escaped = ccache_config_value(value, "the URL")
+    except EscapeError:
+        assert not value or "$" in value or any(c.isspace() or not c.isprintable() for c in value)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "ccache.conf"
+        config.write_text(f"remote_storage = {escaped}\n", encoding="utf-8")
+        env = {"PATH": os.environ["PATH"], "CCACHE_CONFIGPATH": str(config), "CCACHE_DIR": tmp}
+        done = subprocess.run(
+            [ccache, "--get-config", "remote_storage"], env=env, capture_output=True, check=True
+        )
+    assert done.stdout.decode("utf-8") == value + "\n"
+    assert len(done.stdout.split()) == 1

@@ -39,6 +39,9 @@ def test_check_passes_all_five_sections(libdir: Path, tmp_path: Path, run_cli) -
         c for s in data["sections"] for c in s["checks"] if c["name"].startswith("conformance on")
     ]
     assert conformance["data"]["counts"]["pass"] > 1300 and not conformance["data"]["regressions"]
+    # --quiet: none of ORT's own log lines (npm's build also has Dawn, which prints to stderr
+    # itself that it found no Vulkan; that is not ORT's logger)
+    assert ":onnxruntime:" not in done.stderr, done.stderr[-2000:]
 
 
 def _case_results(libdir: Path | None) -> dict[str, str]:

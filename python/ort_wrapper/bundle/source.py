@@ -1,15 +1,15 @@
-"""What a bundle's SRC is, and which of its files go where in the bundle.
+"""Which files of a bundle's SRC go where in the bundle.
 
-Three kinds of SRC are understood:
+What SRC is, ``runtime.distribution.locate`` says (the one classifier; a BROKEN record too,
+since bundle also takes a folder of libraries that is no distribution):
 
-- ``prefix``: a distribution with ``share/ort-wrapper/manifest.json`` (a Nix output or the native
-  build). Its files keep their relative paths; its runtime-loaded libraries come from the
-  manifest's ``runtimeLoaded``.
-- ``wheel``: an installed ``onnxruntime`` / ``onnxruntime-gpu`` package (the package directory
+- with a manifest (``prefix``, ``static``; a Nix output or the native build): its files keep
+  their relative paths; its runtime-loaded libraries come from the manifest's ``runtimeLoaded``.
+- ``module``: an installed ``onnxruntime`` / ``onnxruntime-gpu`` package (the package directory
   itself, or a site-packages directory holding it). The package is copied to
   ``python/onnxruntime/``; the provider libraries found in ``capi/`` are the runtime-loaded ones
   (``runtime.catalog`` maps providers to libraries).
-- ``libdir``: a directory of shared libraries (top level only); they go to ``lib/``.
+- any other directory (``directory``): its shared libraries (top level only) go to ``lib/``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from ..elf.reader import is_elf, read_elf
 from ..errors import BundleError, ElfError, InitError
 from ..files import confined
-from ..manifest import MANIFEST_RELPATH, FileKind, load_manifest
+from ..manifest import MANIFEST_RELPATH, FileKind, Manifest
 from ..matrix import RuntimeLoaded
 from ..runtime.catalog import (
     CPU_PROVIDER,
@@ -33,7 +33,14 @@ from ..runtime.catalog import (
     resolve_provider_name,
     shared_bridge,
 )
-from ..runtime.distribution import library_dir, library_version, module_version
+from ..runtime.distribution import (
+    Distribution,
+    DistributionKind,
+    core_of,
+    library_dir,
+    library_version,
+    manifest_kind,
+)
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 
 __all__ = ["PlannedFile", "Source", "inspect_source"]
@@ -61,7 +68,7 @@ class Source:
     """A distribution to bundle."""
 
     path: Path
-    kind: str  # prefix, wheel, libdir
+    kind: DistributionKind  # module, prefix, static, directory
     version: str
     variant: str
     providers: tuple[str, ...]
@@ -107,22 +114,13 @@ def _library_version(libs: Iterable[Path], root: Path) -> str:
     symbol versions, or asked in a confined child when they do not name it (Debian's
     VERS_1.23 is not a release); a library that is not plausibly ONNX Runtime is refused
     without being loaded."""
-    cores = [p for p in libs if p.name.startswith("libonnxruntime.so")]
-    if not cores:
+    core = core_of(libs)
+    if core is None:
         return "unknown"
-    core = min(cores, key=lambda p: (len(p.name), p.name))
     try:
         return library_version(core, root)
     except InitError as exc:
         raise BundleError(f"cannot tell its ONNX Runtime version: {exc}") from None
-
-
-def _wheel_package(path: Path) -> Path | None:
-    if (path / "capi").is_dir() and (path / "__init__.py").is_file():
-        return path
-    if (path / "onnxruntime" / "capi").is_dir():
-        return path / "onnxruntime"
-    return None
 
 
 def _dist_requires(package: Path) -> tuple[str, ...]:
@@ -145,8 +143,7 @@ def _wheel_file(src: Path, dest: str, provider: str | None, bridge: str) -> Plan
     return PlannedFile(src, dest, FileKind.SHARED, "bridge" if src.name == bridge else "core", True)
 
 
-def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
-    version = module_version(package)
+def _wheel_source(package: Path, version: str | None, chosen: set[str] | None) -> Source:
     if version is None:
         raise BundleError(
             f"{package}/__init__.py declares no __version__: not an onnxruntime package"
@@ -184,8 +181,8 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
     gpu = any(p in gpu_providers("linux") for _, p in provider_libs)
     providers = tuple(dict.fromkeys([p for _, p in provider_libs] + [CPU_PROVIDER]))
     return Source(
-        path=path,
-        kind="wheel",
+        path=package,
+        kind=DistributionKind.MODULE,
         version=version,
         variant="pypi-gpu" if gpu else "pypi-cpu",
         providers=providers,
@@ -197,11 +194,7 @@ def _wheel_source(path: Path, package: Path, chosen: set[str] | None) -> Source:
     )
 
 
-def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
-    try:
-        manifest = load_manifest(path)
-    except InitError as exc:
-        raise BundleError(str(exc)) from None
+def _prefix_source(path: Path, manifest: Manifest, chosen: set[str] | None) -> Source:
     skipped = {
         r.library
         for r in manifest.runtime_loaded
@@ -229,7 +222,7 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
         loaded.append(r)
     return Source(
         path=path,
-        kind="prefix",
+        kind=manifest_kind(manifest),
         version=manifest.version,
         variant=manifest.variant,
         providers=manifest.providers,
@@ -243,7 +236,7 @@ def _prefix_source(path: Path, chosen: set[str] | None) -> Source:
     )
 
 
-def _libdir_source(given: Path) -> Source:
+def _libdir_source(given: Path, version: str | None) -> Source:
     path = library_dir(given) or given  # a release tarball's lib/, a Debian package's usr/lib/…
     candidates = sorted(p for p in path.iterdir() if p.is_file() and not p.is_symlink())
     if unreadable := [p for p in candidates if not os.access(p, os.R_OK)]:
@@ -264,8 +257,8 @@ def _libdir_source(given: Path) -> Source:
         files.append(PlannedFile(lib, f"{LIB_DIR}/{lib.name}", FileKind.SHARED, "", True))
     return Source(
         path=path,
-        kind="libdir",
-        version=_library_version(libs, path),
+        kind=DistributionKind.DIRECTORY,
+        version=version or _library_version(libs, path),
         variant="libdir",
         providers=(),
         files=tuple(files),
@@ -273,14 +266,15 @@ def _libdir_source(given: Path) -> Source:
     )
 
 
-def inspect_source(src: Path | str, providers: Iterable[str] | None = None) -> Source:
-    """Classify ``src`` and list its files; ``providers`` limits the runtime-loaded providers.
+def inspect_source(dist: Distribution, providers: Iterable[str] | None = None) -> Source:
+    """List the files of ``dist`` (``locate(SRC, strict=False)``); ``providers`` limits the
+    runtime-loaded providers.
 
     Raises BundleError (naming the path) when SRC does not exist or holds nothing bundleable.
     """
-    path = Path(src).expanduser().absolute()
     chosen = _selected(providers)
-    if not path.exists():
+    path = dist.root
+    if path is None or not path.exists():
         raise BundleError(f"{path}: no such file or directory (expected a distribution to bundle)")
     if not path.is_dir():
         raise BundleError(
@@ -289,9 +283,10 @@ def inspect_source(src: Path | str, providers: Iterable[str] | None = None) -> S
         )
     if (path / BUNDLE_JSON_RELPATH).exists():
         log.info("%s is itself a bundle; bundling it again as a prefix", path)
-    if (path / MANIFEST_RELPATH).exists():
-        return _prefix_source(path, chosen)
-    package = _wheel_package(path)
-    if package is not None:
-        return _wheel_source(path, package, chosen)
-    return _libdir_source(path)
+    if dist.manifest is not None:
+        return _prefix_source(path, dist.manifest, chosen)
+    if (path / MANIFEST_RELPATH).exists():  # there, but unreadable
+        raise BundleError(dist.problem or f"{path / MANIFEST_RELPATH} cannot be read")
+    if dist.kind is DistributionKind.MODULE:
+        return _wheel_source(path, dist.version, chosen)
+    return _libdir_source(path, dist.library_version)

@@ -36,6 +36,7 @@ from ..files import (
 from ..finalize.cmakepkg import core_library, with_cmake_package
 from ..manifest import MANIFEST_RELPATH, FileEntry, LinkMode, Manifest
 from ..progress import Progress
+from ..runtime.distribution import locate
 from . import BUNDLE_JSON_RELPATH, LIB_DIR
 from .links import core_links, make_links
 from .patch import set_runpath
@@ -246,7 +247,7 @@ def make_bundle(
     start = time.monotonic()
     out = Path(out).expanduser().absolute()
     check_replaceable(out, BundleError, _not_a_bundle)
-    source = inspect_source(src, providers)
+    source = inspect_source(locate(src, strict=False), providers)
     check_apart(out, (source.path,), BundleError)
     plan = plan_bundle(source, search_dirs, ld_library_path=ld_library_path)
     with new_directory(out, BundleError, _not_a_bundle) as tmp:

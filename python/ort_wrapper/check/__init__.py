@@ -12,7 +12,6 @@ raises for bad input: a broken distribution is a failed check with its reason. T
 from __future__ import annotations
 
 from ..report import FAIL, INFO, PASS, SKIP, WARN, Check, Report, Section, Table, render_text
-from ..runtime.target import Target, resolve_target
 from .options import SECTIONS, CheckOptions
 from .run import run_check
 
@@ -28,8 +27,6 @@ __all__ = [
     "Report",
     "Section",
     "Table",
-    "Target",
     "render_text",
-    "resolve_target",
     "run_check",
 ]

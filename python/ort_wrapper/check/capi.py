@@ -14,17 +14,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..manifest import Manifest
-from ..runtime.capi.library import c_driver_flags
+from ..manifest import Manifest, find_c_api_header
 from ..runtime.capi.probe import PROBE_TIMEOUT_S, CapiResult, probe_shared
-from ..runtime.child import run_command as _run
+from ..runtime.capi.static import LINK_TIMEOUT_S, c_driver_flags
+from ..runtime.tools import run_command as _run
 from ..runtime.untrusted import RESULT_FD_ENV, run_confined
 
 __all__ = ["CapiResult", "probe_shared", "probe_static", "static_program"]
 
 log = logging.getLogger(__name__)
-
-LINK_TIMEOUT_S = 600
 
 
 _PROGRAM = r"""#include <stdio.h>
@@ -69,28 +67,20 @@ def static_program(api: int) -> str:
     return _PROGRAM.replace("@FD_ENV@", RESULT_FD_ENV).replace("@API@", str(api))
 
 
-def _header_dir(root: Path, manifest: Manifest) -> Path | None:
-    if manifest.include_dir is None:
-        return None
-    base = root / manifest.include_dir
-    found = sorted(base.rglob("onnxruntime_c_api.h")) if base.is_dir() else []
-    return found[0].parent if found else None
-
-
 def probe_static(root: Path, manifest: Manifest, api: int, cc: str | None = None) -> CapiResult:
     """Compile, link (the manifest's link flags, ``${prefix}`` = ``root``) and run a C program."""
     compiler = cc or shutil.which("cc")
     if compiler is None:
         return CapiResult(api, error="no C compiler: `cc` is not on PATH (install gcc or clang)")
-    include = _header_dir(root, manifest)
-    if include is None:
+    header = find_c_api_header(root, [manifest.include_dir] if manifest.include_dir else [])
+    if header is None:
         where = f"{root / manifest.include_dir}" if manifest.include_dir else "includeDir (unset)"
         return CapiResult(api, error=f"onnxruntime_c_api.h not found under {where}")
     flags = c_driver_flags(root, manifest)
     with tempfile.TemporaryDirectory(prefix="ort-check-") as tmp:
         source, program = Path(tmp) / "capi.c", Path(tmp) / "capi"
         source.write_text(static_program(api))
-        command = (compiler, str(source), f"-I{include}", "-o", str(program), *flags, "-lm")
+        command = (compiler, str(source), f"-I{header.parent}", "-o", str(program), *flags, "-lm")
         code, _, err = _run(command, LINK_TIMEOUT_S, "compiling and linking")
         if code != 0:
             return CapiResult(api, error=f"compile/link failed: {err}", command=command)

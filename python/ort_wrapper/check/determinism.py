@@ -56,7 +56,7 @@ def per_model(
     start = time.monotonic()
     try:
         checks, rows = run()
-    except Exception as exc:
+    except Exception as exc:  # one model's failure fails that model's check alone
         log.debug("%s stopped", model.name, exc_info=True)
         checks, rows = [Check(f"{model.name}: checks", FAIL, f"stopped: {_what(exc)}")], []
     seconds = time.monotonic() - start
@@ -143,7 +143,7 @@ def _thread_counts(model: ModelSource, feeds: Any) -> tuple[Check, list[tuple[st
     for n in THREAD_COUNTS:
         try:
             by_threads[n] = _session(model, threads=n).run(feeds)
-        except Exception as exc:
+        except Exception as exc:  # one thread count failing is reported, not fatal
             failed[n] = _what(exc)
             rows.append((model.name, f"CPU, {n} thread(s)", "error", failed[n][:80]))
             continue
@@ -188,7 +188,7 @@ def _gpu_spread(
         session = _session(model, provider)
         deadline = time.monotonic() + seconds
         outs = [session.run(feeds) for _ in until(deadline, runs)]
-    except Exception as exc:
+    except Exception as exc:  # one provider failing fails its check alone
         return Check(name, FAIL, _what(exc)), (model.name, provider, "error", "-")
     spread = max(max_abs_diff(outs[0], o) for o in outs)
     vs_cpu = max_abs_diff(reference, outs[0])
@@ -204,7 +204,7 @@ def _gpu_spread(
 def _guard(name: str, make: Callable[[], Check]) -> Check:
     try:
         return make()
-    except Exception as exc:
+    except Exception as exc:  # one configuration failing fails its check alone
         return Check(name, FAIL, _what(exc))
 
 
@@ -219,7 +219,7 @@ def _model_checks(
         return [Check(f"{model.name}: load", FAIL, _what(exc))], []
     try:
         inputs, reference = prepare(model, first)
-    except Exception as exc:
+    except Exception as exc:  # the first run fails: nothing else can be measured
         return [Check(f"{model.name}: first run", FAIL, _what(exc), failed_inputs(exc))], []
     feeds = inputs.feeds
     said = {"inputs": inputs.describe()}

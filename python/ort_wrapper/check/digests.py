@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from ..files import sha256_file
 from ..report import FAIL, PASS, Check
-from ..runtime.target import Target
+from ..runtime.distribution import Distribution
 
 __all__ = ["digest_check"]
 
 _SHOWN = 5
 
 
-def digest_check(target: Target) -> Check | None:
+def digest_check(target: Distribution) -> Check | None:
     """A check comparing each listed file's sha256 with the manifest's; None without a
     manifest. Missing files are the "manifest files" check's concern and are skipped here."""
     if target.manifest is None or target.root is None:

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, OrtWrapperError
 from ..files import confined
 from ..untrusted import ARRAY_LIMIT, location_problem, read_bounded
 from ..untrusted import load_npy as _read_npy
@@ -325,7 +325,7 @@ def first_run(session: Any, inputs: ModelInputs) -> dict[str, Any]:
     that says so and how to give real ones."""
     try:
         return session.run(dict(inputs.feeds))
-    except Exception as exc:
+    except OrtWrapperError as exc:  # Session.run's InputError or OrtApiError
         if inputs.kind is InputKind.SYNTHETIC:
             raise InputsRejected(
                 f"the synthetic input was rejected: {exc}; give the model's real inputs with "

@@ -18,7 +18,7 @@ from ..errors import ElfError, VariantError
 from ..matrix import api_version_for
 from ..report import FAIL, INFO, PASS, SKIP, Check, Section, Table, shortlist
 from ..runtime.diagnose import version_check
-from ..runtime.target import Target
+from ..runtime.distribution import CORE_GLOB, Distribution, DistributionKind
 from .capi import CapiResult, probe_shared, probe_static
 from .digests import digest_check
 
@@ -26,28 +26,22 @@ __all__ = ["linking_section", "shared_objects"]
 
 log = logging.getLogger(__name__)
 
-_CORE_PREFIX = "libonnxruntime.so"
 
-
-def shared_objects(target: Target) -> tuple[list[Path], list[str]]:
+def shared_objects(target: Distribution) -> tuple[list[Path], list[str]]:
     """The distribution's ELF shared objects (``Distribution.shared_objects``), and the manifest
     entries that are missing."""
-    layout = target.layout
-    if layout is None:
+    if not target.has_files:
         return [], []
     missing = []
-    if target.manifest is not None and target.root is not None:
+    if target.manifest is not None:
         root = str(target.root)  # os.path: a manifest may list 10**5 files
         missing = [e.path for e in target.manifest.files if not os.path.exists(f"{root}/{e.path}")]
-    return list(layout.shared_objects()), missing
+    return list(target.shared_objects()), missing
 
 
-def _preloaded_sonames(target: Target) -> dict[str, Path]:
-    if target.manifest is None or target.root is None:
-        return {}
+def _preloaded_sonames(target: Distribution) -> dict[str, Path]:
     sonames = {}
-    for rel in target.manifest.preload:
-        path = target.root / rel
+    for path in target.preload:
         try:
             sonames[read_elf(path).soname or path.name] = path
         except ElfError:
@@ -116,7 +110,7 @@ def _object_checks(
     return [needed, _versions_check(obj)], rows
 
 
-def _capi_check(target: Target) -> Check:
+def _capi_check(target: Distribution) -> Check:
     version = target.version
     if version is None:
         return Check(
@@ -126,34 +120,30 @@ def _capi_check(target: Target) -> Check:
         api = api_version_for(version)
     except VariantError as exc:
         return Check("C API", FAIL, str(exc))
-    if target.kind == "static":
-        assert target.manifest is not None and target.root is not None
-        result = probe_static(target.root, target.manifest, api)
+    if target.kind is DistributionKind.STATIC:
+        assert target.manifest is not None
+        result = probe_static(target.path, target.manifest, api)
         name = "C API (static link)"
     else:
-        core = target.layout.core_library() if target.layout is not None else None
+        core = target.core_library()
         if core is None:
-            return Check(
-                "C API", FAIL, f"no {_CORE_PREFIX}* among the distribution's shared objects"
-            )
-        root = target.layout.root if target.layout is not None else core.parent
-        preload = [root / p for p in target.manifest.preload] if target.manifest else []
-        result = probe_shared(core, root, api, preload)
+            return Check("C API", FAIL, f"no {CORE_GLOB} among the distribution's shared objects")
+        result = probe_shared(core, target.path, api, target.preload)
         name = f"C API ({core.name})"
     return _capi_verdict(name, result, version)
 
 
-def _static_checks(target: Target) -> list[Check]:
+def _static_checks(target: Distribution) -> list[Check]:
     """The archives linked with their own flags into what the session sections run: a shared
     object (what a consumer's ``-shared`` link gives), else a Python interpreter linked with
     them (what an executable's link gives); cached by the manifest's hashes."""
     from ..errors import OrtWrapperError
-    from ..runtime.capi.library import link_runner, link_static
+    from ..runtime.capi.static import link_runner, link_static
 
-    assert target.manifest is not None and target.root is not None
+    assert target.manifest is not None
     start = time.monotonic()
     try:
-        built = link_static(target.root, target.manifest)
+        built = link_static(target.path, target.manifest)
     except OrtWrapperError as exc:
         shared_error = exc
     else:
@@ -168,7 +158,7 @@ def _static_checks(target: Target) -> list[Check]:
         ]
     command = list(getattr(shared_error, "command", ()))
     try:
-        runner = link_runner(target.root, target.manifest)
+        runner = link_runner(target.path, target.manifest)
     except OrtWrapperError as exc:
         return [
             Check(
@@ -193,7 +183,7 @@ def _static_checks(target: Target) -> list[Check]:
     ]
 
 
-def _predicted(target: Target) -> list[Check]:
+def _predicted(target: Distribution) -> list[Check]:
     """``ort-wrapper link-check``'s judgement of the link the next checks make, from the files
     before it runs (its readers and its simulation: ``linkcheck``): the distribution's archives
     loaded from ``OrtGetApiBase`` (``-u``) into a shared object. Its verdicts name the member
@@ -202,9 +192,8 @@ def _predicted(target: Target) -> list[Check]:
     from ..linkcheck import link_check
     from ..linkcheck.inputs import dist_inputs
 
-    assert target.root is not None
     try:
-        report = link_check(dist_inputs(target.root), "shared", undefined=("OrtGetApiBase",))
+        report = link_check(dist_inputs(target.path), "shared", undefined=("OrtGetApiBase",))
     except ElfError as exc:
         return [Check("link-check (shared)", FAIL, str(exc), fix="rebuild or replace it")]
     checks = []
@@ -241,7 +230,7 @@ def _capi_verdict(name: str, result: CapiResult, version: str) -> Check:
     )
 
 
-def _manifest_checks(target: Target, missing: list[str]) -> list[Check]:
+def _manifest_checks(target: Distribution, missing: list[str]) -> list[Check]:
     checks = []
     if target.manifest is not None:
         if missing:
@@ -279,11 +268,11 @@ def _tables(objects_rows: list, rows: list) -> tuple[Table, ...]:
     )
 
 
-def _unloadable(target: Target, diagnosis: LoadDiagnosis) -> list[Check]:
+def _unloadable(target: Distribution, diagnosis: LoadDiagnosis) -> list[Check]:
     """A folder holding ``libonnxruntime.so*`` that is no usable distribution: why (what the
     files show, not only the loader's first complaint), and no C API probe."""
     problem, fix = target.problem or "not a distribution", "see the checks below"
-    core = target.layout.core_library() if target.layout is not None else None
+    core = target.core_library()
     if core is not None and not diagnosis.ok:
         problem, fix = diagnosis.refusal(core), diagnosis.fix()
     return [
@@ -292,13 +281,12 @@ def _unloadable(target: Target, diagnosis: LoadDiagnosis) -> list[Check]:
     ]
 
 
-def linking_section(target: Target) -> Section:
+def linking_section(target: Distribution) -> Section:
     """Run the linking section on ``target`` (never raises for a bad distribution). Every
     shared object is diagnosed from its files (``elf.loadable``) before the C API probe
     loads anything."""
     start = time.monotonic()
-    layout = target.layout
-    if layout is None and target.kind == "broken":
+    if not target.has_files:
         check = Check("distribution", FAIL, target.problem or "not a distribution")
         return Section("linking", (check,), seconds=time.monotonic() - start)
     objects, missing = shared_objects(target)
@@ -313,14 +301,15 @@ def linking_section(target: Target) -> Section:
         rows.extend(closure_rows)
         if obj.info is not None:
             objects_rows.append(_object_row(obj))
-    if target.kind != "static" and not objects:
+    static = target.kind is DistributionKind.STATIC
+    if not static and not objects:
         checks.append(Check("shared objects", FAIL, "the distribution has no shared objects"))
-    if target.kind == "broken" and target.manifest is None:
+    if target.kind is DistributionKind.BROKEN and target.manifest is None:
         checks[:0] = _unloadable(target, diagnosis)
     else:
         checks.append(version_check(target.version))
         checks.append(_capi_check(target))
-    if target.kind == "static":
+    if static:
         checks.extend(_predicted(target))
         checks.extend(_static_checks(target))
     return Section("linking", tuple(checks), _tables(objects_rows, rows), time.monotonic() - start)

@@ -125,7 +125,7 @@ def synthetic_feeds(
             raise InputError(f"cannot make inputs for {info.describe()}: unsupported type")
         shape = tuple(_dim(info, i, d, dims or {}, batch) for i, d in enumerate(info.shape))
         kind = info.dtype.kind
-        if kind == "f":
+        if kind in "fc":  # complex: real parts only
             feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)
         elif kind in "iu":
             feeds[info.name] = rng.integers(0, 4, size=shape).astype(info.dtype)

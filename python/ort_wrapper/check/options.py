@@ -43,6 +43,8 @@ class CheckOptions:
     baseline_dir: Path | None = None
     quiet: bool = False
     timeout_s: float = 900.0
+    log_level: str = "fatal"  # ONNX Runtime's own log lines from this level up (its errors are
+    # already in the report)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sections", tuple(dict.fromkeys(self.sections)))  # each once
@@ -76,6 +78,7 @@ class CheckOptions:
             "baselineDir": str(self.baseline_dir) if self.baseline_dir else None,
             "quiet": self.quiet,
             "timeoutS": self.timeout_s,
+            "logLevel": self.log_level,
         }
 
     @classmethod
@@ -94,6 +97,7 @@ class CheckOptions:
             baseline_dir=Path(data["baselineDir"]) if data["baselineDir"] else None,
             quiet=data["quiet"],
             timeout_s=data["timeoutS"],
+            log_level=data["logLevel"],
         )
 
 

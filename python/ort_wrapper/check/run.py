@@ -12,11 +12,19 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import OrtWrapperError
+from ..manifest import LinkMode
 from ..report import Report, Section, failed_section
-from ..runtime.distribution import ENV_VARS
-from ..runtime.target import Target, TargetKind, interpreter_for, resolve_target
+from ..runtime.capi.static import interpreter_for
+from ..runtime.distribution import (
+    ENV_VARS,
+    INSTALLED_MODULE,
+    Distribution,
+    DistributionKind,
+    locate,
+)
 from .linking import linking_section
 from .options import SESSION_SECTIONS, CheckOptions, announce
 
@@ -25,14 +33,14 @@ __all__ = ["run_check", "run_worker"]
 log = logging.getLogger(__name__)
 
 
-def _worker_env(target: Target) -> dict[str, str]:
+def _worker_env(target: Distribution) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    if target.kind != "module" and target.root is not None:
+    if target.root is not None and target.origin != INSTALLED_MODULE:
         env["ORT_WRAPPER_DIST"] = str(target.root)
     return env
 
 
-def run_worker(target: Target, options: CheckOptions) -> list[Section]:
+def run_worker(target: Distribution, options: CheckOptions) -> list[Section]:
     """Run the session sections of ``options`` in a child process loading ``target``. When the
     child dies (a signal, an exit), the section it was in fails with how it ended and the
     sections after it run in a new child; ``--timeout`` bounds them all together."""
@@ -60,7 +68,7 @@ def run_worker(target: Target, options: CheckOptions) -> list[Section]:
     return [done[n] for n in wanted]
 
 
-def _worker_paths(target: Target, options: CheckOptions) -> tuple[list[Path], list[Path]]:
+def _worker_paths(target: Distribution, options: CheckOptions) -> tuple[list[Path], list[Path]]:
     """What the worker reads (the distribution, the models and their data, baselines) and
     writes (baselines, when asked to)."""
     from .baselines import BASELINE_DIR
@@ -74,7 +82,7 @@ def _worker_paths(target: Target, options: CheckOptions) -> tuple[list[Path], li
 
 
 def _one_worker(
-    target: Target, options: CheckOptions, interpreter: tuple[str, dict[str, str]]
+    target: Distribution, options: CheckOptions, interpreter: tuple[str, dict[str, str]]
 ) -> tuple[dict[str, Section], str, bool]:
     """One confined child: the sections it finished, how it ended, whether it ran out of
     time."""
@@ -82,7 +90,7 @@ def _one_worker(
 
     # A module claims what it compiles in; a plain directory claims nothing (no manifest).
     claimed = list(target.manifest.providers) if target.manifest else None
-    if target.kind is TargetKind.DIRECTORY:
+    if target.kind is DistributionKind.DIRECTORY:
         claimed = []
     python, extra = interpreter
     readable, writable = _worker_paths(target, options)
@@ -114,7 +122,7 @@ def _collect(result: object) -> dict[str, Section]:
     return {}
 
 
-def _not_loadable(target: Target, wanted: list[str]) -> list[Section]:
+def _not_loadable(target: Distribution, wanted: list[str]) -> list[Section]:
     return [failed_section(n, f"not a loadable distribution: {target.problem}") for n in wanted]
 
 
@@ -124,7 +132,7 @@ def run_check(
     """Check the distribution at ``dist`` (default: the one ``init()`` would load)."""
     options = options or CheckOptions()
     start = time.monotonic()
-    target = resolve_target(dist)
+    target = locate(dist, strict=False)
     sections: dict[str, Section] = {}
     if "linking" in options.sections:
         announce("linking", options.quiet)
@@ -133,12 +141,27 @@ def run_check(
     if wanted:
         found = (
             run_worker(target, options)
-            if target.dist is not None
+            if target.kind is not DistributionKind.BROKEN
             else _not_loadable(target, wanted)
         )
         sections.update((s.name, s) for s in found)
     ordered = tuple(sections[n] for n in options.sections if n in sections)
-    dist = target.to_json()
-    subject = dist.get("describe", dist.get("path", "?"))
+    data = _distribution_json(target, None if dist is None else str(dist))
     seconds = time.monotonic() - start
-    return Report("ort-wrapper check", subject, ordered, seconds, {"distribution": dist})
+    return Report("ort-wrapper check", data["describe"], ordered, seconds, {"distribution": data})
+
+
+def _distribution_json(target: Distribution, given: str | None) -> dict[str, Any]:
+    """The report's ``distribution`` object."""
+    m, broken = target.manifest, target.kind is DistributionKind.BROKEN
+    return {
+        "given": given,
+        "kind": target.kind,
+        "root": str(target.root) if target.root else None,
+        "version": target.version,
+        "variant": m.variant if m else None,
+        "linkMode": m.link_mode if m else (None if broken else LinkMode.SHARED),
+        "providers": list(m.providers) if m else None,
+        "problem": target.problem,
+        "describe": target.describe(),
+    }

@@ -69,7 +69,7 @@ def _stability(
         warm_until = time.monotonic() + seconds * WARM_UP_SHARE
         for _ in until(warm_until, max(20, runs // 20)):  # warm-up: arenas and caches settle
             session.run(feeds)
-    except Exception as exc:
+    except Exception as exc:  # a model that cannot start fails its own check only
         what = str(exc) if isinstance(exc, OrtWrapperError) else f"{type(exc).__name__}: {exc}"
         failed = (
             "load failed"

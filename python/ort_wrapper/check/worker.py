@@ -19,7 +19,8 @@ from ..errors import OrtWrapperError
 from ..operators import OperatorConfig
 from ..report import Section, failed_section
 from ..runtime.catalog import CPU_PROVIDER, gpu_providers
-from ..runtime.loader import init
+from ..runtime.loader import active_runtime, init
+from ..runtime.session import LOG_LEVELS
 from .determinism import ModelSource, determinism_section
 from .models import builtin_models, onnx_problem
 from .options import SESSION_SECTIONS, CheckOptions, announce
@@ -78,10 +79,11 @@ def run_session_sections(
     except OrtWrapperError as exc:
         return [failed_section(name, f"cannot load the distribution: {exc}") for name in wanted]
     log.debug("checking %s", info.distribution.describe())
+    active_runtime().set_default_logger_severity(LOG_LEVELS[options.log_level])
     judged = time.monotonic()
     try:
         verdicts = judge_providers(claimed)
-    except Exception as exc:
+    except Exception as exc:  # a probe session's failure fails the session sections only
         return [failed_section(name, f"cannot create a session: {exc}") for name in wanted]
     judged = time.monotonic() - judged
     usable = tuple(v.name for v in verdicts if v.usable)

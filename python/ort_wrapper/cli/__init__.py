@@ -2,7 +2,9 @@
 
 Each verb module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``, and imports its heavy dependencies inside ``run`` so that
-``ort-wrapper --help`` stays fast. Exit codes: 0 ok, 1 failure, 2 usage error.
+``ort-wrapper --help`` stays fast. A verb raises its errors; ``_run`` here is the one place
+they are printed (docs/architecture-notes.md, "Errors: one convention"). Exit codes: 0 ok,
+1 failure, 2 usage error (argparse's, or an ``OutputError``: a report file that cannot be).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from ..errors import OrtWrapperError
+from ..errors import OrtWrapperError, OutputError
 from ..escape import terminal_text
 
 __all__ = ["main"]
@@ -83,6 +85,11 @@ def _run(args: argparse.Namespace) -> int:
     """The verb, with every error it may end with turned into a message and an exit code."""
     try:
         return int(args._run(args))
+    except OutputError as exc:  # a report file that cannot be: a usage error
+        if args.verbose:
+            raise
+        print(f"ort-wrapper {args.verb}: {terminal_text(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except OrtWrapperError as exc:
         if args.verbose:
             raise

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from ..lab.shared_cache import ENV_VAR as CACHE_URL_VAR
+
 HELP = (
     "build a variant natively in a Debian chroot and finalize it (cached by input; absorbs "
     "only the dependency members the link uses unless --no-prune)"
@@ -57,6 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="build reduced to the operators of this config (`reduce-config` writes one)",
     )
+    parser.add_argument(
+        "--cache-url",
+        metavar="URL",
+        default=None,
+        help="a shared compiler cache, redis://[[USER:]PASSWORD@]HOST[:PORT][/DB] or "
+        "http://[USER:PASSWORD@]HOST[:PORT]/PATH, used by the chroot's ccache after its local "
+        f"cache (default: ${CACHE_URL_VAR}; an empty value turns it off). A URL that is refused, "
+        "unreachable, needs a password or refuses writes leaves the build on the local cache",
+    )
     parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
 
 
@@ -69,7 +80,8 @@ def _newest_source() -> str:
 def run(args: argparse.Namespace) -> int:
     from ..errors import BuildError
     from ..files import output_problem, write_json_atomic
-    from ..lab.run import check_patches, reduced_for_models, run_lab
+    from ..lab.pipeline import check_patches, reduced_for_models, run_lab
+    from ..lab.shared_cache import SharedCache, cache_url_setting
     from ..lab.source import known_source
     from ..matrix import load_matrix
     from ..operators import read_config
@@ -93,9 +105,15 @@ def run(args: argparse.Namespace) -> int:
     if args.for_models:
         for model in args.for_models:  # before anything is built: a bad model stops here
             model_operators(model)
-        _, result = reduced_for_models(*where, args.for_models, jobs=args.jobs, prune=args.prune)
+    shared = SharedCache.resolve(cache_url_setting(args.cache_url))  # probed once, first
+    if args.for_models:
+        _, result = reduced_for_models(
+            *where, args.for_models, jobs=args.jobs, prune=args.prune, shared=shared
+        )
     else:
-        result = run_lab(*where, jobs=args.jobs, prune=args.prune, operators=operators)
+        result = run_lab(
+            *where, jobs=args.jobs, prune=args.prune, operators=operators, shared=shared
+        )
     summary = {
         "dist": str(result.dist),
         "distInChroot": result.dist_inside,
@@ -103,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         "key": result.key,
         "cached": result.cached,
         "timings": result.timings,
+        "sharedCache": shared.describe(),
         "patches": [p.to_json() for p in result.patches],
         **({"reducedFor": result.reduced_for.to_json()} if result.reduced_for else {}),
     }

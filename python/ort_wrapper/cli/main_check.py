@@ -4,12 +4,12 @@ deterministic and stable; a report per section, the same facts as JSON."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..check.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from ..check.inputs import ModelSpec, find_models
 from ..check.options import DETERMINISM_SECONDS, SECTIONS, STABILITY_SECONDS, CheckOptions
+from ..runtime.session import LOG_LEVELS
 from .arguments import named_file, named_size, positive_seconds, tolerance
 
 HELP = "validate a distribution: linking, providers, quality, determinism, stability"
@@ -152,6 +152,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=_positive, default=900, help="seconds for the session sections"
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--log-level",
+        choices=tuple(LOG_LEVELS),
+        default="fatal",
+        help="ONNX Runtime's own log lines from this level up (default fatal: its errors are "
+        "already in the report)",
+    )
 
 
 def _specs(args: argparse.Namespace) -> tuple[ModelSpec, ...]:
@@ -184,13 +191,12 @@ def _inputs(args: argparse.Namespace, specs: tuple[ModelSpec, ...]) -> list[Path
 def run(args: argparse.Namespace) -> int:
     from ..check import run_check
     from ..check.summary import model_summary
-    from ..files import output_problem, write_json_atomic
     from ..report import format_table, render_text
+    from .reportfile import refuse_unwritable, write_report
 
     specs = _specs(args)
-    if args.json and (problem := output_problem(args.json, _inputs(args, specs))):
-        print(f"ort-wrapper check: cannot write {args.json}: {problem}", file=sys.stderr)
-        return 2
+    if args.json:
+        refuse_unwritable(args.json, _inputs(args, specs))
     options = CheckOptions(
         sections=args.only,
         models=specs,
@@ -204,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         baseline_dir=args.baseline_dir,
         quiet=args.quiet,
         timeout_s=float(args.timeout),
+        log_level=args.log_level,
     )
     report = run_check(args.dist, options)
     print(render_text(report), flush=True)
@@ -213,12 +220,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{summary.title}:\n{format_table(summary.columns, summary.rows)}", flush=True)
         data["models"] = summary.to_json()
     if args.json:
-        try:
-            write_json_atomic(args.json, data)
-        except OSError as exc:
-            print(
-                f"ort-wrapper check: cannot write {args.json}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 2
+        write_report(args.json, data)
     return 0 if report.ok else 1

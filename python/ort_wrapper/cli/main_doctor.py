@@ -36,26 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when nothing is an error, 1 otherwise, 2 when FILE is unwritable."""
     from ..doctor import diagnose
-    from ..files import output_problem, write_json_atomic
     from ..report import render_text
+    from .reportfile import refuse_unwritable, write_report
 
     if args.json not in (None, "-"):
-        inputs = [Path(args.dist)] if args.dist else []
-        if problem := output_problem(Path(args.json), inputs):
-            print(f"ort-wrapper doctor: cannot write {args.json}: {problem}", file=sys.stderr)
-            return 2
+        refuse_unwritable(Path(args.json), [Path(args.dist)] if args.dist else [])
     report = diagnose(args.dist)
     if args.json == "-":
         return _emit(json.dumps(report.to_json(), indent=2) + "\n", report.exit_code)
     if args.json:
-        try:
-            write_json_atomic(Path(args.json), report.to_json())
-        except OSError as exc:
-            print(
-                f"ort-wrapper doctor: cannot write {args.json}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 2
+        write_report(Path(args.json), report.to_json())
     return _emit(render_text(report) + "\n", report.exit_code)
 
 

@@ -18,16 +18,30 @@ from ..elf.loadable import LoadDiagnosis, diagnose_load, missing_fix
 from ..files import distribution_name, record_hash, sha256_file
 from ..report import FAIL, PASS, WARN, Check, Kind
 from ..runtime.diagnose import version_check
-from ..runtime.distribution import CARRIED_BUNDLE, ENV_VARS, Distribution, env_root
-from ..runtime.target import Target, package_info, resolve_target
+from ..runtime.distribution import (
+    CARRIED_BUNDLE,
+    ENV_VARS,
+    Distribution,
+    DistributionKind,
+    env_root,
+    locate,
+    python_constants,
+)
 
 __all__ = [
     "InstalledDistribution",
     "distribution_findings",
     "installed_onnxruntime",
     "on_disk_owners",
+    "package_info",
     "shared_files",
 ]
+
+
+def package_info(module_root: Path) -> dict[str, str]:
+    """``onnxruntime/capi/build_and_package_info.py`` as data (package_name, __version__,
+    cuda_version, ...): which wheel wrote the files on disk, read without importing them."""
+    return python_constants(module_root / "capi" / "build_and_package_info.py")
 
 
 @dataclass(frozen=True)
@@ -223,8 +237,8 @@ def _selected_findings(
         "origin": dist.origin,
         "libraryDirs": [str(d) for d in dist.library_dirs],
     }
-    if dist.kind == "module":
-        info = package_info(dist.root)
+    if dist.kind is DistributionKind.MODULE:
+        info = package_info(dist.path)
         version = info.get("__version__")
         owners = _owner(dist.root, installed)
         wrote = info.get("package_name")
@@ -242,7 +256,7 @@ def _selected_findings(
     fact = f"init() would use {dist.root} ({dist.origin}): ONNX Runtime {version}, {label}"
     fix = (
         f"pip install {(details.get('owners') or ['onnxruntime'])[0]}=={expected}"
-        if dist.kind == "module"
+        if dist.kind is DistributionKind.MODULE
         else f"point {'--dist' if dist.origin == 'argument' else dist.origin} at an ONNX Runtime "
         f"{expected} distribution"
     )
@@ -292,12 +306,12 @@ def _unusable(
     return [Check(Kind.DIST_UNUSABLE, FAIL, problem, fix=fix)]
 
 
-def _static_findings(target: Target, expected: str) -> tuple[list[Check], dict[str, Any]]:
+def _static_findings(target: Distribution, expected: str) -> tuple[list[Check], dict[str, Any]]:
     """A static C distribution is not loaded from Python: say what applies to it."""
     assert target.manifest is not None and target.root is not None
     m = target.manifest
     details: dict[str, Any] = {
-        "kind": "static",
+        "kind": DistributionKind.STATIC,
         "root": str(target.root),
         "version": m.version,
         "variant": m.variant,
@@ -335,17 +349,17 @@ def distribution_findings(
         "expectedVersion": expected,
         "installed": [d.to_json() for d in installed],
     }
-    target = resolve_target(given)  # check's resolution: the same verdict on the same prefix
-    selected = target.dist
-    layout = target.layout
-    diagnosis = diagnose_load(layout.shared_objects() if layout is not None else ())
-    if target.kind == "static":
+    target = locate(given, strict=False)  # check's resolution: the same verdict on the same prefix
+    broken = target.kind is DistributionKind.BROKEN
+    selected = None if broken else target
+    diagnosis = diagnose_load(target.shared_objects())
+    if target.kind is DistributionKind.STATIC:
         static_findings, details["selected"] = _static_findings(target, expected)
         findings += static_findings
         selected = None  # judged without loading: loading means linking its archives
     elif selected is None:
         problem = target.problem or "not a distribution"
-        findings += _unusable(problem, given, expected, diagnosis if layout else None)
+        findings += _unusable(problem, given, expected, diagnosis if target.has_files else None)
     chosen_by = "--dist" if given else (selected.origin if selected else None)
     env_findings, env_details = _env_findings(chosen_by)
     details.update(env_details)

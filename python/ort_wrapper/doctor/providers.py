@@ -25,9 +25,9 @@ from ..runtime.catalog import (
     provider_specs,
     soname_source,
 )
-from ..runtime.child import runtime_command
 from ..runtime.diagnose import ProviderStatus, manifest_check, provider_status
-from ..runtime.distribution import ENV_VARS, Distribution
+from ..runtime.distribution import ENV_VARS, Distribution, DistributionKind
+from .query import query_command
 
 __all__ = [
     "CompiledIn",
@@ -70,7 +70,7 @@ def _child_env(dist: Distribution) -> tuple[dict[str, str], Path | None]:
     ``init(prefix)`` (preloads and all), as check's worker does."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     package_parent = str(Path(__file__).resolve().parents[2])  # where ort_wrapper lives
-    path = dist.python_path if dist.kind == "module" else None
+    path = dist.python_path if dist.kind is DistributionKind.MODULE else None
     env["PYTHONPATH"] = os.pathsep.join(
         str(p) for p in (path, package_parent, env.get("PYTHONPATH")) if p
     )
@@ -86,10 +86,10 @@ def compiled_in(dist: Distribution) -> CompiledIn:
 
     env, cwd = _child_env(dist)
     done = run_confined(
-        runtime_command(),
+        query_command(),
         what="the child process",
         timeout=PROBE_TIMEOUT_S,
-        request=None if dist.kind == "module" else str(dist.root),
+        request=None if dist.kind is DistributionKind.MODULE else str(dist.root),
         env=env,
         cwd=cwd,
         readable=[dist.root],
@@ -110,7 +110,7 @@ def left_out_libraries(dist: Distribution) -> frozenset[str]:
     """File names of the libraries the bundle at ``dist.root`` left out on purpose
     (``bundle --provider``, bundle.json's ``leftOut``); empty when it is no bundle or its
     bundle.json is unreadable (doctor then judges the files as they are)."""
-    if dist.kind != "prefix":
+    if dist.kind not in (DistributionKind.PREFIX, DistributionKind.STATIC):
         return frozenset()
     try:
         return frozenset(entry.name for entry in read_bundle_record(dist.root).left_out)

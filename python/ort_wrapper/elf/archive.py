@@ -304,7 +304,7 @@ def archive_symbols(path: Path | str) -> tuple[ObjectSymbols, ...]:
     if info.members and archive_format(info) is ObjectFormat.MACHO:
         from .macho import macho_archive_symbols
 
-        return macho_archive_symbols(info)
+        return tuple(ObjectSymbols(*found) for found in macho_archive_symbols(info.path))
     return tuple(
         _symbols(f"{info.path}({member.name})", data, ".symtab")
         for member, data in iter_members(info)
@@ -319,5 +319,5 @@ def shared_library_symbols(path: Path | str) -> ObjectSymbols:
     if data[:4] in _MACHO_MAGICS:
         from .macho import macho_library_symbols
 
-        return macho_library_symbols(path)
+        return ObjectSymbols(*macho_library_symbols(path))
     return _symbols(str(path), data, ".dynsym")

@@ -2,7 +2,9 @@
 ``llvm-nm`` in its darwin output format (``-m``), which marks weak references.
 
 Names lose the leading underscore the C ABI adds on darwin, so that ``OrtGetApiBase`` and C++
-names (``__Z…`` -> ``_Z…``) compare equal to the ELF ones everywhere else.
+names (``__Z…`` -> ``_Z…``) compare equal to the ELF ones everywhere else. Each object's
+symbols come back as ``(name, defined, undefined)``: ``archive`` makes its ``ObjectSymbols`` of
+them (it calls this module, so this module does not import it).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 
 from ..errors import ElfError
 from ..files import find_tool
-from .archive import ArchiveInfo, ObjectSymbols
 
-__all__ = ["macho_archive_symbols", "macho_library_symbols"]
+__all__ = ["Symbols", "macho_archive_symbols", "macho_library_symbols"]
 
 NM = "llvm-nm"
+# one object's symbols: (name, defined, strongly undefined)
+Symbols = tuple[str, frozenset[str], frozenset[str]]
 
 
 def _nm(args: list[str], path: Path) -> str:
@@ -45,8 +48,8 @@ def _nm_lines(text: str, path: Path, archive: bool) -> Iterator[tuple[str, str, 
         yield member, name.removeprefix("_"), "(undefined)" not in words, "weak" in words
 
 
-def _group(text: str, path: Path, archive: bool) -> tuple[ObjectSymbols, ...]:
-    objects: list[ObjectSymbols] = []
+def _group(text: str, path: Path, archive: bool) -> tuple[Symbols, ...]:
+    objects: list[Symbols] = []
     current: str | None = None
     defined: set[str] = set()
     undefined: set[str] = set()
@@ -54,7 +57,7 @@ def _group(text: str, path: Path, archive: bool) -> tuple[ObjectSymbols, ...]:
     def flush() -> None:
         if current is not None:
             label = f"{path}({current})" if archive else str(path)
-            objects.append(ObjectSymbols(label, frozenset(defined), frozenset(undefined - defined)))
+            objects.append((label, frozenset(defined), frozenset(undefined - defined)))
 
     for member, name, is_defined, weak in _nm_lines(text, path, archive):
         if member != current:
@@ -68,13 +71,13 @@ def _group(text: str, path: Path, archive: bool) -> tuple[ObjectSymbols, ...]:
     return tuple(objects)
 
 
-def macho_archive_symbols(info: ArchiveInfo) -> tuple[ObjectSymbols, ...]:
-    """The external symbols of each Mach-O member of ``info``'s archive, in member order
+def macho_archive_symbols(path: Path) -> tuple[Symbols, ...]:
+    """The external symbols of each Mach-O member of the archive at ``path``, in member order
     (members without symbols are left out; adjacent members of one name read as one)."""
-    return _group(_nm(["-g", "-m", "-A", "--no-sort"], info.path), info.path, archive=True)
+    return _group(_nm(["-g", "-m", "-A", "--no-sort"], path), path, archive=True)
 
 
-def macho_library_symbols(path: Path) -> ObjectSymbols:
+def macho_library_symbols(path: Path) -> Symbols:
     """The symbols a Mach-O dylib exports and imports."""
     objects = _group(_nm(["-g", "-m", "-A", "--no-sort"], path), path, archive=False)
-    return objects[0] if objects else ObjectSymbols(str(path), frozenset(), frozenset())
+    return objects[0] if objects else (str(path), frozenset(), frozenset())

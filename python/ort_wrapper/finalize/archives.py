@@ -20,9 +20,9 @@ from ..elf.archive import (
 )
 from ..errors import BuildError
 from ..files import find_tool, publish
+from .candidates import COMPONENT_GLOB
 
 __all__ = [
-    "COMPONENT_GLOB",
     "MERGED_NAME",
     "check_merged",
     "component_archives",
@@ -33,7 +33,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-COMPONENT_GLOB = "libonnxruntime_*.a"
 MERGED_NAME = "libonnxruntime.a"
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from ..elf.archive import archive_symbols, shared_library_symbols
 from ..elf.reader import read_elf
 from ..errors import BuildError
-from .archives import COMPONENT_GLOB
 from .resolve import Library, Origin, library_name
 
 __all__ = [
+    "COMPONENT_GLOB",
     "as_built",
     "dependency_policy",
     "find_candidates",
@@ -29,6 +29,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+COMPONENT_GLOB = "libonnxruntime_*.a"  # ORT's own component archives, never a dependency
 _POLICY = Path(__file__).with_name("dependencies.json")
 
 

@@ -33,10 +33,13 @@ from ..files import (
     write_file,
 )
 from ..manifest import (
+    C_API_HEADER,
     MANIFEST_RELPATH,
     FileEntry,
     FileKind,
+    LinkMode,
     Manifest,
+    find_c_api_header,
     load_manifest,
 )
 from ..matrix import RuntimeLoaded, Variant
@@ -70,8 +73,6 @@ from .sharedflags import shared_link_flags
 __all__ = ["StaticLink", "finalize", "ort_version_of"]
 
 log = logging.getLogger(__name__)
-
-C_API_HEADER = "onnxruntime_c_api.h"
 
 
 @dataclass(frozen=True)
@@ -256,8 +257,8 @@ def _role(rel: str, roles: Mapping[str, str]) -> str:
 
 
 def _include_dir(prefix: Path) -> str | None:
-    headers = sorted((prefix / "include").rglob(C_API_HEADER))
-    return str(headers[0].parent.relative_to(prefix)) if headers else None
+    header = find_c_api_header(prefix, ["include"])
+    return str(header.parent.relative_to(prefix)) if header else None
 
 
 def _runtime_loaded(prefix: Path, variant: Variant) -> tuple[RuntimeLoaded, ...]:
@@ -349,7 +350,7 @@ def finalize(
     check_replaceable(out, BuildError, _not_a_distribution)
     cache = read_cmake_cache(build_dir)
     version = version or ort_version_of(cache, sysroot)
-    static = variant.link_mode == "static"
+    static = variant.link_mode == LinkMode.STATIC
     components = component_archives(prefix, build_dir) if static else ()
     with new_directory(out, BuildError, _not_a_distribution) as dist:
         _copy_prefix(prefix, dist, {f"lib/{p.name}" for p in components})

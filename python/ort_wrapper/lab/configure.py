@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["NATIVE_FLAGS", "SHIMS", "cmake_configure_argv", "shim_flags"]
+__all__ = ["NATIVE_FLAGS", "SHIMS", "cmake_argv", "cmake_configure_argv", "shim_flags"]
 
 SHIMS = Path(__file__).with_name("shims")
 
@@ -36,23 +36,15 @@ def _value(value: str | bool) -> str:
     return ("ON" if value else "OFF") if isinstance(value, bool) else value
 
 
+def cmake_argv(source: str, build: str, settings: Mapping[str, str | bool]) -> list[str]:
+    """``cmake -G Ninja`` configuring ``build`` from ``source`` with ``settings``."""
+    return ["cmake", "-G", "Ninja", "-S", source, "-B", build,
+            *(f"-D{key}={_value(value)}" for key, value in settings.items())]  # fmt: skip
+
+
 def cmake_configure_argv(
     source: str, build: str, install: str, shims: str, flags: Mapping[str, str | bool]
 ) -> list[str]:
-    """``cmake -G Ninja`` with the variant's ``flags``, the native flags and the shims."""
-    settings = {
-        **flags,
-        **NATIVE_FLAGS,
-        **shim_flags(shims),
-        "CMAKE_INSTALL_PREFIX": install,
-    }
-    return [
-        "cmake",
-        "-G",
-        "Ninja",
-        "-S",
-        f"{source}/cmake",
-        "-B",
-        build,
-        *(f"-D{key}={_value(value)}" for key, value in settings.items()),
-    ]
+    """ORT's CMake line: the variant's ``flags``, the native flags and the shims."""
+    settings = {**flags, **NATIVE_FLAGS, **shim_flags(shims), "CMAKE_INSTALL_PREFIX": install}
+    return cmake_argv(f"{source}/cmake", build, settings)

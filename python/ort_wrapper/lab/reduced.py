@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..operators import OperatorConfig, read_config
 from .chroot import Chroot, install_command
+from .paths import INSIDE
 
 __all__ = ["ccache_settings", "operators_for_models", "reduce_kernels", "reduction_flags"]
 
@@ -22,8 +23,6 @@ log = logging.getLogger(__name__)
 
 MACRO = "REDUCED_OPS_BUILD"
 SCRIPT = "tools/ci_build/reduce_op_kernels.py"
-_CONFIG = "/lab/operators.config"
-_PYTHON, _MODELS = "/lab/ort-wrapper-py", "/lab/models"
 # what `reduce-config --dist` needs in the chroot to run the static build there (a Python
 # linked with its archives is built from libpython3-dev); none of them is a build input
 RUN_PACKAGES = ("python3-numpy", "python3-onnx", "python3-pyelftools", "libpython3-dev")
@@ -73,16 +72,16 @@ def reduce_kernels(
 ) -> None:
     """Write the config into the chroot and run ORT's script on it (``build`` must exist)."""
     run(install_command(SCRIPT_PACKAGES))
-    host_path(_CONFIG).write_text(operators.text())
-    run(["python3", f"{src}/{SCRIPT}", "--cmake_build_dir", build, _CONFIG])
+    host_path(INSIDE.operators).write_text(operators.text())
+    run(["python3", f"{src}/{SCRIPT}", "--cmake_build_dir", build, INSIDE.operators])
 
 
 def _stage_models(root: Chroot, models: Sequence[Path]) -> list[str]:
     """Copy the models into the chroot, one folder each (names are kept, and may repeat)."""
-    shutil.rmtree(root.host_path(_MODELS), ignore_errors=True)
+    shutil.rmtree(root.host_path(INSIDE.models), ignore_errors=True)
     inside = []
     for number, model in enumerate(models):
-        target = f"{_MODELS}/{number}/{model.name}"
+        target = f"{INSIDE.models}/{number}/{model.name}"
         root.host_path(target).parent.mkdir(parents=True)
         shutil.copyfile(model, root.host_path(target))
         inside.append(target)
@@ -96,10 +95,10 @@ def operators_for_models(
     system libraries are there): the models' operators and those its optimisers add.
     ``run(argv, env=...)`` runs a command in the chroot."""
     run(install_command(RUN_PACKAGES))
-    python = root.host_path(_PYTHON)
+    python = root.host_path(INSIDE.python)
     shutil.rmtree(python, ignore_errors=True)
     shutil.copytree(_PACKAGE, python / _PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
     argv = ["python3", "-m", "ort_wrapper.cli", "reduce-config", "--dist", dist_inside,
-            *_stage_models(root, models), "--out", _CONFIG]  # fmt: skip
-    run(argv, env={"PYTHONPATH": _PYTHON})
-    return read_config(root.host_path(_CONFIG))
+            *_stage_models(root, models), "--out", INSIDE.operators]  # fmt: skip
+    run(argv, env={"PYTHONPATH": INSIDE.python})
+    return read_config(root.host_path(INSIDE.operators))

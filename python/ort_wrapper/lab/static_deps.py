@@ -11,14 +11,16 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from . import configure
+from .paths import INSIDE
 from .source import OrtSource, fetch_source, unpack_tarball
+from .trees import read_stamp, write_stamp
 
 __all__ = ["DEPS_LIB", "build_static_deps", "static_deps_key"]
 
 _TABLE = Path(__file__).with_name("static_deps.json")
-_ROOT = "/lab/deps"
+_ROOT = INSIDE.deps
 DEPS_LIB = f"{_ROOT}/install/lib"  # inside the chroot: where the archives land
-_STAMP = ".ort-builder-key"
 _COMMON = {
     "CMAKE_BUILD_TYPE": "Release",
     "BUILD_SHARED_LIBS": "OFF",
@@ -35,28 +37,28 @@ def _table() -> dict[str, dict[str, object]]:
 
 
 def static_deps_key() -> str:
-    """A hash of what the archives depend on: the pins, the flags and this code."""
+    """A hash of what the archives depend on: the pins, the flags and the code that makes
+    their command lines (this module and ``configure``)."""
     digest = hashlib.sha256(_TABLE.read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    for code in (__file__, configure.__file__):
+        digest.update(Path(code).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _configure_argv(name: str, flags: dict[str, str]) -> list[str]:
-    settings = {**_COMMON, **flags}
-    source, build = f"{_ROOT}/src/{name}", f"{_ROOT}/build/{name}"
-    return ["cmake", "-G", "Ninja", "-S", source, "-B", build,
-            *(f"-D{k}={v}" for k, v in settings.items())]  # fmt: skip
+    return configure.cmake_argv(
+        f"{_ROOT}/src/{name}", f"{_ROOT}/build/{name}", {**_COMMON, **flags}
+    )
 
 
 def build_static_deps(
     host_path: Callable[[str], Path], downloads: Path, run: Callable[[list[str]], None]
 ) -> str:
-    """Build and install every library of ``static_deps.json`` under /lab/deps (once per
+    """Build and install every library of ``static_deps.json`` under ``INSIDE.deps`` (once per
     :func:`static_deps_key`); returns the folder holding the archives, as the chroot sees it.
     ``run`` runs a command in the chroot (with ccache); ``host_path`` maps a chroot path."""
     key = static_deps_key()
-    stamp = host_path(f"{_ROOT}/{_STAMP}")
-    if stamp.is_file() and stamp.read_text().strip() == key:
+    if read_stamp(host_path(_ROOT)) == key:
         return DEPS_LIB
     shutil.rmtree(host_path(_ROOT), ignore_errors=True)
     for name, pin in _table().items():
@@ -69,5 +71,5 @@ def build_static_deps(
         run(_configure_argv(name, flags))
         run(["cmake", "--build", f"{_ROOT}/build/{name}"])
         run(["cmake", "--install", f"{_ROOT}/build/{name}"])
-    stamp.write_text(key + "\n")
+    write_stamp(host_path(_ROOT), key)
     return DEPS_LIB

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..errors import BuildError, InputError, OrtWrapperError
 from ..operators import Operator
-from ..runtime.target import interpreter_for, resolve_target
+from ..runtime.capi.static import interpreter_for
+from ..runtime.distribution import locate
 from .models import model_operators
 
 __all__ = ["optimized_operators"]
@@ -26,11 +27,11 @@ _TIMEOUT_S = 600.0
 
 def _child(dist: Path) -> tuple[list[str], dict[str, str], Path]:
     """The child's command, the environment it needs, and the distribution's root."""
-    target = resolve_target(dist)
-    if target.problem or target.root is None:
+    target = locate(dist, strict=False)
+    if target.problem is not None:
         raise InputError(f"--dist {dist}: {target.problem}")
     python, env = interpreter_for(target)
-    return [python, "-m", __name__], env, target.root
+    return [python, "-m", __name__], env, target.path
 
 
 def optimized_operators(dist: Path, models: Sequence[Path]) -> tuple[str, set[Operator]]:

@@ -12,6 +12,8 @@ from typing import Any
 
 __all__ = [
     "CPU_PROVIDER",
+    "GenericAppend",
+    "OptionsAppend",
     "ProviderSpec",
     "SonameSource",
     "gpu_providers",
@@ -30,6 +32,25 @@ CPU_PROVIDER = "CPUExecutionProvider"
 
 
 @dataclass(frozen=True)
+class OptionsAppend:
+    """A provider the C API appends through its own options object: the C functions (names
+    in ORT's API table) that make it, fill it with key/value pairs, free it, and append it."""
+
+    create: str
+    update: str
+    release: str
+    append: str
+
+
+@dataclass(frozen=True)
+class GenericAppend:
+    """A provider the C API appends with ``SessionOptionsAppendExecutionProvider`` under
+    ``name`` (ORT's spelling there: 'CoreML', 'XNNPACK', ...)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     """An execution provider: its name, aliases, the library ORT loads and the device kind."""
 
@@ -38,7 +59,7 @@ class ProviderSpec:
     library: str | None
     device: str | None
     built_for: Mapping[str, str] = field(default_factory=dict)  # component -> soname needed
-    capi: str | None = None  # how the C API backend appends it (see providers.json)
+    capi: OptionsAppend | GenericAppend | None = None  # how the C API backend appends it
 
 
 @dataclass(frozen=True)
@@ -100,10 +121,25 @@ def provider_specs() -> Mapping[str, ProviderSpec]:
             e["library"],
             e["device"],
             dict(e.get("builtFor", {})),
-            e.get("capi"),
+            _capi(name, e.get("capi")),
         )
         for name, e in raw.items()
     }
+
+
+def _capi(provider: str, entry: Any) -> OptionsAppend | GenericAppend | None:
+    """A ``capi`` entry of providers.json as its typed record; ValueError naming the provider
+    when it is neither form (the file ships with the package: a bad entry is this project's
+    bug, which its tests catch)."""
+    if entry is None:
+        return None
+    calls = entry.get("options") if isinstance(entry, dict) and len(entry) == 1 else None
+    if isinstance(calls, dict) and set(calls) == {"create", "update", "release", "append"}:
+        return OptionsAppend(**calls)
+    name = entry.get("generic") if isinstance(entry, dict) and len(entry) == 1 else None
+    if isinstance(name, str):
+        return GenericAppend(name)
+    raise ValueError(f"data/providers.json: {provider}: capi {entry!r} is neither form")
 
 
 @lru_cache(maxsize=1)

@@ -155,8 +155,13 @@ def infer(
     last = _last
     if last is not None and model is last[0] and providers is last[1] and options == last[2]:
         identity = last[5]
-        if identity is None or _file_identity(last[4]) == identity:
+        if identity is None:
             return last[3].run(inputs)
+        try:  # _file_identity, inlined: this is the hot path
+            if _identity_of(os.stat(last[4])) == identity:
+                return last[3].run(inputs)
+        except OSError:
+            pass  # gone: the lookup below rebuilds, and reports what is wrong
     return _lookup(model, inputs, providers, options)
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..errors import InitError, OrtWrapperError
-from .distribution import Distribution, locate
+from ..errors import InitError, LinkError, OrtWrapperError
+from .distribution import Distribution, DistributionKind, locate
 from .procmaps import loaded_libraries
 
 __all__ = ["Backend", "RuntimeInfo", "active_runtime", "init", "onnxruntime_module"]
@@ -69,7 +69,7 @@ def _preload(dist: Distribution) -> None:
 
     for path in dependency_order(dist.preload):
         try:
-            load_library(path, dist.root, Role.DEPENDENCY, global_=True)
+            load_library(path, dist.path, Role.DEPENDENCY, global_=True)
         except InitError as exc:
             raise InitError(f"{dist.describe()}: {exc}") from None
 
@@ -129,11 +129,11 @@ def _import(dist: Distribution) -> ModuleType:
 
     try:
         # an installed module's distribution is its environment (the nvidia-* wheels beside it)
-        root = python_path if dist.kind == "module" else dist.root
+        root = python_path if dist.kind is DistributionKind.MODULE else dist.path
         module = import_onnxruntime(python_path, root)
         _check_module(module, dist, python_path)
         return module
-    except Exception as exc:
+    except Exception as exc:  # importing runs the module's code: anything is an InitError
         _forget_modules(before)
         if added:
             sys.path.remove(str(python_path))
@@ -142,7 +142,33 @@ def _import(dist: Distribution) -> ModuleType:
         raise InitError(f"cannot import onnxruntime from {dist.describe()}: {exc}") from exc
 
 
-def _load_capi(dist: Distribution) -> tuple[Any, Path]:
+def _capi_library(dist: Distribution) -> Path | None:
+    """The shared library to load (None: this program itself, a Python linked with a static
+    distribution's archives); a static one is linked with its flags first."""
+    if dist.kind is DistributionKind.STATIC:
+        from .capi.static import link_static, linked_into_this_process
+
+        if linked_into_this_process():
+            return None
+        assert dist.manifest is not None
+        try:
+            return link_static(dist.path, dist.manifest)
+        except LinkError as exc:
+            raise InitError(
+                f"{exc}. It cannot be loaded into this Python; a Python interpreter linked with "
+                "its archives can run it (`ort-wrapper check --dist` builds and uses one: "
+                "ort_wrapper.runtime.capi.static.static_interpreter)"
+            ) from None
+    core = dist.core_library()
+    if core is None:
+        raise InitError(
+            f"{dist.describe()} has neither an onnxruntime Python module nor a "
+            "libonnxruntime.so* to run through the C API"
+        )
+    return core
+
+
+def _load_capi(dist: Distribution) -> tuple[Any, Path | None]:
     """The C API backend over ``dist``'s library (a static one: linked with its flags)."""
     existing = sys.modules.get("onnxruntime")
     if existing is not None:
@@ -152,22 +178,21 @@ def _load_capi(dist: Distribution) -> tuple[Any, Path]:
             "process). Call ort_wrapper.init() before anything imports onnxruntime, or use a "
             "new process."
         )
-    from .capi.library import capi_library
     from .capi.runtime import CapiRuntime
 
     try:
-        library, header = capi_library(dist)
-        inside = library is None or library.absolute().is_relative_to(dist.root)
+        library = _capi_library(dist)
+        inside = library is None or library.absolute().is_relative_to(dist.path)
         # a static one: linked by us into the cache, its RUNPATH (if any) into the distribution
-        root = dist.root if inside else (library.parent, dist.root)
-        return CapiRuntime(library, header, root), library
+        root = dist.path if inside else (library.parent, dist.path)
+        return CapiRuntime(library, dist.header(), root), library
     except OrtWrapperError as exc:
         raise InitError(f"cannot load {dist.describe()} through the C API: {exc}") from None
 
 
 def _load(dist: Distribution) -> tuple[RuntimeInfo, Any]:
     _preload(dist)
-    if dist.python_path is None and dist.kind != "module":
+    if dist.python_path is None:
         runtime, library = _load_capi(dist)
         backend = Backend.CAPI
     else:
@@ -183,11 +208,18 @@ def _load(dist: Distribution) -> tuple[RuntimeInfo, Any]:
     return info, runtime
 
 
+def _names(dist: Distribution) -> set[Path]:
+    """The directories that name ``dist``: its root; a module's also the folder holding it."""
+    root = dist.path.resolve()
+    return {root, root.parent} if dist.kind is DistributionKind.MODULE else {root}
+
+
 def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
     """Load ONNX Runtime once and describe it (see the module docstring).
 
-    ``distribution``: a prefix holding ``share/ort-wrapper/manifest.json``, or any directory
-    holding ``libonnxruntime.so*`` (run through the C API); default
+    ``distribution``: a prefix holding ``share/ort-wrapper/manifest.json``, an onnxruntime
+    package (or the directory holding one), or any directory holding ``libonnxruntime.so*``
+    (run through the C API); default
     ``ORT_WRAPPER_DIST``, then ``ORT_LIB_LOCATION``, then a carried bundle, then the installed
     ``onnxruntime`` module. Asking for a different distribution after one is loaded raises
     InitError: a process holds one ONNX Runtime.
@@ -201,7 +233,7 @@ def init(distribution: str | os.PathLike[str] | None = None) -> RuntimeInfo:
             if distribution is None:
                 return _info
             wanted = Path(distribution).expanduser().absolute().resolve()
-            if wanted != _info.distribution.root.resolve():
+            if wanted not in _names(_info.distribution):
                 raise InitError(
                     f"ONNX Runtime is already loaded from {_info.distribution.describe()}; "
                     f"a process holds one runtime: load {wanted} in a new process"

@@ -20,6 +20,7 @@ from ..errors import InputError, ModelLoadError, OrtApiError, ProviderUnavailabl
 from .catalog import CPU_PROVIDER as _CPU
 from .catalog import gpu_providers, provider_specs, resolve_provider_name
 from .diagnose import provider_status
+from .elements import plain_dtype
 from .feeds import native_feeds
 from .loader import RuntimeInfo, active_runtime, init
 from .modelcheck import check_external_data
@@ -28,13 +29,6 @@ __all__ = ["LOG_LEVELS", "Fallback", "Session", "SessionBuilder", "TensorInfo"]
 
 log = logging.getLogger("ort_wrapper")
 
-_DTYPES = {
-    "tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
-    "tensor(int8)": "int8", "tensor(int16)": "int16", "tensor(int32)": "int32",
-    "tensor(int64)": "int64", "tensor(uint8)": "uint8", "tensor(uint16)": "uint16",
-    "tensor(uint32)": "uint32", "tensor(uint64)": "uint64", "tensor(bool)": "bool",
-    "tensor(string)": "object",
-}  # fmt: skip
 _OPT_LEVELS = {
     "disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
     "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL",
@@ -48,7 +42,7 @@ class TensorInfo:
 
     name: str
     type: str  # ONNX Runtime's spelling, e.g. "tensor(float)"
-    dtype: Any  # numpy dtype, or None for types numpy cannot hold (sequences, maps, bfloat16)
+    dtype: Any  # numpy dtype (runtime.elements), or None: sequences, maps, bfloat16, float8...
     shape: tuple[int | str | None, ...]
 
     def describe(self) -> str:
@@ -66,11 +60,8 @@ class Fallback:
 
 
 def _tensor_info(arg: Any) -> TensorInfo:
-    import numpy as np
-
-    name = _DTYPES.get(arg.type)
     shape = tuple(arg.shape) if isinstance(arg.shape, list | tuple) else ()
-    return TensorInfo(arg.name, arg.type, np.dtype(name) if name else None, shape)
+    return TensorInfo(arg.name, arg.type, plain_dtype(arg.type), shape)
 
 
 class Session:
@@ -118,7 +109,7 @@ class Session:
         except InputError:  # the backend's own (a feed it cannot express): ours come first
             self._raise_problems(feeds)
             raise
-        except Exception as exc:
+        except Exception as exc:  # the binding's errors (Fail, ...) share no other base
             self._raise_problems(feeds)
             raise OrtApiError.wrapping(f"ONNX Runtime failed running {self.label}", exc) from None
         if self._one_output is not None:  # the common case, without dict(zip(...))'s cost
@@ -397,7 +388,7 @@ class SessionBuilder:
                 providers=[p for p, _ in providers],
                 provider_options=[o for _, o in providers],
             )
-        except Exception as exc:
+        except Exception as exc:  # the binding's errors (Fail, ...) share no other base
             raise ModelLoadError(f"cannot load {self._label}: {exc}") from None
 
     def build(self) -> Session:

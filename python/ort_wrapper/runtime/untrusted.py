@@ -48,7 +48,6 @@ from ..elf.exports import exports
 from ..elf.reader import host_machine, read_elf
 from ..elf.resolve import DEFAULT_DIRS, conf_dirs
 from ..errors import ElfError, InitError
-from .distribution import RELEASE_NODE
 
 __all__ = [
     "RESULT_FD_ENV",
@@ -57,7 +56,6 @@ __all__ = [
     "Role",
     "Roots",
     "Sandbox",
-    "Vetted",
     "host_library",
     "import_onnxruntime",
     "load_library",
@@ -89,15 +87,6 @@ class Sandbox(enum.StrEnum):
 
     BUBBLEWRAP = "bubblewrap"  # read-only file system, private /tmp, no network, PID namespace
     PROCESS_GROUP = "process group"  # its own session; killed with all it started
-
-
-@dataclass(frozen=True)
-class Vetted:
-    """A library found plausible by reading it: where it is, and the release its symbol
-    versions name (None when they name none)."""
-
-    path: Path
-    version: str | None
 
 
 # a distribution's directory, or its directories (a static one's linked library lives in the
@@ -166,7 +155,7 @@ def _check_file(path: Path, roots: tuple[Path, ...]) -> None:
         raise InitError(f"{path} is built for {info.arch}, not for this host")
 
 
-def vet(path: Path, root: Roots, role: Role) -> Vetted:
+def vet(path: Path, root: Roots, role: Role) -> None:
     """Decide, reading only, whether ``path`` (of the distribution at ``root``) may be loaded
     as ``role`` (see the module docstring); InitError naming the file and the reason."""
     roots = tuple(r.resolve() for r in ((root,) if isinstance(root, Path) else root))
@@ -180,8 +169,6 @@ def vet(path: Path, root: Roots, role: Role) -> Vetted:
         _walk(path, roots, set())
     except ElfError as exc:
         raise InitError(str(exc)) from None
-    releases = [m.group(1) for n in read_elf(path).version_defs if (m := RELEASE_NODE.match(n))]
-    return Vetted(path, releases[0] if releases else None)
 
 
 def load_library(path: Path, root: Roots, role: Role, global_: bool = False) -> ctypes.CDLL:

@@ -16,8 +16,8 @@ from ort_wrapper.check.capi import probe_static
 from ort_wrapper.check.linking import linking_section
 from ort_wrapper.errors import LinkError
 from ort_wrapper.manifest import MANIFEST_RELPATH, load_manifest
-from ort_wrapper.runtime.capi.library import link_static, static_interpreter
-from ort_wrapper.runtime.target import resolve_target
+from ort_wrapper.runtime.capi.static import link_static, static_interpreter
+from ort_wrapper.runtime.distribution import DistributionKind, locate
 
 pytestmark = pytest.mark.skipif(
     shutil.which("cc") is None or shutil.which("ar") is None, reason="needs cc and ar"
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.skipif(
 
 def test_static_prefix_links_and_answers(tmp_path: Path) -> None:
     root = static_prefix(tmp_path / "dist")
-    target = resolve_target(root)
-    assert target.kind == "static" and target.dist is not None
+    target = locate(root, strict=False)
+    assert target.kind is DistributionKind.STATIC and target.problem is None
     section = linking_section(target)
     assert section.status == "pass", section.to_json()
     capi = next(c for c in section.checks if c.name.startswith("C API"))
@@ -42,7 +42,7 @@ def test_static_prefix_with_wrong_version_fails(tmp_path: Path) -> None:
     data["version"] = "1.21.0"
     (root / MANIFEST_RELPATH).write_text(json.dumps(data))
     capi = next(
-        c for c in linking_section(resolve_target(root)).checks if c.name.startswith("C API")
+        c for c in linking_section(locate(root, strict=False)).checks if c.name.startswith("C API")
     )
     assert capi.status == "fail" and "1.20.9, expected 1.21.0" in capi.detail
 
@@ -50,7 +50,7 @@ def test_static_prefix_with_wrong_version_fails(tmp_path: Path) -> None:
 def test_static_prefix_missing_archive_fails_naming_it(tmp_path: Path) -> None:
     root = static_prefix(tmp_path / "dist")
     (root / "lib" / "libonnxruntime_session.a").unlink()
-    section = linking_section(resolve_target(root))
+    section = linking_section(locate(root, strict=False))
     failed = {c.name: c.detail for c in section.checks if c.status == "fail"}
     assert "lib/libonnxruntime_session.a" in failed["manifest files"]
     assert "compile/link failed" in failed["C API (static link)"]
@@ -122,7 +122,7 @@ def test_an_archive_set_that_does_not_link_names_the_symbols(tmp_path: Path) -> 
         "nowhere_defined (needed by liblonely.a(lonely.o); no archive here defines it)" in message
     )
     assert caught.value.command and "-Wl,--no-undefined" in caught.value.command
-    section = linking_section(resolve_target(root))
+    section = linking_section(locate(root, strict=False))
     failed = {c.name: c.detail for c in section.checks if c.status == "fail"}
     assert "helper_from_extra" in failed["shared object from the link flags"]
 
@@ -142,7 +142,7 @@ def test_archives_that_are_not_pic_run_in_a_python_linked_with_them(tmp_path: Pa
     data["linkFlags"] = [*data["linkFlags"], "-Wl,--whole-archive", "${prefix}/lib/libtls.a",
                          "-Wl,--no-whole-archive"]  # fmt: skip
     (root / MANIFEST_RELPATH).write_text(json.dumps(data))
-    section = linking_section(resolve_target(root))
+    section = linking_section(locate(root, strict=False))
     checks = {c.name: c for c in section.checks}
     shared = checks["shared object from the link flags"]
     assert shared.status == "info" and "libtls.a" in shared.detail, shared.detail
@@ -151,7 +151,7 @@ def test_archives_that_are_not_pic_run_in_a_python_linked_with_them(tmp_path: Pa
     python, env = static_interpreter(root, load_manifest(root))
     assert python == runner.data["runner"]
     done = subprocess.run(
-        [python, "-c", "import ctypes, sys; from ort_wrapper.runtime.capi.library import "
+        [python, "-c", "import ctypes, sys; from ort_wrapper.runtime.capi.static import "
          "linked_into_this_process as linked; print(linked(), sys.version_info[:2])"],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -162,7 +162,7 @@ def test_archives_that_are_not_pic_run_in_a_python_linked_with_them(tmp_path: Pa
 def test_link_checks_prediction_names_what_the_real_link_refuses(tmp_path: Path) -> None:
     """The static link checks read the archives with link-check's readers before linking: a
     member built without -fPIC is named with the relocation and symbol ld then names."""
-    section = linking_section(resolve_target(static_prefix(tmp_path / "dist", pic=False)))
+    section = linking_section(locate(static_prefix(tmp_path / "dist", pic=False), strict=False))
     by_name = {c.name: c for c in section.checks}
     predicted = by_name["link-check position independence (shared)"]
     assert predicted.status == "info" and "rebuild it with -fPIC" in predicted.fix
@@ -173,6 +173,6 @@ def test_link_checks_prediction_names_what_the_real_link_refuses(tmp_path: Path)
 
 
 def test_link_checks_prediction_passes_a_position_independent_build(tmp_path: Path) -> None:
-    section = linking_section(resolve_target(static_prefix(tmp_path / "dist")))
+    section = linking_section(locate(static_prefix(tmp_path / "dist"), strict=False))
     predicted = next(c for c in section.checks if c.name.startswith("link-check "))
     assert predicted.status == "pass" and "fit a shared link" in predicted.detail

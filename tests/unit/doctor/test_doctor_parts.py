@@ -15,6 +15,7 @@ import pytest
 from ort_wrapper.doctor.distributions import (
     InstalledDistribution,
     installed_onnxruntime,
+    package_info,
     shared_files,
 )
 from ort_wrapper.doctor.host import cuda_findings, version_findings
@@ -25,7 +26,6 @@ from ort_wrapper.matrix import load_matrix
 from ort_wrapper.runtime.diagnose import ProviderStatus
 from ort_wrapper.runtime.distribution import Distribution
 from ort_wrapper.runtime.gpu import find_cuda_libraries
-from ort_wrapper.runtime.target import package_info
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -1,5 +1,5 @@
 """The native lab's parts that need no chroot: source pin and download, patch series, CMake
-line and shims, the input key, the cache root."""
+line and shims, the cache keys, the stashed build trees, the cache root."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ import pytest
 
 from ort_wrapper.errors import BuildError, LabEnvironmentError
 from ort_wrapper.files import cache_root
+from ort_wrapper.lab.chroot import Chroot
 from ort_wrapper.lab.configure import SHIMS, cmake_configure_argv
-from ort_wrapper.lab.patches import APPLIED, SKIPPED, apply_series, dry_run
-from ort_wrapper.lab.run import _drop_older_results, build_key, result_key
+from ort_wrapper.lab.keys import build_key, result_key, source_key
+from ort_wrapper.lab.paths import INSIDE
 from ort_wrapper.lab.source import OrtSource, fetch_source, known_source
+from ort_wrapper.lab.source_patches import APPLIED, SKIPPED, apply_series, dry_run
+from ort_wrapper.lab.trees import drop_older_results, read_stamp, reuse_build, write_stamp
 from ort_wrapper.matrix import RuntimeLoaded, load_matrix
 
 
@@ -228,6 +231,51 @@ def test_one_result_is_kept_per_variant(tmp_path: Path) -> None:
     for name in (old, new, *others):
         (tmp_path / name).mkdir()
         (tmp_path / f"{name}.json").write_text("{}")
-    _drop_older_results(tmp_path / new)
+    drop_older_results(tmp_path / new)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([new, f"{new}.json", *others, *(f"{o}.json" for o in others)])
+
+
+def _finished_build(root: Chroot, key: str) -> None:
+    """A build tree and its install as the lab leaves them: the stamp written last."""
+    root.host_path(INSIDE.install).mkdir(parents=True)
+    (root.host_path(INSIDE.install) / "lib.a").write_text(key)
+    root.host_path(INSIDE.build).mkdir(parents=True)
+    write_stamp(root.host_path(INSIDE.build), key)
+
+
+def test_a_build_tree_for_another_key_is_stashed_and_put_back(tmp_path: Path) -> None:
+    """Switching between a full and a reduced build moves the trees, never rebuilds one."""
+    root = Chroot(tmp_path)
+    _finished_build(root, "full")
+    assert reuse_build(root, "full")
+    assert not reuse_build(root, "reduced")  # full stashed, nothing left in place
+    assert not root.host_path(INSIDE.build).exists()
+    assert not root.host_path(INSIDE.install).exists()
+    _finished_build(root, "reduced")
+    assert reuse_build(root, "full")  # reduced stashed, full back in place
+    assert (root.host_path(INSIDE.install) / "lib.a").read_text() == "full"
+    assert read_stamp(root.host_path(INSIDE.build)) == "full"
+    assert reuse_build(root, "reduced")
+    assert (root.host_path(INSIDE.install) / "lib.a").read_text() == "reduced"
+    assert sorted(p.name for p in root.host_path(INSIDE.trees).iterdir()) == ["full"]
+
+
+def test_an_unfinished_build_tree_is_removed_not_stashed(tmp_path: Path) -> None:
+    root = Chroot(tmp_path)
+    root.host_path(INSIDE.build).mkdir(parents=True)  # killed before its stamp was written
+    root.host_path(INSIDE.install).mkdir(parents=True)
+    assert not reuse_build(root, "full")
+    assert not root.host_path(INSIDE.build).exists()
+    assert not root.host_path(INSIDE.trees).exists()
+
+
+def test_the_source_key_follows_the_pin_and_the_series_only(tmp_path: Path) -> None:
+    source = known_source("1.21.0")
+    patch = _patch(tmp_path / "0001.patch", "two", "TWO")
+    key = source_key(source, (patch,))
+    assert key == source_key(dataclasses.replace(source, suite="forky"), (patch,))
+    assert key != source_key(dataclasses.replace(source, sha256="0" * 64), (patch,))
+    assert key != source_key(source, ())
+    _patch(patch, "two", "2")
+    assert key != source_key(source, (patch,))

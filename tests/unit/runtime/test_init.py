@@ -287,6 +287,7 @@ def test_onnxruntime_imported_elsewhere_first_is_a_mixed_runtime_error(tiny: Pat
         "ort_wrapper.lab",
         "ort_wrapper.bundle",
         "ort_wrapper.check",
+        "ort_wrapper.runtime.capi.static",  # static linking with a C compiler
         "elftools",
         "numpy",
     ],

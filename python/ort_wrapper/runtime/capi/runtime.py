@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ...errors import InputError, OrtApiError
+from ...errors import OrtApiError
 from ..catalog import CPU_PROVIDER as _CPU
-from ..catalog import provider_spec
+from ..catalog import GenericAppend, provider_spec
 from .api import OrtLibrary, table_for
-from .values import Converter, TypedFeed, describe_type
+from .runpath import Runner
+from .values import TypedFeed, describe_type
 
 if TYPE_CHECKING:
     from ..untrusted import Roots
@@ -47,7 +46,7 @@ class GraphOptimizationLevel(enum.IntEnum):
 class SessionOptions:
     """What SessionBuilder sets; turned into an ``OrtSessionOptions`` per session."""
 
-    log_severity_level: int = _LOG_WARNING
+    log_severity_level: int = -1  # as the pybind module's: the process's level (the env's)
     intra_op_num_threads: int = 0
     inter_op_num_threads: int = 0
     graph_optimization_level: GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -115,7 +114,8 @@ class CapiRuntime:
         lib = self.lib
         handle = lib.out("CreateSessionOptions")
         try:
-            lib.call("SetSessionLogSeverityLevel", handle, options.log_severity_level)
+            if options.log_severity_level >= 0:
+                lib.call("SetSessionLogSeverityLevel", handle, options.log_severity_level)
             lib.call("SetIntraOpNumThreads", handle, options.intra_op_num_threads)
             lib.call("SetInterOpNumThreads", handle, options.inter_op_num_threads)
             lib.call(
@@ -143,18 +143,17 @@ class CapiRuntime:
                 "data/providers.json)",
                 "ORT_NOT_IMPLEMENTED",
             )
-        kind, _, target = how.partition(":")
-        if kind == "options":
-            made = lib.out(f"Create{target.removesuffix('_V2')}ProviderOptions")
-            try:
-                lib.call(
-                    f"Update{target.removesuffix('_V2')}ProviderOptions", made, *_pairs(options)
-                )
-                lib.call(f"SessionOptionsAppendExecutionProvider_{target}", handle, made)
-            finally:
-                lib.fn(f"Release{target.removesuffix('_V2')}ProviderOptions")(made)
+        if isinstance(how, GenericAppend):
+            lib.call(
+                "SessionOptionsAppendExecutionProvider", handle, how.name.encode(), *_pairs(options)
+            )
             return
-        lib.call("SessionOptionsAppendExecutionProvider", handle, target.encode(), *_pairs(options))
+        made = lib.out(how.create)
+        try:
+            lib.call(how.update, made, *_pairs(options))
+            lib.call(how.append, handle, made)
+        finally:
+            lib.fn(how.release)(made)
 
 
 class CapiSession:
@@ -191,15 +190,7 @@ class CapiSession:
         self._inputs = self._args("Input")
         self._outputs = self._args("Output")
         self._overridable = self._args("OverridableInitializer")
-        args = (*self._inputs, *self._overridable)
-        self._names = {a.name: (a.name.encode(), a.type) for a in args}
-        self._convert = Converter(lib)
-        self._c_run = lib.untyped("Run", 8)
-        self._release_value = lib.fn("ReleaseValue")
-        self._named: dict[tuple[str, ...], tuple[Any, list[str]]] = {}  # see _input_names
-        self._outputs_cache: tuple[list[str], Any, list[str], Any, Any, Any] | None = None
-        self._static_ok = True  # until ORT rejects a declared output shape
-        self._shapes: dict[tuple[Any, ...], Any] = {}  # feeds' names and shapes -> outputs
+        self._runner = Runner(lib, self._handle, (*self._inputs, *self._overridable), self._outputs)
 
     def _create(
         self,
@@ -256,126 +247,5 @@ class CapiSession:
     def run(
         self, output_names: Sequence[str], feeds: Mapping[str, Any], run_options: Any = None
     ) -> list[Any]:
-        """Run and return every output as Python data (all OrtValues are released)."""
-        return self._run(output_names, feeds, guess=True)
-
-    def _run(self, output_names: Sequence[str], feeds: Mapping[str, Any], guess: bool) -> list[Any]:
-        """The run (see ``run``).
-
-        Numeric tensor outputs whose shapes are known (declared static, or what the same input
-        shapes gave last time) are handed to ORT as numpy arrays to fill, which saves querying
-        each output; ORT refuses a wrong guess (shape mismatch), and the run is redone the
-        ordinary way, copying each output out of ORT's memory."""
-        keep: list[Any] = []  # buffers the OrtValues borrow, alive until Run returns
-        n_in, n_out = len(feeds), len(output_names)
-        slots = (ctypes.c_void_p * (n_in + n_out))()  # the inputs' OrtValues, then the outputs'
-        names, kinds = self._input_names(tuple(feeds))
-        out_names, out_kinds, dtypes, codes, static = self._output_arrays(output_names)
-        convert = self._convert
-        try:
-            for i, name in enumerate(feeds):
-                convert.feed(slots, i, name, feeds[name], keep, kinds[i])
-            key = filled = None
-            if dtypes is not None:
-                key, filled = self._guess(feeds, slots, dtypes, codes, static if guess else False)
-            first = ctypes.addressof(slots)
-            status = self._c_run(
-                self._handle, None, ctypes.addressof(names), first, n_in,
-                ctypes.addressof(out_names), n_out, first + n_in * convert.slot,
-            )  # fmt: skip
-            if status and filled is not None:  # a wrong shape guess, or a real error
-                self.lib.fn("ReleaseStatus")(status)
-                return self._run_unguessed(output_names, feeds, key, static is not None)
-            if status:
-                self.lib.check(status)
-            if filled is not None:
-                return filled
-            got = [
-                convert.fetch(slots[n_in + i], output_names[i], out_kinds[i]) for i in range(n_out)
-            ]
-            if key is not None and self._shapes.get(key) is not False:
-                self._remember(key, [a.shape for a in got])
-            return got
-        finally:
-            release = self._release_value
-            for value in slots:
-                if value:
-                    release(value)
-
-    def _guess(
-        self, feeds: Mapping[str, Any], slots: Any, dtypes: Any, codes: Any, static: Any
-    ) -> tuple[Any, list[Any] | None]:
-        """The key of the inputs' names and shapes (for output shapes learnt from them), and the
-        output arrays handed to ORT in ``slots`` when their shapes are known: declared
-        (``static``), or learnt; ``static`` False: no guess."""
-        key = None
-        if not static:  # only learnt shapes are keyed by the inputs'
-            key = (*feeds, *(getattr(f, "shape", None) for f in feeds.values()))
-        shapes = static if static is not None else self._shapes.get(key)
-        if not shapes:
-            return key, None
-        filled = [np.empty(s, d) for s, d in zip(shapes, dtypes, strict=True)]
-        for i, array in enumerate(filled):
-            self._convert.tensor(slots, len(feeds) + i, array, codes[i])
-        return key, filled
-
-    def _input_names(self, names: tuple[str, ...]) -> tuple[Any, list[str]]:
-        """The ``char*[]`` of these input names and their declared types, made once per order
-        of names (read-only once made, so threads share them)."""
-        found = self._named.get(names)
-        if found is None:
-            try:
-                known = [self._names[name] for name in names]
-            except KeyError as exc:
-                raise InputError(f"unknown input {exc.args[0]!r}") from None
-            encoded = (ctypes.c_char_p * len(known))(*(k[0] for k in known))
-            found = (encoded, [k[1] for k in known])
-            if len(self._named) >= 64:
-                self._named.clear()
-            self._named[names] = found
-        return found
-
-    def _remember(self, key: tuple[Any, ...], shapes: list[tuple[int, ...]] | bool) -> None:
-        if len(self._shapes) >= 64:
-            self._shapes.clear()
-        self._shapes[key] = shapes
-
-    def _run_unguessed(
-        self, output_names: Sequence[str], feeds: Mapping[str, Any], key: Any, declared: bool
-    ) -> list[Any]:
-        """Redo a run whose output shapes were guessed; when it then succeeds the guess was
-        wrong: stop guessing (the declared shapes for the session, learnt ones for these
-        input shapes). When it fails too, the error is the run's own."""
-        outputs = self._run(output_names, feeds, guess=False)
-        if declared:
-            self._static_ok = False
-            self._outputs_cache = None
-        else:
-            self._remember(key, False)
-        return outputs
-
-    def _output_arrays(self, output_names: Sequence[str]) -> tuple[Any, list[str], Any, Any, Any]:
-        """The encoded names, the declared types, the numpy dtypes and element types when every
-        output is a numeric tensor (else None), and their shapes when all are declared static
-        (else None); cached for the last list asked for."""
-        cached = self._outputs_cache
-        if cached is not None and cached[0] == output_names:
-            return cached[1:]
-        args = {a.name: a for a in self._outputs}
-        try:
-            chosen = [args[n] for n in output_names]
-        except KeyError as exc:
-            raise InputError(f"the model has no output {exc.args[0]!r}") from None
-        encoded = (ctypes.c_char_p * len(chosen))(*(a.name.encode() for a in chosen))
-        dtypes = [self._convert.declared.get(a.type) for a in chosen]
-        numeric = all(d is not None for d in dtypes)
-        static = [a.shape for a in chosen if all(type(d) is int and d >= 0 for d in a.shape)]
-        self._outputs_cache = (
-            list(output_names),
-            encoded,
-            [a.type for a in chosen],
-            dtypes if numeric else None,
-            [a.element_type for a in chosen] if numeric else None,
-            static if numeric and self._static_ok and len(static) == len(chosen) else None,
-        )
-        return self._outputs_cache[1:]
+        """Run and return every output as Python data (see ``runpath``)."""
+        return self._runner.run(output_names, feeds)

@@ -1,8 +1,9 @@
-"""numpy arrays to OrtValues and back; ORT type descriptions as the pybind module spells them.
+"""Python values to OrtValues; ORT type descriptions as the pybind module spells them.
 
 Tensors of every element type: numeric, bool, string, float16, and bfloat16/float8/4-bit
-through ml_dtypes (4-bit tensors are packed two to a byte, as ORT stores them). Outputs that are
-sequences become lists, maps become dicts, an empty optional becomes None.
+through ml_dtypes, imported only when a value needs it (4-bit tensors are packed two to a byte,
+as ORT stores them); lists for sequence inputs, dicts for map inputs. Outputs are read back by
+``readers``.
 """
 
 from __future__ import annotations
@@ -10,27 +11,16 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from ...errors import BackendLimitError, InputError, OrtApiError
+from ...errors import BackendLimitError, InputError
+from ..elements import PACKED as _PACKED
+from ..elements import STRING as _STRING
+from ..elements import dtype_codes, element_name
 from .api import OrtLibrary
 
-__all__ = ["Converter", "TypedFeed", "describe_type", "from_value", "to_value"]
+__all__ = ["TypedFeed", "address", "describe_type", "to_value"]
 
-# ONNXTensorElementDataType -> (ORT's name, numpy dtype name; ml_dtypes names for the custom ones)
-_ELEMENTS: dict[int, tuple[str, str]] = {
-    1: ("float", "float32"), 2: ("uint8", "uint8"), 3: ("int8", "int8"),
-    4: ("uint16", "uint16"), 5: ("int16", "int16"), 6: ("int32", "int32"),
-    7: ("int64", "int64"), 8: ("string", "object"), 9: ("bool", "bool"),
-    10: ("float16", "float16"), 11: ("double", "float64"), 12: ("uint32", "uint32"),
-    13: ("uint64", "uint64"), 14: ("complex64", "complex64"), 15: ("complex128", "complex128"),
-    16: ("bfloat16", "bfloat16"), 17: ("float8e4m3fn", "float8_e4m3fn"),
-    18: ("float8e4m3fnuz", "float8_e4m3fnuz"), 19: ("float8e5m2", "float8_e5m2"),
-    20: ("float8e5m2fnuz", "float8_e5m2fnuz"), 21: ("uint4", "uint4"), 22: ("int4", "int4"),
-    23: ("float4e2m1", "float4_e2m1fn"),
-}  # fmt: skip
-_STRING, _PACKED = 8, (21, 22, 23)
 _TENSOR, _SEQUENCE, _MAP, _OPAQUE, _SPARSE, _OPTIONAL = 1, 2, 3, 4, 5, 6
 
 
@@ -41,37 +31,6 @@ class TypedFeed:
 
     array: Any
     element_type: int
-
-
-@cache
-def numpy_dtype(code: int) -> Any:
-    """The numpy dtype of an ONNX element type; None when it needs ml_dtypes and that is absent."""
-    import numpy as np
-
-    name = _ELEMENTS[code][1]
-    try:
-        return np.dtype(name)
-    except TypeError:
-        try:
-            import ml_dtypes
-        except ImportError:
-            return None
-        return np.dtype(getattr(ml_dtypes, name))
-
-
-@cache
-def _codes() -> dict[Any, int]:
-    table = {}
-    for code in _ELEMENTS:
-        dtype = numpy_dtype(code)
-        if dtype is not None and code != _STRING:
-            table.setdefault(dtype, code)
-    return table
-
-
-def element_name(code: int) -> str:
-    """ORT's name of an element type ('float', 'bfloat16', ...)."""
-    return _ELEMENTS.get(code, (f"element type {code}", ""))[0]
 
 
 def describe_type(lib: OrtLibrary, type_info: int) -> tuple[str, int | None, tuple[Any, ...]]:
@@ -161,7 +120,7 @@ def to_value(lib: OrtLibrary, name: str, feed: Any, keep: list[Any], kind: str =
         array, code = _native(np.asarray(feed.array)), feed.element_type
     else:
         array = _native(np.asarray(feed))
-        code = _STRING if array.dtype.kind in "OUS" else _codes().get(array.dtype)
+        code = _STRING if array.dtype.kind in "OUS" else dtype_codes().get(array.dtype)
         if code is None:
             raise InputError(f"input {name!r}: arrays of dtype {array.dtype} have no ONNX type")
     shape = (ctypes.c_int64 * array.ndim)(*array.shape)
@@ -205,9 +164,11 @@ def _string_value(lib: OrtLibrary, array: Any, shape: Any) -> int:
     """A string tensor of ``array``'s elements, whole: FillStringTensor takes C strings, so an
     element holding a NUL byte is written again by its length (kept intact, as pybind keeps it)."""
     value = lib.out("CreateTensorAsOrtValue", lib.allocator, shape, array.ndim, _STRING)
-    items = [(v if isinstance(v, bytes) else str(v).encode()) for v in array.reshape(-1).tolist()]
+    items = [v if isinstance(v, bytes) else str(v).encode() for v in array.reshape(-1).tolist()]
     try:
         lib.call("FillStringTensor", value, (ctypes.c_char_p * len(items))(*items), len(items))
+        if b"\0" not in b"".join(items):  # the common case: one scan
+            return value
         for index, item in enumerate(items):
             if b"\0" in item:
                 buffer = lib.out("GetResizedStringTensorElementBuffer", value, index, len(item))
@@ -218,79 +179,7 @@ def _string_value(lib: OrtLibrary, array: Any, shape: Any) -> int:
     return value
 
 
-def from_value(lib: OrtLibrary, value: int, output: str) -> Any:
-    """A copy of ``value`` as numpy (tensors), list (sequences), dict (maps) or None."""
-    flag, kind = ctypes.c_int(), ctypes.c_int()
-    lib.call("HasValue", value, ctypes.byref(flag))
-    if not flag.value:
-        return None
-    lib.call("GetValueType", value, ctypes.byref(kind))
-    if kind.value == _TENSOR:
-        return _tensor(lib, value, output)
-    if kind.value == _SEQUENCE:
-        count = ctypes.c_size_t()
-        lib.call("GetValueCount", value, ctypes.byref(count))
-        return [_child(lib, value, i, output) for i in range(count.value)]
-    if kind.value == _MAP:
-        keys, values = _child(lib, value, 0, output), _child(lib, value, 1, output)
-        return dict(zip(keys.tolist(), values.tolist(), strict=True))
-    raise OrtApiError(
-        f"output {output!r} is an ONNX value of kind {kind.value} (opaque or sparse), which the "
-        "C API backend does not convert",
-        "ORT_NOT_IMPLEMENTED",
-    )
-
-
-def _child(lib: OrtLibrary, value: int, index: int, output: str) -> Any:
-    child = lib.out("GetValue", value, index, lib.allocator)
-    try:
-        return from_value(lib, child, output)
-    finally:
-        lib.fn("ReleaseValue")(child)
-
-
-def _tensor(lib: OrtLibrary, value: int, output: str) -> Any:
-    import numpy as np
-
-    info = lib.out("GetTensorTypeAndShape", value)
-    try:
-        code, shape = _element_and_shape(lib, info)
-    finally:
-        lib.fn("ReleaseTensorTypeAndShapeInfo")(info)
-    count = int(np.prod(shape, dtype=np.int64))
-    if code == _STRING:
-        return _strings(lib, value, count).reshape(shape)
-    dtype = numpy_dtype(code) if code in _ELEMENTS else None
-    if dtype is None:
-        raise OrtApiError(
-            f"output {output!r} is a tensor({element_name(code)}); install ml_dtypes to read it",
-            "ORT_NOT_IMPLEMENTED",
-        )
-    nbytes = (count + 1) // 2 if code in _PACKED else count * dtype.itemsize
-    out = np.empty(nbytes, np.uint8)
-    if nbytes:
-        ctypes.memmove(out.ctypes.data, lib.out("GetTensorMutableData", value), nbytes)
-    if code in _PACKED:  # one nibble per byte, as ml_dtypes stores 4-bit values
-        out = np.stack([out & 0x0F, out >> 4], axis=-1).reshape(-1)[:count]
-    return out.view(dtype).reshape(shape)
-
-
-def _strings(lib: OrtLibrary, value: int, count: int) -> Any:
-    import numpy as np
-
-    length = ctypes.c_size_t()
-    lib.call("GetStringTensorDataLength", value, ctypes.byref(length))
-    buffer = ctypes.create_string_buffer(max(length.value, 1))
-    offsets = (ctypes.c_size_t * max(count, 1))()
-    lib.call("GetStringTensorContent", value, buffer, length.value, offsets, count)
-    raw = buffer.raw[: length.value]
-    ends = [*offsets[1:count], length.value]
-    return np.array(
-        [raw[offsets[i] : ends[i]].decode(errors="replace") for i in range(count)], dtype=object
-    )
-
-
-def _address(array: Any) -> int:
+def address(array: Any) -> int:
     """The data address of a C-contiguous array (the buffer protocol is cheaper than
     ``array.ctypes``, but needs a writable array of a standard type)."""
     if array.flags.writeable:
@@ -299,89 +188,3 @@ def _address(array: Any) -> int:
         except (TypeError, ValueError):  # a buffer format ctypes does not take (ml_dtypes)
             pass
     return array.ctypes.data
-
-
-class Converter:
-    """The run path: plain tensors in and out with the C functions bound once, taking plain
-    addresses, and no more calls than needed (each ctypes call costs a fraction of a
-    microsecond, which adds up on small models); anything else goes through
-    ``to_value``/``from_value``."""
-
-    def __init__(self, lib: OrtLibrary) -> None:
-        import numpy as np
-
-        self.lib = lib
-        self.ndarray = np.ndarray
-        self.memory = lib.cpu_memory
-        # numpy dtype -> element type, for feeds passed as they are (4-bit ones are packed)
-        self.codes = {d: c for d, c in _codes().items() if c not in _PACKED}
-        self.slot = ctypes.sizeof(ctypes.c_void_p)
-        self.create = lib.untyped("CreateTensorWithDataAsOrtValue", 7)
-        self.type_shape = lib.untyped("GetTensorTypeAndShape", 2)
-        self.rank = lib.untyped("GetDimensionsCount", 2)
-        self.dims = lib.untyped("GetDimensions", 3)
-        self.release_info = lib.untyped("ReleaseTensorTypeAndShapeInfo", 1)
-        self.data = lib.untyped("GetTensorMutableData", 2)
-        self.shapes: dict[tuple[int, ...], Any] = {}  # shape -> its int64_t[] (a few, reused)
-        # declared output type -> numpy dtype, for tensors copied out directly
-        self.declared = {
-            f"tensor({name})": numpy_dtype(code)
-            for code, (name, _) in _ELEMENTS.items()
-            if code != _STRING and code not in _PACKED and numpy_dtype(code) is not None
-        }
-
-    def _shape(self, shape: tuple[int, ...]) -> Any:
-        if len(self.shapes) >= 64:
-            self.shapes.clear()
-        array = self.shapes[shape] = (ctypes.c_int64 * len(shape))(*shape)
-        return array
-
-    def feed(self, values: Any, i: int, name: str, feed: Any, keep: list[Any], kind: str) -> None:
-        """Set ``values[i]`` to an OrtValue over ``feed`` (borrowing its buffer)."""
-        if type(feed) is self.ndarray and kind.startswith("tensor("):
-            code = self.codes.get(feed.dtype)  # non-native byte orders are not in the table
-            if code is not None and feed.flags.c_contiguous:
-                self.tensor(values, i, feed, code)
-                return
-        values[i] = to_value(self.lib, name, feed, keep, kind)
-
-    def tensor(self, values: Any, i: int, array: Any, code: int) -> None:
-        """Set ``values[i]`` to an OrtValue over ``array``, a C-contiguous native array whose
-        elements are of ONNX type ``code`` (borrowing its buffer)."""
-        shape = self.shapes.get(array.shape)
-        if shape is None:
-            shape = self._shape(array.shape)
-        status = self.create(
-            self.memory,
-            _address(array) if array.nbytes else array.ctypes.data,
-            array.nbytes,
-            ctypes.addressof(shape),
-            array.ndim,
-            code,
-            ctypes.addressof(values) + i * self.slot,
-        )
-        if status:
-            self.lib.check(status)
-
-    def fetch(self, value: int, output: str, kind: str) -> Any:
-        """A numpy copy of a tensor output of a declared element type (ORT checks that the value
-        is of it), or ``from_value`` for anything else."""
-        import numpy as np
-
-        dtype = self.declared.get(kind)
-        if dtype is None:
-            return from_value(self.lib, value, output)
-        check, info, rank = self.lib.check, ctypes.c_void_p(), ctypes.c_size_t()
-        check(self.type_shape(value, ctypes.addressof(info)))
-        try:
-            check(self.rank(info, ctypes.addressof(rank)))
-            dims = (ctypes.c_int64 * rank.value)()
-            check(self.dims(info, ctypes.addressof(dims), rank.value))
-        finally:
-            self.release_info(info)
-        out = np.empty(tuple(dims), dtype)
-        if out.nbytes:
-            data = ctypes.c_void_p()
-            check(self.data(value, ctypes.addressof(data)))
-            ctypes.memmove(_address(out), data, out.nbytes)
-        return out

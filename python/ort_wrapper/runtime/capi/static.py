@@ -1,13 +1,14 @@
-"""The shared library the C API backend drives for a distribution, and its header.
-
-A shared distribution (a prefix, a plain directory) gives its own ``libonnxruntime.so*``. A
-static one is linked with exactly its link flags (what ``ort-wrapper link-flags PREFIX`` prints;
-ORT builds position-independent code) into a shared object, or, when a dependency's archive is
-not position-independent (Debian's ``libre2.a``), into a Python interpreter that exports the C
-API (``link_runner``; the check worker runs in it). Both are linked once per set of archives and
+"""Running a static distribution: its archives linked with a C compiler, with exactly its
+link flags (what ``ort-wrapper link-flags PREFIX`` prints; ORT builds position-independent code),
+into a shared object the C API backend loads, or, when a dependency's archive is not
+position-independent (Debian's ``libre2.a``), into a Python interpreter that exports the C API
+(``link_runner``; the check worker runs in it). Both are linked once per set of archives and
 cached under ``cache_root()/capi-static/<key>``, keyed by the manifest's hashes and flags. A link
 that fails is a LinkError naming the unresolved symbols, the archive that needs each, and the
 archive of the distribution that defines it, if any.
+
+Only a static distribution imports this module (``init()`` of one, ``check``, ``reduce``): it
+is outside the light import path of ``import ort_wrapper``.
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ...errors import InitError, LinkError
+from ...elf.archive import read_archive, read_index
+from ...errors import ElfError, LinkError
 from ...files import cache_root, publish
-from ...manifest import FileKind, LinkMode, Manifest
-from ..distribution import Distribution
+from ...manifest import FileKind, Manifest, substitute
+from ..distribution import Distribution, DistributionKind
+from ..tools import run_command
+from ..untrusted import this_program
 
 __all__ = [
     "LINK_TIMEOUT_S",
     "c_driver_flags",
-    "capi_library",
-    "find_header",
+    "interpreter_for",
     "link_runner",
     "link_static",
     "linked_into_this_process",
@@ -40,8 +43,6 @@ __all__ = [
 ]
 
 LINK_TIMEOUT_S = 900
-_HEADER = "onnxruntime_c_api.h"
-_HEADER_DIRS = ("include", "usr/include")
 _RUNNER_C = (
     "#include <Python.h>\nint main(int argc, char **argv) { return Py_BytesMain(argc, argv); }\n"
 )
@@ -51,52 +52,13 @@ _IN_FUNCTION = re.compile(r"(?P<object>[^\s:]+\.(?:a\([^)]*\)|o)): in function")
 _UNDEFINED = re.compile(r"undefined reference to [`'‘](?P<sym>[^'’`]+)")
 
 
-def find_header(dist: Distribution) -> Path | None:
-    """The distribution's own ``onnxruntime_c_api.h`` (its includeDir, or ``include/``,
-    ``usr/include/`` of a plain directory)."""
-    m = dist.manifest
-    roots = [m.include_dir] if m is not None and m.include_dir else list(_HEADER_DIRS)
-    for rel in roots:
-        base = dist.root / rel
-        found = sorted(base.rglob(_HEADER)) if base.is_dir() else []
-        if found:
-            return found[0]
-    return None
-
-
 def linked_into_this_process() -> bool:
     """Whether this program itself exports ``OrtGetApiBase`` (a Python linked with a static
     distribution's archives: see ``link_runner``)."""
-    from ..untrusted import this_program
-
     try:
         return hasattr(this_program(), "OrtGetApiBase")
     except OSError:
         return False
-
-
-def capi_library(dist: Distribution) -> tuple[Path | None, Path | None]:
-    """(the shared library to load, None for this program itself; the distribution's header
-    or None)."""
-    header = find_header(dist)
-    if dist.manifest is not None and dist.manifest.link_mode == LinkMode.STATIC:
-        if linked_into_this_process():
-            return None, header
-        try:
-            return link_static(dist.root, dist.manifest), header
-        except LinkError as exc:
-            raise InitError(
-                f"{exc}. It cannot be loaded into this Python; a Python interpreter linked with "
-                "its archives can run it (`ort-wrapper check --dist` builds and uses one: "
-                "ort_wrapper.runtime.capi.library.static_interpreter)"
-            ) from None
-    core = dist.core_library()
-    if core is None:
-        raise InitError(
-            f"{dist.describe()} has neither an onnxruntime Python module nor a "
-            "libonnxruntime.so* to run through the C API"
-        )
-    return core, header
 
 
 def _key(manifest: Manifest, facts: Sequence[str]) -> str:
@@ -112,8 +74,6 @@ def c_driver_flags(root: Path, manifest: Manifest) -> list[str]:
     """Exactly the distribution's link flags (what ``ort-wrapper link-flags ROOT`` prints) with
     ``${prefix}`` = ``root``, and the C++ runtime when they name none: the archives are C++,
     the driver linking them is ``cc``."""
-    from ...manifest import substitute
-
     flags = substitute(manifest.link_flags, root)
     if not any(f in ("-lstdc++", "-lc++") for f in flags):
         flags.append("-lstdc++")
@@ -145,8 +105,6 @@ def _link(
 ) -> Path:
     """Link ``name`` once into ``cache_root()/capi-static/<key>/`` (``command(out, scratch)``
     gives the command); LinkError names what did not resolve."""
-    from ..child import run_command
-
     if not manifest.link_flags:
         raise LinkError(f"{root}: the static distribution's manifest records no link flags")
     target = cache_root() / "capi-static" / _key(manifest, facts) / name
@@ -233,6 +191,16 @@ def static_interpreter(root: Path, manifest: Manifest) -> tuple[str, dict[str, s
     return str(runner), {"PYTHONHOME": home, "PYTHONPATH": path}
 
 
+def interpreter_for(dist: Distribution) -> tuple[str, dict[str, str]]:
+    """The Python (and the environment it needs) in which ``init(dist.root)`` works: this one,
+    or for a static distribution whose archives do not link into a shared object, a Python
+    linked with them (LinkError when neither)."""
+    if dist.kind is not DistributionKind.STATIC:
+        return sys.executable, {}
+    assert dist.manifest is not None
+    return static_interpreter(dist.path, dist.manifest)
+
+
 def _link_failure(root: Path, manifest: Manifest, output: str) -> str:
     """The linker's complaint, with each unresolved symbol, who needs it and which of the
     distribution's archives defines it."""
@@ -262,9 +230,6 @@ def _link_failure(root: Path, manifest: Manifest, output: str) -> str:
 def _definers(root: Path, manifest: Manifest, symbols: set[str]) -> dict[str, str]:
     """Which of the distribution's archives defines each symbol, from the archives' symbol
     indexes: what a linker (and ``ort-wrapper link-check``, whose reader this is) loads by."""
-    from ...elf.archive import read_archive, read_index
-    from ...errors import ElfError
-
     found: dict[str, str] = {}
     for entry in manifest.files_of_kind(FileKind.ARCHIVE):
         try:
