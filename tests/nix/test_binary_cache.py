@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_flake import NIX_CONFIG
 from unit.check.check_prefixes import static_prefix
+
+from support.nix import NIX_CONFIG
 
 pytestmark = [
     pytest.mark.nix,

@@ -2,7 +2,7 @@
 its output path) is the same when the flake is evaluated from two checkouts at different
 paths, one of which also holds what running the tests and ``pip install -e`` leave behind
 (``__pycache__``, ``*.pyc``, ``*.egg-info``: ignored by git, but part of a ``path:`` flake).
-Evaluated by real Nix against the stand-in nixpkgs (test_flake.py's ``Nix``).
+Evaluated by real Nix against the stand-in nixpkgs (``support.nix.Nix``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_flake import MATRIX, Nix
+from test_flake import MATRIX
+
+from support.nix import Nix
 
 pytestmark = pytest.mark.nix
 

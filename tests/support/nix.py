@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "STAND_IN", "Nix"]
+__all__ = ["NIX_CONFIG", "ROOT", "STAND_IN", "Nix"]
 
 ROOT = Path(__file__).resolve().parents[2]
 STAND_IN = ROOT / "tests" / "nix" / "nixpkgs"
