@@ -22,7 +22,7 @@ def doctor(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``ort-wrapper doctor`` in a child (doctor reports what its own process has loaded:
     none of the runtimes this test process holds) with LD_LIBRARY_PATH and the ORT variables
     unset (as ``print_debug_info()`` cannot cope with), plus ``env``."""
-    return cli("doctor", *args, env=python_env(LD_LIBRARY_PATH=None, **env), cwd=REPO)
+    return cli("doctor", *args, env=python_env(**{"LD_LIBRARY_PATH": None, **env}), cwd=REPO)
 
 
 @pytest.fixture(scope="module")

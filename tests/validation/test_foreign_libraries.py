@@ -54,7 +54,7 @@ too_new = pytest.mark.skipif(
 def _cli(verb: str, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
     """Run ``ort-wrapper VERB ... --json FILE`` in a child; its exit status and report."""
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"foreign-{os.getpid()}-{verb}.json"
-    full = python_env(LD_LIBRARY_PATH=None, **env)
+    full = python_env(**{"LD_LIBRARY_PATH": None, **env})
     done = cli(verb, *args, "--json", str(out), env=full, timeout=600, cwd=REPO)
     assert "Traceback" not in done.stderr, done.stderr
     report = json.loads(out.read_text())
