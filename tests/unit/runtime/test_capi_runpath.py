@@ -105,7 +105,7 @@ def _map_calls(libdir: Path, paths: dict[str, Path]) -> dict:
             calls = s._runner._calls
             n = [0]
             for attr, fn in list(vars(calls).items()):
-                if callable(fn) and attr not in ("check", "lib") and not attr.startswith("_"):
+                if callable(fn) and attr != "check" and not attr.startswith("_"):
                     setattr(calls, attr, (lambda f: lambda *a: n.__setitem__(0, n[0] + 1)
                                           or f(*a))(fn))
             read = s._runner._plan_for(["maps"]).readers[0]

@@ -33,7 +33,6 @@ class Calls:
     """The C functions the readers call, bound once per session (every argument an address)."""
 
     def __init__(self, lib: OrtLibrary) -> None:
-        self.lib = lib
         self.check = lib.check
         self.allocator = lib.allocator
         self.type_shape = lib.untyped("GetTensorTypeAndShape", 2)
@@ -202,18 +201,20 @@ def _map(calls: Calls, keys: _Flat, values: _Flat) -> Reader:
     return read
 
 
-def _sequence(calls: Calls, item: Reader) -> Reader:
-    def read(value: int) -> list[Any]:
-        items = []
-        for i in range(_count_items(calls, value)):
-            child = calls.child(value, i)
-            try:
-                items.append(item(child))
-            finally:
-                calls.release(child)
-        return items
+def _children(calls: Calls, value: int, count: int, item: Reader) -> list[Any]:
+    """``item`` of each of ``value``'s first ``count`` children, each released after."""
+    items = []
+    for i in range(count):
+        child = calls.child(value, i)
+        try:
+            items.append(item(child))
+        finally:
+            calls.release(child)
+    return items
 
-    return read
+
+def _sequence(calls: Calls, item: Reader) -> Reader:
+    return lambda value: _children(calls, value, _count_items(calls, value), item)
 
 
 def _tensor_code(kind: str) -> int | None:
@@ -276,13 +277,7 @@ def read_any(calls: Calls, value: int, output: str) -> Any:
             "ORT_NOT_IMPLEMENTED",
         )
     count = 2 if kind == _MAP else _count_items(calls, value)
-    items = []
-    for i in range(count):
-        child = calls.child(value, i)
-        try:
-            items.append(read_any(calls, child, output))
-        finally:
-            calls.release(child)
+    items = _children(calls, value, count, lambda child: read_any(calls, child, output))
     if kind == _MAP:
         return dict(zip(items[0].tolist(), items[1].tolist(), strict=True))
     return items
